@@ -1,0 +1,321 @@
+//! The one error type of the crate.
+
+use http::StatusCode;
+
+use crate::uri::{Provider, UriProblem};
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when building or decoding an import API exchange.
+///
+/// Every message names the offending value and how to fix it. Variants carry
+/// their context as fields, so callers can match on them instead of parsing text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A cloud URI does not follow the grammar or the provider's naming rules.
+    #[error("invalid cloud URI `{uri}`: {problem}")]
+    InvalidUri {
+        /// The URI as given (trimmed).
+        uri: String,
+        /// What is wrong with it, with the fix.
+        problem: UriProblem,
+    },
+
+    /// One request named objects of two providers.
+    #[error(
+        "one import request takes objects of one provider, but `{first}` is {first_provider} and `{second}` is {second_provider}; split them into one request per provider"
+    )]
+    MixedProviders {
+        /// The first URI of the request.
+        first: String,
+        /// Its provider.
+        first_provider: Provider,
+        /// The first URI of another provider.
+        second: String,
+        /// That URI's provider.
+        second_provider: Provider,
+    },
+
+    /// One request named objects of two buckets.
+    #[error(
+        "one import request takes objects of one bucket, but it names `{first_bucket}` and `{second_bucket}` (at `{second}`); split them into one request per bucket"
+    )]
+    MixedBuckets {
+        /// The first bucket of the request.
+        first_bucket: String,
+        /// Another bucket.
+        second_bucket: String,
+        /// The first URI in that other bucket.
+        second: String,
+    },
+
+    /// The request names no object at all.
+    #[error("the import request names no object; add at least one `.mp4` URI or view set")]
+    EmptyRequest,
+
+    /// The request mixes single URIs and multi-view sets.
+    #[error(
+        "an import request is either single-view (a list of URIs) or multi-view (a list of view sets), not both; send them as two requests"
+    )]
+    MixedViewModes,
+
+    /// The request names more objects than allowed.
+    #[error(
+        "the import request names {count} objects but at most {limit} are accepted per request; split it into several requests"
+    )]
+    TooManyObjects {
+        /// Distinct objects named.
+        count: usize,
+        /// The cap in force.
+        limit: usize,
+    },
+
+    /// A view role does not follow the role grammar.
+    #[error(
+        "invalid view role `{role}`: roles are a lower-case letter followed by up to 63 lower-case letters, digits or `_` (for example `front`, `left`, `overhead_1`)"
+    )]
+    InvalidViewRole {
+        /// The role as given.
+        role: String,
+    },
+
+    /// A view set names the same role twice.
+    #[error("view role `{role}` appears twice in one view set; give each camera its own role")]
+    DuplicateViewRole {
+        /// The repeated role (normalised).
+        role: String,
+    },
+
+    /// A view set has no `front` view.
+    #[error(
+        "view set {index} has no `front` view ({roles}); every multi-view set needs a `front` URI"
+    )]
+    MissingFrontView {
+        /// Position of the set in the request (0-based).
+        index: usize,
+        /// The roles it does have, comma-separated.
+        roles: String,
+    },
+
+    /// A view set uses a Hugging Face URI.
+    #[error(
+        "`{uri}` is a Hugging Face bucket URI, and Hugging Face buckets take single-view imports only; import these objects as a list of URIs"
+    )]
+    HfMultiView {
+        /// The HF URI inside the view set.
+        uri: String,
+    },
+
+    /// One object appears in two different view sets.
+    #[error(
+        "`{uri}` appears in view sets {first_set} and {second_set}; an object can belong to one set only"
+    )]
+    ObjectInTwoSets {
+        /// The object URI.
+        uri: String,
+        /// First set index (0-based).
+        first_set: usize,
+        /// Second set index (0-based).
+        second_set: usize,
+    },
+
+    /// A saved integration of another provider or bucket than the request's.
+    #[error(
+        "the integration is a {} integration for bucket `{integration_bucket}`, but the request imports from {} bucket `{request_bucket}`; pass an integration saved for that bucket, or leave `integration_id` out",
+        .integration_kind.wire_name(), .request_kind.wire_name()
+    )]
+    IntegrationMismatch {
+        /// The integration's provider.
+        integration_kind: Provider,
+        /// The integration's bucket.
+        integration_bucket: String,
+        /// The request's provider.
+        request_kind: Provider,
+        /// The request's bucket.
+        request_bucket: String,
+    },
+
+    /// A GCS import has no integration to take credentials from.
+    #[error(
+        "a GCS import needs a saved `gcs` integration for bucket `{bucket}`; add one with the service-account key (POST /api/cloud-integrations/gcs, `vimport integrations add gcs`) and pass its id"
+    )]
+    GcsIntegrationRequired {
+        /// The bucket of the request.
+        bucket: String,
+    },
+
+    /// A scope other than `user` or `org`.
+    #[error(
+        "invalid scope `{value}`: use `user` (your own) or `org` (shared with your organisation)"
+    )]
+    InvalidScope {
+        /// The value as given.
+        value: String,
+    },
+
+    /// An identifier that cannot be an API id.
+    #[error(
+        "invalid {kind} `{value}`: ids are 1 to 128 visible ASCII characters without `/`, `?`, `#`, `%` or spaces; copy the id from the API's answer"
+    )]
+    InvalidId {
+        /// What kind of id (`import job id`, `video id`, ...).
+        kind: &'static str,
+        /// The value as given.
+        value: String,
+    },
+
+    /// A field of a request is missing or empty.
+    #[error("`{field}` {problem}")]
+    InvalidField {
+        /// The field name, as on the wire.
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+
+    /// Paging parameters that the contract rejects.
+    #[error("{problem}")]
+    InvalidPaging {
+        /// Which rule was broken, with the fix.
+        problem: PagingProblem,
+    },
+
+    /// An `Idempotency-Key` outside the contract's shape.
+    #[error(
+        "invalid Idempotency-Key `{key}`: use 1 to 128 printable ASCII characters (a UUID is a good choice)"
+    )]
+    InvalidIdempotencyKey {
+        /// The key as given.
+        key: String,
+    },
+
+    /// The server answered `401`: the API key is missing, unknown or revoked.
+    #[error(
+        "the API key was refused (401): {detail}; check the key, or create one with `vimport keys create`"
+    )]
+    Unauthorized {
+        /// The server's `detail`.
+        detail: String,
+    },
+
+    /// The server answered `404`.
+    #[error("not found (404): {detail}")]
+    NotFound {
+        /// The server's `detail`.
+        detail: String,
+    },
+
+    /// Any other error answer of the API.
+    #[error("the API answered {status}: {detail}")]
+    Api {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The server's `detail`, flattened to one line.
+        detail: String,
+        /// Seconds the server asked to wait (`Retry-After`), if any.
+        retry_after_secs: Option<u64>,
+    },
+
+    /// A success answer whose body is not the JSON the contract describes.
+    #[error(
+        "the API answered {status} with a body that is not a valid {expected}: {reason}; check the base URL points at the import API"
+    )]
+    Decode {
+        /// The HTTP status of the answer.
+        status: StatusCode,
+        /// The type that was expected.
+        expected: &'static str,
+        /// The JSON error.
+        reason: String,
+    },
+
+    /// A server answer that breaks the paging contract.
+    #[error("the server broke the paging contract: {problem}")]
+    Protocol {
+        /// What the server did.
+        problem: String,
+    },
+}
+
+/// The ways paging parameters can be wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PagingProblem {
+    /// `limit` outside `1..=1000`.
+    #[error("page limit {limit} is out of range: use a limit from 1 to 1000 (default 500)")]
+    LimitOutOfRange {
+        /// The limit as given.
+        limit: i64,
+    },
+    /// `limit` or `offset` is not a number.
+    #[error("`{field}` must be a whole number, got `{value}`")]
+    NotANumber {
+        /// `limit` or `offset`.
+        field: &'static str,
+        /// The value as given.
+        value: String,
+    },
+    /// Both `cursor` and `offset` were given.
+    #[error(
+        "give either `cursor` or `offset`, not both; prefer `cursor` (its cost does not grow with depth)"
+    )]
+    CursorAndOffset,
+    /// `offset` on a multi-view job.
+    #[error("`offset` paging is not available on a multi-view job; page with `cursor` instead")]
+    OffsetOnMultiView,
+}
+
+impl Error {
+    /// The HTTP status a server answers with when this error is the client's fault.
+    ///
+    /// This is the contract's mapping: `400` for contradictory requests, `401`,
+    /// `404`, `422` for a field that fails validation. Errors that only arise when
+    /// decoding an answer map to `502` (the upstream broke the contract).
+    ///
+    /// ```
+    /// use import_core::{CloudUri, Error};
+    /// let err = "s3://bucket/clip.mov".parse::<CloudUri>().unwrap_err();
+    /// assert_eq!(err.http_status(), 422);
+    /// ```
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            Error::InvalidUri { .. }
+            | Error::EmptyRequest
+            | Error::TooManyObjects { .. }
+            | Error::InvalidViewRole { .. }
+            | Error::DuplicateViewRole { .. }
+            | Error::MissingFrontView { .. }
+            | Error::HfMultiView { .. }
+            | Error::ObjectInTwoSets { .. }
+            | Error::InvalidScope { .. }
+            | Error::InvalidId { .. }
+            | Error::InvalidField { .. }
+            | Error::InvalidIdempotencyKey { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::InvalidPaging { problem } => match problem {
+                PagingProblem::LimitOutOfRange { .. } | PagingProblem::NotANumber { .. } => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+                PagingProblem::CursorAndOffset | PagingProblem::OffsetOnMultiView => {
+                    StatusCode::BAD_REQUEST
+                }
+            },
+            Error::MixedProviders { .. }
+            | Error::MixedBuckets { .. }
+            | Error::MixedViewModes
+            | Error::IntegrationMismatch { .. }
+            | Error::GcsIntegrationRequired { .. } => StatusCode::BAD_REQUEST,
+            Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::Api { status, .. } => *status,
+            Error::Decode { .. } | Error::Protocol { .. } => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+impl From<PagingProblem> for Error {
+    fn from(problem: PagingProblem) -> Self {
+        Error::InvalidPaging { problem }
+    }
+}

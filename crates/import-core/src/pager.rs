@@ -1,0 +1,384 @@
+//! Paging through the per-video statuses of a job, by cursor or by offset.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{self, ApiRequest};
+use crate::error::{Error, PagingProblem, Result};
+use crate::ids::{ImportJobId, VideoId};
+use crate::wire::{ImportJob, VideoRow, VideosPage};
+
+/// Default rows per page.
+pub const DEFAULT_PAGE_LIMIT: u32 = 500;
+/// Most rows per page.
+pub const MAX_PAGE_LIMIT: u32 = 1000;
+
+/// The paging parameters of one `videos` request, validated.
+///
+/// ```
+/// use import_core::PageRequest;
+/// let first = PageRequest::first(100)?;
+/// assert_eq!(first.limit(), 100);
+/// assert!(PageRequest::first(0).is_err());
+/// // What a server does with the query string:
+/// let err = PageRequest::from_query(Some("10"), Some("vi_1"), Some("20")).unwrap_err();
+/// assert_eq!(err.http_status(), 400);
+/// # Ok::<(), import_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    limit: u32,
+    cursor: Option<VideoId>,
+    offset: Option<u64>,
+}
+
+fn check_limit(limit: i64) -> Result<u32> {
+    if (1..=i64::from(MAX_PAGE_LIMIT)).contains(&limit) {
+        Ok(limit as u32)
+    } else {
+        Err(PagingProblem::LimitOutOfRange { limit }.into())
+    }
+}
+
+impl PageRequest {
+    /// The first page, by cursor.
+    pub fn first(limit: u32) -> Result<PageRequest> {
+        PageRequest::new(limit, None, None)
+    }
+
+    /// Any page: at most one of `cursor` and `offset`.
+    pub fn new(limit: u32, cursor: Option<VideoId>, offset: Option<u64>) -> Result<PageRequest> {
+        let limit = check_limit(i64::from(limit))?;
+        if cursor.is_some() && offset.is_some() {
+            return Err(PagingProblem::CursorAndOffset.into());
+        }
+        Ok(PageRequest {
+            limit,
+            cursor,
+            offset,
+        })
+    }
+
+    /// Parse the raw query parameters a server receives (`limit` defaults to 500).
+    pub fn from_query(
+        limit: Option<&str>,
+        cursor: Option<&str>,
+        offset: Option<&str>,
+    ) -> Result<PageRequest> {
+        let limit = match limit.map(str::trim) {
+            None | Some("") => DEFAULT_PAGE_LIMIT,
+            Some(raw) => {
+                let n: i64 = raw.parse().map_err(|_| PagingProblem::NotANumber {
+                    field: "limit",
+                    value: raw.to_owned(),
+                })?;
+                check_limit(n)?
+            }
+        };
+        let cursor = match cursor.map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(VideoId::new(raw)?),
+        };
+        let offset = match offset.map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(raw.parse::<u64>().map_err(|_| PagingProblem::NotANumber {
+                field: "offset",
+                value: raw.to_owned(),
+            })?),
+        };
+        PageRequest::new(limit, cursor, offset)
+    }
+
+    /// Refuse `offset` on a multi-view job.
+    pub fn check_for_job(&self, multi_view: bool) -> Result<()> {
+        if multi_view && self.offset.is_some() {
+            return Err(PagingProblem::OffsetOnMultiView.into());
+        }
+        Ok(())
+    }
+
+    /// Rows per page.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// The cursor (rows with a greater id follow).
+    pub fn cursor(&self) -> Option<&VideoId> {
+        self.cursor.as_ref()
+    }
+
+    /// The offset.
+    pub fn offset(&self) -> Option<u64> {
+        self.offset
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum Position {
+    Cursor(Option<VideoId>),
+    Offset(u64),
+}
+
+/// Walks the pages of a job: ask [`Pager::poll_request`] what to fetch, feed the
+/// answer to [`Pager::handle_page`], until `poll_request` answers `None`.
+///
+/// ```
+/// use import_core::{Pager, VideosPage};
+///
+/// let mut pager = Pager::cursor("ij_1".parse()?, 2)?;
+/// let req = pager.poll_request().expect("a first page");
+/// assert_eq!(req.path_and_query(), "/api/import-jobs/ij_1/videos?limit=2");
+///
+/// let page: VideosPage = serde_json::from_str(r#"{"import_job_id":"ij_1","total":3,"limit":2,
+///     "cursor":null,"has_more":true,"next_cursor":"vi_2",
+///     "videos":[{"video_id":"vi_1","status":"UPLOADED"},{"video_id":"vi_2","status":"PENDING"}]}"#)?;
+/// let rows = pager.handle_page(page)?;
+/// assert_eq!(rows.len(), 2);
+/// let next = pager.poll_request().expect("a second page");
+/// assert_eq!(next.path_and_query(), "/api/import-jobs/ij_1/videos?limit=2&cursor=vi_2");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pager {
+    job_id: ImportJobId,
+    limit: u32,
+    position: Position,
+    done: bool,
+}
+
+impl Pager {
+    /// Walk by cursor from the first row.
+    pub fn cursor(job_id: ImportJobId, limit: u32) -> Result<Pager> {
+        Pager::after(job_id, limit, None)
+    }
+
+    /// Walk by cursor from the row after `after` (or the first row).
+    pub fn after(job_id: ImportJobId, limit: u32, after: Option<VideoId>) -> Result<Pager> {
+        let limit = check_limit(i64::from(limit))?;
+        Ok(Pager {
+            job_id,
+            limit,
+            position: Position::Cursor(after),
+            done: false,
+        })
+    }
+
+    /// Walk by offset (not for multi-view jobs; its cost grows with depth on many servers).
+    pub fn offset(job_id: ImportJobId, limit: u32, offset: u64) -> Result<Pager> {
+        let limit = check_limit(i64::from(limit))?;
+        Ok(Pager {
+            job_id,
+            limit,
+            position: Position::Offset(offset),
+            done: false,
+        })
+    }
+
+    /// Tell the pager about the job; offset paging of a multi-view job is refused.
+    pub fn handle_job(&self, job: &ImportJob) -> Result<()> {
+        self.next_page()
+            .map_or(Ok(()), |p| p.check_for_job(job.multi_view == Some(true)))
+    }
+
+    /// The job being walked.
+    pub fn job_id(&self) -> &ImportJobId {
+        &self.job_id
+    }
+
+    /// The parameters of the next page, or `None` when the walk is over.
+    pub fn next_page(&self) -> Option<PageRequest> {
+        if self.done {
+            return None;
+        }
+        Some(match &self.position {
+            Position::Cursor(c) => PageRequest {
+                limit: self.limit,
+                cursor: c.clone(),
+                offset: None,
+            },
+            Position::Offset(o) => PageRequest {
+                limit: self.limit,
+                cursor: None,
+                offset: Some(*o),
+            },
+        })
+    }
+
+    /// The request of the next page, or `None` when the walk is over.
+    #[must_use]
+    pub fn poll_request(&self) -> Option<ApiRequest<VideosPage>> {
+        self.next_page()
+            .map(|p| api::get_import_job_videos(&self.job_id, &p))
+    }
+
+    /// Whether the last page has been handled.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Feed the answer to the last request; returns its rows and moves on.
+    ///
+    /// A page that claims more rows but would not move the walk forward is an
+    /// [`Error::Protocol`] rather than an endless loop.
+    pub fn handle_page(&mut self, page: VideosPage) -> Result<Vec<VideoRow>> {
+        if self.done {
+            return Ok(Vec::new());
+        }
+        if !page.has_more {
+            self.done = true;
+            return Ok(page.videos);
+        }
+        match &mut self.position {
+            Position::Cursor(cursor) => {
+                let next = page
+                    .next_cursor
+                    .clone()
+                    .or_else(|| page.videos.last().map(|r| r.video_id.clone()));
+                match next {
+                    Some(next) if cursor.as_ref() != Some(&next) => *cursor = Some(next),
+                    _ => {
+                        return Err(Error::Protocol {
+                            problem: format!(
+                                "the page after cursor {:?} says `has_more` but gives no new cursor",
+                                cursor.as_ref().map(VideoId::as_str)
+                            ),
+                        });
+                    }
+                }
+            }
+            Position::Offset(offset) => {
+                if page.videos.is_empty() {
+                    return Err(Error::Protocol {
+                        problem: format!(
+                            "the page at offset {offset} says `has_more` but holds no rows"
+                        ),
+                    });
+                }
+                *offset += page.videos.len() as u64;
+            }
+        }
+        Ok(page.videos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(ids: &[&str], has_more: bool, next: Option<&str>) -> VideosPage {
+        VideosPage {
+            import_job_id: "ij_1".parse().unwrap(),
+            total: 10,
+            limit: 2,
+            cursor: None,
+            has_more,
+            next_cursor: next.map(|n| n.parse().unwrap()),
+            video_count: Some(ids.len() as u64),
+            videos: ids
+                .iter()
+                .map(|id| VideoRow {
+                    video_id: id.parse().unwrap(),
+                    status: crate::VideoStatus::Pending,
+                    import_source_uri: None,
+                    error: None,
+                    set_video_id: None,
+                    views: None,
+                    failed_views: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn limit_bounds_and_messages() {
+        assert!(PageRequest::first(1).is_ok());
+        assert!(PageRequest::first(1000).is_ok());
+        let err = PageRequest::first(1001).unwrap_err();
+        assert_eq!(err.http_status(), 422);
+        assert_eq!(
+            err.to_string(),
+            "page limit 1001 is out of range: use a limit from 1 to 1000 (default 500)"
+        );
+        let err = PageRequest::from_query(Some("-5"), None, None).unwrap_err();
+        assert_eq!(
+            err,
+            Error::from(PagingProblem::LimitOutOfRange { limit: -5 })
+        );
+        let err = PageRequest::from_query(Some("ten"), None, None).unwrap_err();
+        assert_eq!(err.to_string(), "`limit` must be a whole number, got `ten`");
+        assert_eq!(err.http_status(), 422);
+        let err = PageRequest::from_query(None, None, Some("-1")).unwrap_err();
+        assert_eq!(err.to_string(), "`offset` must be a whole number, got `-1`");
+        assert_eq!(
+            PageRequest::from_query(None, None, None).unwrap().limit(),
+            500
+        );
+        assert!(Pager::cursor("ij_1".parse().unwrap(), 0).is_err());
+    }
+
+    #[test]
+    fn cursor_and_offset_together() {
+        let err = PageRequest::new(5, Some("vi_1".parse().unwrap()), Some(3)).unwrap_err();
+        assert_eq!(err.http_status(), 400);
+        assert!(
+            err.to_string()
+                .starts_with("give either `cursor` or `offset`, not both")
+        );
+    }
+
+    #[test]
+    fn offset_on_multi_view() {
+        let req = PageRequest::new(5, None, Some(3)).unwrap();
+        assert!(req.check_for_job(false).is_ok());
+        let err = req.check_for_job(true).unwrap_err();
+        assert_eq!(err.http_status(), 400);
+        assert_eq!(
+            err.to_string(),
+            "`offset` paging is not available on a multi-view job; page with `cursor` instead"
+        );
+        let pager = Pager::offset("ij_1".parse().unwrap(), 5, 0).unwrap();
+        let mut job: ImportJob = serde_json::from_str(
+            r#"{"job_id":"ij_1","source":"s3","bucket":"b","total":1,"created_at":"t","multi_view":true}"#,
+        )
+        .unwrap();
+        assert!(pager.handle_job(&job).is_err());
+        job.multi_view = None;
+        assert!(pager.handle_job(&job).is_ok());
+    }
+
+    #[test]
+    fn cursor_walk() {
+        let mut p = Pager::cursor("ij_1".parse().unwrap(), 2).unwrap();
+        p.handle_page(page(&["vi_1", "vi_2"], true, Some("vi_2")))
+            .unwrap();
+        assert_eq!(p.next_page().unwrap().cursor().unwrap().as_str(), "vi_2");
+        // No next_cursor: the last id is used.
+        p.handle_page(page(&["vi_3", "vi_4"], true, None)).unwrap();
+        assert_eq!(p.next_page().unwrap().cursor().unwrap().as_str(), "vi_4");
+        p.handle_page(page(&["vi_5"], false, None)).unwrap();
+        assert!(p.is_done());
+        assert!(p.poll_request().is_none());
+    }
+
+    #[test]
+    fn stuck_cursor_is_a_protocol_error() {
+        let mut p =
+            Pager::after("ij_1".parse().unwrap(), 2, Some("vi_2".parse().unwrap())).unwrap();
+        let err = p.handle_page(page(&[], true, Some("vi_2"))).unwrap_err();
+        assert!(err.to_string().contains("gives no new cursor"), "{err}");
+        let mut p = Pager::cursor("ij_1".parse().unwrap(), 2).unwrap();
+        assert!(p.handle_page(page(&[], true, None)).is_err());
+    }
+
+    #[test]
+    fn offset_walk() {
+        let mut p = Pager::offset("ij_1".parse().unwrap(), 2, 4).unwrap();
+        assert_eq!(
+            p.poll_request().unwrap().path_and_query(),
+            "/api/import-jobs/ij_1/videos?limit=2&offset=4"
+        );
+        p.handle_page(page(&["vi_5", "vi_6"], true, None)).unwrap();
+        assert_eq!(p.next_page().unwrap().offset(), Some(6));
+        let err = p.handle_page(page(&[], true, None)).unwrap_err();
+        assert!(err.to_string().contains("holds no rows"), "{err}");
+    }
+}

@@ -1,0 +1,803 @@
+//! Serde types for every request and answer body of the contract.
+//!
+//! Field names are the contract's. Unknown fields are ignored when decoding, so a
+//! newer server stays readable. Fields marked *extension* are ours: clients never
+//! require them and use them when present.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{FolderId, ImportJobId, IntegrationId, Scope, VideoId};
+use crate::uri::Provider;
+
+/// The status of one video of an import job.
+///
+/// A status this crate does not know is kept as [`VideoStatus::Unknown`] and
+/// counts as not terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum VideoStatus {
+    /// Queued.
+    Pending,
+    /// Being copied.
+    Uploading,
+    /// Stored (terminal).
+    Uploaded,
+    /// Failed (terminal); the row's `error` says why.
+    UploadingFailed,
+    /// A status this version does not know (not terminal).
+    Unknown(String),
+}
+
+impl VideoStatus {
+    /// The wire value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            VideoStatus::Pending => "PENDING",
+            VideoStatus::Uploading => "UPLOADING",
+            VideoStatus::Uploaded => "UPLOADED",
+            VideoStatus::UploadingFailed => "UPLOADING_FAILED",
+            VideoStatus::Unknown(s) => s,
+        }
+    }
+
+    /// Parse a wire value; anything unknown is kept.
+    pub fn from_wire(s: &str) -> VideoStatus {
+        match s {
+            "PENDING" => VideoStatus::Pending,
+            "UPLOADING" => VideoStatus::Uploading,
+            "UPLOADED" => VideoStatus::Uploaded,
+            "UPLOADING_FAILED" => VideoStatus::UploadingFailed,
+            other => VideoStatus::Unknown(other.to_owned()),
+        }
+    }
+
+    /// `UPLOADED` or `UPLOADING_FAILED`.
+    ///
+    /// ```
+    /// use import_core::VideoStatus;
+    /// assert!(VideoStatus::from_wire("UPLOADED").is_terminal());
+    /// assert!(!VideoStatus::from_wire("TRANSCODING").is_terminal());
+    /// ```
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, VideoStatus::Uploaded | VideoStatus::UploadingFailed)
+    }
+}
+
+impl fmt::Display for VideoStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for VideoStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for VideoStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(VideoStatus::from_wire(&String::deserialize(d)?))
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for VideoStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_enum(
+            &["PENDING", "UPLOADING", "UPLOADED", "UPLOADING_FAILED"],
+            "Per-video status; clients treat unknown values as not terminal.",
+        )
+    }
+}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for VideoStatus {}
+
+/// The overall status of an import job (*extension*).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    /// Rows are still pending or copying.
+    Importing,
+    /// Every row uploaded.
+    Completed,
+    /// Terminal, some rows failed.
+    CompletedWithErrors,
+    /// Terminal, every row failed.
+    Failed,
+    /// A status this version does not know.
+    Unknown(String),
+}
+
+impl JobStatus {
+    /// The wire value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            JobStatus::Importing => "importing",
+            JobStatus::Completed => "completed",
+            JobStatus::CompletedWithErrors => "completed_with_errors",
+            JobStatus::Failed => "failed",
+            JobStatus::Unknown(s) => s,
+        }
+    }
+
+    /// Parse a wire value; anything unknown is kept.
+    pub fn from_wire(s: &str) -> JobStatus {
+        match s {
+            "importing" => JobStatus::Importing,
+            "completed" => JobStatus::Completed,
+            "completed_with_errors" => JobStatus::CompletedWithErrors,
+            "failed" => JobStatus::Failed,
+            other => JobStatus::Unknown(other.to_owned()),
+        }
+    }
+
+    /// The job status that follows from counts of rows.
+    ///
+    /// ```
+    /// use import_core::{Counts, JobStatus};
+    /// let c = Counts { uploaded: 2, failed: 1, pending: 0 };
+    /// assert_eq!(JobStatus::from_counts(&c), JobStatus::CompletedWithErrors);
+    /// ```
+    pub fn from_counts(counts: &Counts) -> JobStatus {
+        match (counts.pending, counts.uploaded, counts.failed) {
+            (p, _, _) if p > 0 => JobStatus::Importing,
+            (_, _, 0) => JobStatus::Completed,
+            (_, 0, _) => JobStatus::Failed,
+            _ => JobStatus::CompletedWithErrors,
+        }
+    }
+
+    /// Whether nothing more will happen without a retry.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::CompletedWithErrors | JobStatus::Failed
+        )
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for JobStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for JobStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(JobStatus::from_wire(&String::deserialize(d)?))
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for JobStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_enum(
+            &["importing", "completed", "completed_with_errors", "failed"],
+            "Overall job status (extension).",
+        )
+    }
+}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for JobStatus {}
+
+#[cfg(feature = "openapi")]
+fn string_enum(
+    values: &[&str],
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .description(Some(description))
+        .into()
+}
+
+/// `POST /api/keys/verify` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VerifyResponse {
+    /// Always `true` on a `200`.
+    pub valid: bool,
+    /// The key's user.
+    pub user_id: String,
+    /// The key's organisation.
+    pub org_id: String,
+}
+
+/// Body of `POST /api/folders/create-or-get` and `POST /api/folders`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FolderRequest {
+    /// Folder name, unique within its scope.
+    pub name: String,
+    /// `user` or `org`.
+    #[serde(default)]
+    pub scope: Scope,
+    /// Optional description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Folder {
+    /// Folder id.
+    pub id: FolderId,
+    /// Folder name.
+    pub name: String,
+    /// Its scope.
+    pub scope: Scope,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+}
+
+/// A saved cloud integration as the API shows it (secrets are never included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CloudIntegration {
+    /// Integration id.
+    pub id: IntegrationId,
+    /// Display name.
+    pub name: String,
+    /// `gcs`, `s3` or `hf_bucket`.
+    #[serde(rename = "type")]
+    pub kind: Provider,
+    /// The bucket (`namespace/name` for Hugging Face).
+    pub bucket: String,
+    /// The prefix the integration is narrowed to.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// S3 region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// S3-compatible endpoint (R2, MinIO, ...).
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of last use.
+    #[serde(default)]
+    pub last_used: Option<String>,
+    /// The creator's user id.
+    pub created_by: String,
+    /// The creator's display name.
+    #[serde(default)]
+    pub created_by_display_name: Option<String>,
+    /// Whether the caller created it.
+    pub is_owner: bool,
+}
+
+/// Body of `POST /api/cloud-integrations/gcs`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AddGcsIntegration {
+    /// Display name.
+    pub name: String,
+    /// Always `gcs`.
+    #[serde(rename = "type")]
+    pub kind: Provider,
+    /// The service-account JSON key (secret).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub service_account: serde_json::Value,
+    /// The bucket.
+    pub bucket: String,
+    /// Optional prefix to narrow access to.
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// Body of `POST /api/cloud-integrations/s3`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AddS3Integration {
+    /// Display name.
+    pub name: String,
+    /// Always `s3`.
+    #[serde(rename = "type")]
+    pub kind: Provider,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key (secret).
+    pub secret_access_key: String,
+    /// Session token for temporary credentials (secret).
+    #[serde(default)]
+    pub session_token: Option<String>,
+    /// Region; `auto` when an endpoint is given and no region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Endpoint of an S3-compatible store.
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// The bucket.
+    pub bucket: String,
+    /// Optional prefix.
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// Body of `POST /api/cloud-integrations/hf-bucket`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AddHfIntegration {
+    /// Display name.
+    pub name: String,
+    /// Always `hf_bucket`.
+    #[serde(rename = "type")]
+    pub kind: Provider,
+    /// Hugging Face token (secret).
+    pub token: String,
+    /// `namespace/name`.
+    pub bucket: String,
+    /// Optional prefix.
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+const REDACTED: &str = "<redacted>";
+
+impl fmt::Debug for AddGcsIntegration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AddGcsIntegration")
+            .field("name", &self.name)
+            .field("service_account", &REDACTED)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AddS3Integration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AddS3Integration")
+            .field("name", &self.name)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &REDACTED)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| REDACTED),
+            )
+            .field("region", &self.region)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AddHfIntegration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AddHfIntegration")
+            .field("name", &self.name)
+            .field("token", &REDACTED)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+/// One multi-view set on the wire: role → full object URI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WireViewSet {
+    /// `{"front": "s3://b/t/front.mp4", "left": ...}`; `front` is required.
+    pub views: BTreeMap<String, String>,
+}
+
+/// Body of the three upload routes (`/api/gcs/upload`, `/api/s3/upload`,
+/// `/api/hf-buckets/upload`).
+///
+/// Single-view requests send `files` (GCS, HF) or `keys` (S3); multi-view requests
+/// send `sets` and `bucket`. Build it with [`crate::ImportRequest`], which writes
+/// exactly the fields each route takes; a server turns it back into an
+/// [`crate::ImportRequest`] with [`crate::ImportRequest::from_upload_body`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadBody {
+    /// Integration to take credentials from (required for GCS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_id: Option<IntegrationId>,
+    /// Object names (GCS and HF single-view).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
+    /// Object keys (S3 single-view).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<String>>,
+    /// Multi-view sets (GCS, S3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sets: Option<Vec<WireViewSet>>,
+    /// The bucket (S3, HF, and every multi-view request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Collection, `videos` by default.
+    #[serde(default)]
+    pub collection: Option<String>,
+    /// Target folder.
+    #[serde(default)]
+    pub folder_id: Option<FolderId>,
+    /// `user` or `org`.
+    #[serde(default)]
+    pub scope: Option<Scope>,
+}
+
+/// Answer of the upload routes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadResponse {
+    /// The new job.
+    pub import_job_id: ImportJobId,
+    /// `importing`.
+    pub status: JobStatus,
+}
+
+/// Row counts of a job (*extension*).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Counts {
+    /// Rows `UPLOADED`.
+    pub uploaded: u64,
+    /// Rows `UPLOADING_FAILED`.
+    pub failed: u64,
+    /// Every other row.
+    pub pending: u64,
+}
+
+/// `GET /api/import-jobs/{id}` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImportJob {
+    /// The job id.
+    pub job_id: ImportJobId,
+    /// `gcs`, `s3` or `hf_bucket`.
+    pub source: Provider,
+    /// The source bucket.
+    pub bucket: String,
+    /// Longest common folder of the names, or the integration's prefix.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Target folder.
+    #[serde(default)]
+    pub folder_id: Option<FolderId>,
+    /// Target folder's name.
+    #[serde(default)]
+    pub folder_name: Option<String>,
+    /// Distinct objects (single-view) or sets (multi-view).
+    pub total: u64,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    /// RFC 3339 time the job became terminal.
+    #[serde(default)]
+    pub completed_at: Option<String>,
+    /// *Extension*: overall status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<JobStatus>,
+    /// *Extension*: whether every row is terminal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<bool>,
+    /// *Extension*: row counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Counts>,
+    /// *Extension*: suggested seconds before the next poll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_after_seconds: Option<u64>,
+    /// *Extension*: whether the job was made of view sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_view: Option<bool>,
+}
+
+/// The status of one view of a multi-view set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ViewStatus {
+    /// The view's video id.
+    pub video_id: VideoId,
+    /// Its status.
+    pub status: VideoStatus,
+}
+
+/// A failed view of a multi-view set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FailedView {
+    /// The view's video id.
+    pub video_id: VideoId,
+    /// Its status (`UPLOADING_FAILED`).
+    pub status: VideoStatus,
+    /// Its role.
+    pub role: String,
+    /// Why it failed.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// One row of `GET /api/import-jobs/{id}/videos`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VideoRow {
+    /// The video id (the front's, for a multi-view set).
+    pub video_id: VideoId,
+    /// Its status.
+    pub status: VideoStatus,
+    /// The source object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_source_uri: Option<String>,
+    /// *Extension*: why the row failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Multi-view: the set's id (= the front's video id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_video_id: Option<VideoId>,
+    /// Multi-view: every role's video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub views: Option<BTreeMap<String, ViewStatus>>,
+    /// Multi-view: the views that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_views: Option<Vec<FailedView>>,
+}
+
+/// `GET /api/import-jobs/{id}/videos` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VideosPage {
+    /// The job.
+    pub import_job_id: ImportJobId,
+    /// Rows of the whole job (sets for multi-view).
+    pub total: u64,
+    /// The limit used.
+    pub limit: u32,
+    /// The cursor this page started after.
+    #[serde(default)]
+    pub cursor: Option<VideoId>,
+    /// Whether more rows follow.
+    pub has_more: bool,
+    /// Cursor of the next page when `has_more`.
+    #[serde(default)]
+    pub next_cursor: Option<VideoId>,
+    /// Rows on this page.
+    #[serde(default)]
+    pub video_count: Option<u64>,
+    /// The rows, ascending `video_id`.
+    pub videos: Vec<VideoRow>,
+}
+
+/// Body of `POST /api/import-jobs/{id}/retry`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RetryRequest {
+    /// Rows to retry; `null` retries every failed row.
+    #[serde(default)]
+    pub video_ids: Option<Vec<VideoId>>,
+}
+
+/// Answer of `POST /api/import-jobs/{id}/retry`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RetryResponse {
+    /// The job.
+    pub import_job_id: ImportJobId,
+    /// Rows put back to `PENDING`.
+    pub retried: u64,
+    /// Their ids.
+    pub video_ids: Vec<VideoId>,
+}
+
+/// Metadata of an uploaded video (*extension*).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VideoMetadata {
+    /// Size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    /// Hex SHA-256 of the bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Duration in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    /// Frame width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Frame height.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Codec (`avc1`, `hvc1`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
+}
+
+/// `GET /api/video/{id}/status` answer (*extension*).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VideoStatusResponse {
+    /// The video.
+    pub video_id: VideoId,
+    /// Its status.
+    pub status: VideoStatus,
+    /// Its job.
+    pub import_job_id: ImportJobId,
+    /// The source object.
+    pub import_source_uri: String,
+    /// Present once `UPLOADED`.
+    #[serde(default)]
+    pub metadata: VideoMetadata,
+}
+
+/// One part of a field error's location: a name or an index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum LocPart {
+    /// A field name.
+    Field(String),
+    /// A list index.
+    Index(u64),
+}
+
+/// One field validation failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldError {
+    /// Where: `["body", "keys", 3]`.
+    pub loc: Vec<LocPart>,
+    /// What is wrong.
+    pub msg: String,
+}
+
+/// The `detail` of an error body: a message or a list of field errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ErrorDetail {
+    /// A human message.
+    Message(String),
+    /// Field validation failures.
+    Fields(Vec<FieldError>),
+}
+
+impl fmt::Display for ErrorDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorDetail::Message(m) => f.write_str(m),
+            ErrorDetail::Fields(fields) => {
+                for (i, field) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    let loc: Vec<String> = field
+                        .loc
+                        .iter()
+                        .map(|p| match p {
+                            LocPart::Field(s) => s.clone(),
+                            LocPart::Index(i) => i.to_string(),
+                        })
+                        .collect();
+                    write!(f, "{}: {}", loc.join("."), field.msg)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Every 4xx/5xx body: `{"detail": ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// The message or field errors.
+    pub detail: ErrorDetail,
+}
+
+impl ErrorBody {
+    /// An error body with a plain message.
+    pub fn message(detail: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            detail: ErrorDetail::Message(detail.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_statuses_are_kept_and_not_terminal() {
+        let row: VideoRow =
+            serde_json::from_str(r#"{"video_id":"vi_1","status":"TRANSCODING","extra":1}"#)
+                .unwrap();
+        assert_eq!(row.status, VideoStatus::Unknown("TRANSCODING".into()));
+        assert!(!row.status.is_terminal());
+        assert_eq!(
+            serde_json::to_string(&row.status).unwrap(),
+            "\"TRANSCODING\""
+        );
+        let job: JobStatus = serde_json::from_str("\"paused\"").unwrap();
+        assert!(!job.is_terminal());
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let job: ImportJob = serde_json::from_str(
+            r#"{"job_id":"ij_1","source":"s3","bucket":"b","total":0,"created_at":"t","new_field":{"x":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(job.terminal, None);
+        assert_eq!(job.counts, None);
+    }
+
+    #[test]
+    fn job_status_from_counts() {
+        let c = |uploaded, failed, pending| Counts {
+            uploaded,
+            failed,
+            pending,
+        };
+        assert_eq!(JobStatus::from_counts(&c(1, 0, 1)), JobStatus::Importing);
+        assert_eq!(JobStatus::from_counts(&c(2, 0, 0)), JobStatus::Completed);
+        assert_eq!(JobStatus::from_counts(&c(0, 2, 0)), JobStatus::Failed);
+        assert_eq!(
+            JobStatus::from_counts(&c(1, 1, 0)),
+            JobStatus::CompletedWithErrors
+        );
+        assert_eq!(JobStatus::from_counts(&c(0, 0, 0)), JobStatus::Completed);
+    }
+
+    #[test]
+    fn secrets_are_absent_from_debug() {
+        let s3 = AddS3Integration {
+            name: "n".into(),
+            kind: Provider::S3,
+            access_key_id: "AKID".into(),
+            secret_access_key: "super-secret-value".into(),
+            session_token: Some("token-value".into()),
+            region: None,
+            endpoint_url: None,
+            bucket: "b".into(),
+            prefix: None,
+        };
+        let dbg = format!("{s3:?}");
+        assert!(
+            !dbg.contains("super-secret-value") && !dbg.contains("token-value"),
+            "{dbg}"
+        );
+        let hf = AddHfIntegration {
+            name: "n".into(),
+            kind: Provider::HfBucket,
+            token: "hf_secret".into(),
+            bucket: "a/b".into(),
+            prefix: None,
+        };
+        assert!(!format!("{hf:?}").contains("hf_secret"));
+        let gcs = AddGcsIntegration {
+            name: "n".into(),
+            kind: Provider::Gcs,
+            service_account: serde_json::json!({"private_key": "PRIVATE"}),
+            bucket: "b".into(),
+            prefix: None,
+        };
+        assert!(!format!("{gcs:?}").contains("PRIVATE"));
+    }
+
+    #[test]
+    fn error_detail_both_shapes() {
+        let plain: ErrorBody =
+            serde_json::from_str(r#"{"detail":"Import job not found"}"#).unwrap();
+        assert_eq!(plain.detail.to_string(), "Import job not found");
+        let fields: ErrorBody = serde_json::from_str(
+            r#"{"detail":[{"loc":["body","keys",3],"msg":"not mp4","type":"value_error"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(fields.detail.to_string(), "body.keys.3: not mp4");
+    }
+}
