@@ -102,7 +102,7 @@ pub struct ApiRequest<T> {
     answer: PhantomData<fn() -> T>,
 }
 
-impl<T: DeserializeOwned> ApiRequest<T> {
+impl<T> ApiRequest<T> {
     fn new(method: Method, path: String) -> Self {
         ApiRequest {
             method,
@@ -220,7 +220,9 @@ impl<T: DeserializeOwned> ApiRequest<T> {
         }
         Ok(h)
     }
+}
 
+impl<T: DeserializeOwned> ApiRequest<T> {
     /// Decode an answer: the body on success, a typed [`Error`] otherwise.
     pub fn decode(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<T> {
         decode_answer(status, headers, body)

@@ -66,7 +66,9 @@ pub struct ImportRequest {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ImportRequestBuilder {
-    uris: Vec<String>,
+    uris: Vec<CloudUri>,
+    /// The first URI that failed to parse; reported by `build`.
+    first_error: Option<Error>,
     sets: Vec<ViewSet>,
     folder_id: Option<FolderId>,
     scope: Scope,
@@ -79,6 +81,7 @@ impl Default for ImportRequestBuilder {
     fn default() -> Self {
         ImportRequestBuilder {
             uris: Vec::new(),
+            first_error: None,
             sets: Vec::new(),
             folder_id: None,
             scope: Scope::User,
@@ -90,9 +93,10 @@ impl Default for ImportRequestBuilder {
 }
 
 impl ImportRequestBuilder {
-    /// Add one object URI (single-view).
-    pub fn uri(mut self, uri: impl Into<String>) -> Self {
-        self.uris.push(uri.into());
+    /// Add one object URI (single-view). It is parsed now; the first URI that
+    /// fails is reported by [`ImportRequestBuilder::build`].
+    pub fn uri(mut self, uri: impl AsRef<str>) -> Self {
+        self.push_uri(uri.as_ref());
         self
     }
 
@@ -100,10 +104,30 @@ impl ImportRequestBuilder {
     pub fn uris<I, S>(mut self, uris: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: AsRef<str>,
     {
-        self.uris.extend(uris.into_iter().map(Into::into));
+        let uris = uris.into_iter();
+        self.uris.reserve(uris.size_hint().0);
+        for uri in uris {
+            self.push_uri(uri.as_ref());
+        }
         self
+    }
+
+    /// Add an already parsed URI (single-view).
+    pub fn cloud_uri(mut self, uri: CloudUri) -> Self {
+        self.uris.push(uri);
+        self
+    }
+
+    fn push_uri(&mut self, uri: &str) {
+        if self.first_error.is_some() {
+            return;
+        }
+        match CloudUri::parse(uri) {
+            Ok(uri) => self.uris.push(uri),
+            Err(e) => self.first_error = Some(e),
+        }
     }
 
     /// Add a view set (multi-view).
@@ -150,17 +174,14 @@ impl ImportRequestBuilder {
 
     /// Validate everything and build the request.
     pub fn build(self) -> Result<ImportRequest> {
+        if let Some(e) = self.first_error {
+            return Err(e);
+        }
         let collection = check_collection(self.collection)?;
         let (provider, bucket, objects) = match (self.uris.is_empty(), self.sets.is_empty()) {
             (true, true) => return Err(Error::EmptyRequest),
             (false, false) => return Err(Error::MixedViewModes),
-            (false, true) => {
-                let mut parsed = Vec::with_capacity(self.uris.len());
-                for uri in &self.uris {
-                    parsed.push(CloudUri::parse(uri)?);
-                }
-                single(parsed, self.max_objects)?
-            }
+            (false, true) => single(self.uris, self.max_objects)?,
             (true, false) => multi(self.sets, self.max_objects)?,
         };
         Ok(ImportRequest {
@@ -218,14 +239,19 @@ fn single(uris: Vec<CloudUri>, max: usize) -> Result<(Provider, String, ImportOb
     let Some(first) = uris.first().cloned() else {
         return Err(Error::EmptyRequest);
     };
-    let mut seen = HashSet::with_capacity(uris.len());
-    let mut distinct = Vec::with_capacity(uris.len());
-    for uri in uris {
-        same_place(&first, &uri)?;
-        if seen.insert(uri.object().to_owned()) {
-            distinct.push(uri);
+    let mut keep = Vec::with_capacity(uris.len());
+    {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(uris.len());
+        for uri in &uris {
+            same_place(&first, uri)?;
+            keep.push(seen.insert(uri.object()));
         }
     }
+    let distinct: Vec<CloudUri> = uris
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(uri, keep)| keep.then_some(uri))
+        .collect();
     if distinct.len() > max {
         return Err(Error::TooManyObjects {
             count: distinct.len(),
@@ -337,11 +363,9 @@ impl ImportRequest {
                 if names.is_empty() {
                     return Err(Error::EmptyRequest);
                 }
-                let mut uris = Vec::with_capacity(names.len());
                 for name in names {
-                    uris.push(CloudUri::from_parts(provider, bucket, name)?.to_string());
+                    builder = builder.cloud_uri(CloudUri::from_parts(provider, bucket, name)?);
                 }
-                builder = builder.uris(uris);
             }
             (None, Some(sets)) => {
                 if provider == Provider::HfBucket {
@@ -369,13 +393,14 @@ impl ImportRequest {
                         });
                     }
                     if let Some(bucket) = bucket
-                        && set.front().bucket() != bucket {
-                            return Err(Error::MixedBuckets {
-                                first_bucket: bucket.to_owned(),
-                                second_bucket: set.front().bucket().to_owned(),
-                                second: set.front().to_string(),
-                            });
-                        }
+                        && set.front().bucket() != bucket
+                    {
+                        return Err(Error::MixedBuckets {
+                            first_bucket: bucket.to_owned(),
+                            second_bucket: set.front().bucket().to_owned(),
+                            second: set.front().to_string(),
+                        });
+                    }
                     builder = builder.view_set(set);
                 }
             }

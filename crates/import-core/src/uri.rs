@@ -191,9 +191,10 @@ impl CloudUri {
         let Some((scheme, rest)) = uri.split_once("://") else {
             return Err(fail(UriProblem::MissingScheme));
         };
-        let (provider, bucket, object) = match scheme.to_ascii_lowercase().as_str() {
-            "gs" | "s3" => {
-                let (provider, scheme) = if scheme.eq_ignore_ascii_case("gs") {
+        let is = |name: &str| scheme.eq_ignore_ascii_case(name);
+        let (provider, bucket, object) = match () {
+            () if is("gs") || is("s3") => {
+                let (provider, scheme) = if is("gs") {
                     (Provider::Gcs, "gs")
                 } else {
                     (Provider::S3, "s3")
@@ -210,7 +211,7 @@ impl CloudUri {
                 check(bucket).map_err(&fail)?;
                 (provider, bucket.to_owned(), object)
             }
-            "hf" => {
+            () if is("hf") => {
                 let Some(rest) = rest.strip_prefix("buckets/") else {
                     return Err(fail(UriProblem::HfNotBucket));
                 };
@@ -467,17 +468,26 @@ pub fn check_object_name(object: &str) -> Result<(), UriProblem> {
     if object.len() > MAX_OBJECT_NAME_BYTES {
         return Err(UriProblem::ObjectTooLong { len: object.len() });
     }
-    if let Some(c) = object.chars().find(|c| c.is_control()) {
+    // Fast path: printable ASCII has no control characters.
+    let printable_ascii = object.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if let Some(c) = (!printable_ascii)
+        .then(|| object.chars().find(|c| c.is_control()))
+        .flatten()
+    {
         return Err(UriProblem::ControlCharacter { code: c as u32 });
     }
     if object.contains(['*', '?', '[']) {
         return Err(UriProblem::Wildcard);
     }
-    let lower = object.to_ascii_lowercase();
-    if lower.ends_with(".mcap") {
+    let ends_with = |suffix: &str| {
+        object.len() >= suffix.len()
+            && object.as_bytes()[object.len() - suffix.len()..]
+                .eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    if ends_with(".mcap") {
         return Err(UriProblem::Mcap);
     }
-    if !lower.ends_with(".mp4") {
+    if !ends_with(".mp4") {
         return Err(UriProblem::NotMp4);
     }
     Ok(())
