@@ -319,3 +319,55 @@ impl From<PagingProblem> for Error {
         Error::InvalidPaging { problem }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_errors_read_well() {
+        let e = Error::NotFound {
+            detail: "Import job not found".into(),
+        };
+        assert_eq!(e.to_string(), "not found (404): Import job not found");
+        assert_eq!(e.http_status(), 404);
+        let e = Error::Protocol {
+            problem: "x".into(),
+        };
+        assert_eq!(e.to_string(), "the server broke the paging contract: x");
+        assert_eq!(e.http_status(), 502);
+        let e = Error::Decode {
+            status: StatusCode::OK,
+            expected: "ImportJob",
+            reason: "expected value at line 1 column 1".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the API answered 200 OK with a body that is not a valid ImportJob: expected value at line 1 column 1; check the base URL points at the import API"
+        );
+    }
+
+    #[test]
+    fn validation_errors_are_client_errors() {
+        let cases = [
+            (Error::EmptyRequest, 422),
+            (Error::MixedViewModes, 400),
+            (Error::TooManyObjects { count: 2, limit: 1 }, 422),
+            (Error::GcsIntegrationRequired { bucket: "b".into() }, 400),
+            (PagingProblem::CursorAndOffset.into(), 400),
+            (PagingProblem::LimitOutOfRange { limit: 0 }.into(), 422),
+            (Error::Unauthorized { detail: "d".into() }, 401),
+            (
+                Error::Api {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    detail: "d".into(),
+                    retry_after_secs: Some(1),
+                },
+                429,
+            ),
+        ];
+        for (err, status) in cases {
+            assert_eq!(err.http_status(), status, "{err}");
+        }
+    }
+}
