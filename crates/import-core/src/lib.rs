@@ -13,6 +13,7 @@
 //! - [`Pager`] and [`ReadinessTracker`]: paging and the readiness contract as
 //!   state machines (ask `poll`, feed `handle_*`);
 //! - [`RetryPolicy`]: which failures are retried and after how long;
+//! - [`sniff_mp4`]: the MP4 signature rule (an `ftyp` box first);
 //! - [`gcs_integration_candidates`]: which saved integrations a GCS import tries.
 //!
 //! The crate does no I/O, reads no clock and needs no async runtime: callers
@@ -42,6 +43,7 @@ mod pager;
 mod readiness;
 mod request;
 mod retry;
+mod sniff;
 mod uri;
 mod view;
 pub mod wire;
@@ -58,6 +60,7 @@ pub use request::{
     DEFAULT_COLLECTION, DEFAULT_MAX_OBJECTS, ImportObjects, ImportRequest, ImportRequestBuilder,
     object_in_prefix, upload_route,
 };
+pub use sniff::{NotMp4, SNIFF_LEN, sniff_mp4};
 pub use retry::{Decision, Outcome, RetryPolicy, RetryState, parse_retry_after};
 pub use uri::{
     CloudUri, MAX_OBJECT_NAME_BYTES, Provider, UriProblem, check_gcs_bucket, check_hf_bucket,

@@ -1,0 +1,1 @@
+//! Bucket access (being written).
