@@ -113,8 +113,8 @@ id_type!(
     "ci_01J9ZK3Y8C"
 );
 
-/// Who a folder or an import belongs to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Who a folder or an import belongs to. Parsed case-insensitively (`ORG` is `org`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Scope {
@@ -157,6 +157,13 @@ impl FromStr for Scope {
                 value: s.to_owned(),
             }),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -219,6 +226,9 @@ mod tests {
             "invalid scope `everyone`: use `user` (your own) or `org` (shared with your organisation)"
         );
         assert_eq!(serde_json::to_string(&Scope::Org).unwrap(), "\"org\"");
+        assert_eq!(serde_json::from_str::<Scope>("\"ORG\"").unwrap(), Scope::Org);
+        let err = serde_json::from_str::<Scope>("\"sample\"").unwrap_err();
+        assert!(err.to_string().contains("invalid scope `sample`"), "{err}");
     }
 
     #[test]

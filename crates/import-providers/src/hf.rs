@@ -1,0 +1,983 @@
+//! A read-only [`ObjectStore`] over a Hugging Face Storage Bucket.
+//!
+//! It speaks the Hub routes a reader needs, as the Hub client libraries do:
+//!
+//! | operation | request |
+//! | --- | --- |
+//! | head | `HEAD {hub}/buckets/{ns}/{name}/resolve/{path}` |
+//! | get, ranged get | `GET {hub}/buckets/{ns}/{name}/resolve/{path}` with `Range`; redirects (to the CDN) are followed |
+//! | list | `GET {hub}/api/buckets/{ns}/{name}/tree/{prefix}?recursive=true`, following `Link: <...>; rel="next"` |
+//!
+//! `{hub}` is operator configuration ([`DEFAULT_HF_ENDPOINT`] by default),
+//! never part of an object URI. A token, when given, is sent as
+//! `Authorization: Bearer` to the Hub only: redirects to another host drop it,
+//! and a next-page link that leaves the Hub is refused. Every path segment is
+//! percent-encoded; object names are taken literally.
+//!
+//! Transient failures (connection errors, timeouts, 429 and 5xx answers) are
+//! retried a few times with exponential backoff before the request fails.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{
+    Attributes, CopyOptions, Extensions, GetOptions, GetRange, GetResult, GetResultPayload,
+    ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions,
+    PutPayload, PutResult,
+};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use crate::config::Secret;
+use crate::endpoint::{EndpointPolicy, display_url};
+use crate::error::{Failure, FailureKind, ProviderError, classify_status};
+use crate::open::{CONNECT_TIMEOUT, READ_TIMEOUT, USER_AGENT};
+
+/// The public Hugging Face Hub.
+pub const DEFAULT_HF_ENDPOINT: &str = "https://huggingface.co";
+
+/// The `store` name in `object_store` errors from this store.
+const STORE: &str = "HfBucket";
+/// Attempts after the first for transient failures.
+const MAX_RETRIES: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+const MAX_REDIRECTS: usize = 10;
+/// How much of an error body is kept for the message.
+const ERROR_BODY_LIMIT: usize = 200;
+
+/// A read-only [`ObjectStore`] over one Hugging Face Storage Bucket.
+///
+/// Writes, copies and deletes answer [`object_store::Error::NotImplemented`].
+///
+/// ```no_run
+/// use import_providers::{EndpointPolicy, HfBucketStore, Secret, DEFAULT_HF_ENDPOINT};
+/// use object_store::{path::Path, ObjectStore, ObjectStoreExt};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = HfBucketStore::new(
+///     DEFAULT_HF_ENDPOINT,
+///     "acme/fleet",
+///     Some(Secret::new("hf_...")),
+///     &EndpointPolicy::new(),
+/// )?;
+/// let meta = store.head(&Path::parse("day1/cam.mp4")?).await?;
+/// println!("{} bytes", meta.size);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct HfBucketStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: reqwest::Client,
+    endpoint: Url,
+    namespace: String,
+    name: String,
+    token: Option<Secret>,
+}
+
+impl HfBucketStore {
+    /// A reader for bucket `namespace/name` on the Hub at `hf_endpoint`.
+    ///
+    /// `policy` decides which redirect targets may be followed and guards
+    /// every connection against private addresses (the Hub endpoint itself
+    /// is operator configuration and trusted).
+    pub fn new(
+        hf_endpoint: &str,
+        bucket: &str,
+        token: Option<Secret>,
+        policy: &EndpointPolicy,
+    ) -> Result<Self, ProviderError> {
+        import_core::check_hf_bucket(bucket)
+            .map_err(|p| ProviderError::invalid(p.to_string(), "correct the bucket name"))?;
+        let Some((namespace, name)) = bucket.split_once('/') else {
+            return Err(ProviderError::invalid(
+                format!("`{bucket}` is not a Hugging Face bucket"),
+                "write the bucket as `namespace/name`",
+            ));
+        };
+        let endpoint = parse_hub_endpoint(hf_endpoint)?;
+        if token.as_ref().is_some_and(Secret::is_blank) {
+            return Err(ProviderError::invalid(
+                "the Hugging Face token is empty",
+                "give a Hub access token with read access to the bucket, or none for a public bucket",
+            ));
+        }
+        let hub_origin = endpoint.origin();
+        let hub_host = endpoint.host_str().unwrap_or_default().to_owned();
+        let redirect_policy = policy.clone();
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+            }
+            if attempt.url().origin() == hub_origin {
+                return attempt.follow();
+            }
+            match redirect_policy.check_redirect(attempt.url()) {
+                Ok(()) => attempt.follow(),
+                Err(reason) => attempt.error(reason),
+            }
+        });
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .redirect(redirect)
+            .dns_resolver(policy.resolver(&[hub_host]))
+            .build()
+            .map_err(|e| ProviderError::Store(format!("cannot build the HTTP client: {e}")))?;
+        Ok(HfBucketStore {
+            inner: Arc::new(Inner {
+                client,
+                endpoint,
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                token,
+            }),
+        })
+    }
+
+    /// The bucket, `namespace/name`.
+    pub fn bucket(&self) -> String {
+        format!("{}/{}", self.inner.namespace, self.inner.name)
+    }
+
+    /// The Hub endpoint this store reads from.
+    pub fn endpoint(&self) -> &str {
+        self.inner.endpoint.as_str()
+    }
+}
+
+fn parse_hub_endpoint(hf_endpoint: &str) -> Result<Url, ProviderError> {
+    let fix = "set the Hub endpoint to a URL such as `https://huggingface.co`";
+    let mut url = Url::parse(hf_endpoint.trim()).map_err(|e| {
+        ProviderError::invalid(format!("the Hub endpoint is not a valid URL ({e})"), fix)
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ProviderError::invalid(
+            "the Hub endpoint must be an http or https URL with a host",
+            fix,
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ProviderError::invalid(
+            "the Hub endpoint carries user information",
+            "remove `user:password@` from it; give a token instead",
+        ));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop_if_empty();
+    }
+    Ok(url)
+}
+
+impl fmt::Debug for HfBucketStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HfBucketStore")
+            .field("endpoint", &self.inner.endpoint.as_str())
+            .field("bucket", &self.bucket())
+            .field("token", &self.inner.token)
+            .finish()
+    }
+}
+
+impl fmt::Display for HfBucketStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "HfBucketStore(hf://buckets/{}/{} at {})",
+            self.inner.namespace, self.inner.name, self.inner.endpoint
+        )
+    }
+}
+
+/// What went wrong talking to the Hub; classified by [`crate::classify`].
+#[derive(Debug)]
+pub(crate) struct HfError {
+    kind: HfErrorKind,
+    message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HfErrorKind {
+    Status(u16),
+    Timeout,
+    Connect,
+    Transport,
+    /// A redirect or page link that the guard refused.
+    Refused,
+    /// An answer that does not follow the protocol.
+    Protocol,
+}
+
+impl fmt::Display for HfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HfError {}
+
+impl HfError {
+    fn protocol(message: impl Into<String>) -> Self {
+        HfError {
+            kind: HfErrorKind::Protocol,
+            message: message.into(),
+        }
+    }
+
+    fn from_reqwest(err: &reqwest::Error) -> Self {
+        let text = crate::error::chain_text(err);
+        let kind = if err.is_redirect() {
+            if text.contains("refused") {
+                HfErrorKind::Refused
+            } else {
+                HfErrorKind::Protocol
+            }
+        } else if err.is_timeout() {
+            HfErrorKind::Timeout
+        } else if err.is_connect() {
+            // The guarded resolver refuses with a connect error.
+            if text.contains("refused:") {
+                HfErrorKind::Refused
+            } else {
+                HfErrorKind::Connect
+            }
+        } else if err.is_decode() {
+            HfErrorKind::Protocol
+        } else {
+            HfErrorKind::Transport
+        };
+        HfError {
+            kind,
+            message: format!("the Hugging Face Hub request failed: {text}"),
+        }
+    }
+
+    fn transient(&self) -> bool {
+        match self.kind {
+            HfErrorKind::Status(s) => s == 408 || s == 429 || (500..=599).contains(&s),
+            HfErrorKind::Timeout | HfErrorKind::Connect | HfErrorKind::Transport => true,
+            HfErrorKind::Refused | HfErrorKind::Protocol => false,
+        }
+    }
+
+    /// The classification [`crate::classify`] answers for this error.
+    pub(crate) fn failure(&self) -> Failure {
+        let (kind, message) = match self.kind {
+            HfErrorKind::Status(401) => (
+                FailureKind::BadCredentials,
+                "the Hugging Face token was refused (401 Unauthorized); give a valid Hub token with read access to the bucket".to_owned(),
+            ),
+            HfErrorKind::Status(403) => (
+                FailureKind::AccessDenied,
+                "access denied by the bucket (check the integration's Hugging Face token: it needs read access to this bucket)".to_owned(),
+            ),
+            HfErrorKind::Status(status) => match classify_status(status) {
+                Some(failure) => return failure,
+                None => (
+                    FailureKind::Other,
+                    format!("the Hugging Face Hub answered HTTP {status}: {}", self.message),
+                ),
+            },
+            HfErrorKind::Timeout => (
+                FailureKind::Transient,
+                "the Hugging Face Hub did not answer in time (timeout) even after retries; the import will try again later".to_owned(),
+            ),
+            HfErrorKind::Connect | HfErrorKind::Transport => (
+                FailureKind::Transient,
+                "the connection to the Hugging Face Hub failed even after retries; the import will try again later".to_owned(),
+            ),
+            HfErrorKind::Refused => (FailureKind::Other, self.message.clone()),
+            HfErrorKind::Protocol => (
+                FailureKind::Other,
+                format!("the Hugging Face Hub gave an unexpected answer: {}", self.message),
+            ),
+        };
+        Failure { kind, message }
+    }
+
+    fn into_store(self, path: &str) -> object_store::Error {
+        let path = path.to_owned();
+        let source = Box::new(self);
+        match source.kind {
+            HfErrorKind::Status(404) => object_store::Error::NotFound { path, source },
+            HfErrorKind::Status(401) => object_store::Error::Unauthenticated { path, source },
+            HfErrorKind::Status(403) => object_store::Error::PermissionDenied { path, source },
+            _ => object_store::Error::Generic {
+                store: STORE,
+                source,
+            },
+        }
+    }
+}
+
+/// One entry of a tree listing.
+#[derive(Debug, serde::Deserialize)]
+struct TreeEntry {
+    #[serde(rename = "type")]
+    kind: String,
+    path: String,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
+    mtime: Option<String>,
+    #[serde(default, rename = "uploadedAt")]
+    uploaded_at: Option<String>,
+    #[serde(default, rename = "lastModified")]
+    last_modified: Option<String>,
+}
+
+impl Inner {
+    fn base_segments(&self, api: bool) -> Url {
+        let mut url = self.endpoint.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            if api {
+                segments.push("api");
+            }
+            segments
+                .push("buckets")
+                .push(&self.namespace)
+                .push(&self.name);
+        }
+        url
+    }
+
+    fn resolve_url(&self, location: &Path) -> Url {
+        let mut url = self.base_segments(false);
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.push("resolve");
+            segments.extend(location.as_ref().split('/'));
+        }
+        url
+    }
+
+    fn tree_url(&self, prefix: Option<&Path>) -> Url {
+        let mut url = self.base_segments(true);
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.push("tree");
+            // The whole prefix is one percent-encoded segment, as the Hub clients send it.
+            if let Some(prefix) = prefix.filter(|p| !p.as_ref().is_empty()) {
+                segments.push(prefix.as_ref());
+            }
+        }
+        url.query_pairs_mut().append_pair("recursive", "true");
+        url
+    }
+
+    /// Send a request, retrying transient failures; non-2xx answers are errors.
+    async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        range: Option<&str>,
+    ) -> Result<reqwest::Response, HfError> {
+        let mut attempt = 0;
+        loop {
+            let mut request = self.client.request(method.clone(), url.clone());
+            if let Some(token) = &self.token {
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                    .map_err(|_| {
+                        HfError::protocol(
+                            "the Hugging Face token contains characters that cannot be sent in a header; copy the token again",
+                        )
+                    })?;
+                value.set_sensitive(true);
+                request = request.header(header::AUTHORIZATION, value);
+            }
+            if let Some(range) = range {
+                request = request.header(header::RANGE, range);
+            }
+            let (err, retry_after) = match request.send().await {
+                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) => {
+                    let retry_after = response
+                        .headers()
+                        .get(header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    (status_error(&method, url, response).await, retry_after)
+                }
+                Err(e) => (HfError::from_reqwest(&e), None),
+            };
+            if attempt >= MAX_RETRIES || !err.transient() {
+                return Err(err);
+            }
+            let backoff = FIRST_BACKOFF * 2u32.pow(attempt);
+            let wait = retry_after.map_or(backoff, |r| r.min(MAX_RETRY_AFTER).max(backoff));
+            tracing::debug!(
+                url = %display_url(url),
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "retrying a Hugging Face Hub request: {err}"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// Fetch one listing page: its files and the next page's URL.
+    async fn list_page(&self, url: &Url) -> Result<(Vec<TreeEntry>, Option<Url>), HfError> {
+        let response = self.send(Method::GET, url, None).await?;
+        let next = next_link(response.headers(), url)?;
+        if let Some(next) = &next {
+            if next.origin() != self.endpoint.origin() {
+                return Err(HfError {
+                    kind: HfErrorKind::Refused,
+                    message: format!(
+                        "the Hub's next-page link leaves the Hub (`{}`); the listing was stopped so the token is not sent elsewhere",
+                        display_url(next)
+                    ),
+                });
+            }
+        }
+        let body = response.bytes().await.map_err(|e| HfError::from_reqwest(&e))?;
+        let entries: Vec<TreeEntry> = serde_json::from_slice(&body).map_err(|e| {
+            HfError::protocol(format!("a listing page is not a JSON array of entries ({e})"))
+        })?;
+        Ok((entries, next))
+    }
+}
+
+async fn status_error(method: &Method, url: &Url, response: reqwest::Response) -> HfError {
+    let status = response.status();
+    let body = if *method == Method::HEAD {
+        String::new()
+    } else {
+        let bytes = response.bytes().await.unwrap_or_default();
+        hub_error_text(&bytes)
+    };
+    let reason = status.canonical_reason().unwrap_or("");
+    let mut message = format!(
+        "{method} {} answered {} {reason}",
+        display_url(url),
+        status.as_u16()
+    );
+    if !body.is_empty() {
+        message.push_str(": ");
+        message.push_str(&body);
+    }
+    HfError {
+        kind: HfErrorKind::Status(status.as_u16()),
+        message,
+    }
+}
+
+/// The `error` field of a Hub JSON error, or the start of the body.
+fn hub_error_text(body: &[u8]) -> String {
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body) {
+        if let Some(serde_json::Value::String(e)) = map.get("error") {
+            return e.chars().take(ERROR_BODY_LIMIT).collect();
+        }
+    }
+    String::from_utf8_lossy(body)
+        .chars()
+        .take(ERROR_BODY_LIMIT)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// The `rel="next"` target of a `Link` header, resolved against `current`.
+fn next_link(headers: &HeaderMap, current: &Url) -> Result<Option<Url>, HfError> {
+    for value in headers.get_all(header::LINK) {
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        let mut rest = value;
+        while let Some(open) = rest.find('<') {
+            let Some(close) = rest[open..].find('>').map(|c| open + c) else {
+                break;
+            };
+            let target = &rest[open + 1..close];
+            let params_end = rest[close..].find('<').map_or(rest.len(), |n| close + n);
+            let params = &rest[close + 1..params_end];
+            let is_next = params.split(';').any(|p| {
+                let p = p.trim().trim_end_matches(',').trim();
+                let Some((key, val)) = p.split_once('=') else {
+                    return false;
+                };
+                key.trim().eq_ignore_ascii_case("rel")
+                    && val
+                        .trim()
+                        .trim_matches('"')
+                        .split_ascii_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("next"))
+            });
+            if is_next {
+                return current.join(target).map(Some).map_err(|e| {
+                    HfError::protocol(format!("the Hub's next-page link is not a URL ({e})"))
+                });
+            }
+            rest = &rest[params_end..];
+        }
+    }
+    Ok(None)
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: impl header::AsHeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+fn header_u64(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<u64> {
+    header_str(headers, name).and_then(|v| v.parse().ok())
+}
+
+fn meta_from_headers(location: &Path, headers: &HeaderMap, size: u64) -> ObjectMeta {
+    let last_modified = header_str(headers, header::LAST_MODIFIED)
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let e_tag = header_str(headers, "x-linked-etag")
+        .or_else(|| header_str(headers, header::ETAG))
+        .map(str::to_owned);
+    ObjectMeta {
+        location: location.clone(),
+        last_modified: last_modified.into(),
+        size,
+        e_tag,
+        version: None,
+    }
+}
+
+/// `bytes START-END/TOTAL` of a `Content-Range` header.
+fn parse_content_range(value: &str) -> Option<(u64, u64, u64)> {
+    let rest = value.trim().strip_prefix("bytes")?.trim_start();
+    let (span, total) = rest.split_once('/')?;
+    let (start, end) = span.split_once('-')?;
+    let start: u64 = start.trim().parse().ok()?;
+    let end: u64 = end.trim().parse().ok()?;
+    let total: u64 = total.trim().parse().ok()?;
+    (start <= end && end < total).then_some((start, end, total))
+}
+
+fn entry_meta(entry: TreeEntry) -> Option<ObjectMeta> {
+    if entry.kind != "file" {
+        return None;
+    }
+    let location = match Path::parse(&entry.path) {
+        Ok(p) if p.as_ref() == entry.path => p,
+        _ => {
+            tracing::warn!(
+                path = %entry.path,
+                "skipping a Hugging Face bucket entry whose name cannot be represented as an object path"
+            );
+            return None;
+        }
+    };
+    let last_modified = [&entry.mtime, &entry.uploaded_at, &entry.last_modified]
+        .into_iter()
+        .flatten()
+        .find_map(|t| humantime::parse_rfc3339_weak(t.trim_end_matches('Z')).ok())
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    Some(ObjectMeta {
+        location,
+        last_modified: last_modified.into(),
+        size: entry.size.unwrap_or(0),
+        e_tag: None,
+        version: None,
+    })
+}
+
+fn not_implemented(operation: &str) -> object_store::Error {
+    object_store::Error::NotImplemented {
+        operation: operation.to_owned(),
+        implementer: "HfBucketStore (Hugging Face buckets are read-only here)".to_owned(),
+    }
+}
+
+/// Skip `skip` bytes of a stream, then yield at most `take` bytes.
+fn slice_stream(
+    body: BoxStream<'static, object_store::Result<Bytes>>,
+    skip: u64,
+    take: u64,
+) -> BoxStream<'static, object_store::Result<Bytes>> {
+    stream::unfold(
+        (body, skip, take),
+        |(mut body, mut skip, mut take)| async move {
+            loop {
+                if take == 0 {
+                    return None;
+                }
+                let mut chunk = match body.next().await? {
+                    Ok(chunk) => chunk,
+                    Err(e) => return Some((Err(e), (body, 0, 0))),
+                };
+                let len = chunk.len() as u64;
+                if skip >= len {
+                    skip -= len;
+                    continue;
+                }
+                let start = skip as usize;
+                skip = 0;
+                let end = (start as u64 + take).min(len) as usize;
+                let piece = chunk.split_off(start).slice(..end - start);
+                take -= piece.len() as u64;
+                return Some((Ok(piece), (body, skip, take)));
+            }
+        },
+    )
+    .boxed()
+}
+
+#[async_trait]
+impl ObjectStore for HfBucketStore {
+    async fn put_opts(
+        &self,
+        _location: &Path,
+        _payload: PutPayload,
+        _opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        Err(not_implemented("put_opts"))
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        _location: &Path,
+        _opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        Err(not_implemented("put_multipart_opts"))
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        let inner = &self.inner;
+        let path = location.as_ref();
+        if options.version.is_some() {
+            return Err(object_store::Error::NotSupported {
+                source: "Hugging Face buckets have no object versions".into(),
+            });
+        }
+        if let Some(range) = &options.range {
+            range.is_valid().map_err(|e| object_store::Error::Generic {
+                store: STORE,
+                source: Box::new(e),
+            })?;
+        }
+        let url = inner.resolve_url(location);
+
+        if options.head {
+            let response = inner
+                .send(Method::HEAD, &url, None)
+                .await
+                .map_err(|e| e.into_store(path))?;
+            let headers = response.headers();
+            // Read the header itself: reqwest reports 0 as the length of a HEAD body.
+            let size = header_u64(headers, header::CONTENT_LENGTH)
+                .or_else(|| header_u64(headers, "x-linked-size"))
+                .ok_or_else(|| {
+                    HfError::protocol("the Hub did not give the object's size").into_store(path)
+                })?;
+            let meta = meta_from_headers(location, headers, size);
+            options.check_preconditions(&meta)?;
+            return Ok(GetResult {
+                payload: GetResultPayload::Stream(stream::empty().boxed()),
+                range: 0..meta.size,
+                meta,
+                attributes: Attributes::new(),
+                extensions: Extensions::default(),
+            });
+        }
+
+        let range_header = options.range.as_ref().map(GetRange::to_string);
+        let response = inner
+            .send(Method::GET, &url, range_header.as_deref())
+            .await
+            .map_err(|e| e.into_store(path))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body_path = path.to_owned();
+        let body: BoxStream<'static, object_store::Result<Bytes>> = response
+            .bytes_stream()
+            .map_err(move |e| HfError::from_reqwest(&e).into_store(&body_path))
+            .boxed();
+
+        let (meta, range, payload) = if status == StatusCode::PARTIAL_CONTENT {
+            let (start, end, total) = header_str(&headers, header::CONTENT_RANGE)
+                .and_then(parse_content_range)
+                .ok_or_else(|| {
+                    HfError::protocol("a partial answer without a valid Content-Range")
+                        .into_store(path)
+                })?;
+            (
+                meta_from_headers(location, &headers, total),
+                start..end + 1,
+                body,
+            )
+        } else {
+            let size = header_u64(&headers, header::CONTENT_LENGTH)
+                .or_else(|| header_u64(&headers, "x-linked-size"))
+                .ok_or_else(|| {
+                    HfError::protocol("the Hub did not give the object's size").into_store(path)
+                })?;
+            let meta = meta_from_headers(location, &headers, size);
+            match &options.range {
+                // The server ignored the range: cut it out of the full body.
+                Some(range) => {
+                    let wanted = range.as_range(size).map_err(|e| {
+                        HfError {
+                            kind: HfErrorKind::Status(416),
+                            message: e.to_string(),
+                        }
+                        .into_store(path)
+                    })?;
+                    let payload =
+                        slice_stream(body, wanted.start, wanted.end - wanted.start);
+                    (meta, wanted, payload)
+                }
+                None => (meta, 0..size, body),
+            }
+        };
+        options.check_preconditions(&meta)?;
+        Ok(GetResult {
+            payload: GetResultPayload::Stream(payload),
+            meta,
+            range,
+            attributes: Attributes::new(),
+            extensions: Extensions::default(),
+        })
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        locations
+            .map(|location| location.and_then(|_| Err(not_implemented("delete"))))
+            .boxed()
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        let inner = Arc::clone(&self.inner);
+        let prefix = prefix.cloned().unwrap_or(Path::ROOT);
+        let first = inner.tree_url(Some(&prefix));
+        let state = (Some(first), HashSet::<String>::new(), true);
+        stream::try_unfold(state, move |(next, mut seen, first_page)| {
+            let inner = Arc::clone(&inner);
+            let prefix = prefix.clone();
+            async move {
+                let Some(url) = next else {
+                    return Ok(None);
+                };
+                if !seen.insert(url.to_string()) {
+                    return Err(HfError::protocol(
+                        "the Hub's next-page links go round in a circle",
+                    )
+                    .into_store(prefix.as_ref()));
+                }
+                let (entries, next) = match inner.list_page(&url).await {
+                    Ok(page) => page,
+                    // The Hub may answer 404 for a prefix with nothing under it:
+                    // that is an empty listing when the bucket itself exists.
+                    Err(e)
+                        if first_page
+                            && e.kind == HfErrorKind::Status(404)
+                            && !prefix.as_ref().is_empty() =>
+                    {
+                        let root = inner.tree_url(None);
+                        inner
+                            .list_page(&root)
+                            .await
+                            .map_err(|e| e.into_store(prefix.as_ref()))?;
+                        (Vec::new(), None)
+                    }
+                    Err(e) => return Err(e.into_store(prefix.as_ref())),
+                };
+                let metas: Vec<ObjectMeta> = entries
+                    .into_iter()
+                    .filter_map(entry_meta)
+                    .filter(|m| m.location.prefix_matches(&prefix))
+                    .collect();
+                Ok(Some((metas, (next, seen, false))))
+            }
+        })
+        .map_ok(|metas| stream::iter(metas.into_iter().map(Ok)))
+        .try_flatten()
+        .boxed()
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        let base = prefix.cloned().unwrap_or(Path::ROOT);
+        let all: Vec<ObjectMeta> = self.list(Some(&base)).try_collect().await?;
+        let mut common = BTreeSet::new();
+        let mut objects = Vec::new();
+        for meta in all {
+            let folder = {
+                let Some(mut rest) = meta.location.prefix_match(&base) else {
+                    continue;
+                };
+                let Some(first) = rest.next() else {
+                    continue;
+                };
+                rest.next().is_some().then(|| base.clone().join(first))
+            };
+            match folder {
+                Some(folder) => {
+                    common.insert(folder);
+                }
+                None => objects.push(meta),
+            }
+        }
+        Ok(ListResult {
+            common_prefixes: common.into_iter().collect(),
+            objects,
+            extensions: Extensions::default(),
+        })
+    }
+
+    async fn copy_opts(
+        &self,
+        _from: &Path,
+        _to: &Path,
+        _options: CopyOptions,
+    ) -> object_store::Result<()> {
+        Err(not_implemented("copy_opts"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(endpoint: &str) -> HfBucketStore {
+        HfBucketStore::new(
+            endpoint,
+            "acme/fleet",
+            Some(Secret::new("hf_secret_token_value")),
+            &EndpointPolicy::new(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn urls_encode_every_segment() {
+        let s = store("https://hub.example/mirror/");
+        let url = s
+            .inner
+            .resolve_url(&Path::parse("day 1/front #1?.mp4").unwrap());
+        assert_eq!(
+            url.as_str(),
+            "https://hub.example/mirror/buckets/acme/fleet/resolve/day%201/front%20%231%3F.mp4"
+        );
+        let tree = s.inner.tree_url(Some(&Path::parse("day 1/a").unwrap()));
+        assert_eq!(
+            tree.as_str(),
+            "https://hub.example/mirror/api/buckets/acme/fleet/tree/day%201%2Fa?recursive=true"
+        );
+        assert_eq!(
+            s.inner.tree_url(Some(&Path::ROOT)).as_str(),
+            "https://hub.example/mirror/api/buckets/acme/fleet/tree?recursive=true"
+        );
+    }
+
+    #[test]
+    fn token_is_never_shown() {
+        let s = store(DEFAULT_HF_ENDPOINT);
+        let shown = format!("{s:?} {s}");
+        assert!(!shown.contains("hf_secret"), "{shown}");
+        assert!(shown.contains("acme/fleet"));
+    }
+
+    #[test]
+    fn bad_configuration() {
+        let policy = EndpointPolicy::new();
+        let err = HfBucketStore::new("ftp://x", "a/b", None, &policy).unwrap_err();
+        assert!(err.to_string().contains("Hub endpoint"), "{err}");
+        let err = HfBucketStore::new(DEFAULT_HF_ENDPOINT, "nobucket", None, &policy).unwrap_err();
+        assert!(err.to_string().contains("bucket"), "{err}");
+        let err = HfBucketStore::new(DEFAULT_HF_ENDPOINT, "a/b", Some(Secret::new(" ")), &policy)
+            .unwrap_err();
+        assert!(err.to_string().contains("token is empty"), "{err}");
+    }
+
+    #[test]
+    fn link_headers() {
+        let current = Url::parse("https://hub.example/api/buckets/a/b/tree?recursive=true").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::LINK,
+            HeaderValue::from_static(
+                r#"<https://hub.example/x?cursor=1>; rel="prev", </api/buckets/a/b/tree?cursor=2>; rel="next""#,
+            ),
+        );
+        assert_eq!(
+            next_link(&headers, &current).unwrap().unwrap().as_str(),
+            "https://hub.example/api/buckets/a/b/tree?cursor=2"
+        );
+        headers.insert(header::LINK, HeaderValue::from_static("<https://hub.example/p2>; rel=next"));
+        assert!(next_link(&headers, &current).unwrap().is_some());
+        headers.insert(header::LINK, HeaderValue::from_static("<https://hub.example/p2>; rel=\"last\""));
+        assert!(next_link(&headers, &current).unwrap().is_none());
+        assert!(next_link(&HeaderMap::new(), &current).unwrap().is_none());
+    }
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(parse_content_range("bytes 0-63/1000"), Some((0, 63, 1000)));
+        assert_eq!(parse_content_range("bytes 10-5/1000"), None);
+        assert_eq!(parse_content_range("bytes 0-63/*"), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+
+    #[test]
+    fn entries() {
+        let entries: Vec<TreeEntry> = serde_json::from_str(
+            r#"[{"type":"file","path":"a/b.mp4","size":10,"mtime":"2024-09-25T15:31:02.346Z","xetHash":"x"},
+                {"type":"directory","path":"a"},
+                {"type":"file","path":"a//bad.mp4","size":1}]"#,
+        )
+        .unwrap();
+        let metas: Vec<ObjectMeta> = entries.into_iter().filter_map(entry_meta).collect();
+        assert_eq!(metas.len(), 1);
+        assert_eq!(metas[0].size, 10);
+        assert_eq!(metas[0].location.as_ref(), "a/b.mp4");
+        let modified: SystemTime = metas[0].last_modified.into();
+        assert!(modified > SystemTime::UNIX_EPOCH);
+    }
+
+    #[tokio::test]
+    async fn slicing_a_full_body() {
+        let chunks: Vec<object_store::Result<Bytes>> = vec![
+            Ok(Bytes::from_static(b"0123")),
+            Ok(Bytes::from_static(b"4567")),
+            Ok(Bytes::from_static(b"89")),
+        ];
+        let sliced: Vec<Bytes> = slice_stream(stream::iter(chunks).boxed(), 3, 5)
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(sliced.concat(), b"34567");
+    }
+
+    #[tokio::test]
+    async fn writes_are_not_implemented() {
+        use object_store::ObjectStoreExt;
+        let s = store(DEFAULT_HF_ENDPOINT);
+        let err = s
+            .put(&Path::from("a.mp4"), PutPayload::from_static(b"x"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, object_store::Error::NotImplemented { .. }));
+        let err = s.delete(&Path::from("a.mp4")).await.unwrap_err();
+        assert!(matches!(err, object_store::Error::NotImplemented { .. }));
+        let err = s
+            .copy(&Path::from("a.mp4"), &Path::from("b.mp4"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, object_store::Error::NotImplemented { .. }));
+    }
+}

@@ -1,0 +1,163 @@
+//! Every request passes here: request id, API key, body limit and idempotency.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::crypto::{hash_api_key, sha256_hex};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{IdemBegin, Principal};
+
+/// Header set on an answer replayed for a repeated `Idempotency-Key`.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+fn api_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(k) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        let k = k.trim();
+        if !k.is_empty() {
+            return Some(k);
+        }
+    }
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = auth.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Authenticate, buffer the body within the limit, apply idempotency, log.
+pub(crate) async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned);
+    let mut res = match handle(&state, req, next).await {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    };
+    if let Some(id) = &request_id {
+        if let Ok(v) = HeaderValue::from_str(id) {
+            res.headers_mut().insert("x-request-id", v);
+        }
+    }
+    tracing::info!(
+        %method,
+        path,
+        status = res.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        request_id = request_id.as_deref().unwrap_or("-"),
+        "request"
+    );
+    res
+}
+
+async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, ApiError> {
+    let Some(key) = api_key(req.headers()) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing API key: send it in the X-API-Key header (or Authorization: Bearer)",
+        ));
+    };
+    let Some(principal) = state.store.principal_for_key(&hash_api_key(key)).await? else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid API key: check the key, or create one with `vimport keys create`",
+        ));
+    };
+    let (mut parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, state.config.body_limit)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request body is larger than {} bytes; split the import into several requests",
+                    state.config.body_limit
+                ),
+            )
+        })?;
+    parts.extensions.insert(principal.clone());
+    let idem_key = parts
+        .headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_owned));
+    let mutating = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+    let idem_key = match idem_key {
+        Some(Ok(k)) if mutating => {
+            import_core::check_idempotency_key(&k)?;
+            Some(k)
+        }
+        Some(Err(_)) if mutating => {
+            return Err(ApiError::unprocessable(
+                "the Idempotency-Key header must be 1 to 128 printable ASCII characters",
+            ));
+        }
+        _ => None,
+    };
+    let Some(idem_key) = idem_key else {
+        return Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await);
+    };
+    let fingerprint = {
+        let mut material = Vec::with_capacity(bytes.len() + 64);
+        material.extend_from_slice(parts.method.as_str().as_bytes());
+        material.push(b' ');
+        material.extend_from_slice(parts.uri.path().as_bytes());
+        material.push(b'\n');
+        material.extend_from_slice(&bytes);
+        sha256_hex(&material)
+    };
+    let now = crate::clock::now_ms();
+    match state
+        .store
+        .idem_begin(&principal.user_id, &idem_key, &fingerprint, now)
+        .await?
+    {
+        IdemBegin::Replay { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut res = (status, body).into_response();
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            res.headers_mut()
+                .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+            return Ok(res);
+        }
+        IdemBegin::Conflict => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "this Idempotency-Key was already used with a different request; use a new key for a new request",
+            ));
+        }
+        IdemBegin::InProgress => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "a request with this Idempotency-Key is still being served; retry in a moment",
+            ));
+        }
+        IdemBegin::Fresh => {}
+    }
+    let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let (parts, body) = res.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let user = principal.user_id;
+    if parts.status.is_server_error() {
+        state.store.idem_abort(&user, &idem_key).await?;
+    } else {
+        state
+            .store
+            .idem_finish(&user, &idem_key, parts.status.as_u16(), &body)
+            .await?;
+    }
+    Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+/// The caller, set by the guard.
+pub(crate) type Caller = axum::Extension<Principal>;

@@ -1,0 +1,105 @@
+//! Integration secrets: sealed at rest, opened only to build a source.
+
+use import_core::Provider;
+use import_providers::{GcsServiceAccount, S3Credentials, Secret, SourceConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::SecretBox;
+use crate::store::IntegrationRecord;
+
+/// The secrets of one integration, as sealed into the database.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Secrets {
+    /// S3 keys.
+    S3 {
+        access_key_id: String,
+        secret_access_key: String,
+        session_token: Option<String>,
+    },
+    /// A GCS service-account key.
+    Gcs { service_account: serde_json::Value },
+    /// A Hugging Face token.
+    Hf { token: Option<String> },
+}
+
+impl Secrets {
+    /// Seal for storage.
+    pub(crate) fn seal(&self, secrets: &SecretBox) -> Vec<u8> {
+        // Serialising this enum of strings and JSON values cannot fail.
+        secrets.seal(&serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// Open sealed secrets; `None` if the key changed or the data was altered.
+    pub(crate) fn open(secrets: &SecretBox, sealed: &[u8]) -> Option<Secrets> {
+        serde_json::from_slice(&secrets.open(sealed)?).ok()
+    }
+}
+
+/// Why a source could not be built from a saved integration.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SourceError {
+    #[error(
+        "the integration's secrets cannot be opened with this server's secret key; the key changed since it was saved: save the integration again"
+    )]
+    Sealed,
+    #[error("{0}")]
+    Invalid(#[from] import_providers::ProviderError),
+}
+
+/// How to read a bucket: from a saved integration, or anonymously (public buckets).
+pub(crate) fn source_config(
+    kind: Provider,
+    bucket: &str,
+    integration: Option<&IntegrationRecord>,
+    secrets: &SecretBox,
+) -> Result<SourceConfig, SourceError> {
+    let Some(rec) = integration else {
+        return Ok(match kind {
+            Provider::S3 => SourceConfig::S3 {
+                bucket: bucket.to_owned(),
+                region: Some("us-east-1".to_owned()),
+                endpoint_url: None,
+                credentials: None,
+            },
+            Provider::HfBucket => SourceConfig::Hf {
+                bucket: bucket.to_owned(),
+                token: None,
+            },
+            // GCS imports always name an integration; the route checks it.
+            Provider::Gcs => {
+                return Err(SourceError::Invalid(import_providers::ProviderError::InvalidConfig {
+                    what: "a GCS import without an integration".into(),
+                    fix: "save a gcs integration and pass its id".into(),
+                }));
+            }
+        });
+    };
+    let opened = Secrets::open(secrets, &rec.sealed_secrets).ok_or(SourceError::Sealed)?;
+    Ok(match opened {
+        Secrets::S3 {
+            access_key_id,
+            secret_access_key,
+            session_token,
+        } => {
+            let mut creds = S3Credentials::new(access_key_id, Secret::new(secret_access_key));
+            if let Some(token) = session_token {
+                creds = creds.with_session_token(Secret::new(token));
+            }
+            SourceConfig::S3 {
+                bucket: rec.bucket.clone(),
+                region: rec.region.clone(),
+                endpoint_url: rec.endpoint_url.clone(),
+                credentials: Some(creds),
+            }
+        }
+        Secrets::Gcs { service_account } => SourceConfig::Gcs {
+            bucket: rec.bucket.clone(),
+            service_account: GcsServiceAccount::from_value(service_account)?,
+        },
+        Secrets::Hf { token } => SourceConfig::Hf {
+            bucket: rec.bucket.clone(),
+            token: token.map(Secret::new),
+        },
+    })
+}

@@ -1,0 +1,297 @@
+//! The store: keys, folders, integrations, jobs and the rows that are the queue.
+//!
+//! One interface, [`Store`], with an SQLite implementation (the default: one
+//! file, nothing to install). Every method is one transaction.
+
+use async_trait::async_trait;
+use import_core::wire::VideoMetadata;
+use import_core::{PageRequest, Provider, Scope};
+
+use crate::error::StoreError;
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Who is calling: the owner of an API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// User id.
+    pub user_id: String,
+    /// Organisation id.
+    pub org_id: String,
+    /// Display name.
+    pub display_name: Option<String>,
+}
+
+/// A stored API key (hashed).
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// SHA-256 of the key.
+    pub key_hash: String,
+    /// The first characters, to recognise it in listings.
+    pub key_prefix: String,
+    /// Its owner.
+    pub principal: Principal,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// A folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderRecord {
+    /// Id.
+    pub id: String,
+    /// Organisation.
+    pub org_id: String,
+    /// Scope.
+    pub scope: Scope,
+    /// Owner for `user` folders, empty for `org` folders.
+    pub owner_id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Creator.
+    pub created_by: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// A saved integration; the secrets stay sealed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IntegrationRecord {
+    /// Id.
+    pub id: String,
+    /// Organisation.
+    pub org_id: String,
+    /// Creator's user id.
+    pub created_by: String,
+    /// Creator's display name.
+    pub created_by_display_name: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Provider.
+    pub kind: Provider,
+    /// Bucket.
+    pub bucket: String,
+    /// Prefix it is narrowed to.
+    pub prefix: Option<String>,
+    /// S3 region.
+    pub region: Option<String>,
+    /// S3-compatible endpoint.
+    pub endpoint_url: Option<String>,
+    /// AES-256-GCM sealed secrets.
+    pub sealed_secrets: Vec<u8>,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last use (ms).
+    pub last_used: Option<i64>,
+}
+
+impl std::fmt::Debug for IntegrationRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntegrationRecord")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("sealed_secrets", &"<sealed>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// An import job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    /// Id.
+    pub id: String,
+    /// Organisation.
+    pub org_id: String,
+    /// Creator.
+    pub user_id: String,
+    /// Scope.
+    pub scope: Scope,
+    /// Provider.
+    pub source: Provider,
+    /// Bucket.
+    pub bucket: String,
+    /// Common prefix.
+    pub prefix: Option<String>,
+    /// Folder.
+    pub folder_id: Option<String>,
+    /// Folder name.
+    pub folder_name: Option<String>,
+    /// Collection.
+    pub collection: String,
+    /// Integration used.
+    pub integration_id: Option<String>,
+    /// Made of view sets.
+    pub multi_view: bool,
+    /// Rows (sets for multi-view).
+    pub total: i64,
+    /// Rows uploaded.
+    pub uploaded: i64,
+    /// Rows failed.
+    pub failed: i64,
+    /// Creation (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+    /// Became terminal (ms).
+    pub completed_at: Option<i64>,
+}
+
+/// A row to create with a job.
+#[derive(Debug, Clone)]
+pub struct NewVideo {
+    /// Video id.
+    pub id: String,
+    /// Multi-view: the set's id.
+    pub set_id: Option<String>,
+    /// Multi-view: the role.
+    pub role: Option<String>,
+    /// Object name in the bucket.
+    pub object: String,
+    /// Full source URI.
+    pub source_uri: String,
+}
+
+/// A row as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowRecord {
+    /// Video id.
+    pub id: String,
+    /// Job.
+    pub job_id: String,
+    /// Multi-view set.
+    pub set_id: Option<String>,
+    /// Multi-view role.
+    pub role: Option<String>,
+    /// Object name.
+    pub object: String,
+    /// Source URI.
+    pub source_uri: String,
+    /// Status (wire value).
+    pub status: String,
+    /// Failure reason.
+    pub error: Option<String>,
+    /// Metadata once uploaded.
+    pub metadata: VideoMetadata,
+}
+
+/// A row claimed by a worker.
+#[derive(Debug, Clone)]
+pub struct ClaimedRow {
+    /// Video id.
+    pub id: String,
+    /// Job.
+    pub job_id: String,
+    /// Object name.
+    pub object: String,
+    /// Claims so far, this one included.
+    pub attempts: i64,
+}
+
+/// How a worker finished a row.
+#[derive(Debug, Clone)]
+pub enum RowOutcome {
+    /// Stored, with its metadata.
+    Uploaded(VideoMetadata),
+    /// Failed for good, with a reason a person understands.
+    Failed(String),
+    /// A transient failure: back to `PENDING` until `not_before` (ms).
+    RetryLater {
+        /// Earliest next claim (ms).
+        not_before: i64,
+        /// The failure, kept for the record.
+        error: String,
+    },
+}
+
+/// What the idempotency table says about a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdemBegin {
+    /// First time: serve it, then [`Store::idem_finish`].
+    Fresh,
+    /// Seen with the same body: answer this again.
+    Replay {
+        /// The first answer's status.
+        status: u16,
+        /// The first answer's body.
+        body: Vec<u8>,
+    },
+    /// Seen with another body.
+    Conflict,
+    /// The first request is still being served.
+    InProgress,
+}
+
+/// The persistence interface of the server.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Store a hashed API key.
+    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<()>;
+    /// The owner of a key hash.
+    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<Principal>>;
+
+    /// Create a folder; `Ok(None)` when the name exists in that scope.
+    async fn insert_folder(&self, folder: FolderRecord) -> StoreResult<Option<FolderRecord>>;
+    /// A visible folder by name and scope.
+    async fn folder_by_name(&self, who: &Principal, name: &str, scope: Scope) -> StoreResult<Option<FolderRecord>>;
+    /// A visible folder by id.
+    async fn folder_by_id(&self, who: &Principal, id: &str) -> StoreResult<Option<FolderRecord>>;
+
+    /// Save an integration.
+    async fn insert_integration(&self, rec: IntegrationRecord) -> StoreResult<()>;
+    /// Integrations visible to the caller, newest first.
+    async fn list_integrations(&self, who: &Principal) -> StoreResult<Vec<IntegrationRecord>>;
+    /// A visible integration.
+    async fn integration(&self, who: &Principal, id: &str) -> StoreResult<Option<IntegrationRecord>>;
+    /// An integration by id, for workers.
+    async fn integration_by_id(&self, id: &str) -> StoreResult<Option<IntegrationRecord>>;
+    /// The caller's newest integration of a provider and bucket.
+    async fn newest_integration(&self, who: &Principal, kind: Provider, bucket: &str) -> StoreResult<Option<IntegrationRecord>>;
+    /// Delete an integration the caller owns; false if none.
+    async fn delete_integration(&self, who: &Principal, id: &str) -> StoreResult<bool>;
+    /// Record a use.
+    async fn touch_integration(&self, id: &str, now: i64) -> StoreResult<()>;
+
+    /// Create a job and its rows in one transaction.
+    async fn create_job(&self, job: JobRecord, videos: Vec<NewVideo>) -> StoreResult<()>;
+    /// A visible job.
+    async fn job(&self, who: &Principal, id: &str) -> StoreResult<Option<JobRecord>>;
+    /// A job by id, for workers.
+    async fn job_by_id(&self, id: &str) -> StoreResult<Option<JobRecord>>;
+    /// One page of listed rows (single-view rows, or multi-view fronts), at most
+    /// `limit + 1` so the caller knows whether more follow.
+    async fn list_rows(&self, job: &JobRecord, page: &PageRequest) -> StoreResult<Vec<RowRecord>>;
+    /// Every view of the given sets.
+    async fn set_views(&self, job_id: &str, set_ids: &[String]) -> StoreResult<Vec<RowRecord>>;
+    /// Failed rows back to `PENDING` (the named ones, or all); answers their ids.
+    async fn retry_rows(&self, job: &JobRecord, ids: Option<&[String]>, now: i64) -> StoreResult<Vec<String>>;
+    /// A video visible to the caller, with its job.
+    async fn video(&self, who: &Principal, id: &str) -> StoreResult<Option<(RowRecord, JobRecord)>>;
+
+    /// Claim the next row to import, leased to `worker` until `lease_until`.
+    async fn claim(&self, worker: &str, now: i64, lease_until: i64) -> StoreResult<Option<ClaimedRow>>;
+    /// Extend a lease; false if the row is no longer ours.
+    async fn renew_lease(&self, id: &str, worker: &str, lease_until: i64) -> StoreResult<bool>;
+    /// Finish a claimed row; false (and no change) if the lease was lost.
+    async fn finish(&self, id: &str, worker: &str, outcome: RowOutcome, now: i64) -> StoreResult<bool>;
+    /// Put rows whose lease expired back to `PENDING`; answers how many.
+    async fn release_expired(&self, now: i64) -> StoreResult<u64>;
+
+    /// Look up or reserve an idempotency key.
+    async fn idem_begin(&self, user: &str, key: &str, fingerprint: &str, now: i64) -> StoreResult<IdemBegin>;
+    /// Record the answer of a reserved key.
+    async fn idem_finish(&self, user: &str, key: &str, status: u16, body: &[u8]) -> StoreResult<()>;
+    /// Forget a reserved key (the request failed on our side).
+    async fn idem_abort(&self, user: &str, key: &str) -> StoreResult<()>;
+    /// Forget keys older than `before`.
+    async fn idem_prune(&self, before: i64) -> StoreResult<u64>;
+}

@@ -1,0 +1,681 @@
+//! The SQLite store: one file, WAL mode, nothing to install.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use import_core::wire::VideoMetadata;
+use import_core::{PageRequest, Provider, Scope};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::{
+    ClaimedRow, FolderRecord, IdemBegin, IntegrationRecord, JobRecord, NewApiKey, NewVideo, Principal,
+    RowOutcome, RowRecord, Store, StoreResult,
+};
+use crate::error::{StartupError, StoreError};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records the last.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_initial.sql")];
+
+/// Rows per multi-row `INSERT` (8 columns each, well under SQLite's variable limit).
+const INSERT_CHUNK: usize = 500;
+
+/// An idempotency reservation older than this is taken over (its server died).
+const STALE_RESERVATION_MS: i64 = 60_000;
+
+/// The SQLite implementation of [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if missing) and migrate the database at `url`
+    /// (`sqlite:///path/to/file.db` or `sqlite::memory:`).
+    pub async fn open(url: &str) -> Result<SqliteStore, StartupError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StartupError::Config {
+                what: format!("database URL `{url}`"),
+                fix: format!("use sqlite:///absolute/path/to/vimport.db ({e})"),
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(15))
+            .foreign_keys(false);
+        let in_memory = url.contains(":memory:");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { 8 })
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(|e| StartupError::Database(format!("opening {url}: {e}")))?;
+        let store = SqliteStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StartupError> {
+        let db = |e: sqlx::Error| StartupError::Database(format!("migrating: {e}"));
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+        if version as usize > MIGRATIONS.len() {
+            return Err(StartupError::Database(format!(
+                "the database is at schema version {version}, newer than this server knows ({}); run a newer vimport",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(db)?;
+            sqlx::raw_sql(AssertSqlSafe(*sql)).execute(&mut *tx).await.map_err(db)?;
+            sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA user_version = {}", i + 1)))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+        }
+        Ok(())
+    }
+}
+
+fn provider(s: &str) -> StoreResult<Provider> {
+    Provider::from_wire_name(s).ok_or_else(|| StoreError::Database(format!("unknown provider `{s}` in the database")))
+}
+
+fn scope(s: &str) -> StoreResult<Scope> {
+    s.parse().map_err(|_| StoreError::Database(format!("unknown scope `{s}` in the database")))
+}
+
+fn folder_from(row: &SqliteRow) -> StoreResult<FolderRecord> {
+    Ok(FolderRecord {
+        id: row.try_get("id")?,
+        org_id: row.try_get("org_id")?,
+        scope: scope(row.try_get("scope")?)?,
+        owner_id: row.try_get("owner_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn integration_from(row: &SqliteRow) -> StoreResult<IntegrationRecord> {
+    Ok(IntegrationRecord {
+        id: row.try_get("id")?,
+        org_id: row.try_get("org_id")?,
+        created_by: row.try_get("created_by")?,
+        created_by_display_name: row.try_get("created_by_display_name")?,
+        name: row.try_get("name")?,
+        kind: provider(row.try_get("kind")?)?,
+        bucket: row.try_get("bucket")?,
+        prefix: row.try_get("prefix")?,
+        region: row.try_get("region")?,
+        endpoint_url: row.try_get("endpoint_url")?,
+        sealed_secrets: row.try_get("sealed_secrets")?,
+        created_at: row.try_get("created_at")?,
+        last_used: row.try_get("last_used")?,
+    })
+}
+
+fn job_from(row: &SqliteRow) -> StoreResult<JobRecord> {
+    Ok(JobRecord {
+        id: row.try_get("id")?,
+        org_id: row.try_get("org_id")?,
+        user_id: row.try_get("user_id")?,
+        scope: scope(row.try_get("scope")?)?,
+        source: provider(row.try_get("source")?)?,
+        bucket: row.try_get("bucket")?,
+        prefix: row.try_get("prefix")?,
+        folder_id: row.try_get("folder_id")?,
+        folder_name: row.try_get("folder_name")?,
+        collection: row.try_get("collection")?,
+        integration_id: row.try_get("integration_id")?,
+        multi_view: row.try_get::<i64, _>("multi_view")? != 0,
+        total: row.try_get("total")?,
+        uploaded: row.try_get("uploaded")?,
+        failed: row.try_get("failed")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        completed_at: row.try_get("completed_at")?,
+    })
+}
+
+const ROW_COLUMNS: &str =
+    "id, job_id, set_id, role, object, source_uri, status, error, size_bytes, sha256, duration_s, width, height, codec";
+
+fn row_from(row: &SqliteRow) -> StoreResult<RowRecord> {
+    Ok(RowRecord {
+        id: row.try_get("id")?,
+        job_id: row.try_get("job_id")?,
+        set_id: row.try_get("set_id")?,
+        role: row.try_get("role")?,
+        object: row.try_get("object")?,
+        source_uri: row.try_get("source_uri")?,
+        status: row.try_get("status")?,
+        error: row.try_get("error")?,
+        metadata: VideoMetadata {
+            size_bytes: row.try_get::<Option<i64>, _>("size_bytes")?.map(|v| v as u64),
+            sha256: row.try_get("sha256")?,
+            duration_s: row.try_get("duration_s")?,
+            width: row.try_get::<Option<i64>, _>("width")?.map(|v| v as u32),
+            height: row.try_get::<Option<i64>, _>("height")?.map(|v| v as u32),
+            codec: row.try_get("codec")?,
+        },
+    })
+}
+
+/// `true` when a row is listed (single-view, or the front of a set).
+fn listed(role: Option<&str>) -> bool {
+    role.is_none_or(|r| r == "front")
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (key_hash, key_prefix, user_id, org_id, display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&key.key_hash)
+        .bind(&key.key_prefix)
+        .bind(&key.principal.user_id)
+        .bind(&key.principal.org_id)
+        .bind(&key.principal.display_name)
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<Principal>> {
+        let row = sqlx::query("SELECT user_id, org_id, display_name FROM api_keys WHERE key_hash = $1")
+            .bind(key_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Principal {
+                user_id: r.try_get("user_id")?,
+                org_id: r.try_get("org_id")?,
+                display_name: r.try_get("display_name")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn insert_folder(&self, f: FolderRecord) -> StoreResult<Option<FolderRecord>> {
+        let done = sqlx::query(
+            "INSERT INTO folders (id, org_id, scope, owner_id, name, description, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(&f.id)
+        .bind(&f.org_id)
+        .bind(f.scope.as_str())
+        .bind(&f.owner_id)
+        .bind(&f.name)
+        .bind(&f.description)
+        .bind(&f.created_by)
+        .bind(f.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok((done.rows_affected() == 1).then_some(f))
+    }
+
+    async fn folder_by_name(&self, who: &Principal, name: &str, scope: Scope) -> StoreResult<Option<FolderRecord>> {
+        let owner = if scope == Scope::User { who.user_id.as_str() } else { "" };
+        let row = sqlx::query("SELECT * FROM folders WHERE org_id = $1 AND scope = $2 AND owner_id = $3 AND name = $4")
+            .bind(&who.org_id)
+            .bind(scope.as_str())
+            .bind(owner)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(folder_from).transpose()
+    }
+
+    async fn folder_by_id(&self, who: &Principal, id: &str) -> StoreResult<Option<FolderRecord>> {
+        let row = sqlx::query(
+            "SELECT * FROM folders WHERE id = $1 AND org_id = $2 AND (scope = 'org' OR owner_id = $3)",
+        )
+        .bind(id)
+        .bind(&who.org_id)
+        .bind(&who.user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(folder_from).transpose()
+    }
+
+    async fn insert_integration(&self, r: IntegrationRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO integrations (id, org_id, created_by, created_by_display_name, name, kind, bucket, prefix,
+                region, endpoint_url, sealed_secrets, created_at, last_used)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&r.id)
+        .bind(&r.org_id)
+        .bind(&r.created_by)
+        .bind(&r.created_by_display_name)
+        .bind(&r.name)
+        .bind(r.kind.wire_name())
+        .bind(&r.bucket)
+        .bind(&r.prefix)
+        .bind(&r.region)
+        .bind(&r.endpoint_url)
+        .bind(&r.sealed_secrets)
+        .bind(r.created_at)
+        .bind(r.last_used)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_integrations(&self, who: &Principal) -> StoreResult<Vec<IntegrationRecord>> {
+        let rows = sqlx::query("SELECT * FROM integrations WHERE org_id = $1 ORDER BY created_at DESC, id DESC")
+            .bind(&who.org_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(integration_from).collect()
+    }
+
+    async fn integration(&self, who: &Principal, id: &str) -> StoreResult<Option<IntegrationRecord>> {
+        let row = sqlx::query("SELECT * FROM integrations WHERE id = $1 AND org_id = $2")
+            .bind(id)
+            .bind(&who.org_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(integration_from).transpose()
+    }
+
+    async fn integration_by_id(&self, id: &str) -> StoreResult<Option<IntegrationRecord>> {
+        let row = sqlx::query("SELECT * FROM integrations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(integration_from).transpose()
+    }
+
+    async fn newest_integration(&self, who: &Principal, kind: Provider, bucket: &str) -> StoreResult<Option<IntegrationRecord>> {
+        let row = sqlx::query(
+            "SELECT * FROM integrations WHERE org_id = $1 AND created_by = $2 AND kind = $3 AND bucket = $4
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(&who.org_id)
+        .bind(&who.user_id)
+        .bind(kind.wire_name())
+        .bind(bucket)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(integration_from).transpose()
+    }
+
+    async fn delete_integration(&self, who: &Principal, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM integrations WHERE id = $1 AND org_id = $2 AND created_by = $3")
+            .bind(id)
+            .bind(&who.org_id)
+            .bind(&who.user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn touch_integration(&self, id: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE integrations SET last_used = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_job(&self, j: JobRecord, videos: Vec<NewVideo>) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO jobs (id, org_id, user_id, scope, source, bucket, prefix, folder_id, folder_name, collection,
+                integration_id, multi_view, total, uploaded, failed, created_at, updated_at, completed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        )
+        .bind(&j.id)
+        .bind(&j.org_id)
+        .bind(&j.user_id)
+        .bind(j.scope.as_str())
+        .bind(j.source.wire_name())
+        .bind(&j.bucket)
+        .bind(&j.prefix)
+        .bind(&j.folder_id)
+        .bind(&j.folder_name)
+        .bind(&j.collection)
+        .bind(&j.integration_id)
+        .bind(i64::from(j.multi_view))
+        .bind(j.total)
+        .bind(j.uploaded)
+        .bind(j.failed)
+        .bind(j.created_at)
+        .bind(j.updated_at)
+        .bind(j.completed_at)
+        .execute(&mut *tx)
+        .await?;
+        for chunk in videos.chunks(INSERT_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO videos (id, job_id, set_id, role, object, source_uri, status, updated_at) ",
+            );
+            qb.push_values(chunk, |mut b, v| {
+                b.push_bind(&v.id)
+                    .push_bind(&j.id)
+                    .push_bind(&v.set_id)
+                    .push_bind(&v.role)
+                    .push_bind(&v.object)
+                    .push_bind(&v.source_uri)
+                    .push_bind("PENDING")
+                    .push_bind(j.created_at);
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn job(&self, who: &Principal, id: &str) -> StoreResult<Option<JobRecord>> {
+        let row = sqlx::query(
+            "SELECT * FROM jobs WHERE id = $1 AND org_id = $2 AND (user_id = $3 OR scope = 'org')",
+        )
+        .bind(id)
+        .bind(&who.org_id)
+        .bind(&who.user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(job_from).transpose()
+    }
+
+    async fn job_by_id(&self, id: &str) -> StoreResult<Option<JobRecord>> {
+        let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(job_from).transpose()
+    }
+
+    async fn list_rows(&self, job: &JobRecord, page: &PageRequest) -> StoreResult<Vec<RowRecord>> {
+        let limit = i64::from(page.limit()) + 1;
+        let rows = if let Some(offset) = page.offset() {
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {ROW_COLUMNS} FROM videos WHERE job_id = $1 AND (role IS NULL OR role = 'front')
+                 ORDER BY id LIMIT $2 OFFSET $3"
+            )))
+            .bind(&job.id)
+            .bind(limit)
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?
+        } else {
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {ROW_COLUMNS} FROM videos WHERE job_id = $1 AND id > $2 AND (role IS NULL OR role = 'front')
+                 ORDER BY id LIMIT $3"
+            )))
+            .bind(&job.id)
+            .bind(page.cursor().map_or("", |c| c.as_str()))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+        };
+        rows.iter().map(row_from).collect()
+    }
+
+    async fn set_views(&self, job_id: &str, set_ids: &[String]) -> StoreResult<Vec<RowRecord>> {
+        let mut out = Vec::new();
+        for chunk in set_ids.chunks(INSERT_CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+                "SELECT {ROW_COLUMNS} FROM videos WHERE job_id = "
+            ));
+            qb.push_bind(job_id).push(" AND set_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id);
+            }
+            qb.push(") ORDER BY id");
+            for row in qb.build().fetch_all(&self.pool).await? {
+                out.push(row_from(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn retry_rows(&self, job: &JobRecord, ids: Option<&[String]>, now: i64) -> StoreResult<Vec<String>> {
+        let mut tx = self.pool.begin().await?;
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "UPDATE videos SET status = 'PENDING', error = NULL, not_before = 0, attempts = 0, updated_at = ",
+        );
+        qb.push_bind(now)
+            .push(" WHERE job_id = ")
+            .push_bind(&job.id)
+            .push(" AND status = 'UPLOADING_FAILED'");
+        if let Some(ids) = ids {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            qb.push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in ids {
+                sep.push_bind(id);
+            }
+            qb.push(")");
+        }
+        qb.push(" RETURNING id, set_id, role");
+        let rows = qb.build().fetch_all(&mut *tx).await?;
+        let mut retried = Vec::with_capacity(rows.len());
+        let mut failed_listed = 0i64;
+        for row in &rows {
+            let role: Option<String> = row.try_get("role")?;
+            retried.push(row.try_get::<String, _>("id")?);
+            if listed(role.as_deref()) {
+                failed_listed += 1;
+            }
+        }
+        if !retried.is_empty() {
+            sqlx::query("UPDATE jobs SET failed = failed - $1, completed_at = NULL, updated_at = $2 WHERE id = $3")
+                .bind(failed_listed)
+                .bind(now)
+                .bind(&job.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(retried)
+    }
+
+    async fn video(&self, who: &Principal, id: &str) -> StoreResult<Option<(RowRecord, JobRecord)>> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {ROW_COLUMNS} FROM videos WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let row = row_from(&row)?;
+        Ok(self.job(who, &row.job_id).await?.map(|job| (row, job)))
+    }
+
+    async fn claim(&self, worker: &str, now: i64, lease_until: i64) -> StoreResult<Option<ClaimedRow>> {
+        let row = sqlx::query(
+            "UPDATE videos SET status = 'UPLOADING', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
+             WHERE id = (
+                SELECT v.id FROM videos v
+                WHERE v.status = 'PENDING' AND v.not_before <= $3
+                  AND (v.role IS NULL OR v.role <> 'front' OR NOT EXISTS (
+                        SELECT 1 FROM videos w WHERE w.set_id = v.set_id AND w.role <> 'front'
+                          AND w.status NOT IN ('UPLOADED', 'UPLOADING_FAILED')))
+                ORDER BY v.not_before, v.id LIMIT 1)
+             RETURNING id, job_id, object, attempts",
+        )
+        .bind(worker)
+        .bind(lease_until)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(ClaimedRow {
+                id: r.try_get("id")?,
+                job_id: r.try_get("job_id")?,
+                object: r.try_get("object")?,
+                attempts: r.try_get("attempts")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn renew_lease(&self, id: &str, worker: &str, lease_until: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE videos SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'UPLOADING'",
+        )
+        .bind(lease_until)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish(&self, id: &str, worker: &str, outcome: RowOutcome, now: i64) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let (status, error, not_before, meta) = match outcome {
+            RowOutcome::Uploaded(meta) => ("UPLOADED", None, 0, meta),
+            RowOutcome::Failed(error) => ("UPLOADING_FAILED", Some(error), 0, VideoMetadata::default()),
+            RowOutcome::RetryLater { not_before, error } => ("PENDING", Some(error), not_before, VideoMetadata::default()),
+        };
+        let row = sqlx::query(
+            "UPDATE videos SET status = $1, error = $2, not_before = $3, lease_owner = NULL, lease_until = NULL,
+                size_bytes = $4, sha256 = $5, duration_s = $6, width = $7, height = $8, codec = $9, updated_at = $10
+             WHERE id = $11 AND lease_owner = $12 AND status = 'UPLOADING'
+             RETURNING job_id, role",
+        )
+        .bind(status)
+        .bind(&error)
+        .bind(not_before)
+        .bind(meta.size_bytes.map(|v| v as i64))
+        .bind(&meta.sha256)
+        .bind(meta.duration_s)
+        .bind(meta.width.map(i64::from))
+        .bind(meta.height.map(i64::from))
+        .bind(&meta.codec)
+        .bind(now)
+        .bind(id)
+        .bind(worker)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        let job_id: String = row.try_get("job_id")?;
+        let role: Option<String> = row.try_get("role")?;
+        let (up, fail) = match status {
+            "UPLOADED" => (1i64, 0i64),
+            "UPLOADING_FAILED" => (0, 1),
+            _ => (0, 0),
+        };
+        let (up, fail) = if listed(role.as_deref()) { (up, fail) } else { (0, 0) };
+        sqlx::query("UPDATE jobs SET uploaded = uploaded + $1, failed = failed + $2, updated_at = $3 WHERE id = $4")
+            .bind(up)
+            .bind(fail)
+            .bind(now)
+            .bind(&job_id)
+            .execute(&mut *tx)
+            .await?;
+        // Terminal once every listed row is done and no video of the job is left.
+        sqlx::query(
+            "UPDATE jobs SET completed_at = $1
+             WHERE id = $2 AND completed_at IS NULL AND uploaded + failed >= total
+               AND NOT EXISTS (SELECT 1 FROM videos WHERE job_id = $2 AND status IN ('PENDING', 'UPLOADING'))",
+        )
+        .bind(now)
+        .bind(&job_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn release_expired(&self, now: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE videos SET status = 'PENDING', lease_owner = NULL, lease_until = NULL, updated_at = $1
+             WHERE status = 'UPLOADING' AND lease_until < $1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn idem_begin(&self, user: &str, key: &str, fingerprint: &str, now: i64) -> StoreResult<IdemBegin> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency (user_id, key, fingerprint, status, body, created_at)
+             VALUES ($1, $2, $3, NULL, NULL, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(user)
+        .bind(key)
+        .bind(fingerprint)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            tx.commit().await?;
+            return Ok(IdemBegin::Fresh);
+        }
+        let row = sqlx::query("SELECT fingerprint, status, body, created_at FROM idempotency WHERE user_id = $1 AND key = $2")
+            .bind(user)
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+        let stored: String = row.try_get("fingerprint")?;
+        let status: Option<i64> = row.try_get("status")?;
+        let created_at: i64 = row.try_get("created_at")?;
+        let answer = if stored != fingerprint {
+            IdemBegin::Conflict
+        } else if let Some(status) = status {
+            IdemBegin::Replay {
+                status: u16::try_from(status).unwrap_or(500),
+                body: row.try_get::<Option<Vec<u8>>, _>("body")?.unwrap_or_default(),
+            }
+        } else if now - created_at > STALE_RESERVATION_MS {
+            sqlx::query("UPDATE idempotency SET created_at = $1 WHERE user_id = $2 AND key = $3")
+                .bind(now)
+                .bind(user)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            IdemBegin::Fresh
+        } else {
+            IdemBegin::InProgress
+        };
+        tx.commit().await?;
+        Ok(answer)
+    }
+
+    async fn idem_finish(&self, user: &str, key: &str, status: u16, body: &[u8]) -> StoreResult<()> {
+        sqlx::query("UPDATE idempotency SET status = $1, body = $2 WHERE user_id = $3 AND key = $4")
+            .bind(i64::from(status))
+            .bind(body)
+            .bind(user)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn idem_abort(&self, user: &str, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM idempotency WHERE user_id = $1 AND key = $2 AND status IS NULL")
+            .bind(user)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn idem_prune(&self, before: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM idempotency WHERE created_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,324 @@
+//! Every route of the contract against a real server: status codes, error
+//! bodies, tenancy, idempotency and limits.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn detail(v: &Value) -> String {
+    v["detail"].as_str().map(str::to_owned).unwrap_or_else(|| v["detail"].to_string())
+}
+
+#[tokio::test]
+async fn verify_and_authentication() {
+    let env = env().await;
+    let (status, body) = env.post("/api/keys/verify", Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"valid": true, "user_id": "user_ada", "org_id": "org_acme"}));
+
+    // Bearer works too; an empty POST body is fine.
+    let res = env
+        .http
+        .post(env.url("/api/keys/verify"))
+        .header("Authorization", format!("Bearer {}", env.key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let res = env.http.post(env.url("/api/keys/verify")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = res.json().await.unwrap();
+    assert!(detail(&body).contains("missing API key"), "{body}");
+
+    let (status, body) = env.call_as("vk_wrong", Method::POST, "/api/keys/verify", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(detail(&body).contains("invalid API key"), "{body}");
+
+    let (status, body) = env.get("/api/nowhere").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(detail(&body).contains("no such route"), "{body}");
+    let (status, _) = env.call(Method::DELETE, "/api/keys/verify", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn folders() {
+    let env = env().await;
+    let (s1, a) = env.post("/api/folders/create-or-get", json!({"name": "fleet_uploads", "scope": "org"})).await;
+    let (s2, b) = env.post("/api/folders/create-or-get", json!({"name": " fleet_uploads ", "scope": "org"})).await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(a["scope"], "org");
+    assert!(a["id"].as_str().unwrap().starts_with("fo_"));
+
+    let (status, _) = env.post("/api/folders", json!({"name": "trips", "scope": "user"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = env.post("/api/folders", json!({"name": "trips", "scope": "user"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(detail(&body).contains("already exists"), "{body}");
+
+    // `+` in a query is a space.
+    env.post("/api/folders", json!({"name": "night drives", "scope": "org"})).await;
+    let (status, body) = env.get("/api/folders/get?name=night+drives&scope=org").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "night drives");
+    let (status, _) = env.get("/api/folders/get?name=nothing&scope=org").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = env.get("/api/folders/get?scope=org").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = env.get("/api/folders/get?name=x&scope=team").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Bad bodies: malformed JSON 400, missing field 422, blank name 422.
+    let res = env
+        .http
+        .post(env.url("/api/folders"))
+        .header("X-API-Key", &env.key)
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let (status, _) = env.post("/api/folders", json!({"scope": "org"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, body) = env.post("/api/folders", json!({"name": "  "})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(detail(&body).contains("not a folder name"), "{body}");
+
+    // Tenancy: org folders are shared in the org, user folders are not.
+    let bob = env.server.create_api_key("user_bob", "org_acme", None).await.unwrap();
+    let (status, _) = env.call_as(&bob, Method::GET, "/api/folders/get?name=fleet_uploads&scope=org", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = env.call_as(&bob, Method::GET, "/api/folders/get?name=trips&scope=user", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let eve = env.server.create_api_key("user_eve", "org_other", None).await.unwrap();
+    let (status, _) = env.call_as(&eve, Method::GET, "/api/folders/get?name=fleet_uploads&scope=org", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn integrations_never_return_secrets() {
+    let env = env().await;
+    let id = env.s3_integration(SK, Some("raw/")).await;
+    let (status, list) = env.get("/api/cloud-integrations").await;
+    assert_eq!(status, StatusCode::OK);
+    let text = list.to_string();
+    assert!(!text.contains(SK), "secret leaked: {text}");
+    let item = &list[0];
+    assert_eq!(item["id"], id.as_str());
+    assert_eq!(item["type"], "s3");
+    assert_eq!(item["region"], "auto");
+    assert_eq!(item["prefix"], "raw/");
+    assert_eq!(item["is_owner"], true);
+    assert_eq!(item["created_by"], "user_ada");
+    assert_eq!(item["created_by_display_name"], "Ada");
+    assert_eq!(item["endpoint_url"], env.s3.endpoint());
+
+    // Amazon S3 without a region.
+    let (status, body) = env
+        .post("/api/cloud-integrations/s3", json!({"name": "x", "type": "s3", "access_key_id": "a", "secret_access_key": "b", "bucket": BUCKET}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(detail(&body).contains("`region` is required"), "{body}");
+    // A bucket name S3 would refuse.
+    let (status, body) = env
+        .post("/api/cloud-integrations/s3", json!({"name": "x", "type": "s3", "access_key_id": "a", "secret_access_key": "b", "region": "eu-west-1", "bucket": "Bad_Bucket"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(detail(&body).contains("invalid `bucket`"), "{body}");
+    // HF and GCS integrations.
+    let (status, hf) = env
+        .post("/api/cloud-integrations/hf-bucket", json!({"name": "hf", "type": "hf_bucket", "token": "hf_supersecret", "bucket": "acme/cams", "prefix": null}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{hf}");
+    assert!(!hf.to_string().contains("hf_supersecret"));
+    let (status, body) = env
+        .post("/api/cloud-integrations/gcs", json!({"name": "g", "type": "gcs", "service_account": "not an object", "bucket": "drive-archive"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Another org sees nothing and cannot delete; a colleague sees but cannot delete.
+    let eve = env.server.create_api_key("user_eve", "org_other", None).await.unwrap();
+    let (_, list) = env.call_as(&eve, Method::GET, "/api/cloud-integrations", None).await;
+    assert_eq!(list, json!([]));
+    let (status, _) = env.call_as(&eve, Method::DELETE, &format!("/api/cloud-integrations/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let bob = env.server.create_api_key("user_bob", "org_acme", None).await.unwrap();
+    let (_, list) = env.call_as(&bob, Method::GET, "/api/cloud-integrations", None).await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[1]["is_owner"], false);
+    let (status, _) = env.call_as(&bob, Method::DELETE, &format!("/api/cloud-integrations/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = env.call(Method::DELETE, &format!("/api/cloud-integrations/{id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = env.get("/api/cloud-integrations").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn server_side_request_forgery_is_refused() {
+    let env = env().await;
+    for endpoint in [
+        "http://127.0.0.1:9",
+        "https://127.0.0.1:9",
+        "https://169.254.169.254",
+        "https://10.1.2.3",
+        "https://[::1]:443",
+        "https://100.64.0.1",
+        "https://0.0.0.0",
+        "https://localhost:8443",
+    ] {
+        let (status, body) = env
+            .post(
+                "/api/cloud-integrations/s3",
+                json!({"name": "x", "type": "s3", "access_key_id": "a", "secret_access_key": "b", "endpoint_url": endpoint, "bucket": BUCKET}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{endpoint}: {body}");
+        assert!(detail(&body).contains("--allow-endpoint"), "{endpoint}: {body}");
+    }
+    let mut key = json!({"type": "service_account", "client_email": "x@y.iam.gserviceaccount.com",
+                         "private_key": "-----BEGIN PRIVATE KEY-----\nMII\n-----END PRIVATE KEY-----\n",
+                         "private_key_id": "k1", "token_uri": "https://169.254.169.254/token"});
+    let (status, body) = env
+        .post("/api/cloud-integrations/gcs", json!({"name": "g", "type": "gcs", "service_account": key, "bucket": "drive-archive"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    key["token_uri"] = json!("http://10.0.0.1/token");
+    key["gcs_base_url"] = json!("https://storage.googleapis.com");
+    let (status, _) = env
+        .post("/api/cloud-integrations/gcs", json!({"name": "g", "type": "gcs", "service_account": key, "bucket": "drive-archive"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn upload_validation_answers_at_once() {
+    let env = env_with(|c| c.max_objects = 5).await;
+    let ci = env.s3_integration(SK, None).await;
+    let cases: Vec<(Value, StatusCode, &str)> = vec![
+        (json!({"keys": [], "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "names no object"),
+        (json!({"bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "`keys` is required"),
+        (json!({"keys": ["a.mov"], "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "only `.mp4` files"),
+        (json!({"keys": ["a.mcap"], "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "MCAP"),
+        (json!({"keys": ["*.mp4"], "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "wildcards"),
+        (json!({"keys": ["a.mp4"], "bucket": "Bad_Bucket"}), StatusCode::UNPROCESSABLE_ENTITY, "not valid for S3"),
+        (json!({"keys": (0..6).map(|i| format!("{i}.mp4")).collect::<Vec<_>>(), "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "at most 5"),
+        (json!({"keys": ["a.mp4"], "bucket": BUCKET, "integration_id": "ci_nope"}), StatusCode::NOT_FOUND, "integration not found"),
+        (json!({"keys": ["a.mp4"], "bucket": "other-bucket", "integration_id": ci}), StatusCode::BAD_REQUEST, "for bucket `fleet-videos`"),
+        (json!({"keys": ["a.mp4"], "bucket": BUCKET, "folder_id": "fo_nope"}), StatusCode::NOT_FOUND, "folder not found"),
+        (json!({"keys": ["a.mp4"], "bucket": BUCKET, "scope": "sample"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid scope"),
+        (json!({"sets": [{"views": {"left": format!("s3://{BUCKET}/l.mp4")}}], "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "no `front` view"),
+        (json!({"sets": [{"views": {"front": format!("s3://{BUCKET}/f.mp4"), "Bad-Role": format!("s3://{BUCKET}/l.mp4")}}], "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "invalid view role"),
+    ];
+    for (body, status, needle) in cases {
+        let (got, answer) = env.post("/api/s3/upload", body.clone()).await;
+        assert_eq!(got, status, "{body} -> {answer}");
+        assert!(detail(&answer).contains(needle), "{body} -> {answer}");
+    }
+    // GCS needs an integration, and an S3 integration is not a GCS one.
+    let (status, body) = env.post("/api/gcs/upload", json!({"files": ["a.mp4"]})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(detail(&body).contains("`integration_id` is required"), "{body}");
+    let (status, body) = env.post("/api/gcs/upload", json!({"files": ["a.mp4"], "integration_id": ci})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(detail(&body).contains("is a `s3` integration"), "{body}");
+    // HF takes no view sets.
+    let (status, _) = env
+        .post("/api/hf-buckets/upload", json!({"sets": [{"views": {"front": "hf://buckets/a/b/f.mp4"}}], "bucket": "a/b"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn body_limit_is_413() {
+    let env = env_with(|c| c.body_limit = 1024).await;
+    let keys: Vec<String> = (0..200).map(|i| format!("some/long/prefix/{i:05}.mp4")).collect();
+    let (status, body) = env.post("/api/s3/upload", json!({"keys": keys, "bucket": BUCKET})).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(detail(&body).contains("larger than 1024 bytes"), "{body}");
+}
+
+#[tokio::test]
+async fn idempotent_replay() {
+    let env = env().await;
+    let ci = env.s3_integration(SK, None).await;
+    env.s3.put(BUCKET, "a.mp4", &mp4(320, 240, 1000)).unwrap();
+    let body = json!({"keys": ["a.mp4"], "bucket": BUCKET, "integration_id": ci});
+    let send = |b: Value, key: &'static str| {
+        env.http
+            .post(env.url("/api/s3/upload"))
+            .header("X-API-Key", &env.key)
+            .header("Idempotency-Key", key)
+            .json(&b)
+            .send()
+    };
+    let first = send(body.clone(), "idem-1").await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(first.headers().get(import_server::REPLAYED_HEADER).is_none());
+    let first: Value = first.json().await.unwrap();
+    let again = send(body.clone(), "idem-1").await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.headers()[import_server::REPLAYED_HEADER], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(first, again);
+    let other = send(json!({"keys": ["b.mp4"], "bucket": BUCKET}), "idem-1").await.unwrap();
+    assert_eq!(other.status(), StatusCode::CONFLICT);
+    // One job only.
+    let job = first["import_job_id"].as_str().unwrap();
+    assert_eq!(env.wait_job(job).await["total"], 1);
+    // A bad key is refused.
+    let res = env
+        .http
+        .post(env.url("/api/keys/verify"))
+        .header("X-API-Key", &env.key)
+        .header("Idempotency-Key", "x".repeat(200))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn paging_errors_and_tenancy_of_jobs() {
+    let env = env().await;
+    env.s3.put(BUCKET, "a.mp4", &mp4(320, 240, 1000)).unwrap();
+    let ci = env.s3_integration(SK, None).await;
+    let (_, up) = env.post("/api/s3/upload", json!({"keys": ["a.mp4"], "bucket": BUCKET, "integration_id": ci})).await;
+    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    for (q, status) in [
+        ("limit=0", StatusCode::UNPROCESSABLE_ENTITY),
+        ("limit=1001", StatusCode::UNPROCESSABLE_ENTITY),
+        ("limit=abc", StatusCode::UNPROCESSABLE_ENTITY),
+        ("offset=-1", StatusCode::UNPROCESSABLE_ENTITY),
+        ("cursor=vi_1&offset=0", StatusCode::BAD_REQUEST),
+        ("limit=1000&offset=0", StatusCode::OK),
+        ("cursor=a%2Fb", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let (got, body) = env.get(&format!("/api/import-jobs/{job}/videos?{q}")).await;
+        assert_eq!(got, status, "{q}: {body}");
+    }
+    let (status, _) = env.get("/api/import-jobs/ij_missing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let eve = env.server.create_api_key("user_eve", "org_other", None).await.unwrap();
+    for path in [format!("/api/import-jobs/{job}"), format!("/api/import-jobs/{job}/videos")] {
+        let (status, _) = env.call_as(&eve, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (status, _) = env.call_as(&eve, Method::POST, &format!("/api/import-jobs/{job}/retry"), Some(json!({"video_ids": null}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A colleague sees `user` scope jobs? No: only `org` scope ones.
+    let bob = env.server.create_api_key("user_bob", "org_acme", None).await.unwrap();
+    let (status, _) = env.call_as(&bob, Method::GET, &format!("/api/import-jobs/{job}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let done = env.wait_job(&job).await;
+    let rows = env.rows(&job, 10).await;
+    let vid = rows[0]["video_id"].as_str().unwrap();
+    let (status, _) = env.call_as(&eve, Method::GET, &format!("/api/video/{vid}/status"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(done["status"], "completed");
+}
