@@ -1,1 +1,1275 @@
-//! OpenAPI document (placeholder until written).
+//! The OpenAPI 3.1 document of the cloud-import contract, built from the code.
+//!
+//! Nothing in the document is written twice:
+//!
+//! - every path and method comes from the request constructor in [`crate::api`]
+//!   (called with placeholder ids that become `{name}` templates);
+//! - every success body comes from the answer type `T` of that constructor's
+//!   [`ApiRequest<T>`], so the documented answer is the one clients decode;
+//! - every schema is the `utoipa::ToSchema` derive of a [`crate::wire`] type;
+//! - the `Idempotency-Key` header, `409` and `413` follow from the request's
+//!   method and body; page limits come from [`MAX_PAGE_LIMIT`] and
+//!   [`DEFAULT_PAGE_LIMIT`].
+//!
+//! `cargo xtask codegen` writes [`document`] to `docs/api/openapi.json`, and a
+//! test in `xtask` fails when that file is stale.
+//!
+//! ```
+//! let doc = import_core::openapi::document();
+//! let item = &doc.paths.paths["/api/import-jobs/{import_job_id}/videos"];
+//! assert!(item.get.is_some());
+//! assert!(doc.to_json().is_ok());
+//! ```
+
+use std::collections::BTreeSet;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+use http::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+use utoipa::openapi::example::ExampleBuilder;
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
+    PathsBuilder,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{
+    ArrayBuilder, ComponentsBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::openapi::security::{
+    ApiKey as ApiKeyScheme, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement,
+    SecurityScheme,
+};
+use utoipa::openapi::tag::TagBuilder;
+use utoipa::openapi::{
+    Content, Header, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, Required, Response,
+    ResponseBuilder,
+};
+
+use crate::api::{self, ApiRequest};
+use crate::ids::{ImportJobId, IntegrationId, Scope, VideoId};
+use crate::pager::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, PageRequest};
+use crate::request::ImportRequest;
+use crate::uri::Provider;
+use crate::view::ViewSet;
+use crate::wire::{
+    AddGcsIntegration, AddHfIntegration, AddS3Integration, CloudIntegration, ErrorBody, Folder,
+    FolderRequest, ImportJob, RetryRequest, RetryResponse, UploadBody, UploadResponse,
+    VerifyResponse, VideoStatusResponse, VideosPage,
+};
+
+/// The security scheme of the `X-API-Key` header.
+pub const API_KEY_SCHEME: &str = "api_key";
+/// The security scheme of `Authorization: Bearer <key>`.
+pub const BEARER_SCHEME: &str = "bearer";
+
+/// The header names as the contract spells them (HTTP header names are
+/// case-insensitive; [`crate::api`] holds them in lower case).
+const API_KEY_HEADER: &str = "X-API-Key";
+const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+const RETRY_AFTER_HEADER: &str = "Retry-After";
+const JSON: &str = "application/json";
+
+/// Prefix of the placeholder ids that become path templates.
+const PLACEHOLDER_PREFIX: &str = "PARAM_";
+
+const DESCRIPTION: &str = "\
+The HTTP contract of the cloud video import API: name objects in one bucket of \
+Google Cloud Storage (`gs://`), Amazon S3 or an S3-compatible store (`s3://`), or \
+a Hugging Face Storage Bucket (`hf://buckets/...`); the API answers with an import \
+job at once and copies in the background; poll the job until it is ready.
+
+All bodies are JSON. Times are RFC 3339 UTC strings. Unknown request fields are \
+ignored; clients must ignore unknown response fields.
+
+Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>`. A missing \
+or unknown key is `401`; a resource of another tenant is `404`, never `403`.
+
+Every POST and DELETE takes an optional `Idempotency-Key` (1 to 128 printable \
+characters): the same key with the same body within 24 hours returns the first \
+answer again, with a different body it is `409`. `X-Request-ID` is echoed.
+
+Every 4xx and 5xx body is an `ErrorBody`: `{\"detail\": \"...\"}`, or for field \
+validation `{\"detail\": [{\"loc\": [\"body\", \"keys\", 3], \"msg\": \"...\"}]}`. \
+`429` and `503` carry `Retry-After` seconds. A 5xx is never the answer to bad input.
+
+Operations and fields marked **Extension** are this project's additions to the \
+hosted API: clients must not require them from a server, and use them when present.";
+
+/// The OpenAPI 3.1 document of every route of the contract.
+///
+/// The result is deterministic: paths, schemas and responses are kept in
+/// ordered maps, so serialising it twice gives the same bytes.
+pub fn document() -> OpenApi {
+    let mut paths = PathsBuilder::new();
+    let mut components = ComponentsBuilder::new()
+        .security_scheme(
+            API_KEY_SCHEME,
+            SecurityScheme::ApiKey(ApiKeyScheme::Header(ApiKeyValue::with_description(
+                API_KEY_HEADER,
+                "The API key.",
+            ))),
+        )
+        .security_scheme(
+            BEARER_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The same API key as a bearer token."))
+                    .build(),
+            ),
+        );
+    let mut registry = Registry::default();
+    registry.add::<ErrorBody>();
+    for (path, method, operation) in operations(&mut registry) {
+        paths = paths.path(path, PathItem::new(method, operation));
+    }
+    for &status in &registry.errors {
+        components = components.response(error_response_name(status), error_response(status, None));
+    }
+    components = components.schemas_from_iter(registry.schemas);
+
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Cloud video import API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(DESCRIPTION)),
+        )
+        .paths(paths)
+        .components(Some(components.build()))
+        .security(Some([
+            SecurityRequirement::new(API_KEY_SCHEME, Vec::<String>::new()),
+            SecurityRequirement::new(BEARER_SCHEME, Vec::<String>::new()),
+        ]))
+        .tags(Some(TAGS.iter().map(|(name, description)| {
+            TagBuilder::new()
+                .name(*name)
+                .description(Some(*description))
+                .build()
+        })))
+        .build()
+}
+
+const TAGS: [(&str, &str); 4] = [
+    ("keys", "API keys."),
+    ("folders", "Folders that imported videos go into."),
+    (
+        "cloud-integrations",
+        "Saved bucket credentials; secrets are write-only.",
+    ),
+    (
+        "imports",
+        "Starting imports, following them, retrying failed rows.",
+    ),
+];
+
+/// A described operation: its path template, method and operation object.
+type Described = (String, HttpMethod, Operation);
+
+/// Every operation of the contract, in the order of the contract.
+fn operations(registry: &mut Registry) -> Vec<Described> {
+    let job: ImportJobId = placeholder("import_job_id");
+    let folder_request = FolderRequest {
+        name: "fleet_uploads".to_owned(),
+        scope: Scope::Org,
+        description: None,
+    };
+    let mut ops = vec![
+        Route::new(api::verify_auth(), "verify_auth", "keys")
+            .summary("Check an API key")
+            .description("Answers who the key belongs to.")
+            .ok(StatusCode::OK, "The key is valid.")
+            .finish(registry),
+        Route::new(
+            api::create_or_get_folder(&folder_request),
+            "create_or_get_folder",
+            "folders",
+        )
+        .summary("Get a folder by name and scope, creating it if missing")
+        .description("The same name and scope always return the same folder.")
+        .body::<FolderRequest>()
+        .ok(StatusCode::OK, "The folder.")
+        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
+        .finish(registry),
+        Route::new(
+            api::create_folder(&folder_request),
+            "create_folder",
+            "folders",
+        )
+        .summary("Create a folder")
+        .body::<FolderRequest>()
+        .ok(StatusCode::CREATED, "The new folder.")
+        .error(
+            StatusCode::CONFLICT,
+            Some("A folder of that name exists in that scope, or the `Idempotency-Key` was used with a different body."),
+        )
+        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
+        .finish(registry),
+        Route::new(
+            api::get_folder("fleet_uploads", Scope::Org),
+            "get_folder",
+            "folders",
+        )
+        .summary("Find a folder by name and scope")
+        .query("name", true, "The folder name.", string_schema())
+        .query_ref::<Scope>(
+            "scope",
+            false,
+            "`user` (the caller's own, the default) or `org`.",
+        )
+        .ok(StatusCode::OK, "The folder.")
+        .error(
+            StatusCode::NOT_FOUND,
+            Some("No folder of that name in that scope."),
+        )
+        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
+        .finish(registry),
+        Route::new(
+            api::list_integrations(),
+            "list_cloud_integrations",
+            "cloud-integrations",
+        )
+        .summary("List saved cloud integrations")
+        .description("Every integration visible to the caller: their own and their organisation's.")
+        .ok(StatusCode::OK, "The integrations, without secrets.")
+        .finish(registry),
+        Route::new(
+            api::add_gcs_integration(&sample_gcs_integration()),
+            "add_gcs_integration",
+            "cloud-integrations",
+        )
+        .summary("Save a Google Cloud Storage integration")
+        .description("Holds a service-account key for one bucket, optionally narrowed to a prefix.")
+        .body::<AddGcsIntegration>()
+        .ok(StatusCode::OK, "The saved integration, without secrets.")
+        .error(StatusCode::BAD_REQUEST, None)
+        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
+        .finish(registry),
+        Route::new(
+            api::add_s3_integration(&sample_s3_integration()),
+            "add_s3_integration",
+            "cloud-integrations",
+        )
+        .summary("Save an S3 or S3-compatible integration")
+        .description(
+            "`region` is required unless `endpoint_url` is given (then it defaults to `auto`). \
+             An S3-compatible store (Cloudflare R2, MinIO, ...) is an `s3` integration with \
+             `endpoint_url`.",
+        )
+        .body::<AddS3Integration>()
+        .ok(StatusCode::OK, "The saved integration, without secrets.")
+        .error(StatusCode::BAD_REQUEST, None)
+        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
+        .finish(registry),
+        Route::new(
+            api::add_hf_integration(&sample_hf_integration()),
+            "add_hf_integration",
+            "cloud-integrations",
+        )
+        .summary("Save a Hugging Face Storage Bucket integration")
+        .description("`bucket` is `namespace/name`; `token` is a Hugging Face token.")
+        .body::<AddHfIntegration>()
+        .ok(StatusCode::OK, "The saved integration, without secrets.")
+        .error(StatusCode::BAD_REQUEST, None)
+        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
+        .finish(registry),
+        Route::new(
+            api::delete_integration(&placeholder("id")),
+            "delete_cloud_integration",
+            "cloud-integrations",
+        )
+        .summary("Delete a saved cloud integration")
+        .extension("Only its owner may delete it; anyone else gets `404`.")
+        .path_param::<IntegrationId>("id", "The integration.")
+        .ok(StatusCode::NO_CONTENT, "Deleted.")
+        .error(
+            StatusCode::NOT_FOUND,
+            Some("No such integration, or the caller does not own it."),
+        )
+        .finish(registry),
+    ];
+    ops.extend(upload_operations(registry));
+    ops.extend([
+        Route::new(api::get_import_job(&job), "get_import_job", "imports")
+            .summary("Get an import job")
+            .description(
+                "`job_id` .. `completed_at` are the documented fields. **Extension**: `status`, \
+                 `terminal`, `counts`, `poll_after_seconds` and `multi_view` tell readiness in \
+                 one request.",
+            )
+            .path_param::<ImportJobId>("import_job_id", "The import job.")
+            .ok(StatusCode::OK, "The job.")
+            .error(StatusCode::NOT_FOUND, Some("No such import job."))
+            .finish(registry),
+        Route::new(
+            api::get_import_job_videos(&job, &sample_cursor_page()),
+            "get_import_job_videos",
+            "imports",
+        )
+        .summary("List the per-video statuses of an import job")
+        .description(
+            "Rows come in ascending `video_id` order. `cursor` is the last `video_id` of the \
+             previous page; `next_cursor` is the last id of this page when `has_more`. Multi-view \
+             jobs list one row per set (the `front` video, with `views` and `failed_views`). \
+             Statuses are `PENDING`, `UPLOADING`, `UPLOADED` (terminal) and `UPLOADING_FAILED` \
+             (terminal); clients treat any other status as not terminal. The job is ready when \
+             the ids returned reach `total` and every row is terminal. The SDKs' deprecated \
+             `get_import_job_uploaded_video_ids` calls this route. **Extension**: `error` on a \
+             failed row.",
+        )
+        .path_param::<ImportJobId>("import_job_id", "The import job.")
+        .query(
+            "limit",
+            false,
+            "Rows per page.",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+                .minimum(Some(1))
+                .maximum(Some(MAX_PAGE_LIMIT))
+                .default(Some(DEFAULT_PAGE_LIMIT.into()))
+                .into(),
+        )
+        .query_ref::<VideoId>(
+            "cursor",
+            false,
+            "The last `video_id` of the previous page; not with `offset`.",
+        )
+        .query(
+            "offset",
+            false,
+            "Rows to skip; not with `cursor`, not on a multi-view job.",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(0))
+                .into(),
+        )
+        .ok(StatusCode::OK, "One page of rows.")
+        .error(
+            StatusCode::BAD_REQUEST,
+            Some("`cursor` together with `offset`, or `offset` on a multi-view job."),
+        )
+        .error(StatusCode::NOT_FOUND, Some("No such import job."))
+        .error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("`limit` is outside 1..=1000, or a parameter is malformed."),
+        )
+        .finish(registry),
+        Route::new(
+            api::retry_import_job(&job, None),
+            "retry_import_job",
+            "imports",
+        )
+        .summary("Retry failed rows of an import job")
+        .description(
+            "Puts the named (or, with `video_ids: null`, all) `UPLOADING_FAILED` rows back to \
+             `PENDING`; other rows are left alone. The job is no longer terminal until they \
+             finish again.",
+        )
+        .path_param::<ImportJobId>("import_job_id", "The import job.")
+        .body::<RetryRequest>()
+        .ok(StatusCode::OK, "The rows put back to `PENDING`.")
+        .error(StatusCode::NOT_FOUND, Some("No such import job."))
+        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
+        .finish(registry),
+        Route::new(
+            api::get_video_status(&placeholder("video_id")),
+            "get_video_status",
+            "imports",
+        )
+        .summary("Get the status of one imported video")
+        .extension("`metadata` fields are present once the video is `UPLOADED`.")
+        .path_param::<VideoId>("video_id", "The video.")
+        .ok(StatusCode::OK, "The video's status.")
+        .error(StatusCode::NOT_FOUND, Some("No such video."))
+        .finish(registry),
+    ]);
+    ops
+}
+
+/// The three upload routes, with example bodies written by [`ImportRequest`].
+fn upload_operations(registry: &mut Registry) -> Vec<Described> {
+    let gcs = sample_import(
+        ImportRequest::builder()
+            .uris([
+                "gs://drive-archive/uploads/trip-042/front.mp4",
+                "gs://drive-archive/uploads/trip-042/rear.mp4",
+            ])
+            .integration_id(placeholder_id("ci_01J9ZK3Y8C")),
+    );
+    let s3 = sample_import(
+        ImportRequest::builder()
+            .uris([
+                "s3://drive-monitor-archive/uploads/trip-042/front.mp4",
+                "s3://drive-monitor-archive/uploads/trip-042/rear.mp4",
+            ])
+            .folder_id(placeholder_id("fo_01J9ZK3X7B"))
+            .scope(Scope::Org),
+    );
+    let s3_multi_view = sample_import(
+        ImportRequest::builder().view_set(
+            ViewSet::from_pairs([
+                ("front", "s3://drive-monitor-archive/t/front.mp4"),
+                ("left", "s3://drive-monitor-archive/t/left.mp4"),
+            ])
+            .unwrap_or_else(|e| panic!("the sample view set is valid: {e}")),
+        ),
+    );
+    let hf = sample_import(
+        ImportRequest::builder().uris(["hf://buckets/fleet/drives/2024-09-01/front.mp4"]),
+    );
+    let samples: [(Provider, Vec<(&str, &ImportRequest)>); 3] = [
+        (Provider::Gcs, vec![("single_view", &gcs)]),
+        (
+            Provider::S3,
+            vec![("single_view", &s3), ("multi_view", &s3_multi_view)],
+        ),
+        (Provider::HfBucket, vec![("single_view", &hf)]),
+    ];
+    samples
+        .into_iter()
+        .map(|(provider, examples)| {
+            let (_, first) = examples[0];
+            let route = Route::new(upload(first), upload_operation_id(provider), "imports")
+                .summary(upload_summary(provider))
+                .description(upload_description(provider))
+                .body_examples::<UploadBody>(
+                    examples
+                        .iter()
+                        .map(|(name, request)| (*name, body_json(&upload(request)))),
+                )
+                .ok(
+                    StatusCode::OK,
+                    "The import job; the copying happens in the background.",
+                )
+                .error(
+                    StatusCode::BAD_REQUEST,
+                    Some("Malformed or contradictory request, or an integration of another provider or bucket."),
+                )
+                .error(
+                    StatusCode::NOT_FOUND,
+                    Some("The `integration_id` or `folder_id` does not exist or is not visible to the caller."),
+                )
+                .error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some("A missing field, an empty list, more objects than the server's limit, a name that is not `.mp4`, or a multi-view set without `front`."),
+                );
+            route.finish(registry)
+        })
+        .collect()
+}
+
+fn upload_operation_id(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Gcs => "upload_gcs",
+        Provider::S3 => "upload_s3",
+        Provider::HfBucket => "upload_hf_bucket",
+    }
+}
+
+fn upload_summary(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Gcs => "Import objects from a Google Cloud Storage bucket",
+        Provider::S3 => "Import objects from an S3 or S3-compatible bucket",
+        Provider::HfBucket => "Import objects from a Hugging Face Storage Bucket",
+    }
+}
+
+const UPLOAD_COMMON: &str = "One request names objects in one bucket. Object names are the part \
+of the URI after the bucket, taken literally. Duplicate names are imported once. Credentials, \
+bucket access, each object's existence, its place inside the integration's prefix and its MP4 \
+signature are checked in the background: each failure is a row with status `UPLOADING_FAILED`, \
+never a 4xx.";
+
+fn upload_description(provider: Provider) -> String {
+    let specific = match provider {
+        Provider::Gcs => {
+            "Single-view: `files`. Multi-view: `sets` and `bucket`. `integration_id` is \
+             required (the bucket comes from it)."
+        }
+        Provider::S3 => {
+            "Single-view: `keys` and `bucket`. Multi-view: `sets` and `bucket`. Without \
+             `integration_id` the server uses a saved `s3` integration of the caller for the \
+             bucket (newest first), else its own default credentials, else anonymous access."
+        }
+        Provider::HfBucket => {
+            "`files` and `bucket` (`namespace/name`); no multi-view. Without `integration_id` \
+             the server uses a saved `hf_bucket` integration for the bucket, else public access."
+        }
+    };
+    format!("{specific} {UPLOAD_COMMON}")
+}
+
+fn sample_import(builder: crate::request::ImportRequestBuilder) -> ImportRequest {
+    builder
+        .build()
+        .unwrap_or_else(|e| panic!("the sample import request is valid: {e}"))
+}
+
+fn upload(request: &ImportRequest) -> ApiRequest<UploadResponse> {
+    api::upload(request).unwrap_or_else(|e| panic!("the sample import request has a route: {e}"))
+}
+
+fn body_json<T>(request: &ApiRequest<T>) -> serde_json::Value
+where
+    T: DeserializeOwned,
+{
+    request
+        .body()
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .unwrap_or_default()
+}
+
+fn sample_cursor_page() -> PageRequest {
+    PageRequest::new(
+        DEFAULT_PAGE_LIMIT,
+        Some(placeholder_id("vi_01J9ZK3W2A")),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("the sample page is valid: {e}"))
+}
+
+fn sample_gcs_integration() -> AddGcsIntegration {
+    AddGcsIntegration {
+        name: "GCS archive".to_owned(),
+        kind: Provider::Gcs,
+        service_account: serde_json::Value::Object(serde_json::Map::new()),
+        bucket: "drive-archive".to_owned(),
+        prefix: None,
+    }
+}
+
+fn sample_s3_integration() -> AddS3Integration {
+    AddS3Integration {
+        name: "AWS archive".to_owned(),
+        kind: Provider::S3,
+        access_key_id: String::new(),
+        secret_access_key: String::new(),
+        session_token: None,
+        region: Some("us-east-1".to_owned()),
+        endpoint_url: None,
+        bucket: "drive-archive".to_owned(),
+        prefix: None,
+    }
+}
+
+fn sample_hf_integration() -> AddHfIntegration {
+    AddHfIntegration {
+        name: "HF drives".to_owned(),
+        kind: Provider::HfBucket,
+        token: String::new(),
+        bucket: "fleet/drives".to_owned(),
+        prefix: None,
+    }
+}
+
+/// An id whose text is `PARAM_<name>`: the path segment it becomes is turned
+/// into the template `{name}` by [`Route::path_param`].
+fn placeholder<I>(name: &str) -> I
+where
+    I: FromStr,
+    I::Err: std::fmt::Display,
+{
+    placeholder_id(&format!("{PLACEHOLDER_PREFIX}{name}"))
+}
+
+fn placeholder_id<I>(text: &str) -> I
+where
+    I: FromStr,
+    I::Err: std::fmt::Display,
+{
+    text.parse()
+        .unwrap_or_else(|e| panic!("`{text}` is a valid sample id: {e}"))
+}
+
+/// How the answer type of an [`ApiRequest`] appears in the document.
+trait Answer {
+    /// The schema of the body, registering what it refers to; `None` for no body.
+    fn body_schema(registry: &mut Registry) -> Option<RefOr<Schema>>;
+}
+
+impl Answer for () {
+    fn body_schema(_: &mut Registry) -> Option<RefOr<Schema>> {
+        None
+    }
+}
+
+impl<T: ToSchema> Answer for Vec<T> {
+    fn body_schema(registry: &mut Registry) -> Option<RefOr<Schema>> {
+        registry.add::<T>();
+        Some(ArrayBuilder::new().items(schema_ref::<T>()).into())
+    }
+}
+
+macro_rules! answers {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Answer for $ty {
+            fn body_schema(registry: &mut Registry) -> Option<RefOr<Schema>> {
+                registry.add::<$ty>();
+                Some(schema_ref::<$ty>())
+            }
+        }
+    )*};
+}
+
+answers!(
+    VerifyResponse,
+    Folder,
+    CloudIntegration,
+    UploadResponse,
+    ImportJob,
+    VideosPage,
+    RetryResponse,
+    VideoStatusResponse,
+);
+
+/// The components the operations refer to.
+#[derive(Default)]
+struct Registry {
+    /// Named schemas; a name may come more than once, with the same schema.
+    schemas: Vec<(String, RefOr<Schema>)>,
+    /// Errors answered with the shared response of their code.
+    errors: BTreeSet<StatusCode>,
+}
+
+impl Registry {
+    /// Register `T` and every schema it refers to.
+    fn add<T: ToSchema>(&mut self) {
+        let mut found = vec![(T::name().into_owned(), T::schema())];
+        T::schemas(&mut found);
+        for (name, mut schema) in found {
+            if let RefOr::T(schema) = &mut schema {
+                strip_rust_docs(schema);
+            }
+            self.schemas.push((name, schema));
+        }
+    }
+}
+
+/// The shared response of an error code: `NotFound` for `404`.
+fn error_response_name(status: StatusCode) -> String {
+    status
+        .canonical_reason()
+        .unwrap_or("Error")
+        .replace([' ', '-'], "")
+}
+
+/// Drop what only a Rust reader needs from a schema's description: doctest
+/// blocks, and intra-doc links (`[`crate::ImportRequest`]` becomes
+/// `` `ImportRequest` ``).
+fn strip_rust_docs(schema: &mut Schema) {
+    let description = match schema {
+        Schema::Object(o) => &mut o.description,
+        Schema::Array(a) => &mut a.description,
+        Schema::OneOf(o) => &mut o.description,
+        Schema::AllOf(a) => &mut a.description,
+        Schema::AnyOf(a) => &mut a.description,
+        _ => return,
+    };
+    let Some(text) = description.as_mut() else {
+        return;
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut in_code = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if !in_code {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let mut out = out.trim_end().to_owned();
+    while let Some(start) = out.find("[`") {
+        let Some(len) = out[start..].find("`]") else {
+            break;
+        };
+        let path = &out[start + 2..start + len];
+        let name = path.rsplit("::").next().unwrap_or(path).to_owned();
+        out.replace_range(start..start + len + 2, &format!("`{name}`"));
+    }
+    *text = out;
+}
+
+fn schema_ref<T: ToSchema>() -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(T::name()))
+}
+
+fn string_schema() -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::String).into()
+}
+
+/// One operation being described; `T` is the answer type of its request.
+struct Route<T> {
+    method: Method,
+    path: String,
+    has_body: bool,
+    wants_idempotency_key: bool,
+    operation: OperationBuilder,
+    params: Vec<Parameter>,
+    uses: Vec<fn(&mut Registry)>,
+    body: Option<RefOr<Schema>>,
+    body_examples: Vec<(String, serde_json::Value)>,
+    success: Option<(StatusCode, &'static str)>,
+    errors: Vec<(StatusCode, Option<&'static str>)>,
+    answer: PhantomData<fn() -> T>,
+}
+
+impl<T: Answer + DeserializeOwned> Route<T> {
+    fn new(request: ApiRequest<T>, operation_id: &str, tag: &str) -> Route<T> {
+        Route {
+            method: request.method().clone(),
+            path: request.path().to_owned(),
+            has_body: request.body().is_some(),
+            wants_idempotency_key: request.wants_idempotency_key(),
+            operation: OperationBuilder::new()
+                .operation_id(Some(operation_id))
+                .tag(tag),
+            params: Vec::new(),
+            uses: Vec::new(),
+            body: None,
+            body_examples: Vec::new(),
+            success: None,
+            errors: Vec::new(),
+            answer: PhantomData,
+        }
+    }
+
+    fn summary(mut self, summary: &str) -> Self {
+        self.operation = self.operation.summary(Some(summary));
+        self
+    }
+
+    fn description(mut self, description: impl Into<String>) -> Self {
+        self.operation = self.operation.description(Some(description));
+        self
+    }
+
+    /// A route of ours that the hosted API does not have.
+    fn extension(self, description: &str) -> Self {
+        self.description(format!(
+            "**Extension**: a route of this project, not of the hosted API; clients must \
+             not require it. {description}"
+        ))
+    }
+
+    /// A path parameter: the placeholder segment of `name` becomes `{name}`.
+    fn path_param<I: ToSchema>(mut self, name: &str, description: &str) -> Self {
+        let placeholder = format!("{PLACEHOLDER_PREFIX}{name}");
+        let mut found = false;
+        let segments: Vec<String> = self
+            .path
+            .split('/')
+            .map(|segment| {
+                if segment == placeholder {
+                    found = true;
+                    format!("{{{name}}}")
+                } else {
+                    segment.to_owned()
+                }
+            })
+            .collect();
+        assert!(found, "`{}` has no `{name}` segment", self.path);
+        self.path = segments.join("/");
+        self.params.push(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some(description))
+                .schema(Some(schema_ref::<I>()))
+                .build(),
+        );
+        self.uses.push(Registry::add::<I>);
+        self
+    }
+
+    fn query(
+        mut self,
+        name: &str,
+        required: bool,
+        description: &str,
+        schema: RefOr<Schema>,
+    ) -> Self {
+        self.params.push(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(if required {
+                    Required::True
+                } else {
+                    Required::False
+                })
+                .description(Some(description))
+                .schema(Some(schema))
+                .build(),
+        );
+        self
+    }
+
+    /// A query parameter whose schema is a wire type.
+    fn query_ref<I: ToSchema>(self, name: &str, required: bool, description: &str) -> Self {
+        let mut route = self.query(name, required, description, schema_ref::<I>());
+        route.uses.push(Registry::add::<I>);
+        route
+    }
+
+    fn body<B: ToSchema>(mut self) -> Self {
+        self.body = Some(schema_ref::<B>());
+        self.uses.push(Registry::add::<B>);
+        self
+    }
+
+    fn body_examples<B: ToSchema>(
+        mut self,
+        examples: impl IntoIterator<Item = (&'static str, serde_json::Value)>,
+    ) -> Self {
+        self.body_examples = examples
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        self.body::<B>()
+    }
+
+    fn ok(mut self, status: StatusCode, description: &'static str) -> Self {
+        self.success = Some((status, description));
+        self
+    }
+
+    /// A documented error; `None` takes the code's usual description.
+    fn error(mut self, status: StatusCode, description: Option<&'static str>) -> Self {
+        self.errors.push((status, description));
+        self
+    }
+
+    /// The path template, method and operation, with the shared parts every
+    /// route has: the `Idempotency-Key` header and `409` on POST and DELETE,
+    /// `413` with a body, `401` and `429` always.
+    fn finish(self, registry: &mut Registry) -> Described {
+        let mut operation = self.operation;
+        let mut params = self.params;
+        if self.wants_idempotency_key {
+            params.push(
+                ParameterBuilder::new()
+                    .name(IDEMPOTENCY_KEY_HEADER)
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::False)
+                    .description(Some(
+                        "1 to 128 printable characters. The same key with the same body within \
+                         24 hours returns the first answer again and does no new work.",
+                    ))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1))
+                            .max_length(Some(128)),
+                    ))
+                    .build(),
+            );
+        }
+        operation = operation.parameters(Some(params));
+
+        for add in self.uses {
+            add(registry);
+        }
+        if let Some(body) = self.body {
+            let content =
+                Content::builder()
+                    .schema(Some(body))
+                    .examples_from_iter(self.body_examples.into_iter().map(|(name, value)| {
+                        (name, ExampleBuilder::new().value(Some(value)).build())
+                    }))
+                    .build();
+            operation = operation.request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content(JSON, content)
+                    .build(),
+            ));
+        }
+
+        let (status, description) = self
+            .success
+            .unwrap_or_else(|| panic!("{} {} documents its answer", self.method, self.path));
+        let mut ok = ResponseBuilder::new().description(description);
+        if let Some(schema) = T::body_schema(registry) {
+            ok = ok.content(JSON, Content::new(Some(schema)));
+        }
+        operation = operation.response(status.as_str(), ok.build());
+
+        let mut errors = self.errors;
+        let mut defaults = vec![StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS];
+        if self.wants_idempotency_key {
+            defaults.push(StatusCode::CONFLICT);
+        }
+        if self.has_body {
+            defaults.push(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        for status in defaults {
+            if !errors.iter().any(|(s, _)| *s == status) {
+                errors.push((status, None));
+            }
+        }
+        for (status, description) in errors {
+            operation = match description {
+                Some(description) => {
+                    operation.response(status.as_str(), error_response(status, Some(description)))
+                }
+                None => {
+                    registry.errors.insert(status);
+                    operation.response(
+                        status.as_str(),
+                        Ref::from_response_name(error_response_name(status)),
+                    )
+                }
+            };
+        }
+
+        let method = match self.method {
+            Method::GET => HttpMethod::Get,
+            Method::POST => HttpMethod::Post,
+            Method::PUT => HttpMethod::Put,
+            Method::PATCH => HttpMethod::Patch,
+            Method::DELETE => HttpMethod::Delete,
+            ref other => panic!("no route of the contract uses {other}"),
+        };
+        (self.path, method, operation.build())
+    }
+}
+
+fn error_response(status: StatusCode, description: Option<&str>) -> Response {
+    let description = description.unwrap_or(match status {
+        StatusCode::BAD_REQUEST => "Malformed or contradictory request.",
+        StatusCode::UNAUTHORIZED => "Missing or unknown API key.",
+        StatusCode::NOT_FOUND => "Not found, or not visible to the caller.",
+        StatusCode::CONFLICT => "The `Idempotency-Key` was used with a different body.",
+        StatusCode::PAYLOAD_TOO_LARGE => "The body is larger than the server accepts.",
+        StatusCode::UNPROCESSABLE_ENTITY => "A field fails validation; `detail` lists the fields.",
+        StatusCode::TOO_MANY_REQUESTS => "Rate limited; retry after `Retry-After` seconds.",
+        _ => "The request failed.",
+    });
+    let mut response = ResponseBuilder::new()
+        .description(description)
+        .content(JSON, Content::new(Some(schema_ref::<ErrorBody>())));
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response = response.header(
+            RETRY_AFTER_HEADER,
+            Header::builder()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0)),
+                )
+                .description(Some("Seconds to wait before retrying."))
+                .build(),
+        );
+    }
+    response.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every route of the contract, as `spec/api.md` writes it.
+    const CONTRACT: [(&str, &str); 16] = [
+        ("POST", "/api/keys/verify"),
+        ("POST", "/api/folders/create-or-get"),
+        ("POST", "/api/folders"),
+        ("GET", "/api/folders/get"),
+        ("GET", "/api/cloud-integrations"),
+        ("POST", "/api/cloud-integrations/gcs"),
+        ("POST", "/api/cloud-integrations/s3"),
+        ("POST", "/api/cloud-integrations/hf-bucket"),
+        ("DELETE", "/api/cloud-integrations/{id}"),
+        ("POST", "/api/gcs/upload"),
+        ("POST", "/api/s3/upload"),
+        ("POST", "/api/hf-buckets/upload"),
+        ("GET", "/api/import-jobs/{import_job_id}"),
+        ("GET", "/api/import-jobs/{import_job_id}/videos"),
+        ("POST", "/api/import-jobs/{import_job_id}/retry"),
+        ("GET", "/api/video/{video_id}/status"),
+    ];
+
+    fn json() -> serde_json::Value {
+        serde_json::to_value(document()).unwrap()
+    }
+
+    fn sample(template: &str) -> String {
+        template
+            .replace("{id}", "ci_7")
+            .replace("{import_job_id}", "ij_7")
+            .replace("{video_id}", "vi_7")
+    }
+
+    #[test]
+    fn the_routes_are_the_contracts_and_come_from_the_constructors() {
+        let doc = json();
+        let mut found = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                found.insert((method.to_ascii_uppercase(), path.clone()));
+            }
+        }
+        let expected: BTreeSet<(String, String)> = CONTRACT
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        assert_eq!(found, expected);
+
+        // The constructors called with real ids give the templates filled in.
+        let job: ImportJobId = "ij_7".parse().unwrap();
+        let page = PageRequest::new(10, None, Some(20)).unwrap();
+        let concrete = [
+            api::delete_integration(&"ci_7".parse().unwrap())
+                .path()
+                .to_owned(),
+            api::get_import_job(&job).path().to_owned(),
+            api::get_import_job_videos(&job, &page).path().to_owned(),
+            api::retry_import_job(&job, None).path().to_owned(),
+            api::get_video_status(&"vi_7".parse().unwrap())
+                .path()
+                .to_owned(),
+        ];
+        for path in concrete {
+            assert!(
+                CONTRACT.iter().any(|(_, t)| sample(t) == path),
+                "{path} matches no template"
+            );
+        }
+        for (provider, (_, template)) in Provider::ALL.into_iter().zip(&CONTRACT[9..12]) {
+            assert_eq!(crate::upload_route(provider), *template);
+        }
+    }
+
+    #[test]
+    fn every_query_parameter_a_constructor_sends_is_documented() {
+        let doc = json();
+        let job: ImportJobId = "ij_7".parse().unwrap();
+        let by_cursor = PageRequest::new(10, Some("vi_1".parse().unwrap()), None).unwrap();
+        let by_offset = PageRequest::new(10, None, Some(20)).unwrap();
+        let sent = [
+            (
+                "/api/folders/get",
+                api::get_folder("trips", Scope::User).query().to_vec(),
+            ),
+            (
+                "/api/import-jobs/{import_job_id}/videos",
+                api::get_import_job_videos(&job, &by_cursor)
+                    .query()
+                    .to_vec(),
+            ),
+            (
+                "/api/import-jobs/{import_job_id}/videos",
+                api::get_import_job_videos(&job, &by_offset)
+                    .query()
+                    .to_vec(),
+            ),
+        ];
+        for (path, query) in sent {
+            assert!(!query.is_empty());
+            for (name, _) in query {
+                let documented = doc["paths"][path]["get"]["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["name"] == name && p["in"] == "query");
+                assert!(documented, "GET {path} does not document `{name}`");
+            }
+        }
+        // Routes without a query take none.
+        let verify = api::verify_auth();
+        assert!(verify.query().is_empty());
+    }
+
+    #[test]
+    fn path_parameters_match_the_templates() {
+        let doc = json();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            assert!(!path.contains(PLACEHOLDER_PREFIX), "{path}");
+            let templated: BTreeSet<&str> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                .collect();
+            for (_, op) in item.as_object().unwrap() {
+                let declared: BTreeSet<&str> = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "path")
+                    .map(|p| p["name"].as_str().unwrap())
+                    .collect();
+                assert_eq!(templated, declared, "{path}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc = json();
+        let mut refs = Vec::new();
+        collect_refs(&doc, &mut refs);
+        assert!(refs.len() > 30, "{}", refs.len());
+        for r in refs {
+            let pointer = r.strip_prefix('#').unwrap();
+            assert!(doc.pointer(pointer).is_some(), "dangling {r}");
+        }
+    }
+
+    fn collect_refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v) {
+                        ("$ref", serde_json::Value::String(r)) => out.push(r.clone()),
+                        _ => collect_refs(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_wire_types_are_components() {
+        let doc = json();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for name in [
+            "Folder",
+            "FolderRequest",
+            "CloudIntegration",
+            "AddGcsIntegration",
+            "AddS3Integration",
+            "AddHfIntegration",
+            "UploadBody",
+            "UploadResponse",
+            "ImportJob",
+            "VideosPage",
+            "VideoRow",
+            "RetryRequest",
+            "RetryResponse",
+            "VideoStatusResponse",
+            "ErrorBody",
+            "VerifyResponse",
+            "ImportJobId",
+            "FolderId",
+            "Scope",
+            "VideoStatus",
+        ] {
+            assert!(schemas.contains_key(name), "{name} missing");
+        }
+    }
+
+    #[test]
+    fn errors_security_and_extensions() {
+        let doc = json();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes[API_KEY_SCHEME]["in"], "header");
+        assert!(
+            schemes[API_KEY_SCHEME]["name"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case(api::API_KEY_HEADER)
+        );
+        assert_eq!(schemes[BEARER_SCHEME]["scheme"], "bearer");
+        assert!(IDEMPOTENCY_KEY_HEADER.eq_ignore_ascii_case(api::IDEMPOTENCY_KEY_HEADER));
+
+        let paths = &doc["paths"];
+        let upload = &paths["/api/s3/upload"]["post"];
+        let resolve = |r: &'_ serde_json::Value| -> serde_json::Value {
+            match r["$ref"].as_str() {
+                Some(target) => doc.pointer(&target[1..]).unwrap().clone(),
+                None => r.clone(),
+            }
+        };
+        for code in ["200", "400", "401", "404", "409", "413", "422", "429"] {
+            let r = resolve(&upload["responses"][code]);
+            assert!(r["description"].is_string(), "upload has no {code}");
+            if code != "200" {
+                assert_eq!(
+                    r["content"][JSON]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody"
+                );
+            }
+        }
+        assert_eq!(
+            upload["responses"]["401"]["$ref"],
+            "#/components/responses/Unauthorized"
+        );
+        assert!(resolve(&upload["responses"]["429"])["headers"][RETRY_AFTER_HEADER].is_object());
+        assert_eq!(
+            upload["requestBody"]["content"][JSON]["examples"]["single_view"]["value"]["keys"][0],
+            "uploads/trip-042/front.mp4"
+        );
+        assert!(
+            upload["requestBody"]["content"][JSON]["examples"]["multi_view"]["value"]["sets"]
+                .is_array()
+        );
+
+        let delete = &paths["/api/cloud-integrations/{id}"]["delete"];
+        assert!(
+            delete["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("**Extension**")
+        );
+        assert!(delete["responses"]["204"]["content"].is_null());
+        let status = &paths["/api/video/{video_id}/status"]["get"];
+        assert!(
+            status["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("**Extension**")
+        );
+
+        let list = &paths["/api/cloud-integrations"]["get"]["responses"]["200"];
+        assert_eq!(
+            list["content"][JSON]["schema"]["items"]["$ref"],
+            "#/components/schemas/CloudIntegration"
+        );
+        assert!(
+            paths["/api/folders"]["post"]["responses"]["409"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("exists")
+        );
+        let videos = &paths["/api/import-jobs/{import_job_id}/videos"]["get"];
+        let limit = videos["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap();
+        assert_eq!(limit["schema"]["maximum"], MAX_PAGE_LIMIT);
+        assert_eq!(limit["schema"]["default"], DEFAULT_PAGE_LIMIT);
+        // GETs take no idempotency key; POSTs and DELETEs do.
+        assert!(
+            videos["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["in"] != "header")
+        );
+        assert!(
+            delete["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == IDEMPOTENCY_KEY_HEADER)
+        );
+    }
+
+    #[test]
+    fn the_document_is_deterministic() {
+        let a = document().to_pretty_json().unwrap();
+        let b = document().to_pretty_json().unwrap();
+        assert_eq!(a, b);
+    }
+}
