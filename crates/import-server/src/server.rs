@@ -72,6 +72,19 @@ fn local_media(dir: &std::path::Path) -> Result<Arc<dyn ObjectStore>, StartupErr
     Ok(Arc::new(store))
 }
 
+/// Remove the staging files of uploads a stopped process left behind (`NAME#N`,
+/// as the local media store names them); their rows are copied again.
+fn sweep_staged_uploads(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().contains('#') {
+            if let Err(e) = std::fs::remove_file(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), error = %e, "removing a stale staging file failed");
+            }
+        }
+    }
+}
+
 fn secret_box(config: &ServerConfig) -> Result<SecretBox, StartupError> {
     match &config.secret_key {
         Some(hex) => SecretBox::from_hex(hex),
@@ -137,8 +150,12 @@ impl Server {
                 fix: e.to_string(),
             })?;
         let media = open_media(&config)?;
-        // SQLite serves one process: rows it had claimed when it stopped are orphans.
+        // SQLite serves one process: rows it had claimed when it stopped are orphans,
+        // and so are the staging files of their uploads.
         if config.database_url().starts_with("sqlite:") {
+            if config.media_url.is_none() {
+                sweep_staged_uploads(&config.data_dir.join("media").join("videos"));
+            }
             let far = now_ms() + config.lease.as_millis() as i64 * 2 + 86_400_000;
             let n = store.release_expired(far).await.map_err(|e| StartupError::Database(e.to_string()))?;
             if n > 0 {
