@@ -226,7 +226,10 @@ mod tests {
             "invalid scope `everyone`: use `user` (your own) or `org` (shared with your organisation)"
         );
         assert_eq!(serde_json::to_string(&Scope::Org).unwrap(), "\"org\"");
-        assert_eq!(serde_json::from_str::<Scope>("\"ORG\"").unwrap(), Scope::Org);
+        assert_eq!(
+            serde_json::from_str::<Scope>("\"ORG\"").unwrap(),
+            Scope::Org
+        );
         let err = serde_json::from_str::<Scope>("\"sample\"").unwrap_err();
         assert!(err.to_string().contains("invalid scope `sample`"), "{err}");
     }

@@ -60,8 +60,8 @@ pub use request::{
     DEFAULT_COLLECTION, DEFAULT_MAX_OBJECTS, ImportObjects, ImportRequest, ImportRequestBuilder,
     object_in_prefix, upload_route,
 };
-pub use sniff::{NotMp4, SNIFF_LEN, sniff_mp4};
 pub use retry::{Decision, Outcome, RetryPolicy, RetryState, parse_retry_after};
+pub use sniff::{NotMp4, SNIFF_LEN, sniff_mp4};
 pub use uri::{
     CloudUri, MAX_OBJECT_NAME_BYTES, Provider, UriProblem, check_gcs_bucket, check_hf_bucket,
     check_object_name, check_s3_bucket,

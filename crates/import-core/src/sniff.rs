@@ -11,7 +11,9 @@ pub enum NotMp4 {
     #[error("the object is empty (0 bytes); re-export the recording")]
     Empty,
     /// Too short to hold a box header.
-    #[error("the object is only {len} bytes long, too short to be an MP4 (no `ftyp` box); re-export the recording")]
+    #[error(
+        "the object is only {len} bytes long, too short to be an MP4 (no `ftyp` box); re-export the recording"
+    )]
     TooShort {
         /// Its length.
         len: usize,
@@ -83,7 +85,10 @@ fn guess(head: &[u8]) -> &'static str {
         "a Matroska/WebM video"
     } else if starts(&[0x47]) && head.get(188) == Some(&0x47) {
         "an MPEG transport stream"
-    } else if head.get(4..8).is_some_and(|k| k == b"moov" || k == b"mdat" || k == b"free" || k == b"wide") {
+    } else if head
+        .get(4..8)
+        .is_some_and(|k| k == b"moov" || k == b"mdat" || k == b"free" || k == b"wide")
+    {
         "an MP4 without an `ftyp` box at its start"
     } else if starts(b"<") || starts(b"{") {
         "a text or HTML document"
@@ -117,18 +122,28 @@ mod tests {
 
     #[test]
     fn refuses_everything_else_with_a_reason() {
-        assert_eq!(sniff_mp4(b"").unwrap_err().to_string(), "the object is empty (0 bytes); re-export the recording");
+        assert_eq!(
+            sniff_mp4(b"").unwrap_err().to_string(),
+            "the object is empty (0 bytes); re-export the recording"
+        );
         assert_eq!(
             sniff_mp4(b"\0\0\0\x08ftyp").unwrap_err().to_string(),
             "the object is only 8 bytes long, too short to be an MP4 (no `ftyp` box); re-export the recording"
         );
-        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1];
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1,
+        ];
         assert_eq!(
             sniff_mp4(&jpeg).unwrap_err().to_string(),
             "the object is not an MP4: it does not start with an `ftyp` box (it looks like a JPEG image); convert it to MP4"
         );
         let moov_first = b"\0\0\0\x10moov\0\0\0\0\0\0\0\0";
-        assert!(sniff_mp4(moov_first).unwrap_err().to_string().contains("without an `ftyp` box"));
+        assert!(
+            sniff_mp4(moov_first)
+                .unwrap_err()
+                .to_string()
+                .contains("without an `ftyp` box")
+        );
         let text = b"<html><body>nope</body></html>";
         assert!(sniff_mp4(text).unwrap_err().to_string().contains("HTML"));
         let random = [7u8; 32];

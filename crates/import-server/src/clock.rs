@@ -20,6 +20,9 @@ mod tests {
     #[test]
     fn formats_utc() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::rfc3339(1_764_351_246_123), "2025-11-28T17:34:06.123Z");
+        assert_eq!(
+            super::rfc3339(1_764_351_246_123),
+            "2025-11-28T17:34:06.123Z"
+        );
     }
 }

@@ -87,7 +87,8 @@ impl IdGen {
 
     /// The next id; each is greater than the one before.
     pub(crate) fn next_id(&mut self) -> String {
-        let value = (u128::from(self.millis & 0xFFFF_FFFF_FFFF) << 80) | (self.counter & ((1 << 80) - 1));
+        let value =
+            (u128::from(self.millis & 0xFFFF_FFFF_FFFF) << 80) | (self.counter & ((1 << 80) - 1));
         self.counter += 1;
         let mut out = String::with_capacity(self.prefix.len() + 26);
         out.push_str(self.prefix);
@@ -178,7 +179,11 @@ impl SecretBox {
         let nonce_bytes = random_bytes::<NONCE_LEN>();
         let mut out = plaintext.to_vec();
         self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::empty(), &mut out)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce_bytes),
+                Aad::empty(),
+                &mut out,
+            )
             .expect("sealing a buffer in memory cannot fail");
         let mut sealed = nonce_bytes.to_vec();
         sealed.extend_from_slice(&out);
@@ -225,14 +230,22 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let b = SecretBox::from_key_file(&path).unwrap();
         assert_eq!(b.open(&a.seal(b"x")).unwrap(), b"x");
         std::fs::write(&path, "nothex").unwrap();
         let err = SecretBox::from_key_file(&path).unwrap_err().to_string();
         assert!(err.contains("64 hex characters"), "{err}");
-        assert!(SecretBox::from_hex("abc").unwrap_err().to_string().contains("openssl rand -hex 32"));
+        assert!(
+            SecretBox::from_hex("abc")
+                .unwrap_err()
+                .to_string()
+                .contains("openssl rand -hex 32")
+        );
     }
 
     #[test]

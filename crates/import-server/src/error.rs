@@ -52,7 +52,9 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable(e.to_string())
             }
-            sqlx::Error::Database(db) if db.message().contains("locked") || db.message().contains("busy") => {
+            sqlx::Error::Database(db)
+                if db.message().contains("locked") || db.message().contains("busy") =>
+            {
                 StoreError::Unavailable(e.to_string())
             }
             _ => StoreError::Database(e.to_string()),
@@ -109,7 +111,8 @@ impl ApiError {
 
 impl From<import_core::Error> for ApiError {
     fn from(e: import_core::Error) -> Self {
-        let status = StatusCode::from_u16(e.http_status().as_u16()).unwrap_or(StatusCode::BAD_REQUEST);
+        let status =
+            StatusCode::from_u16(e.http_status().as_u16()).unwrap_or(StatusCode::BAD_REQUEST);
         ApiError::new(status, e.to_string())
     }
 }
@@ -124,7 +127,10 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, msg),
             StoreError::Database(msg) => {
                 tracing::error!(error = %msg, "store failure");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; it has been logged")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; it has been logged",
+                )
             }
         }
     }

@@ -68,10 +68,12 @@ pub(crate) fn source_config(
             },
             // GCS imports always name an integration; the route checks it.
             Provider::Gcs => {
-                return Err(SourceError::Invalid(import_providers::ProviderError::InvalidConfig {
-                    what: "a GCS import without an integration".into(),
-                    fix: "save a gcs integration and pass its id".into(),
-                }));
+                return Err(SourceError::Invalid(
+                    import_providers::ProviderError::InvalidConfig {
+                        what: "a GCS import without an integration".into(),
+                        fix: "save a gcs integration and pass its id".into(),
+                    },
+                ));
             }
         });
     };

@@ -50,11 +50,12 @@ fn open_media(config: &ServerConfig) -> Result<Arc<dyn ObjectStore>, StartupErro
                 what: format!("media URL `{url}`"),
                 fix: format!("use a folder path, file:///path, or a bucket URL such as s3://bucket/prefix ({e})"),
             })?;
-            let (store, _) = object_store::parse_url_opts(&parsed, config.media_options.iter().cloned())
-                .map_err(|e| StartupError::Config {
-                    what: format!("media URL `{url}`"),
-                    fix: e.to_string(),
-                })?;
+            let (store, _) =
+                object_store::parse_url_opts(&parsed, config.media_options.iter().cloned())
+                    .map_err(|e| StartupError::Config {
+                        what: format!("media URL `{url}`"),
+                        fix: e.to_string(),
+                    })?;
             Ok(Arc::from(store))
         }
     }
@@ -65,9 +66,11 @@ fn local_media(dir: &std::path::Path) -> Result<Arc<dyn ObjectStore>, StartupErr
         what: format!("creating the media folder {}", dir.display()),
         source: e,
     })?;
-    let store = object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(|e| StartupError::Config {
-        what: format!("media folder {}", dir.display()),
-        fix: e.to_string(),
+    let store = object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(|e| {
+        StartupError::Config {
+            what: format!("media folder {}", dir.display()),
+            fix: e.to_string(),
+        }
     })?;
     Ok(Arc::new(store))
 }
@@ -75,7 +78,9 @@ fn local_media(dir: &std::path::Path) -> Result<Arc<dyn ObjectStore>, StartupErr
 /// Remove the staging files of uploads a stopped process left behind (`NAME#N`,
 /// as the local media store names them); their rows are copied again.
 fn sweep_staged_uploads(dir: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().contains('#') {
             if let Err(e) = std::fs::remove_file(entry.path()) {
@@ -105,7 +110,12 @@ pub async fn create_api_key(
     insert_key(store.as_ref(), user_id, org_id, display_name).await
 }
 
-async fn insert_key(store: &dyn Store, user_id: &str, org_id: &str, display_name: Option<&str>) -> Result<String, StartupError> {
+async fn insert_key(
+    store: &dyn Store,
+    user_id: &str,
+    org_id: &str,
+    display_name: Option<&str>,
+) -> Result<String, StartupError> {
     for (what, value) in [("user", user_id), ("org", org_id)] {
         if value.trim().is_empty() || value.len() > 128 || value.chars().any(char::is_control) {
             return Err(StartupError::Config {
@@ -157,9 +167,15 @@ impl Server {
                 sweep_staged_uploads(&config.data_dir.join("media").join("videos"));
             }
             let far = now_ms() + config.lease.as_millis() as i64 * 2 + 86_400_000;
-            let n = store.release_expired(far).await.map_err(|e| StartupError::Database(e.to_string()))?;
+            let n = store
+                .release_expired(far)
+                .await
+                .map_err(|e| StartupError::Database(e.to_string()))?;
             if n > 0 {
-                tracing::warn!(rows = n, "rows interrupted by the last stop are queued again");
+                tracing::warn!(
+                    rows = n,
+                    "rows interrupted by the last stop are queued again"
+                );
             }
         }
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -213,7 +229,12 @@ impl Server {
     }
 
     /// Create an API key in this server's store.
-    pub async fn create_api_key(&self, user_id: &str, org_id: &str, display_name: Option<&str>) -> Result<String, StartupError> {
+    pub async fn create_api_key(
+        &self,
+        user_id: &str,
+        org_id: &str,
+        display_name: Option<&str>,
+    ) -> Result<String, StartupError> {
         insert_key(self.state.store.as_ref(), user_id, org_id, display_name).await
     }
 

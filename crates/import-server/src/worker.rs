@@ -44,7 +44,11 @@ pub(crate) struct SourceCache {
 }
 
 /// Start `n` workers and the lease reaper; they stop when `shutdown` turns true.
-pub(crate) fn spawn(state: Arc<AppState>, n: usize, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+pub(crate) fn spawn(
+    state: Arc<AppState>,
+    n: usize,
+    shutdown: watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
     let cache = Arc::new(SourceCache::default());
     let mut handles: Vec<JoinHandle<()>> = (0..n)
         .map(|_| {
@@ -78,7 +82,12 @@ async fn reap(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-async fn work(state: Arc<AppState>, cache: Arc<SourceCache>, worker: String, mut shutdown: watch::Receiver<bool>) {
+async fn work(
+    state: Arc<AppState>,
+    cache: Arc<SourceCache>,
+    worker: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         if *shutdown.borrow() {
             return;
@@ -128,13 +137,21 @@ async fn process(state: &AppState, cache: &SourceCache, worker: &str, row: Claim
     let outcome = match copy {
         Copy::Done(meta) => RowOutcome::Uploaded(meta),
         Copy::Fail(reason) => RowOutcome::Failed(reason),
-        Copy::Retry(reason) if row.attempts >= i64::from(state.config.max_attempts) => RowOutcome::Failed(format!(
-            "the source kept failing after {} attempts: {reason}",
-            row.attempts
-        )),
+        Copy::Retry(reason) if row.attempts >= i64::from(state.config.max_attempts) => {
+            RowOutcome::Failed(format!(
+                "the source kept failing after {} attempts: {reason}",
+                row.attempts
+            ))
+        }
         Copy::Retry(reason) => {
-            let exp = u32::try_from(row.attempts.saturating_sub(1)).unwrap_or(16).min(16);
-            let wait = state.config.retry_base.saturating_mul(1 << exp).min(MAX_BACKOFF);
+            let exp = u32::try_from(row.attempts.saturating_sub(1))
+                .unwrap_or(16)
+                .min(16);
+            let wait = state
+                .config
+                .retry_base
+                .saturating_mul(1 << exp)
+                .min(MAX_BACKOFF);
             RowOutcome::RetryLater {
                 not_before: now + wait.as_millis() as i64,
                 error: reason,
@@ -153,8 +170,12 @@ async fn process(state: &AppState, cache: &SourceCache, worker: &str, row: Claim
     }
     match state.store.finish(&row.id, worker, outcome, now).await {
         Ok(true) => {}
-        Ok(false) => tracing::warn!(video = %row.id, "the row's lease was lost before it was marked; another worker will redo it"),
-        Err(e) => tracing::warn!(video = %row.id, error = %e, "marking a row failed; its lease will expire and it will be redone"),
+        Ok(false) => {
+            tracing::warn!(video = %row.id, "the row's lease was lost before it was marked; another worker will redo it")
+        }
+        Err(e) => {
+            tracing::warn!(video = %row.id, error = %e, "marking a row failed; its lease will expire and it will be redone")
+        }
     }
 }
 
@@ -220,7 +241,15 @@ async fn import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> Copy
         Ok(None) => return Copy::Fail("the import job no longer exists".into()),
         Err(e) => return Copy::Retry(e.to_string()),
     };
-    let source = match open_cached(state, cache, job.integration_id.as_deref(), job.source, &job.bucket).await {
+    let source = match open_cached(
+        state,
+        cache,
+        job.integration_id.as_deref(),
+        job.source,
+        &job.bucket,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(c) => return c,
     };
@@ -301,7 +330,9 @@ async fn import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> Copy
         ));
     }
     if let Err(e) = writer.finish().await {
-        return Copy::Retry(format!("finishing the upload to the media store failed: {e}"));
+        return Copy::Retry(format!(
+            "finishing the upload to the media store failed: {e}"
+        ));
     }
     let sha256 = hex(hasher.finish().as_ref());
     match import_providers::mp4::probe(state.media.as_ref(), &dest, copied).await {

@@ -8,7 +8,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 fn detail(v: &Value) -> String {
-    v["detail"].as_str().map(str::to_owned).unwrap_or_else(|| v["detail"].to_string())
+    v["detail"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| v["detail"].to_string())
 }
 
 #[tokio::test]
@@ -16,7 +19,10 @@ async fn verify_and_authentication() {
     let env = env().await;
     let (status, body) = env.post("/api/keys/verify", Value::Null).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, json!({"valid": true, "user_id": "user_ada", "org_id": "org_acme"}));
+    assert_eq!(
+        body,
+        json!({"valid": true, "user_id": "user_ada", "org_id": "org_acme"})
+    );
 
     // Bearer works too; an empty POST body is fine.
     let res = env
@@ -28,12 +34,19 @@ async fn verify_and_authentication() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 
-    let res = env.http.post(env.url("/api/keys/verify")).send().await.unwrap();
+    let res = env
+        .http
+        .post(env.url("/api/keys/verify"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let body: Value = res.json().await.unwrap();
     assert!(detail(&body).contains("missing API key"), "{body}");
 
-    let (status, body) = env.call_as("vk_wrong", Method::POST, "/api/keys/verify", None).await;
+    let (status, body) = env
+        .call_as("vk_wrong", Method::POST, "/api/keys/verify", None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(detail(&body).contains("invalid API key"), "{body}");
 
@@ -47,22 +60,42 @@ async fn verify_and_authentication() {
 #[tokio::test]
 async fn folders() {
     let env = env().await;
-    let (s1, a) = env.post("/api/folders/create-or-get", json!({"name": "fleet_uploads", "scope": "org"})).await;
-    let (s2, b) = env.post("/api/folders/create-or-get", json!({"name": " fleet_uploads ", "scope": "org"})).await;
+    let (s1, a) = env
+        .post(
+            "/api/folders/create-or-get",
+            json!({"name": "fleet_uploads", "scope": "org"}),
+        )
+        .await;
+    let (s2, b) = env
+        .post(
+            "/api/folders/create-or-get",
+            json!({"name": " fleet_uploads ", "scope": "org"}),
+        )
+        .await;
     assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
     assert_eq!(a["id"], b["id"]);
     assert_eq!(a["scope"], "org");
     assert!(a["id"].as_str().unwrap().starts_with("fo_"));
 
-    let (status, _) = env.post("/api/folders", json!({"name": "trips", "scope": "user"})).await;
+    let (status, _) = env
+        .post("/api/folders", json!({"name": "trips", "scope": "user"}))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, body) = env.post("/api/folders", json!({"name": "trips", "scope": "user"})).await;
+    let (status, body) = env
+        .post("/api/folders", json!({"name": "trips", "scope": "user"}))
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(detail(&body).contains("already exists"), "{body}");
 
     // `+` in a query is a space.
-    env.post("/api/folders", json!({"name": "night drives", "scope": "org"})).await;
-    let (status, body) = env.get("/api/folders/get?name=night+drives&scope=org").await;
+    env.post(
+        "/api/folders",
+        json!({"name": "night drives", "scope": "org"}),
+    )
+    .await;
+    let (status, body) = env
+        .get("/api/folders/get?name=night+drives&scope=org")
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["name"], "night drives");
     let (status, _) = env.get("/api/folders/get?name=nothing&scope=org").await;
@@ -90,13 +123,42 @@ async fn folders() {
     assert!(detail(&body).contains("not a folder name"), "{body}");
 
     // Tenancy: org folders are shared in the org, user folders are not.
-    let bob = env.server.create_api_key("user_bob", "org_acme", None).await.unwrap();
-    let (status, _) = env.call_as(&bob, Method::GET, "/api/folders/get?name=fleet_uploads&scope=org", None).await;
+    let bob = env
+        .server
+        .create_api_key("user_bob", "org_acme", None)
+        .await
+        .unwrap();
+    let (status, _) = env
+        .call_as(
+            &bob,
+            Method::GET,
+            "/api/folders/get?name=fleet_uploads&scope=org",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = env.call_as(&bob, Method::GET, "/api/folders/get?name=trips&scope=user", None).await;
+    let (status, _) = env
+        .call_as(
+            &bob,
+            Method::GET,
+            "/api/folders/get?name=trips&scope=user",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let eve = env.server.create_api_key("user_eve", "org_other", None).await.unwrap();
-    let (status, _) = env.call_as(&eve, Method::GET, "/api/folders/get?name=fleet_uploads&scope=org", None).await;
+    let eve = env
+        .server
+        .create_api_key("user_eve", "org_other", None)
+        .await
+        .unwrap();
+    let (status, _) = env
+        .call_as(
+            &eve,
+            Method::GET,
+            "/api/folders/get?name=fleet_uploads&scope=org",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -142,18 +204,50 @@ async fn integrations_never_return_secrets() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
     // Another org sees nothing and cannot delete; a colleague sees but cannot delete.
-    let eve = env.server.create_api_key("user_eve", "org_other", None).await.unwrap();
-    let (_, list) = env.call_as(&eve, Method::GET, "/api/cloud-integrations", None).await;
+    let eve = env
+        .server
+        .create_api_key("user_eve", "org_other", None)
+        .await
+        .unwrap();
+    let (_, list) = env
+        .call_as(&eve, Method::GET, "/api/cloud-integrations", None)
+        .await;
     assert_eq!(list, json!([]));
-    let (status, _) = env.call_as(&eve, Method::DELETE, &format!("/api/cloud-integrations/{id}"), None).await;
+    let (status, _) = env
+        .call_as(
+            &eve,
+            Method::DELETE,
+            &format!("/api/cloud-integrations/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let bob = env.server.create_api_key("user_bob", "org_acme", None).await.unwrap();
-    let (_, list) = env.call_as(&bob, Method::GET, "/api/cloud-integrations", None).await;
+    let bob = env
+        .server
+        .create_api_key("user_bob", "org_acme", None)
+        .await
+        .unwrap();
+    let (_, list) = env
+        .call_as(&bob, Method::GET, "/api/cloud-integrations", None)
+        .await;
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert_eq!(list[1]["is_owner"], false);
-    let (status, _) = env.call_as(&bob, Method::DELETE, &format!("/api/cloud-integrations/{id}"), None).await;
+    let (status, _) = env
+        .call_as(
+            &bob,
+            Method::DELETE,
+            &format!("/api/cloud-integrations/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = env.call(Method::DELETE, &format!("/api/cloud-integrations/{id}"), None).await;
+    let (status, _) = env
+        .call(
+            Method::DELETE,
+            &format!("/api/cloud-integrations/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, list) = env.get("/api/cloud-integrations").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
@@ -179,19 +273,28 @@ async fn server_side_request_forgery_is_refused() {
             )
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{endpoint}: {body}");
-        assert!(detail(&body).contains("--allow-endpoint"), "{endpoint}: {body}");
+        assert!(
+            detail(&body).contains("--allow-endpoint"),
+            "{endpoint}: {body}"
+        );
     }
     let mut key = json!({"type": "service_account", "client_email": "x@y.iam.gserviceaccount.com",
                          "private_key": "-----BEGIN PRIVATE KEY-----\nMII\n-----END PRIVATE KEY-----\n",
                          "private_key_id": "k1", "token_uri": "https://169.254.169.254/token"});
     let (status, body) = env
-        .post("/api/cloud-integrations/gcs", json!({"name": "g", "type": "gcs", "service_account": key, "bucket": "drive-archive"}))
+        .post(
+            "/api/cloud-integrations/gcs",
+            json!({"name": "g", "type": "gcs", "service_account": key, "bucket": "drive-archive"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     key["token_uri"] = json!("http://10.0.0.1/token");
     key["gcs_base_url"] = json!("https://storage.googleapis.com");
     let (status, _) = env
-        .post("/api/cloud-integrations/gcs", json!({"name": "g", "type": "gcs", "service_account": key, "bucket": "drive-archive"}))
+        .post(
+            "/api/cloud-integrations/gcs",
+            json!({"name": "g", "type": "gcs", "service_account": key, "bucket": "drive-archive"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
@@ -201,19 +304,71 @@ async fn upload_validation_answers_at_once() {
     let env = env_with(|c| c.max_objects = 5).await;
     let ci = env.s3_integration(SK, None).await;
     let cases: Vec<(Value, StatusCode, &str)> = vec![
-        (json!({"keys": [], "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "names no object"),
-        (json!({"bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "`keys` is required"),
-        (json!({"keys": ["a.mov"], "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "only `.mp4` files"),
-        (json!({"keys": ["a.mcap"], "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "MCAP"),
-        (json!({"keys": ["*.mp4"], "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "wildcards"),
-        (json!({"keys": ["a.mp4"], "bucket": "Bad_Bucket"}), StatusCode::UNPROCESSABLE_ENTITY, "not valid for S3"),
-        (json!({"keys": (0..6).map(|i| format!("{i}.mp4")).collect::<Vec<_>>(), "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "at most 5"),
-        (json!({"keys": ["a.mp4"], "bucket": BUCKET, "integration_id": "ci_nope"}), StatusCode::NOT_FOUND, "integration not found"),
-        (json!({"keys": ["a.mp4"], "bucket": "other-bucket", "integration_id": ci}), StatusCode::BAD_REQUEST, "for bucket `fleet-videos`"),
-        (json!({"keys": ["a.mp4"], "bucket": BUCKET, "folder_id": "fo_nope"}), StatusCode::NOT_FOUND, "folder not found"),
-        (json!({"keys": ["a.mp4"], "bucket": BUCKET, "scope": "sample"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid scope"),
-        (json!({"sets": [{"views": {"left": format!("s3://{BUCKET}/l.mp4")}}], "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "no `front` view"),
-        (json!({"sets": [{"views": {"front": format!("s3://{BUCKET}/f.mp4"), "Bad-Role": format!("s3://{BUCKET}/l.mp4")}}], "bucket": BUCKET}), StatusCode::UNPROCESSABLE_ENTITY, "invalid view role"),
+        (
+            json!({"keys": [], "bucket": BUCKET}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "names no object",
+        ),
+        (
+            json!({"bucket": BUCKET}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "`keys` is required",
+        ),
+        (
+            json!({"keys": ["a.mov"], "bucket": BUCKET}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "only `.mp4` files",
+        ),
+        (
+            json!({"keys": ["a.mcap"], "bucket": BUCKET}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "MCAP",
+        ),
+        (
+            json!({"keys": ["*.mp4"], "bucket": BUCKET}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wildcards",
+        ),
+        (
+            json!({"keys": ["a.mp4"], "bucket": "Bad_Bucket"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not valid for S3",
+        ),
+        (
+            json!({"keys": (0..6).map(|i| format!("{i}.mp4")).collect::<Vec<_>>(), "bucket": BUCKET}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "at most 5",
+        ),
+        (
+            json!({"keys": ["a.mp4"], "bucket": BUCKET, "integration_id": "ci_nope"}),
+            StatusCode::NOT_FOUND,
+            "integration not found",
+        ),
+        (
+            json!({"keys": ["a.mp4"], "bucket": "other-bucket", "integration_id": ci}),
+            StatusCode::BAD_REQUEST,
+            "for bucket `fleet-videos`",
+        ),
+        (
+            json!({"keys": ["a.mp4"], "bucket": BUCKET, "folder_id": "fo_nope"}),
+            StatusCode::NOT_FOUND,
+            "folder not found",
+        ),
+        (
+            json!({"keys": ["a.mp4"], "bucket": BUCKET, "scope": "sample"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid scope",
+        ),
+        (
+            json!({"sets": [{"views": {"left": format!("s3://{BUCKET}/l.mp4")}}], "bucket": BUCKET}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no `front` view",
+        ),
+        (
+            json!({"sets": [{"views": {"front": format!("s3://{BUCKET}/f.mp4"), "Bad-Role": format!("s3://{BUCKET}/l.mp4")}}], "bucket": BUCKET}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid view role",
+        ),
     ];
     for (body, status, needle) in cases {
         let (got, answer) = env.post("/api/s3/upload", body.clone()).await;
@@ -221,15 +376,28 @@ async fn upload_validation_answers_at_once() {
         assert!(detail(&answer).contains(needle), "{body} -> {answer}");
     }
     // GCS needs an integration, and an S3 integration is not a GCS one.
-    let (status, body) = env.post("/api/gcs/upload", json!({"files": ["a.mp4"]})).await;
+    let (status, body) = env
+        .post("/api/gcs/upload", json!({"files": ["a.mp4"]}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(detail(&body).contains("`integration_id` is required"), "{body}");
-    let (status, body) = env.post("/api/gcs/upload", json!({"files": ["a.mp4"], "integration_id": ci})).await;
+    assert!(
+        detail(&body).contains("`integration_id` is required"),
+        "{body}"
+    );
+    let (status, body) = env
+        .post(
+            "/api/gcs/upload",
+            json!({"files": ["a.mp4"], "integration_id": ci}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(detail(&body).contains("is a `s3` integration"), "{body}");
     // HF takes no view sets.
     let (status, _) = env
-        .post("/api/hf-buckets/upload", json!({"sets": [{"views": {"front": "hf://buckets/a/b/f.mp4"}}], "bucket": "a/b"}))
+        .post(
+            "/api/hf-buckets/upload",
+            json!({"sets": [{"views": {"front": "hf://buckets/a/b/f.mp4"}}], "bucket": "a/b"}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -237,8 +405,12 @@ async fn upload_validation_answers_at_once() {
 #[tokio::test]
 async fn body_limit_is_413() {
     let env = env_with(|c| c.body_limit = 1024).await;
-    let keys: Vec<String> = (0..200).map(|i| format!("some/long/prefix/{i:05}.mp4")).collect();
-    let (status, body) = env.post("/api/s3/upload", json!({"keys": keys, "bucket": BUCKET})).await;
+    let keys: Vec<String> = (0..200)
+        .map(|i| format!("some/long/prefix/{i:05}.mp4"))
+        .collect();
+    let (status, body) = env
+        .post("/api/s3/upload", json!({"keys": keys, "bucket": BUCKET}))
+        .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert!(detail(&body).contains("larger than 1024 bytes"), "{body}");
 }
@@ -259,14 +431,21 @@ async fn idempotent_replay() {
     };
     let first = send(body.clone(), "idem-1").await.unwrap();
     assert_eq!(first.status(), StatusCode::OK);
-    assert!(first.headers().get(import_server::REPLAYED_HEADER).is_none());
+    assert!(
+        first
+            .headers()
+            .get(import_server::REPLAYED_HEADER)
+            .is_none()
+    );
     let first: Value = first.json().await.unwrap();
     let again = send(body.clone(), "idem-1").await.unwrap();
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(again.headers()[import_server::REPLAYED_HEADER], "true");
     let again: Value = again.json().await.unwrap();
     assert_eq!(first, again);
-    let other = send(json!({"keys": ["b.mp4"], "bucket": BUCKET}), "idem-1").await.unwrap();
+    let other = send(json!({"keys": ["b.mp4"], "bucket": BUCKET}), "idem-1")
+        .await
+        .unwrap();
     assert_eq!(other.status(), StatusCode::CONFLICT);
     // One job only.
     let job = first["import_job_id"].as_str().unwrap();
@@ -288,7 +467,12 @@ async fn paging_errors_and_tenancy_of_jobs() {
     let env = env().await;
     env.s3.put(BUCKET, "a.mp4", &mp4(320, 240, 1000)).unwrap();
     let ci = env.s3_integration(SK, None).await;
-    let (_, up) = env.post("/api/s3/upload", json!({"keys": ["a.mp4"], "bucket": BUCKET, "integration_id": ci})).await;
+    let (_, up) = env
+        .post(
+            "/api/s3/upload",
+            json!({"keys": ["a.mp4"], "bucket": BUCKET, "integration_id": ci}),
+        )
+        .await;
     let job = up["import_job_id"].as_str().unwrap().to_owned();
     for (q, status) in [
         ("limit=0", StatusCode::UNPROCESSABLE_ENTITY),
@@ -304,21 +488,43 @@ async fn paging_errors_and_tenancy_of_jobs() {
     }
     let (status, _) = env.get("/api/import-jobs/ij_missing").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let eve = env.server.create_api_key("user_eve", "org_other", None).await.unwrap();
-    for path in [format!("/api/import-jobs/{job}"), format!("/api/import-jobs/{job}/videos")] {
+    let eve = env
+        .server
+        .create_api_key("user_eve", "org_other", None)
+        .await
+        .unwrap();
+    for path in [
+        format!("/api/import-jobs/{job}"),
+        format!("/api/import-jobs/{job}/videos"),
+    ] {
         let (status, _) = env.call_as(&eve, Method::GET, &path, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
-    let (status, _) = env.call_as(&eve, Method::POST, &format!("/api/import-jobs/{job}/retry"), Some(json!({"video_ids": null}))).await;
+    let (status, _) = env
+        .call_as(
+            &eve,
+            Method::POST,
+            &format!("/api/import-jobs/{job}/retry"),
+            Some(json!({"video_ids": null})),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // A colleague sees `user` scope jobs? No: only `org` scope ones.
-    let bob = env.server.create_api_key("user_bob", "org_acme", None).await.unwrap();
-    let (status, _) = env.call_as(&bob, Method::GET, &format!("/api/import-jobs/{job}"), None).await;
+    let bob = env
+        .server
+        .create_api_key("user_bob", "org_acme", None)
+        .await
+        .unwrap();
+    let (status, _) = env
+        .call_as(&bob, Method::GET, &format!("/api/import-jobs/{job}"), None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let done = env.wait_job(&job).await;
     let rows = env.rows(&job, 10).await;
     let vid = rows[0]["video_id"].as_str().unwrap();
-    let (status, _) = env.call_as(&eve, Method::GET, &format!("/api/video/{vid}/status"), None).await;
+    let (status, _) = env
+        .call_as(&eve, Method::GET, &format!("/api/video/{vid}/status"), None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(done["status"], "completed");
 }

@@ -20,29 +20,63 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn aws_lc_rs_digest(bytes: &[u8]) -> Vec<u8> {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref().to_vec()
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .to_vec()
 }
 
 fn by_uri(rows: &[Value]) -> BTreeMap<String, Value> {
     rows.iter()
-        .map(|r| (r["import_source_uri"].as_str().unwrap().to_owned(), r.clone()))
+        .map(|r| {
+            (
+                r["import_source_uri"].as_str().unwrap().to_owned(),
+                r.clone(),
+            )
+        })
         .collect()
 }
 
 #[tokio::test]
 async fn s3_import_end_to_end_with_every_failure_reason() {
     let env = env().await;
-    let good = sample_mp4(&Mp4Spec { width: 1920, height: 1080, duration_ms: 12_500, ..Mp4Spec::default() });
-    let hevc = sample_mp4(&Mp4Spec { codec: Codec::Hvc1, moov_at_end: true, width: 640, height: 360, ..Mp4Spec::default() });
+    let good = sample_mp4(&Mp4Spec {
+        width: 1920,
+        height: 1080,
+        duration_ms: 12_500,
+        ..Mp4Spec::default()
+    });
+    let hevc = sample_mp4(&Mp4Spec {
+        codec: Codec::Hvc1,
+        moov_at_end: true,
+        width: 640,
+        height: 360,
+        ..Mp4Spec::default()
+    });
     env.s3.put(BUCKET, "trips/042/front.mp4", &good).unwrap();
     env.s3.put(BUCKET, "trips/042/rear #2.MP4", &hevc).unwrap();
-    env.s3.put(BUCKET, "trips/042/photo.mp4", &jpeg_bytes()).unwrap();
+    env.s3
+        .put(BUCKET, "trips/042/photo.mp4", &jpeg_bytes())
+        .unwrap();
     env.s3.put(BUCKET, "trips/042/empty.mp4", &[]).unwrap();
-    env.s3.put(BUCKET, "trips/042/cut.mp4", &truncated_mp4()).unwrap();
+    env.s3
+        .put(BUCKET, "trips/042/cut.mp4", &truncated_mp4())
+        .unwrap();
     let ci = env.s3_integration(SK, None).await;
-    let (_, folder) = env.post("/api/folders/create-or-get", json!({"name": "fleet_uploads", "scope": "org"})).await;
-    let keys = ["trips/042/front.mp4", "trips/042/rear #2.MP4", "trips/042/photo.mp4", "trips/042/empty.mp4",
-                "trips/042/cut.mp4", "trips/042/missing.mp4", "trips/042/front.mp4"];
+    let (_, folder) = env
+        .post(
+            "/api/folders/create-or-get",
+            json!({"name": "fleet_uploads", "scope": "org"}),
+        )
+        .await;
+    let keys = [
+        "trips/042/front.mp4",
+        "trips/042/rear #2.MP4",
+        "trips/042/photo.mp4",
+        "trips/042/empty.mp4",
+        "trips/042/cut.mp4",
+        "trips/042/missing.mp4",
+        "trips/042/front.mp4",
+    ];
     let (status, up) = env
         .post("/api/s3/upload", json!({"keys": keys, "bucket": BUCKET, "collection": "videos",
                                        "folder_id": folder["id"], "scope": "org", "integration_id": ci}))
@@ -58,7 +92,10 @@ async fn s3_import_end_to_end_with_every_failure_reason() {
     assert_eq!(job["folder_id"], folder["id"]);
     assert_eq!(job["folder_name"], "fleet_uploads");
     assert_eq!(job["status"], "completed_with_errors");
-    assert_eq!(job["counts"], json!({"uploaded": 2, "failed": 4, "pending": 0}));
+    assert_eq!(
+        job["counts"],
+        json!({"uploaded": 2, "failed": 4, "pending": 0})
+    );
     assert!(job["completed_at"].is_string());
     assert_eq!(job["multi_view"], false);
 
@@ -86,8 +123,14 @@ async fn s3_import_end_to_end_with_every_failure_reason() {
     let m = &st["metadata"];
     assert_eq!(m["size_bytes"], good.len() as u64);
     assert_eq!(m["sha256"], sha256_hex(&good));
-    assert_eq!((m["width"].as_u64(), m["height"].as_u64()), (Some(1920), Some(1080)));
-    assert!((m["duration_s"].as_f64().unwrap() - 12.5).abs() < 1e-6, "{m}");
+    assert_eq!(
+        (m["width"].as_u64(), m["height"].as_u64()),
+        (Some(1920), Some(1080))
+    );
+    assert!(
+        (m["duration_s"].as_f64().unwrap() - 12.5).abs() < 1e-6,
+        "{m}"
+    );
     assert_eq!(m["codec"], "avc1");
     assert_eq!(st["import_job_id"], job_id);
     let vid = row("rear #2.MP4")["video_id"].as_str().unwrap().to_owned();
@@ -106,12 +149,25 @@ async fn s3_import_end_to_end_with_every_failure_reason() {
 
     // Retry the failed rows: they run again and fail again for the same reasons.
     env.s3.put(BUCKET, "trips/042/missing.mp4", &good).unwrap();
-    let (status, retried) = env.post(&format!("/api/import-jobs/{job_id}/retry"), json!({"video_ids": null})).await;
+    let (status, retried) = env
+        .post(
+            &format!("/api/import-jobs/{job_id}/retry"),
+            json!({"video_ids": null}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{retried}");
     assert_eq!(retried["retried"], 4);
     let job = env.wait_job(job_id).await;
-    assert_eq!(job["counts"], json!({"uploaded": 3, "failed": 3, "pending": 0}));
-    let (_, again) = env.post(&format!("/api/import-jobs/{job_id}/retry"), json!({"video_ids": [vid]})).await;
+    assert_eq!(
+        job["counts"],
+        json!({"uploaded": 3, "failed": 3, "pending": 0})
+    );
+    let (_, again) = env
+        .post(
+            &format!("/api/import-jobs/{job_id}/retry"),
+            json!({"video_ids": [vid]}),
+        )
+        .await;
     assert_eq!(again["retried"], 1);
     env.wait_job(job_id).await;
 }
@@ -119,17 +175,29 @@ async fn s3_import_end_to_end_with_every_failure_reason() {
 #[tokio::test]
 async fn credentials_prefix_and_anonymous_failures_are_rows() {
     let env = env().await;
-    env.s3.put(BUCKET, "raw/a.mp4", &mp4(320, 240, 1000)).unwrap();
-    env.s3.put(BUCKET, "cooked/b.mp4", &mp4(320, 240, 1000)).unwrap();
+    env.s3
+        .put(BUCKET, "raw/a.mp4", &mp4(320, 240, 1000))
+        .unwrap();
+    env.s3
+        .put(BUCKET, "cooked/b.mp4", &mp4(320, 240, 1000))
+        .unwrap();
     // Wrong secret: the row fails with a message about the credentials.
     let wrong = env.s3_integration("not-the-secret", None).await;
-    let (_, up) = env.post("/api/s3/upload", json!({"keys": ["raw/a.mp4"], "bucket": BUCKET, "integration_id": wrong})).await;
+    let (_, up) = env
+        .post(
+            "/api/s3/upload",
+            json!({"keys": ["raw/a.mp4"], "bucket": BUCKET, "integration_id": wrong}),
+        )
+        .await;
     let job = up["import_job_id"].as_str().unwrap().to_owned();
     env.wait_job(&job).await;
     let rows = env.rows(&job, 10).await;
     assert_eq!(rows[0]["status"], "UPLOADING_FAILED");
     let err = rows[0]["error"].as_str().unwrap().to_lowercase();
-    assert!(err.contains("credential") || err.contains("secret") || err.contains("denied"), "{err}");
+    assert!(
+        err.contains("credential") || err.contains("secret") || err.contains("denied"),
+        "{err}"
+    );
     assert!(!err.contains("not-the-secret"), "{err}");
 
     // Outside the integration's prefix.
@@ -139,12 +207,24 @@ async fn credentials_prefix_and_anonymous_failures_are_rows() {
         .await;
     let job = up["import_job_id"].as_str().unwrap().to_owned();
     let done = env.wait_job(&job).await;
-    assert_eq!(done["prefix"], "raw/", "the integration's prefix is longer than the common one");
+    assert_eq!(
+        done["prefix"], "raw/",
+        "the integration's prefix is longer than the common one"
+    );
     let rows = by_uri(&env.rows(&job, 10).await);
-    assert_eq!(rows[&format!("s3://{BUCKET}/raw/a.mp4")]["status"], "UPLOADED");
+    assert_eq!(
+        rows[&format!("s3://{BUCKET}/raw/a.mp4")]["status"],
+        "UPLOADED"
+    );
     let out = &rows[&format!("s3://{BUCKET}/cooked/b.mp4")];
     assert_eq!(out["status"], "UPLOADING_FAILED");
-    assert!(out["error"].as_str().unwrap().contains("outside the integration's prefix `raw/`"), "{out}");
+    assert!(
+        out["error"]
+            .as_str()
+            .unwrap()
+            .contains("outside the integration's prefix `raw/`"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
@@ -153,7 +233,12 @@ async fn without_integration_id_the_newest_matching_integration_is_used() {
     env.s3.put(BUCKET, "a.mp4", &mp4(320, 240, 1000)).unwrap();
     env.s3_integration("stale-secret", None).await;
     env.s3_integration(SK, None).await;
-    let (_, up) = env.post("/api/s3/upload", json!({"keys": ["a.mp4"], "bucket": BUCKET})).await;
+    let (_, up) = env
+        .post(
+            "/api/s3/upload",
+            json!({"keys": ["a.mp4"], "bucket": BUCKET}),
+        )
+        .await;
     let job = up["import_job_id"].as_str().unwrap().to_owned();
     let done = env.wait_job(&job).await;
     assert_eq!(done["counts"]["uploaded"], 1, "{done}");
@@ -167,10 +252,18 @@ async fn walk_with_limit_one_while_importing_sees_every_row_once() {
     for k in &keys {
         env.s3.put(BUCKET, k, &mp4(160, 120, 500)).unwrap();
     }
-    let (_, up) = env.post("/api/s3/upload", json!({"keys": keys, "bucket": BUCKET, "integration_id": ci})).await;
+    let (_, up) = env
+        .post(
+            "/api/s3/upload",
+            json!({"keys": keys, "bucket": BUCKET, "integration_id": ci}),
+        )
+        .await;
     let job = up["import_job_id"].as_str().unwrap().to_owned();
     let rows = env.rows(&job, 1).await;
-    let ids: Vec<&str> = rows.iter().map(|r| r["video_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = rows
+        .iter()
+        .map(|r| r["video_id"].as_str().unwrap())
+        .collect();
     let distinct: BTreeSet<&str> = ids.iter().copied().collect();
     assert_eq!(ids.len(), 40);
     assert_eq!(distinct.len(), 40);
@@ -178,8 +271,15 @@ async fn walk_with_limit_one_while_importing_sees_every_row_once() {
     sorted.sort();
     assert_eq!(ids, sorted, "rows come in ascending video_id order");
     // Offset pages give the same rows.
-    let (_, page) = env.get(&format!("/api/import-jobs/{job}/videos?limit=10&offset=30")).await;
-    let tail: Vec<&str> = page["videos"].as_array().unwrap().iter().map(|r| r["video_id"].as_str().unwrap()).collect();
+    let (_, page) = env
+        .get(&format!("/api/import-jobs/{job}/videos?limit=10&offset=30"))
+        .await;
+    let tail: Vec<&str> = page["videos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["video_id"].as_str().unwrap())
+        .collect();
     assert_eq!(tail, &ids[30..]);
     assert_eq!(page["has_more"], false);
     assert_eq!(page["next_cursor"], Value::Null);
@@ -198,13 +298,20 @@ async fn multi_view_sets() {
         {"views": {"front": u("t1/front.mp4"), "left": u("t1/left.mp4")}},
         {"views": {"front": u("t2/front.mp4"), "rear": u("t2/rear-missing.mp4")}},
     ]);
-    let (status, up) = env.post("/api/s3/upload", json!({"sets": sets, "bucket": BUCKET, "integration_id": ci})).await;
+    let (status, up) = env
+        .post(
+            "/api/s3/upload",
+            json!({"sets": sets, "bucket": BUCKET, "integration_id": ci}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{up}");
     let job = up["import_job_id"].as_str().unwrap().to_owned();
     let done = env.wait_job(&job).await;
     assert_eq!(done["total"], 2);
     assert_eq!(done["multi_view"], true);
-    let (status, _) = env.get(&format!("/api/import-jobs/{job}/videos?offset=0")).await;
+    let (status, _) = env
+        .get(&format!("/api/import-jobs/{job}/videos?offset=0"))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let rows = env.rows(&job, 1).await;
     assert_eq!(rows.len(), 2);
@@ -219,7 +326,12 @@ async fn multi_view_sets() {
     assert_eq!(second["status"], "UPLOADED");
     assert_eq!(second["failed_views"][0]["role"], "rear");
     assert_eq!(second["failed_views"][0]["status"], "UPLOADING_FAILED");
-    assert!(second["failed_views"][0]["error"].as_str().unwrap().contains("not found"));
+    assert!(
+        second["failed_views"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not found")
+    );
 }
 
 #[tokio::test]
@@ -227,21 +339,36 @@ async fn hugging_face_bucket_import() {
     let hf = import_testkit::HfStandIn::start().await.unwrap();
     hf.add_bucket("acme", "cams", Some("hf_token_abc")).unwrap();
     hf.add_bucket("acme", "public-cams", None).unwrap();
-    hf.put("acme", "cams", "day1/a.mp4", &mp4(640, 480, 2000)).unwrap();
-    hf.put("acme", "public-cams", "b.mp4", &mp4(640, 480, 2000)).unwrap();
+    hf.put("acme", "cams", "day1/a.mp4", &mp4(640, 480, 2000))
+        .unwrap();
+    hf.put("acme", "public-cams", "b.mp4", &mp4(640, 480, 2000))
+        .unwrap();
     let endpoint = hf.endpoint();
     let env = env_with(|c| c.hf_endpoint = endpoint).await;
     let (status, _) = env
         .post("/api/cloud-integrations/hf-bucket", json!({"name": "hf", "type": "hf_bucket", "token": "hf_token_abc", "bucket": "acme/cams", "prefix": null}))
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, up) = env.post("/api/hf-buckets/upload", json!({"files": ["day1/a.mp4", "day1/none.mp4"], "bucket": "acme/cams"})).await;
+    let (_, up) = env
+        .post(
+            "/api/hf-buckets/upload",
+            json!({"files": ["day1/a.mp4", "day1/none.mp4"], "bucket": "acme/cams"}),
+        )
+        .await;
     let job = up["import_job_id"].as_str().unwrap().to_owned();
     let done = env.wait_job(&job).await;
     assert_eq!(done["source"], "hf_bucket");
-    assert_eq!(done["counts"], json!({"uploaded": 1, "failed": 1, "pending": 0}));
+    assert_eq!(
+        done["counts"],
+        json!({"uploaded": 1, "failed": 1, "pending": 0})
+    );
     // A public bucket needs no integration.
-    let (_, up) = env.post("/api/hf-buckets/upload", json!({"files": ["b.mp4"], "bucket": "acme/public-cams"})).await;
+    let (_, up) = env
+        .post(
+            "/api/hf-buckets/upload",
+            json!({"files": ["b.mp4"], "bucket": "acme/public-cams"}),
+        )
+        .await;
     let job = up["import_job_id"].as_str().unwrap().to_owned();
     assert_eq!(env.wait_job(&job).await["counts"]["uploaded"], 1);
     // A private bucket without a token fails the row, not the request.
@@ -250,7 +377,12 @@ async fn hugging_face_bucket_import() {
         move |c| c.hf_endpoint = e
     })
     .await;
-    let (_, up) = env2.post("/api/hf-buckets/upload", json!({"files": ["day1/a.mp4"], "bucket": "acme/cams"})).await;
+    let (_, up) = env2
+        .post(
+            "/api/hf-buckets/upload",
+            json!({"files": ["day1/a.mp4"], "bucket": "acme/cams"}),
+        )
+        .await;
     let job = up["import_job_id"].as_str().unwrap().to_owned();
     env2.wait_job(&job).await;
     let rows = env2.rows(&job, 10).await;

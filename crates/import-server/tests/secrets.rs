@@ -31,7 +31,9 @@ async fn no_secret_in_answers_or_logs() {
     tracing_subscriber::fmt()
         // Everything at trace level, except the S3 stand-in itself: it plays the
         // cloud, which of course sees the credentials it checks.
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace,s3s=off,s3s_fs=off"))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "trace,s3s=off,s3s_fs=off",
+        ))
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .init();
@@ -65,7 +67,12 @@ async fn no_secret_in_answers_or_logs() {
     answers.push_str(&gcs.to_string());
     env.s3.put(BUCKET, "a.mp4", &mp4(320, 240, 1000)).unwrap();
     for id in [ci.as_str(), wrong["id"].as_str().unwrap()] {
-        let (status, up) = env.post("/api/s3/upload", json!({"keys": ["a.mp4", "gone.mp4"], "bucket": BUCKET, "integration_id": id})).await;
+        let (status, up) = env
+            .post(
+                "/api/s3/upload",
+                json!({"keys": ["a.mp4", "gone.mp4"], "bucket": BUCKET, "integration_id": id}),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
         let job = up["import_job_id"].as_str().unwrap();
         answers.push_str(&env.wait_job(job).await.to_string());
@@ -77,8 +84,20 @@ async fn no_secret_in_answers_or_logs() {
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("import job created"), "the capture works");
     assert!(logs.contains("row finished"), "the capture works");
-    for secret in [SK, "wrong-secret-5c2b", "session-token-77aa", "hf_tok_3e4f", "PRIVATEKEYMATERIAL", env.key.as_str()] {
-        if let Some(at) = logs.find(secret) { panic!("`{secret}` appears in the logs: ...{}...", &logs[at.saturating_sub(400)..(at + 100).min(logs.len())]); }
+    for secret in [
+        SK,
+        "wrong-secret-5c2b",
+        "session-token-77aa",
+        "hf_tok_3e4f",
+        "PRIVATEKEYMATERIAL",
+        env.key.as_str(),
+    ] {
+        if let Some(at) = logs.find(secret) {
+            panic!(
+                "`{secret}` appears in the logs: ...{}...",
+                &logs[at.saturating_sub(400)..(at + 100).min(logs.len())]
+            );
+        }
         assert!(!answers.contains(secret), "`{secret}` appears in an answer");
     }
 }

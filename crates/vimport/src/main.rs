@@ -54,10 +54,18 @@ struct ServeArgs {
     workers: usize,
     /// HOST:PORT that integrations may use although it is local or plain HTTP
     /// (for example a MinIO on 127.0.0.1:9000). Repeat for several.
-    #[arg(long = "allow-endpoint", env = "VIMPORT_ALLOW_ENDPOINT", value_delimiter = ',')]
+    #[arg(
+        long = "allow-endpoint",
+        env = "VIMPORT_ALLOW_ENDPOINT",
+        value_delimiter = ','
+    )]
     allow_endpoints: Vec<String>,
     /// The Hugging Face Hub endpoint that hf:// buckets are read from.
-    #[arg(long, env = "VIMPORT_HF_ENDPOINT", default_value = "https://huggingface.co")]
+    #[arg(
+        long,
+        env = "VIMPORT_HF_ENDPOINT",
+        default_value = "https://huggingface.co"
+    )]
     hf_endpoint: String,
     /// Seconds a claimed row stays leased without a heartbeat.
     #[arg(long, env = "VIMPORT_LEASE_SECS", default_value_t = 60)]
@@ -97,7 +105,9 @@ fn init_logging() {
 fn server_config(store: StoreArgs) -> ServerConfig {
     let mut config = ServerConfig::new(store.data_dir);
     config.database_url = store.database_url;
-    config.secret_key = std::env::var("VIMPORT_SECRET_KEY").ok().filter(|k| !k.trim().is_empty());
+    config.secret_key = std::env::var("VIMPORT_SECRET_KEY")
+        .ok()
+        .filter(|k| !k.trim().is_empty());
     config
 }
 
@@ -144,7 +154,11 @@ async fn keys_create(args: KeysCreateArgs) -> anyhow::Result<()> {
     let key = import_server::create_api_key(&config, &args.user, &args.org, args.name.as_deref())
         .await
         .context("creating the API key")?;
-    println!("Created an API key for user `{}` of org `{}`.", args.user.trim(), args.org.trim());
+    println!(
+        "Created an API key for user `{}` of org `{}`.",
+        args.user.trim(),
+        args.org.trim()
+    );
     println!("Store it now: it is kept only as a hash and cannot be shown again.");
     println!("{key}");
     Ok(())
@@ -153,7 +167,10 @@ async fn keys_create(args: KeysCreateArgs) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -29,7 +29,9 @@ where
 /// Parse a JSON body with the contract's error answers.
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::unprocessable("the request needs a JSON body; see docs/api/openapi.json"));
+        return Err(ApiError::unprocessable(
+            "the request needs a JSON body; see docs/api/openapi.json",
+        ));
     }
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         Category::Data => ApiError::unprocessable(format!("invalid request body: {e}")),

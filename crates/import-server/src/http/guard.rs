@@ -30,7 +30,11 @@ fn api_key(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Authenticate, buffer the body within the limit, apply idempotency, log.
-pub(crate) async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub(crate) async fn guard(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -90,7 +94,10 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
         .headers
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::to_owned));
-    let mutating = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+    let mutating = matches!(
+        parts.method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
     let idem_key = match idem_key {
         Some(Ok(k)) if mutating => {
             import_core::check_idempotency_key(&k)?;
@@ -104,7 +111,9 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
         _ => None,
     };
     let Some(idem_key) = idem_key else {
-        return Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await);
+        return Ok(next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await);
     };
     let fingerprint = {
         let mut material = Vec::with_capacity(bytes.len() + 64);
@@ -124,8 +133,10 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
         IdemBegin::Replay { status, body } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             let mut res = (status, body).into_response();
-            res.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             res.headers_mut()
                 .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
             return Ok(res);
@@ -144,9 +155,13 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
         }
         IdemBegin::Fresh => {}
     }
-    let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let res = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     let (parts, body) = res.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
     let user = principal.user_id;
     if parts.status.is_server_error() {
         state.store.idem_abort(&user, &idem_key).await?;

@@ -21,14 +21,20 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.body_limit;
     Router::new()
         .route("/api/keys/verify", post(routes::verify))
-        .route("/api/folders/create-or-get", post(routes::create_or_get_folder))
+        .route(
+            "/api/folders/create-or-get",
+            post(routes::create_or_get_folder),
+        )
         .route("/api/folders", post(routes::create_folder))
         .route("/api/folders/get", get(routes::get_folder))
         .route("/api/cloud-integrations", get(routes::list_integrations))
         .route("/api/cloud-integrations/gcs", post(routes::add_gcs))
         .route("/api/cloud-integrations/s3", post(routes::add_s3))
         .route("/api/cloud-integrations/hf-bucket", post(routes::add_hf))
-        .route("/api/cloud-integrations/{id}", delete(routes::delete_integration))
+        .route(
+            "/api/cloud-integrations/{id}",
+            delete(routes::delete_integration),
+        )
         .route("/api/gcs/upload", post(routes::upload_gcs))
         .route("/api/s3/upload", post(routes::upload_s3))
         .route("/api/hf-buckets/upload", post(routes::upload_hf))
@@ -38,15 +44,24 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/video/{id}/status", get(routes::video_status))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no such route; see docs/api/openapi.json for the routes of the API")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no such route; see docs/api/openapi.json for the routes of the API",
+    )
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this route does not take that method",
+    )
 }

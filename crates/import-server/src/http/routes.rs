@@ -59,7 +59,11 @@ fn new_folder(who: &Principal, req: &FolderRequest) -> Result<FolderRecord, ApiE
         id: new_id("fo_", now as u64),
         org_id: who.org_id.clone(),
         scope: checked.scope,
-        owner_id: if checked.scope == Scope::User { who.user_id.clone() } else { String::new() },
+        owner_id: if checked.scope == Scope::User {
+            who.user_id.clone()
+        } else {
+            String::new()
+        },
         name: checked.name,
         description: req.description.clone().filter(|d| !d.trim().is_empty()),
         created_by: who.user_id.clone(),
@@ -73,7 +77,11 @@ pub(crate) async fn create_or_get_folder(
     JsonBody(req): JsonBody<FolderRequest>,
 ) -> Result<Json<Folder>, ApiError> {
     let folder = new_folder(&who, &req)?;
-    if let Some(existing) = st.store.folder_by_name(&who, &folder.name, folder.scope).await? {
+    if let Some(existing) = st
+        .store
+        .folder_by_name(&who, &folder.name, folder.scope)
+        .await?
+    {
         return Ok(Json(folder_wire(existing)?));
     }
     let (name, scope) = (folder.name.clone(), folder.scope);
@@ -82,7 +90,10 @@ pub(crate) async fn create_or_get_folder(
         // Created meanwhile by a concurrent request: answer that one.
         None => match st.store.folder_by_name(&who, &name, scope).await? {
             Some(f) => Ok(Json(folder_wire(f)?)),
-            None => Err(ApiError::unavailable("the folder is being created; retry", 1)),
+            None => Err(ApiError::unavailable(
+                "the folder is being created; retry",
+                1,
+            )),
         },
     }
 }
@@ -98,7 +109,9 @@ pub(crate) async fn create_folder(
         Some(created) => Ok((StatusCode::CREATED, Json(folder_wire(created)?)).into_response()),
         None => Err(ApiError::new(
             StatusCode::CONFLICT,
-            format!("a folder named `{name}` already exists in scope `{scope}`; use POST /api/folders/create-or-get to reuse it"),
+            format!(
+                "a folder named `{name}` already exists in scope `{scope}`; use POST /api/folders/create-or-get to reuse it"
+            ),
         )),
     }
 }
@@ -117,7 +130,9 @@ pub(crate) async fn get_folder(
 ) -> Result<Json<Folder>, ApiError> {
     let q = query_map(raw.as_deref());
     let Some(name) = q.get("name").map(|n| n.trim()).filter(|n| !n.is_empty()) else {
-        return Err(ApiError::unprocessable("query parameter `name` is required: /api/folders/get?name=NAME&scope=user|org"));
+        return Err(ApiError::unprocessable(
+            "query parameter `name` is required: /api/folders/get?name=NAME&scope=user|org",
+        ));
     };
     let scope: Scope = match q.get("scope") {
         Some(s) => s.parse()?,
@@ -125,7 +140,9 @@ pub(crate) async fn get_folder(
     };
     match st.store.folder_by_name(&who, name, scope).await? {
         Some(f) => Ok(Json(folder_wire(f)?)),
-        None => Err(ApiError::not_found(&format!("folder `{name}` in scope `{scope}`"))),
+        None => Err(ApiError::not_found(&format!(
+            "folder `{name}` in scope `{scope}`"
+        ))),
     }
 }
 
@@ -161,7 +178,9 @@ pub(crate) async fn list_integrations(
 fn required(field: &'static str, value: &str) -> Result<String, ApiError> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(ApiError::unprocessable(format!("`{field}` must not be empty")));
+        return Err(ApiError::unprocessable(format!(
+            "`{field}` must not be empty"
+        )));
     }
     Ok(v.to_owned())
 }
@@ -205,7 +224,9 @@ async fn save_integration(
         .await
         .map_err(|e| match e {
             import_providers::ProviderError::ForbiddenEndpoint { .. }
-            | import_providers::ProviderError::Unresolvable { .. } => ApiError::bad_request(e.to_string()),
+            | import_providers::ProviderError::Unresolvable { .. } => {
+                ApiError::bad_request(e.to_string())
+            }
             _ => ApiError::unprocessable(e.to_string()),
         })?;
     st.store.insert_integration(rec.clone()).await?;
@@ -213,7 +234,13 @@ async fn save_integration(
     Ok(Json(integration_wire(who, rec)?))
 }
 
-fn new_integration(who: &Principal, kind: Provider, name: &str, bucket: &str, p: Option<&str>) -> Result<IntegrationRecord, ApiError> {
+fn new_integration(
+    who: &Principal,
+    kind: Provider,
+    name: &str,
+    bucket: &str,
+    p: Option<&str>,
+) -> Result<IntegrationRecord, ApiError> {
     let bucket = required("bucket", bucket)?;
     bucket_rule(kind, &bucket)?;
     let now = now_ms();
@@ -245,8 +272,22 @@ pub(crate) async fn add_gcs(
             "`service_account` must be the service-account JSON key object (the file downloaded from the cloud console)",
         ));
     }
-    let rec = new_integration(&who, Provider::Gcs, &body.name, &body.bucket, body.prefix.as_deref())?;
-    save_integration(&st, &who, rec, Secrets::Gcs { service_account: body.service_account }).await
+    let rec = new_integration(
+        &who,
+        Provider::Gcs,
+        &body.name,
+        &body.bucket,
+        body.prefix.as_deref(),
+    )?;
+    save_integration(
+        &st,
+        &who,
+        rec,
+        Secrets::Gcs {
+            service_account: body.service_account,
+        },
+    )
+    .await
 }
 
 pub(crate) async fn add_s3(
@@ -255,9 +296,23 @@ pub(crate) async fn add_s3(
     JsonBody(body): JsonBody<AddS3Integration>,
 ) -> Result<Json<CloudIntegration>, ApiError> {
     check_kind(body.kind, Provider::S3)?;
-    let mut rec = new_integration(&who, Provider::S3, &body.name, &body.bucket, body.prefix.as_deref())?;
-    let endpoint = body.endpoint_url.as_deref().map(str::trim).filter(|e| !e.is_empty());
-    let region = body.region.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    let mut rec = new_integration(
+        &who,
+        Provider::S3,
+        &body.name,
+        &body.bucket,
+        body.prefix.as_deref(),
+    )?;
+    let endpoint = body
+        .endpoint_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let region = body
+        .region
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
     rec.region = match (region, endpoint) {
         (Some(r), _) => Some(r.to_owned()),
         (None, Some(_)) => Some("auto".to_owned()),
@@ -282,7 +337,13 @@ pub(crate) async fn add_hf(
     JsonBody(body): JsonBody<AddHfIntegration>,
 ) -> Result<Json<CloudIntegration>, ApiError> {
     check_kind(body.kind, Provider::HfBucket)?;
-    let rec = new_integration(&who, Provider::HfBucket, &body.name, &body.bucket, body.prefix.as_deref())?;
+    let rec = new_integration(
+        &who,
+        Provider::HfBucket,
+        &body.name,
+        &body.bucket,
+        body.prefix.as_deref(),
+    )?;
     let token = required("token", &body.token)?;
     save_integration(&st, &who, rec, Secrets::Hf { token: Some(token) }).await
 }
@@ -299,15 +360,27 @@ pub(crate) async fn delete_integration(
     }
 }
 
-pub(crate) async fn upload_gcs(st: St, who: Caller, body: JsonBody<UploadBody>) -> Result<Json<UploadResponse>, ApiError> {
+pub(crate) async fn upload_gcs(
+    st: St,
+    who: Caller,
+    body: JsonBody<UploadBody>,
+) -> Result<Json<UploadResponse>, ApiError> {
     upload(st, who, body, Provider::Gcs).await
 }
 
-pub(crate) async fn upload_s3(st: St, who: Caller, body: JsonBody<UploadBody>) -> Result<Json<UploadResponse>, ApiError> {
+pub(crate) async fn upload_s3(
+    st: St,
+    who: Caller,
+    body: JsonBody<UploadBody>,
+) -> Result<Json<UploadResponse>, ApiError> {
     upload(st, who, body, Provider::S3).await
 }
 
-pub(crate) async fn upload_hf(st: St, who: Caller, body: JsonBody<UploadBody>) -> Result<Json<UploadResponse>, ApiError> {
+pub(crate) async fn upload_hf(
+    st: St,
+    who: Caller,
+    body: JsonBody<UploadBody>,
+) -> Result<Json<UploadResponse>, ApiError> {
     upload(st, who, body, Provider::HfBucket).await
 }
 
@@ -362,9 +435,16 @@ async fn upload(
     // Without an integration: the caller's newest one for that bucket, else public access.
     let integration = match integration {
         Some(rec) => Some(rec),
-        None => st.store.newest_integration(&who, provider, request.bucket()).await?,
+        None => {
+            st.store
+                .newest_integration(&who, provider, request.bucket())
+                .await?
+        }
     };
-    let prefix = longest(request.common_prefix(), integration.as_ref().and_then(|r| r.prefix.clone()));
+    let prefix = longest(
+        request.common_prefix(),
+        integration.as_ref().and_then(|r| r.prefix.clone()),
+    );
     let now = now_ms();
     let job_id = new_id("ij_", now as u64);
     let mut ids = IdGen::new("vi_", now as u64);
@@ -379,8 +459,17 @@ async fn upload(
             for set in sets {
                 let front = ids.next_id();
                 for (role, uri) in set.views() {
-                    let id = if role.is_front() { front.clone() } else { ids.next_id() };
-                    videos.push(new_video(id, Some(front.clone()), Some(role.as_str().to_owned()), uri));
+                    let id = if role.is_front() {
+                        front.clone()
+                    } else {
+                        ids.next_id()
+                    };
+                    videos.push(new_video(
+                        id,
+                        Some(front.clone()),
+                        Some(role.as_str().to_owned()),
+                        uri,
+                    ));
                 }
             }
         }
@@ -442,13 +531,25 @@ fn job_wire(job: &JobRecord) -> Result<ImportJob, ApiError> {
         pending: (job.total - job.uploaded - job.failed).max(0) as u64,
     };
     let terminal = job.completed_at.is_some();
-    let status = if terminal { JobStatus::from_counts(&Counts { pending: 0, ..counts }) } else { JobStatus::Importing };
+    let status = if terminal {
+        JobStatus::from_counts(&Counts {
+            pending: 0,
+            ..counts
+        })
+    } else {
+        JobStatus::Importing
+    };
     Ok(ImportJob {
         job_id: job.id.parse().map_err(ApiError::from)?,
         source: job.source,
         bucket: job.bucket.clone(),
         prefix: job.prefix.clone(),
-        folder_id: job.folder_id.as_deref().map(str::parse).transpose().map_err(ApiError::from)?,
+        folder_id: job
+            .folder_id
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(ApiError::from)?,
         folder_name: job.folder_name.clone(),
         total: job.total.max(0) as u64,
         created_at: rfc3339(job.created_at),
@@ -486,7 +587,9 @@ fn row_wire(row: &RowRecord) -> Result<VideoRow, ApiError> {
     let status = VideoStatus::from_wire(&row.status);
     Ok(VideoRow {
         video_id: vid(&row.id)?,
-        error: (status == VideoStatus::UploadingFailed).then(|| row.error.clone()).flatten(),
+        error: (status == VideoStatus::UploadingFailed)
+            .then(|| row.error.clone())
+            .flatten(),
         status,
         import_source_uri: Some(row.source_uri.clone()),
         set_video_id: None,
@@ -536,14 +639,24 @@ pub(crate) async fn get_job_videos(
                         error: v.error.clone(),
                     });
                 }
-                map.insert(role, ViewStatus { video_id: vid(&v.id)?, status });
+                map.insert(
+                    role,
+                    ViewStatus {
+                        video_id: vid(&v.id)?,
+                        status,
+                    },
+                );
             }
             video.set_video_id = Some(video.video_id.clone());
             video.views = Some(map);
             video.failed_views = Some(failed);
         }
     }
-    let next_cursor = if has_more { videos.last().map(|v| v.video_id.clone()) } else { None };
+    let next_cursor = if has_more {
+        videos.last().map(|v| v.video_id.clone())
+    } else {
+        None
+    };
     Ok(Json(VideosPage {
         import_job_id: job.id.parse().map_err(ApiError::from)?,
         total: job.total.max(0) as u64,
@@ -568,7 +681,9 @@ pub(crate) async fn retry_job(
         super::body::parse(&body)?
     };
     let job = visible_job(&st, &who, &id).await?;
-    let ids: Option<Vec<String>> = req.video_ids.map(|v| v.into_iter().map(|i| i.as_str().to_owned()).collect());
+    let ids: Option<Vec<String>> = req
+        .video_ids
+        .map(|v| v.into_iter().map(|i| i.as_str().to_owned()).collect());
     if ids.as_ref().is_some_and(|v| v.len() > MAX_RETRY_IDS) {
         return Err(ApiError::unprocessable(format!(
             "at most {MAX_RETRY_IDS} video ids per retry request; send several requests, or `null` to retry every failed row"
@@ -598,7 +713,11 @@ pub(crate) async fn video_status(
     let status = VideoStatus::from_wire(&row.status);
     Ok(Json(VideoStatusResponse {
         video_id: vid(&row.id)?,
-        metadata: if status == VideoStatus::Uploaded { row.metadata.clone() } else { VideoMetadata::default() },
+        metadata: if status == VideoStatus::Uploaded {
+            row.metadata.clone()
+        } else {
+            VideoMetadata::default()
+        },
         status,
         import_job_id: job.id.parse().map_err(ApiError::from)?,
         import_source_uri: row.source_uri,

@@ -242,7 +242,12 @@ pub trait Store: Send + Sync + 'static {
     /// Create a folder; `Ok(None)` when the name exists in that scope.
     async fn insert_folder(&self, folder: FolderRecord) -> StoreResult<Option<FolderRecord>>;
     /// A visible folder by name and scope.
-    async fn folder_by_name(&self, who: &Principal, name: &str, scope: Scope) -> StoreResult<Option<FolderRecord>>;
+    async fn folder_by_name(
+        &self,
+        who: &Principal,
+        name: &str,
+        scope: Scope,
+    ) -> StoreResult<Option<FolderRecord>>;
     /// A visible folder by id.
     async fn folder_by_id(&self, who: &Principal, id: &str) -> StoreResult<Option<FolderRecord>>;
 
@@ -251,11 +256,20 @@ pub trait Store: Send + Sync + 'static {
     /// Integrations visible to the caller, newest first.
     async fn list_integrations(&self, who: &Principal) -> StoreResult<Vec<IntegrationRecord>>;
     /// A visible integration.
-    async fn integration(&self, who: &Principal, id: &str) -> StoreResult<Option<IntegrationRecord>>;
+    async fn integration(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> StoreResult<Option<IntegrationRecord>>;
     /// An integration by id, for workers.
     async fn integration_by_id(&self, id: &str) -> StoreResult<Option<IntegrationRecord>>;
     /// The caller's newest integration of a provider and bucket.
-    async fn newest_integration(&self, who: &Principal, kind: Provider, bucket: &str) -> StoreResult<Option<IntegrationRecord>>;
+    async fn newest_integration(
+        &self,
+        who: &Principal,
+        kind: Provider,
+        bucket: &str,
+    ) -> StoreResult<Option<IntegrationRecord>>;
     /// Delete an integration the caller owns; false if none.
     async fn delete_integration(&self, who: &Principal, id: &str) -> StoreResult<bool>;
     /// Record a use.
@@ -273,23 +287,47 @@ pub trait Store: Send + Sync + 'static {
     /// Every view of the given sets.
     async fn set_views(&self, job_id: &str, set_ids: &[String]) -> StoreResult<Vec<RowRecord>>;
     /// Failed rows back to `PENDING` (the named ones, or all); answers their ids.
-    async fn retry_rows(&self, job: &JobRecord, ids: Option<&[String]>, now: i64) -> StoreResult<Vec<String>>;
+    async fn retry_rows(
+        &self,
+        job: &JobRecord,
+        ids: Option<&[String]>,
+        now: i64,
+    ) -> StoreResult<Vec<String>>;
     /// A video visible to the caller, with its job.
-    async fn video(&self, who: &Principal, id: &str) -> StoreResult<Option<(RowRecord, JobRecord)>>;
+    async fn video(&self, who: &Principal, id: &str)
+    -> StoreResult<Option<(RowRecord, JobRecord)>>;
 
     /// Claim the next row to import, leased to `worker` until `lease_until`.
-    async fn claim(&self, worker: &str, now: i64, lease_until: i64) -> StoreResult<Option<ClaimedRow>>;
+    async fn claim(
+        &self,
+        worker: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<Option<ClaimedRow>>;
     /// Extend a lease; false if the row is no longer ours.
     async fn renew_lease(&self, id: &str, worker: &str, lease_until: i64) -> StoreResult<bool>;
     /// Finish a claimed row; false (and no change) if the lease was lost.
-    async fn finish(&self, id: &str, worker: &str, outcome: RowOutcome, now: i64) -> StoreResult<bool>;
+    async fn finish(
+        &self,
+        id: &str,
+        worker: &str,
+        outcome: RowOutcome,
+        now: i64,
+    ) -> StoreResult<bool>;
     /// Put rows whose lease expired back to `PENDING`; answers how many.
     async fn release_expired(&self, now: i64) -> StoreResult<u64>;
 
     /// Look up or reserve an idempotency key.
-    async fn idem_begin(&self, user: &str, key: &str, fingerprint: &str, now: i64) -> StoreResult<IdemBegin>;
+    async fn idem_begin(
+        &self,
+        user: &str,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+    ) -> StoreResult<IdemBegin>;
     /// Record the answer of a reserved key.
-    async fn idem_finish(&self, user: &str, key: &str, status: u16, body: &[u8]) -> StoreResult<()>;
+    async fn idem_finish(&self, user: &str, key: &str, status: u16, body: &[u8])
+    -> StoreResult<()>;
     /// Forget a reserved key (the request failed on our side).
     async fn idem_abort(&self, user: &str, key: &str) -> StoreResult<()>;
     /// Forget keys older than `before`.

@@ -6,12 +6,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use import_core::wire::VideoMetadata;
 use import_core::{PageRequest, Provider, Scope};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{
-    ClaimedRow, FolderRecord, IdemBegin, IntegrationRecord, JobRecord, NewApiKey, NewVideo, Principal,
-    RowOutcome, RowRecord, Store, StoreResult,
+    ClaimedRow, FolderRecord, IdemBegin, IntegrationRecord, JobRecord, NewApiKey, NewVideo,
+    Principal, RowOutcome, RowRecord, Store, StoreResult,
 };
 use crate::error::{StartupError, StoreError};
 
@@ -71,7 +73,10 @@ impl SqliteStore {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(db)?;
-            sqlx::raw_sql(AssertSqlSafe(*sql)).execute(&mut *tx).await.map_err(db)?;
+            sqlx::raw_sql(AssertSqlSafe(*sql))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
             sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA user_version = {}", i + 1)))
                 .execute(&mut *tx)
                 .await
@@ -83,11 +88,13 @@ impl SqliteStore {
 }
 
 fn provider(s: &str) -> StoreResult<Provider> {
-    Provider::from_wire_name(s).ok_or_else(|| StoreError::Database(format!("unknown provider `{s}` in the database")))
+    Provider::from_wire_name(s)
+        .ok_or_else(|| StoreError::Database(format!("unknown provider `{s}` in the database")))
 }
 
 fn scope(s: &str) -> StoreResult<Scope> {
-    s.parse().map_err(|_| StoreError::Database(format!("unknown scope `{s}` in the database")))
+    s.parse()
+        .map_err(|_| StoreError::Database(format!("unknown scope `{s}` in the database")))
 }
 
 fn folder_from(row: &SqliteRow) -> StoreResult<FolderRecord> {
@@ -144,8 +151,7 @@ fn job_from(row: &SqliteRow) -> StoreResult<JobRecord> {
     })
 }
 
-const ROW_COLUMNS: &str =
-    "id, job_id, set_id, role, object, source_uri, status, error, size_bytes, sha256, duration_s, width, height, codec";
+const ROW_COLUMNS: &str = "id, job_id, set_id, role, object, source_uri, status, error, size_bytes, sha256, duration_s, width, height, codec";
 
 fn row_from(row: &SqliteRow) -> StoreResult<RowRecord> {
     Ok(RowRecord {
@@ -158,7 +164,9 @@ fn row_from(row: &SqliteRow) -> StoreResult<RowRecord> {
         status: row.try_get("status")?,
         error: row.try_get("error")?,
         metadata: VideoMetadata {
-            size_bytes: row.try_get::<Option<i64>, _>("size_bytes")?.map(|v| v as u64),
+            size_bytes: row
+                .try_get::<Option<i64>, _>("size_bytes")?
+                .map(|v| v as u64),
             sha256: row.try_get("sha256")?,
             duration_s: row.try_get("duration_s")?,
             width: row.try_get::<Option<i64>, _>("width")?.map(|v| v as u32),
@@ -191,10 +199,11 @@ impl Store for SqliteStore {
     }
 
     async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<Principal>> {
-        let row = sqlx::query("SELECT user_id, org_id, display_name FROM api_keys WHERE key_hash = $1")
-            .bind(key_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT user_id, org_id, display_name FROM api_keys WHERE key_hash = $1")
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| {
             Ok(Principal {
                 user_id: r.try_get("user_id")?,
@@ -223,8 +232,17 @@ impl Store for SqliteStore {
         Ok((done.rows_affected() == 1).then_some(f))
     }
 
-    async fn folder_by_name(&self, who: &Principal, name: &str, scope: Scope) -> StoreResult<Option<FolderRecord>> {
-        let owner = if scope == Scope::User { who.user_id.as_str() } else { "" };
+    async fn folder_by_name(
+        &self,
+        who: &Principal,
+        name: &str,
+        scope: Scope,
+    ) -> StoreResult<Option<FolderRecord>> {
+        let owner = if scope == Scope::User {
+            who.user_id.as_str()
+        } else {
+            ""
+        };
         let row = sqlx::query("SELECT * FROM folders WHERE org_id = $1 AND scope = $2 AND owner_id = $3 AND name = $4")
             .bind(&who.org_id)
             .bind(scope.as_str())
@@ -272,14 +290,20 @@ impl Store for SqliteStore {
     }
 
     async fn list_integrations(&self, who: &Principal) -> StoreResult<Vec<IntegrationRecord>> {
-        let rows = sqlx::query("SELECT * FROM integrations WHERE org_id = $1 ORDER BY created_at DESC, id DESC")
-            .bind(&who.org_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM integrations WHERE org_id = $1 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(&who.org_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(integration_from).collect()
     }
 
-    async fn integration(&self, who: &Principal, id: &str) -> StoreResult<Option<IntegrationRecord>> {
+    async fn integration(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> StoreResult<Option<IntegrationRecord>> {
         let row = sqlx::query("SELECT * FROM integrations WHERE id = $1 AND org_id = $2")
             .bind(id)
             .bind(&who.org_id)
@@ -296,7 +320,12 @@ impl Store for SqliteStore {
         row.as_ref().map(integration_from).transpose()
     }
 
-    async fn newest_integration(&self, who: &Principal, kind: Provider, bucket: &str) -> StoreResult<Option<IntegrationRecord>> {
+    async fn newest_integration(
+        &self,
+        who: &Principal,
+        kind: Provider,
+        bucket: &str,
+    ) -> StoreResult<Option<IntegrationRecord>> {
         let row = sqlx::query(
             "SELECT * FROM integrations WHERE org_id = $1 AND created_by = $2 AND kind = $3 AND bucket = $4
              ORDER BY created_at DESC, id DESC LIMIT 1",
@@ -311,12 +340,14 @@ impl Store for SqliteStore {
     }
 
     async fn delete_integration(&self, who: &Principal, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM integrations WHERE id = $1 AND org_id = $2 AND created_by = $3")
-            .bind(id)
-            .bind(&who.org_id)
-            .bind(&who.user_id)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "DELETE FROM integrations WHERE id = $1 AND org_id = $2 AND created_by = $3",
+        )
+        .bind(id)
+        .bind(&who.org_id)
+        .bind(&who.user_id)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -425,9 +456,8 @@ impl Store for SqliteStore {
     async fn set_views(&self, job_id: &str, set_ids: &[String]) -> StoreResult<Vec<RowRecord>> {
         let mut out = Vec::new();
         for chunk in set_ids.chunks(INSERT_CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-                "SELECT {ROW_COLUMNS} FROM videos WHERE job_id = "
-            ));
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new(format!("SELECT {ROW_COLUMNS} FROM videos WHERE job_id = "));
             qb.push_bind(job_id).push(" AND set_id IN (");
             let mut sep = qb.separated(", ");
             for id in chunk {
@@ -441,7 +471,12 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn retry_rows(&self, job: &JobRecord, ids: Option<&[String]>, now: i64) -> StoreResult<Vec<String>> {
+    async fn retry_rows(
+        &self,
+        job: &JobRecord,
+        ids: Option<&[String]>,
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
         let mut tx = self.pool.begin().await?;
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "UPDATE videos SET status = 'PENDING', error = NULL, not_before = 0, attempts = 0, updated_at = ",
@@ -484,17 +519,28 @@ impl Store for SqliteStore {
         Ok(retried)
     }
 
-    async fn video(&self, who: &Principal, id: &str) -> StoreResult<Option<(RowRecord, JobRecord)>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {ROW_COLUMNS} FROM videos WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn video(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> StoreResult<Option<(RowRecord, JobRecord)>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ROW_COLUMNS} FROM videos WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let row = row_from(&row)?;
         Ok(self.job(who, &row.job_id).await?.map(|job| (row, job)))
     }
 
-    async fn claim(&self, worker: &str, now: i64, lease_until: i64) -> StoreResult<Option<ClaimedRow>> {
+    async fn claim(
+        &self,
+        worker: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<Option<ClaimedRow>> {
         let row = sqlx::query(
             "UPDATE videos SET status = 'UPLOADING', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
              WHERE id = (
@@ -534,12 +580,22 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn finish(&self, id: &str, worker: &str, outcome: RowOutcome, now: i64) -> StoreResult<bool> {
+    async fn finish(
+        &self,
+        id: &str,
+        worker: &str,
+        outcome: RowOutcome,
+        now: i64,
+    ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let (status, error, not_before, meta) = match outcome {
             RowOutcome::Uploaded(meta) => ("UPLOADED", None, 0, meta),
-            RowOutcome::Failed(error) => ("UPLOADING_FAILED", Some(error), 0, VideoMetadata::default()),
-            RowOutcome::RetryLater { not_before, error } => ("PENDING", Some(error), not_before, VideoMetadata::default()),
+            RowOutcome::Failed(error) => {
+                ("UPLOADING_FAILED", Some(error), 0, VideoMetadata::default())
+            }
+            RowOutcome::RetryLater { not_before, error } => {
+                ("PENDING", Some(error), not_before, VideoMetadata::default())
+            }
         };
         let row = sqlx::query(
             "UPDATE videos SET status = $1, error = $2, not_before = $3, lease_owner = NULL, lease_until = NULL,
@@ -572,7 +628,11 @@ impl Store for SqliteStore {
             "UPLOADING_FAILED" => (0, 1),
             _ => (0, 0),
         };
-        let (up, fail) = if listed(role.as_deref()) { (up, fail) } else { (0, 0) };
+        let (up, fail) = if listed(role.as_deref()) {
+            (up, fail)
+        } else {
+            (0, 0)
+        };
         sqlx::query("UPDATE jobs SET uploaded = uploaded + $1, failed = failed + $2, updated_at = $3 WHERE id = $4")
             .bind(up)
             .bind(fail)
@@ -605,7 +665,13 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn idem_begin(&self, user: &str, key: &str, fingerprint: &str, now: i64) -> StoreResult<IdemBegin> {
+    async fn idem_begin(
+        &self,
+        user: &str,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+    ) -> StoreResult<IdemBegin> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO idempotency (user_id, key, fingerprint, status, body, created_at)
@@ -634,7 +700,9 @@ impl Store for SqliteStore {
         } else if let Some(status) = status {
             IdemBegin::Replay {
                 status: u16::try_from(status).unwrap_or(500),
-                body: row.try_get::<Option<Vec<u8>>, _>("body")?.unwrap_or_default(),
+                body: row
+                    .try_get::<Option<Vec<u8>>, _>("body")?
+                    .unwrap_or_default(),
             }
         } else if now - created_at > STALE_RESERVATION_MS {
             sqlx::query("UPDATE idempotency SET created_at = $1 WHERE user_id = $2 AND key = $3")
@@ -651,14 +719,22 @@ impl Store for SqliteStore {
         Ok(answer)
     }
 
-    async fn idem_finish(&self, user: &str, key: &str, status: u16, body: &[u8]) -> StoreResult<()> {
-        sqlx::query("UPDATE idempotency SET status = $1, body = $2 WHERE user_id = $3 AND key = $4")
-            .bind(i64::from(status))
-            .bind(body)
-            .bind(user)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
+    async fn idem_finish(
+        &self,
+        user: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE idempotency SET status = $1, body = $2 WHERE user_id = $3 AND key = $4",
+        )
+        .bind(i64::from(status))
+        .bind(body)
+        .bind(user)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

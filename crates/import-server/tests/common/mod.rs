@@ -44,7 +44,10 @@ pub async fn env_with(tune: impl FnOnce(&mut ServerConfig)) -> Env {
     let mut c = config(dir.path(), &[s3.addr().to_string()]);
     tune(&mut c);
     let server = Server::start(c).await.unwrap();
-    let key = server.create_api_key("user_ada", "org_acme", Some("Ada")).await.unwrap();
+    let key = server
+        .create_api_key("user_ada", "org_acme", Some("Ada"))
+        .await
+        .unwrap();
     Env {
         server,
         s3,
@@ -69,19 +72,37 @@ impl Env {
         format!("{}{path}", self.server.base_url())
     }
 
-    pub async fn call_as(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, self.url(path)).header("X-API-Key", key);
+    pub async fn call_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .header("X-API-Key", key);
         if let Some(b) = body {
             req = req.json(&b);
         }
         let res = req.send().await.unwrap();
         let status = res.status();
         let text = res.text().await.unwrap();
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, value)
     }
 
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         self.call_as(&self.key, method, path, body).await
     }
 
@@ -116,7 +137,10 @@ impl Env {
             if body["terminal"] == json!(true) {
                 return body;
             }
-            assert!(Instant::now() < deadline, "job {job} not terminal in time: {body}");
+            assert!(
+                Instant::now() < deadline,
+                "job {job} not terminal in time: {body}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
