@@ -595,7 +595,10 @@ mod tests {
             service_account: key,
         };
         let secrets = config.secrets();
-        assert!(secrets.iter().any(|s| s.starts_with("MIIEvQ")), "{secrets:?}");
+        assert!(
+            secrets.iter().any(|s| s.starts_with("MIIEvQ")),
+            "{secrets:?}"
+        );
         assert!(!format!("{config:?}").contains("MIIEvQ"));
     }
 
@@ -603,7 +606,10 @@ mod tests {
     fn key_problems_name_the_fix() {
         let cases = [
             (serde_json::json!([1]), "not a JSON object"),
-            (serde_json::json!({"type": "authorized_user"}), "not a service-account key"),
+            (
+                serde_json::json!({"type": "authorized_user"}),
+                "not a service-account key",
+            ),
             (serde_json::json!({}), "no `\"type\""),
             (
                 serde_json::json!({"type": "service_account", "private_key": PEM, "private_key_id": "x"}),
@@ -626,7 +632,12 @@ mod tests {
             let err = GcsServiceAccount::from_value(value.clone()).unwrap_err();
             let text = err.to_string();
             assert!(text.contains(expected), "{value}: {text}");
-            assert!(text.contains("service account") || text.contains("remove the field") || text.contains("URL"), "{text}");
+            assert!(
+                text.contains("service account")
+                    || text.contains("remove the field")
+                    || text.contains("URL"),
+                "{text}"
+            );
         }
         let err = GcsServiceAccount::from_json("{not json").unwrap_err();
         assert!(err.to_string().contains("not valid JSON"));
@@ -662,7 +673,9 @@ mod tests {
             Some("eu-west-3".into())
         );
         assert_eq!(
-            s3(Some("  "), Some("https://x.example")).s3_region().unwrap(),
+            s3(Some("  "), Some("https://x.example"))
+                .s3_region()
+                .unwrap(),
             Some("auto".into())
         );
         let err = s3(None, Some("  ")).s3_region().unwrap_err().to_string();
@@ -677,17 +690,33 @@ mod tests {
             bucket: "no-slash".into(),
             token: None,
         };
-        assert!(bad_bucket.validate().unwrap_err().to_string().contains("correct the bucket name"));
+        assert!(
+            bad_bucket
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("correct the bucket name")
+        );
         let empty_secret = SourceConfig::S3 {
             bucket: "vids".into(),
             region: Some("us-east-1".into()),
             endpoint_url: None,
             credentials: Some(S3Credentials::new("AK", "")),
         };
-        assert!(empty_secret.validate().unwrap_err().to_string().contains("secret access key is empty"));
-        let creds = S3Credentials::new("AKIDTEST", "s3cr3t-value").with_session_token("tok3n-value");
+        assert!(
+            empty_secret
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("secret access key is empty")
+        );
+        let creds =
+            S3Credentials::new("AKIDTEST", "s3cr3t-value").with_session_token("tok3n-value");
         let debug = format!("{creds:?}");
         assert!(debug.contains("AKIDTEST"));
-        assert!(!debug.contains("s3cr3t") && !debug.contains("tok3n"), "{debug}");
+        assert!(
+            !debug.contains("s3cr3t") && !debug.contains("tok3n"),
+            "{debug}"
+        );
     }
 }

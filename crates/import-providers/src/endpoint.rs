@@ -139,8 +139,7 @@ impl EndpointPolicy {
         if parsed.scheme() != "https" {
             return Err(ProviderError::ForbiddenEndpoint {
                 url: shown,
-                reason: "plain http is accepted only for endpoints the operator allowed"
-                    .to_owned(),
+                reason: "plain http is accepted only for endpoints the operator allowed".to_owned(),
             });
         }
         match parsed.host() {
@@ -271,7 +270,10 @@ pub(crate) fn parse_endpoint(url: &str) -> Result<Url, ProviderError> {
         ));
     }
     if parsed.host().is_none() {
-        return Err(ProviderError::invalid("the endpoint URL names no host", FIX));
+        return Err(ProviderError::invalid(
+            "the endpoint URL names no host",
+            FIX,
+        ));
     }
     Ok(parsed)
 }
@@ -436,38 +438,48 @@ pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
 fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
     let o = ip.octets();
     let in_net = |net: [u8; 4], bits: u32| {
-        let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+        let mask = if bits == 0 {
+            0
+        } else {
+            u32::MAX << (32 - bits)
+        };
         (u32::from(ip) & mask) == (u32::from_be_bytes(net) & mask)
     };
-    Some(if ip == Ipv4Addr::new(169, 254, 169, 254) || ip == Ipv4Addr::new(169, 254, 170, 2) {
-        "a cloud metadata address"
-    } else if ip.is_unspecified() || o[0] == 0 {
-        "an unspecified address"
-    } else if ip.is_loopback() {
-        "a loopback address"
-    } else if in_net([10, 0, 0, 0], 8) || in_net([172, 16, 0, 0], 12) || in_net([192, 168, 0, 0], 16)
-    {
-        "a private address"
-    } else if in_net([169, 254, 0, 0], 16) {
-        "a link-local address"
-    } else if in_net([100, 64, 0, 0], 10) {
-        "a carrier-grade NAT address"
-    } else if ip.is_broadcast() {
-        "the broadcast address"
-    } else if in_net([224, 0, 0, 0], 4) {
-        "a multicast address"
-    } else if in_net([240, 0, 0, 0], 4) {
-        "a reserved address"
-    } else if in_net([192, 0, 2, 0], 24) || in_net([198, 51, 100, 0], 24) || in_net([203, 0, 113, 0], 24)
-    {
-        "a documentation address"
-    } else if in_net([198, 18, 0, 0], 15) {
-        "a benchmarking address"
-    } else if in_net([192, 0, 0, 0], 24) {
-        "an IETF protocol address"
-    } else {
-        return None;
-    })
+    Some(
+        if ip == Ipv4Addr::new(169, 254, 169, 254) || ip == Ipv4Addr::new(169, 254, 170, 2) {
+            "a cloud metadata address"
+        } else if ip.is_unspecified() || o[0] == 0 {
+            "an unspecified address"
+        } else if ip.is_loopback() {
+            "a loopback address"
+        } else if in_net([10, 0, 0, 0], 8)
+            || in_net([172, 16, 0, 0], 12)
+            || in_net([192, 168, 0, 0], 16)
+        {
+            "a private address"
+        } else if in_net([169, 254, 0, 0], 16) {
+            "a link-local address"
+        } else if in_net([100, 64, 0, 0], 10) {
+            "a carrier-grade NAT address"
+        } else if ip.is_broadcast() {
+            "the broadcast address"
+        } else if in_net([224, 0, 0, 0], 4) {
+            "a multicast address"
+        } else if in_net([240, 0, 0, 0], 4) {
+            "a reserved address"
+        } else if in_net([192, 0, 2, 0], 24)
+            || in_net([198, 51, 100, 0], 24)
+            || in_net([203, 0, 113, 0], 24)
+        {
+            "a documentation address"
+        } else if in_net([198, 18, 0, 0], 15) {
+            "a benchmarking address"
+        } else if in_net([192, 0, 0, 0], 24) {
+            "an IETF protocol address"
+        } else {
+            return None;
+        },
+    )
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
@@ -520,6 +532,18 @@ fn embedded_v4(high: u16, low: u16) -> Ipv4Addr {
     Ipv4Addr::from((u32::from(high) << 16) | u32::from(low))
 }
 
+/// The error of a connection or redirect refused by the guard.
+#[derive(Debug)]
+pub(crate) struct GuardRefusal(pub(crate) String);
+
+impl fmt::Display for GuardRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GuardRefusal {}
+
 /// A DNS resolver that refuses names resolving to forbidden addresses
 /// (unless the name is trusted), used for every connection the stores make.
 #[derive(Debug)]
@@ -532,25 +556,24 @@ impl GuardedResolver {
         trusted: bool,
         host: String,
     ) -> Result<Vec<IpAddr>, Box<dyn std::error::Error + Send + Sync>> {
-        let addrs: Vec<IpAddr> = tokio::time::timeout(
-            RESOLVE_TIMEOUT,
-            tokio::net::lookup_host((host.as_str(), 0)),
-        )
-        .await
-        .map_err(|_| format!("the host `{host}` could not be resolved in time"))?
-        .map_err(|_| format!("the host `{host}` could not be resolved"))?
-        .map(|a| a.ip())
-        .collect();
+        let addrs: Vec<IpAddr> =
+            tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host.as_str(), 0)))
+                .await
+                .map_err(|_| format!("the host `{host}` could not be resolved in time"))?
+                .map_err(|_| format!("the host `{host}` could not be resolved"))?
+                .map(|a| a.ip())
+                .collect();
         if !trusted {
             if let Some(reason) = forbidden_name(&host) {
-                return Err(format!("connection to `{host}` refused: {reason}").into());
+                return Err(Box::new(GuardRefusal(format!(
+                    "connection to `{host}` refused: {reason}"
+                ))));
             }
             for ip in &addrs {
                 if let Some(reason) = forbidden_reason(*ip) {
-                    return Err(format!(
+                    return Err(Box::new(GuardRefusal(format!(
                         "connection to `{host}` refused: it resolves to {ip}, {reason}"
-                    )
-                    .into());
+                    ))));
                 }
             }
         }
@@ -675,7 +698,10 @@ mod tests {
             assert!(err.to_string().contains("--allow-endpoint"), "{err}");
         }
         policy.check("https://93.184.216.34/").await.unwrap();
-        policy.check("https://[2606:4700::1111]:8443/").await.unwrap();
+        policy
+            .check("https://[2606:4700::1111]:8443/")
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -688,9 +714,15 @@ mod tests {
             "https://minio.localhost/",
         ] {
             let err = policy.check(url).await.unwrap_err();
-            assert!(matches!(err, ProviderError::ForbiddenEndpoint { .. }), "{url}: {err}");
+            assert!(
+                matches!(err, ProviderError::ForbiddenEndpoint { .. }),
+                "{url}: {err}"
+            );
         }
-        let err = policy.check("https://metadata.google.internal/").await.unwrap_err();
+        let err = policy
+            .check("https://metadata.google.internal/")
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("cloud metadata"));
     }
 
@@ -753,7 +785,9 @@ mod tests {
             (":9000", "invalid host"),
             ("bad host:9000", "invalid host"),
         ] {
-            let err = EndpointPolicy::from_allowed([entry]).unwrap_err().to_string();
+            let err = EndpointPolicy::from_allowed([entry])
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(expected), "{entry}: {err}");
             assert!(err.contains("--allow-endpoint HOST:PORT"), "{err}");
         }
@@ -772,8 +806,16 @@ mod tests {
         let ok = |s: &str| policy.check_redirect(&Url::parse(s).unwrap());
         assert!(ok("https://cdn.example.com/x").is_ok());
         assert!(ok("http://127.0.0.1:8080/x").is_ok());
-        assert!(ok("http://cdn.example.com/x").unwrap_err().contains("plain http"));
-        assert!(ok("https://169.254.169.254/").unwrap_err().contains("metadata"));
+        assert!(
+            ok("http://cdn.example.com/x")
+                .unwrap_err()
+                .contains("plain http")
+        );
+        assert!(
+            ok("https://169.254.169.254/")
+                .unwrap_err()
+                .contains("metadata")
+        );
         assert!(ok("https://localhost/").is_err());
     }
 
@@ -781,11 +823,17 @@ mod tests {
     async fn guarded_resolver_refuses_loopback_names_unless_trusted() {
         let policy = EndpointPolicy::new();
         let strict = policy.resolver(&[]);
-        let err = GuardedResolver::lookup(false, "localhost".into()).await.unwrap_err();
+        let err = GuardedResolver::lookup(false, "localhost".into())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("refused"), "{err}");
         assert!(!strict.trusted.contains("localhost"));
         let trusted = policy.resolver(&["LOCALHOST".to_owned()]);
         assert!(trusted.trusted.contains("localhost"));
-        assert!(GuardedResolver::lookup(true, "localhost".into()).await.is_ok());
+        assert!(
+            GuardedResolver::lookup(true, "localhost".into())
+                .await
+                .is_ok()
+        );
     }
 }

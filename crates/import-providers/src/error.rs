@@ -6,6 +6,7 @@ use std::fmt;
 
 use object_store::client::{HttpError, HttpErrorKind};
 
+use crate::endpoint::GuardRefusal;
 use crate::hf::HfError;
 
 /// Everything that can go wrong while configuring or opening a source.
@@ -141,6 +142,16 @@ pub fn classify(err: &object_store::Error) -> Failure {
         return hf.failure();
     }
 
+    // The endpoint guard refused to connect: permanent, whatever the transport says.
+    if let Some(refusal) = find_in_chain::<GuardRefusal>(err) {
+        return Failure::new(
+            FailureKind::Other,
+            format!(
+                "{refusal}; the operator can allow a trusted endpoint with `--allow-endpoint HOST:PORT`"
+            ),
+        );
+    }
+
     let text = chain_text(err);
     let code = s3_error_code(&text);
     let status = status_in_text(&text);
@@ -181,10 +192,8 @@ fn classify_by_status_or_transport(
     status: Option<u16>,
     text: &str,
 ) -> Failure {
-    if let Some(status) = status {
-        if let Some(failure) = classify_status(status) {
-            return failure;
-        }
+    if let Some(failure) = status.and_then(classify_status) {
+        return failure;
     }
     if let Some(http) = find_in_chain::<HttpError>(err) {
         return match http.kind() {
@@ -340,7 +349,9 @@ pub(crate) fn chain_text(err: &(dyn StdError + 'static)) -> String {
     text
 }
 
-fn find_in_chain<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+pub(crate) fn find_in_chain<'a, T: StdError + 'static>(
+    err: &'a (dyn StdError + 'static),
+) -> Option<&'a T> {
     let mut current: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = current {
         if let Some(found) = e.downcast_ref::<T>() {

@@ -36,7 +36,7 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use crate::config::Secret;
-use crate::endpoint::{EndpointPolicy, display_url};
+use crate::endpoint::{EndpointPolicy, GuardRefusal, display_url};
 use crate::error::{Failure, FailureKind, ProviderError, classify_status};
 use crate::open::{CONNECT_TIMEOUT, READ_TIMEOUT, USER_AGENT};
 
@@ -124,7 +124,7 @@ impl HfBucketStore {
             }
             match redirect_policy.check_redirect(attempt.url()) {
                 Ok(()) => attempt.follow(),
-                Err(reason) => attempt.error(reason),
+                Err(reason) => attempt.error(GuardRefusal(reason)),
             }
         });
         let client = reqwest::Client::builder()
@@ -237,32 +237,28 @@ impl HfError {
         }
     }
 
-    fn from_reqwest(err: &reqwest::Error) -> Self {
-        let text = crate::error::chain_text(err);
-        let kind = if err.is_redirect() {
-            if text.contains("refused") {
-                HfErrorKind::Refused
-            } else {
-                HfErrorKind::Protocol
-            }
+    fn from_reqwest(err: reqwest::Error) -> Self {
+        // Show the URL without its query: a CDN URL carries a signature.
+        let url = err.url().map(display_url);
+        let err = err.without_url();
+        let refused = crate::error::find_in_chain::<GuardRefusal>(&err).is_some();
+        let kind = if refused {
+            HfErrorKind::Refused
+        } else if err.is_redirect() || err.is_decode() {
+            HfErrorKind::Protocol
         } else if err.is_timeout() {
             HfErrorKind::Timeout
         } else if err.is_connect() {
-            // The guarded resolver refuses with a connect error.
-            if text.contains("refused:") {
-                HfErrorKind::Refused
-            } else {
-                HfErrorKind::Connect
-            }
-        } else if err.is_decode() {
-            HfErrorKind::Protocol
+            HfErrorKind::Connect
         } else {
             HfErrorKind::Transport
         };
-        HfError {
-            kind,
-            message: format!("the Hugging Face Hub request failed: {text}"),
-        }
+        let text = crate::error::chain_text(&err);
+        let message = match url {
+            Some(url) => format!("the Hugging Face Hub request to {url} failed: {text}"),
+            None => format!("the Hugging Face Hub request failed: {text}"),
+        };
+        HfError { kind, message }
     }
 
     fn transient(&self) -> bool {
@@ -410,7 +406,7 @@ impl Inner {
                         .map(Duration::from_secs);
                     (status_error(&method, url, response).await, retry_after)
                 }
-                Err(e) => (HfError::from_reqwest(&e), None),
+                Err(e) => (HfError::from_reqwest(e), None),
             };
             if attempt >= MAX_RETRIES || !err.transient() {
                 return Err(err);
@@ -432,20 +428,22 @@ impl Inner {
     async fn list_page(&self, url: &Url) -> Result<(Vec<TreeEntry>, Option<Url>), HfError> {
         let response = self.send(Method::GET, url, None).await?;
         let next = next_link(response.headers(), url)?;
-        if let Some(next) = &next {
-            if next.origin() != self.endpoint.origin() {
-                return Err(HfError {
-                    kind: HfErrorKind::Refused,
-                    message: format!(
-                        "the Hub's next-page link leaves the Hub (`{}`); the listing was stopped so the token is not sent elsewhere",
-                        display_url(next)
-                    ),
-                });
-            }
+        if let Some(next) = &next
+            && next.origin() != self.endpoint.origin()
+        {
+            return Err(HfError {
+                kind: HfErrorKind::Refused,
+                message: format!(
+                    "the Hub's next-page link leaves the Hub (`{}`); the listing was stopped so the token is not sent elsewhere",
+                    display_url(next)
+                ),
+            });
         }
-        let body = response.bytes().await.map_err(|e| HfError::from_reqwest(&e))?;
+        let body = response.bytes().await.map_err(HfError::from_reqwest)?;
         let entries: Vec<TreeEntry> = serde_json::from_slice(&body).map_err(|e| {
-            HfError::protocol(format!("a listing page is not a JSON array of entries ({e})"))
+            HfError::protocol(format!(
+                "a listing page is not a JSON array of entries ({e})"
+            ))
         })?;
         Ok((entries, next))
     }
@@ -477,10 +475,10 @@ async fn status_error(method: &Method, url: &Url, response: reqwest::Response) -
 
 /// The `error` field of a Hub JSON error, or the start of the body.
 fn hub_error_text(body: &[u8]) -> String {
-    if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body) {
-        if let Some(serde_json::Value::String(e)) = map.get("error") {
-            return e.chars().take(ERROR_BODY_LIMIT).collect();
-        }
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body)
+        && let Some(serde_json::Value::String(e)) = map.get("error")
+    {
+        return e.chars().take(ERROR_BODY_LIMIT).collect();
     }
     String::from_utf8_lossy(body)
         .chars()
@@ -527,8 +525,11 @@ fn next_link(headers: &HeaderMap, current: &Url) -> Result<Option<Url>, HfError>
     Ok(None)
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: impl header::AsHeaderName) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 fn header_u64(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<u64> {
@@ -703,7 +704,7 @@ impl ObjectStore for HfBucketStore {
         let body_path = path.to_owned();
         let body: BoxStream<'static, object_store::Result<Bytes>> = response
             .bytes_stream()
-            .map_err(move |e| HfError::from_reqwest(&e).into_store(&body_path))
+            .map_err(move |e| HfError::from_reqwest(e).into_store(&body_path))
             .boxed();
 
         let (meta, range, payload) = if status == StatusCode::PARTIAL_CONTENT {
@@ -735,8 +736,7 @@ impl ObjectStore for HfBucketStore {
                         }
                         .into_store(path)
                     })?;
-                    let payload =
-                        slice_stream(body, wanted.start, wanted.end - wanted.start);
+                    let payload = slice_stream(body, wanted.start, wanted.end - wanted.start);
                     (meta, wanted, payload)
                 }
                 None => (meta, 0..size, body),
@@ -906,7 +906,8 @@ mod tests {
 
     #[test]
     fn link_headers() {
-        let current = Url::parse("https://hub.example/api/buckets/a/b/tree?recursive=true").unwrap();
+        let current =
+            Url::parse("https://hub.example/api/buckets/a/b/tree?recursive=true").unwrap();
         let mut headers = HeaderMap::new();
         headers.insert(
             header::LINK,
@@ -918,9 +919,15 @@ mod tests {
             next_link(&headers, &current).unwrap().unwrap().as_str(),
             "https://hub.example/api/buckets/a/b/tree?cursor=2"
         );
-        headers.insert(header::LINK, HeaderValue::from_static("<https://hub.example/p2>; rel=next"));
+        headers.insert(
+            header::LINK,
+            HeaderValue::from_static("<https://hub.example/p2>; rel=next"),
+        );
         assert!(next_link(&headers, &current).unwrap().is_some());
-        headers.insert(header::LINK, HeaderValue::from_static("<https://hub.example/p2>; rel=\"last\""));
+        headers.insert(
+            header::LINK,
+            HeaderValue::from_static("<https://hub.example/p2>; rel=\"last\""),
+        );
         assert!(next_link(&headers, &current).unwrap().is_none());
         assert!(next_link(&HeaderMap::new(), &current).unwrap().is_none());
     }

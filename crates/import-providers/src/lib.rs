@@ -52,5 +52,7 @@ pub use config::{GCS_ADDRESS_FIELDS, GcsServiceAccount, S3Credentials, Secret, S
 pub use endpoint::{EndpointPolicy, check_source, forbidden_reason};
 pub use error::{Failure, FailureKind, ProviderError, classify};
 pub use hf::{DEFAULT_HF_ENDPOINT, HfBucketStore};
-pub use open::{CONNECT_TIMEOUT, READ_TIMEOUT, USER_AGENT, client_options, open_source, retry_config};
+pub use open::{
+    CONNECT_TIMEOUT, READ_TIMEOUT, USER_AGENT, client_options, open_source, retry_config,
+};
 pub use path::object_path;

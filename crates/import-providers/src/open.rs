@@ -196,9 +196,14 @@ mod tests {
         let err = open_source(&config, &EndpointPolicy::new(), "https://hub.example")
             .await
             .unwrap_err();
-        assert!(matches!(err, ProviderError::ForbiddenEndpoint { .. }), "{err}");
+        assert!(
+            matches!(err, ProviderError::ForbiddenEndpoint { .. }),
+            "{err}"
+        );
         let policy = EndpointPolicy::from_allowed(["127.0.0.1:9"]).unwrap();
-        let store = open_source(&config, &policy, "https://hub.example").await.unwrap();
+        let store = open_source(&config, &policy, "https://hub.example")
+            .await
+            .unwrap();
         assert!(!format!("{store:?} {store}").contains("very-secret-key"));
     }
 
@@ -212,12 +217,16 @@ mod tests {
             )
             .unwrap(),
         };
-        open_source(&gcs, &policy, "https://hub.example").await.unwrap();
+        open_source(&gcs, &policy, "https://hub.example")
+            .await
+            .unwrap();
         let hf = SourceConfig::Hf {
             bucket: "acme/fleet".into(),
             token: Some(Secret::new("hf_token_value")),
         };
-        let store = open_source(&hf, &policy, "https://hub.example").await.unwrap();
+        let store = open_source(&hf, &policy, "https://hub.example")
+            .await
+            .unwrap();
         assert!(!format!("{store:?}").contains("hf_token_value"));
         let public = SourceConfig::S3 {
             bucket: "open-drives".into(),
@@ -225,6 +234,8 @@ mod tests {
             endpoint_url: None,
             credentials: None,
         };
-        open_source(&public, &policy, "https://hub.example").await.unwrap();
+        open_source(&public, &policy, "https://hub.example")
+            .await
+            .unwrap();
     }
 }

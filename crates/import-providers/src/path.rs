@@ -48,7 +48,15 @@ mod tests {
         for name in ["a.mp4", "x/y z/#1%20[2].mp4", "ünï/cödé.mp4"] {
             assert_eq!(object_path(name).unwrap().as_ref(), name);
         }
-        for name in ["", "/a.mp4", "a/", "a//b.mp4", "a/../b.mp4", "./a.mp4", "a\u{1}.mp4"] {
+        for name in [
+            "",
+            "/a.mp4",
+            "a/",
+            "a//b.mp4",
+            "a/../b.mp4",
+            "./a.mp4",
+            "a\u{1}.mp4",
+        ] {
             let err = object_path(name).unwrap_err().to_string();
             assert!(err.contains("rename the object"), "{name:?}: {err}");
         }

@@ -77,7 +77,11 @@ async fn s3_head_get_range_and_list_with_the_right_keys() {
     listed.sort();
     assert_eq!(
         listed,
-        ["trips/42/front #1.mp4", "trips/42/left.mp4", "trips/43/front.mp4"]
+        [
+            "trips/42/front #1.mp4",
+            "trips/42/left.mp4",
+            "trips/43/front.mp4"
+        ]
     );
     let folders = store
         .list_with_delimiter(Some(&Path::parse("trips").unwrap()))
@@ -104,7 +108,10 @@ async fn s3_wrong_secret_is_refused_with_a_clear_message() {
     let err = store.get(&path).await.unwrap_err();
     let failure = classify(&err);
     assert_eq!(failure.kind, FailureKind::BadCredentials, "{err}");
-    assert!(failure.message.contains("SignatureDoesNotMatch"), "{failure}");
+    assert!(
+        failure.message.contains("SignatureDoesNotMatch"),
+        "{failure}"
+    );
     assert!(!format!("{err} {err:?} {failure:?}").contains(wrong));
 
     let err = store.list(None).try_collect::<Vec<_>>().await.unwrap_err();
@@ -115,7 +122,10 @@ async fn s3_wrong_secret_is_refused_with_a_clear_message() {
     let err = store.head(&path).await.unwrap_err();
     let failure = classify(&err);
     assert_eq!(failure.kind, FailureKind::AccessDenied, "{err}");
-    assert!(failure.message.contains("check the integration's keys"), "{failure}");
+    assert!(
+        failure.message.contains("check the integration's keys"),
+        "{failure}"
+    );
 }
 
 #[tokio::test]
@@ -133,7 +143,11 @@ async fn s3_unknown_key_and_anonymous_reads() {
 
     // No credentials: unsigned requests, which this private bucket refuses.
     let anonymous = s3_config(&s3.endpoint(), None);
-    let err = open(&anonymous, &policy).await.get(&path).await.unwrap_err();
+    let err = open(&anonymous, &policy)
+        .await
+        .get(&path)
+        .await
+        .unwrap_err();
     assert_eq!(classify(&err).kind, FailureKind::AccessDenied, "{err}");
 }
 
@@ -160,7 +174,10 @@ async fn s3_http_endpoint_needs_the_allow_list() {
     let err = open_source(&config, &EndpointPolicy::new(), NO_HUB)
         .await
         .unwrap_err();
-    assert!(matches!(err, ProviderError::ForbiddenEndpoint { .. }), "{err}");
+    assert!(
+        matches!(err, ProviderError::ForbiddenEndpoint { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("--allow-endpoint"), "{err}");
 
     // Even over https, a loopback endpoint is refused without the allow-list.
@@ -180,12 +197,45 @@ async fn s3_http_endpoint_needs_the_allow_list() {
         .unwrap();
 }
 
+#[tokio::test]
+async fn connections_are_guarded_at_connect_time_too() {
+    // A name that resolves to a loopback address is refused when the
+    // connection is made, not only when the URL is checked (DNS rebinding).
+    let s3 = s3_stand_in().await;
+    let port = s3.addr().port();
+    let build = |policy: &EndpointPolicy| {
+        object_store::aws::AmazonS3Builder::new()
+            .with_client_options(import_providers::client_options(policy))
+            .with_retry(object_store::RetryConfig {
+                max_retries: 0,
+                ..import_providers::retry_config()
+            })
+            .with_endpoint(format!("http://localhost:{port}"))
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_bucket_name("vids")
+            .with_access_key_id(AK)
+            .with_secret_access_key(SK)
+            .build()
+            .unwrap()
+    };
+    let path = object_path("trips/42/left.mp4").unwrap();
+    let err = build(&EndpointPolicy::new()).head(&path).await.unwrap_err();
+    let failure = classify(&err);
+    assert_eq!(failure.kind, FailureKind::Other, "{err}");
+    assert!(failure.message.contains("refused"), "{failure}");
+
+    let allowed = EndpointPolicy::from_allowed([format!("localhost:{port}")]).unwrap();
+    build(&allowed).head(&path).await.unwrap();
+}
+
 async fn hf_stand_in(options: HfOptions) -> HfStandIn {
     let hf = HfStandIn::start_with(options).await.unwrap();
     hf.add_bucket("acme", "public", None).unwrap();
     hf.add_bucket("acme", "private", Some(HF_TOKEN)).unwrap();
     for bucket in ["public", "private"] {
-        hf.put("acme", bucket, "day1/front #1.mp4", &video()).unwrap();
+        hf.put("acme", bucket, "day1/front #1.mp4", &video())
+            .unwrap();
         hf.put("acme", bucket, "day1/left.mp4", &video()).unwrap();
         hf.put("acme", bucket, "day2/front.mp4", &video()).unwrap();
     }
@@ -381,7 +431,10 @@ async fn secrets_never_appear_in_debug_or_errors() {
         match open_source(config, &policy, "http://127.0.0.1:9").await {
             Ok(store) => {
                 shown.push_str(&format!("{store}\n{store:?}\n"));
-                let err = store.head(&object_path("a.mp4").unwrap()).await.unwrap_err();
+                let err = store
+                    .head(&object_path("a.mp4").unwrap())
+                    .await
+                    .unwrap_err();
                 shown.push_str(&format!("{err}\n{err:?}\n{:?}\n", classify(&err)));
             }
             Err(err) => shown.push_str(&format!("{err}\n{err:?}\n")),
@@ -417,7 +470,10 @@ async fn gcs_head_get_range_and_list_on_fake_gcs_server() {
     let err = open_source(&config, &EndpointPolicy::new(), NO_HUB)
         .await
         .unwrap_err();
-    assert!(matches!(err, ProviderError::ForbiddenEndpoint { .. }), "{err}");
+    assert!(
+        matches!(err, ProviderError::ForbiddenEndpoint { .. }),
+        "{err}"
+    );
 
     let store = open(&config, &allow(&gcs.endpoint())).await;
     let path = object_path("day1/front #1.mp4").unwrap();
