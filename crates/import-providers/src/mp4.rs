@@ -42,7 +42,12 @@ struct BoxHeader {
     size: u64,
 }
 
-async fn header_at(store: &dyn ObjectStore, path: &Path, offset: u64, len: u64) -> Result<BoxHeader, ProbeError> {
+async fn header_at(
+    store: &dyn ObjectStore,
+    path: &Path,
+    offset: u64,
+    len: u64,
+) -> Result<BoxHeader, ProbeError> {
     let want = (len - offset).min(16);
     if want < 8 {
         return Err(ProbeError::Invalid(format!(
@@ -118,9 +123,13 @@ pub async fn probe(store: &dyn ObjectStore, path: &Path, len: u64) -> Result<Mp4
         .await?
         .to_vec();
     if ftyp.size > 4096 {
-        return Err(ProbeError::Invalid("not a playable MP4: its `ftyp` box is implausibly large".into()));
+        return Err(ProbeError::Invalid(
+            "not a playable MP4: its `ftyp` box is implausibly large".into(),
+        ));
     }
-    let moov_bytes = store.get_range(path, moov.offset..moov.offset + moov.size).await?;
+    let moov_bytes = store
+        .get_range(path, moov.offset..moov.offset + moov.size)
+        .await?;
     buf.extend_from_slice(&moov_bytes);
     let codec_fourcc = first_sample_entry(&moov_bytes);
     let context = mp4parse::read_mp4(&mut Cursor::new(&buf)).map_err(|e| {
@@ -141,10 +150,10 @@ pub async fn probe(store: &dyn ObjectStore, path: &Path, len: u64) -> Result<Mp4
         codec: codec_fourcc,
         ..Mp4Probe::default()
     };
-    if let (Some(d), Some(ts)) = (track.duration, track.timescale) {
-        if ts.0 > 0 {
-            out.duration_s = Some(d.0 as f64 / ts.0 as f64);
-        }
+    if let (Some(d), Some(ts)) = (track.duration, track.timescale)
+        && ts.0 > 0
+    {
+        out.duration_s = Some(d.0 as f64 / ts.0 as f64);
     }
     let entry = track.stsd.as_ref().and_then(|s| {
         s.descriptions.iter().find_map(|e| match e {

@@ -82,10 +82,10 @@ fn sweep_staged_uploads(dir: &std::path::Path) {
         return;
     };
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().contains('#') {
-            if let Err(e) = std::fs::remove_file(entry.path()) {
-                tracing::warn!(path = %entry.path().display(), error = %e, "removing a stale staging file failed");
-            }
+        if entry.file_name().to_string_lossy().contains('#')
+            && let Err(e) = std::fs::remove_file(entry.path())
+        {
+            tracing::warn!(path = %entry.path().display(), error = %e, "removing a stale staging file failed");
         }
     }
 }

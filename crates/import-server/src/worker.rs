@@ -19,7 +19,7 @@ use crate::clock::now_ms;
 use crate::crypto::{hex, new_id};
 use crate::integrations::source_config;
 use crate::state::AppState;
-use crate::store::{ClaimedRow, RowOutcome};
+use crate::store::{ClaimedRow, IntegrationRecord, RowOutcome};
 
 /// Bytes per part written to the media store; memory per copy is a few parts.
 const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -183,13 +183,19 @@ fn media_path(video_id: &str) -> StorePath {
     StorePath::from(format!("videos/{video_id}.mp4"))
 }
 
+/// The source of a job and the integration it reads with.
+struct Source {
+    store: Arc<dyn ObjectStore>,
+    integration: Option<IntegrationRecord>,
+}
+
 async fn open_cached(
     state: &AppState,
     cache: &SourceCache,
     job_integration: Option<&str>,
     provider: import_core::Provider,
     bucket: &str,
-) -> Result<Arc<dyn ObjectStore>, Copy> {
+) -> Result<Source, Copy> {
     let integration = match job_integration {
         Some(id) => match state.store.integration_by_id(id).await {
             Ok(Some(rec)) => Some(rec),
@@ -216,14 +222,17 @@ async fn open_cached(
         None => format!("public:{}:{bucket}", provider.wire_name()),
     };
     let mut stores = cache.stores.lock().await;
-    if let Some(store) = stores.get(&key) {
-        return Ok(store.clone());
-    }
-    let store = open_source(&config, &state.policy, &state.config.hf_endpoint)
-        .await
-        .map_err(|e| Copy::Fail(e.to_string()))?;
-    stores.insert(key, store.clone());
-    Ok(store)
+    let store = match stores.get(&key) {
+        Some(store) => store.clone(),
+        None => {
+            let store = open_source(&config, &state.policy, &state.config.hf_endpoint)
+                .await
+                .map_err(|e| Copy::Fail(e.to_string()))?;
+            stores.insert(key, store.clone());
+            store
+        }
+    };
+    Ok(Source { store, integration })
 }
 
 fn source_failure(err: &object_store::Error) -> Copy {
@@ -241,7 +250,10 @@ async fn import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> Copy
         Ok(None) => return Copy::Fail("the import job no longer exists".into()),
         Err(e) => return Copy::Retry(e.to_string()),
     };
-    let source = match open_cached(
+    let Source {
+        store: source,
+        integration,
+    } = match open_cached(
         state,
         cache,
         job.integration_id.as_deref(),
@@ -253,22 +265,18 @@ async fn import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> Copy
         Ok(s) => s,
         Err(c) => return c,
     };
-    if let Some(id) = &job.integration_id {
-        if let Ok(Some(rec)) = state.store.integration_by_id(id).await {
-            if !object_in_prefix(&row.object, rec.prefix.as_deref()) {
-                return Copy::Fail(format!(
-                    "`{}` is outside the integration's prefix `{}`; import objects under that prefix, or use an integration that covers this path",
-                    row.object,
-                    rec.prefix.unwrap_or_default()
-                ));
-            }
-        }
-    }
-    let Ok(path) = StorePath::parse(&row.object) else {
+    if let Some(rec) = &integration
+        && !object_in_prefix(&row.object, rec.prefix.as_deref())
+    {
         return Copy::Fail(format!(
-            "the object name `{}` has an empty, `.` or `..` path segment, which this server cannot read; rename the object",
-            row.object
+            "`{}` is outside the integration's prefix `{}`; import objects under that prefix, or use an integration that covers this path",
+            row.object,
+            rec.prefix.as_deref().unwrap_or_default()
         ));
+    }
+    let path = match import_providers::object_path(&row.object) {
+        Ok(p) => p,
+        Err(e) => return Copy::Fail(e.to_string()),
     };
     let head = match source.head(&path).await {
         Ok(h) => h,
@@ -302,11 +310,11 @@ async fn import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> Copy
         if head_bytes.len() < SNIFF_LEN {
             let take = (SNIFF_LEN - head_bytes.len()).min(chunk.len());
             head_bytes.extend_from_slice(&chunk[..take]);
-            if head_bytes.len() == SNIFF_LEN {
-                if let Err(not_mp4) = sniff_mp4(&head_bytes) {
-                    let _ = writer.abort().await;
-                    return Copy::Fail(not_mp4.to_string());
-                }
+            if head_bytes.len() == SNIFF_LEN
+                && let Err(not_mp4) = sniff_mp4(&head_bytes)
+            {
+                let _ = writer.abort().await;
+                return Copy::Fail(not_mp4.to_string());
             }
         }
         hasher.update(&chunk);
@@ -316,11 +324,11 @@ async fn import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> Copy
         }
         writer.put(chunk);
     }
-    if head_bytes.len() < SNIFF_LEN {
-        if let Err(not_mp4) = sniff_mp4(&head_bytes) {
-            let _ = writer.abort().await;
-            return Copy::Fail(not_mp4.to_string());
-        }
+    if head_bytes.len() < SNIFF_LEN
+        && let Err(not_mp4) = sniff_mp4(&head_bytes)
+    {
+        let _ = writer.abort().await;
+        return Copy::Fail(not_mp4.to_string());
     }
     if copied != head.size {
         let _ = writer.abort().await;

@@ -48,10 +48,10 @@ pub(crate) async fn guard(
         Ok(res) => res,
         Err(e) => e.into_response(),
     };
-    if let Some(id) = &request_id {
-        if let Ok(v) = HeaderValue::from_str(id) {
-            res.headers_mut().insert("x-request-id", v);
-        }
+    if let Some(id) = &request_id
+        && let Ok(v) = HeaderValue::from_str(id)
+    {
+        res.headers_mut().insert("x-request-id", v);
     }
     tracing::info!(
         %method,

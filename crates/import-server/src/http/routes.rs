@@ -404,15 +404,15 @@ async fn upload(
         }
         None => None,
     };
-    if let Some(rec) = &integration {
-        if rec.kind != provider {
-            return Err(ApiError::bad_request(format!(
-                "integration `{}` is a `{}` integration; this route imports from {} buckets: pass an integration of that provider",
-                rec.id,
-                rec.kind.wire_name(),
-                provider.wire_name()
-            )));
-        }
+    if let Some(rec) = &integration
+        && rec.kind != provider
+    {
+        return Err(ApiError::bad_request(format!(
+            "integration `{}` is a `{}` integration; this route imports from {} buckets: pass an integration of that provider",
+            rec.id,
+            rec.kind.wire_name(),
+            provider.wire_name()
+        )));
     }
     let request = ImportRequest::from_upload_body(
         provider,

@@ -1,0 +1,93 @@
+//! The official Python SDK (`nomadic==0.1.64`) runs the documented cloud-import
+//! flow against our server unchanged.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Python SDK nomadic==0.1.64; run cargo xtask test"]
+async fn official_python_sdk_flow() {
+    let env = env().await;
+    env.s3
+        .put(BUCKET, "trip-042/front.mp4", &mp4(1280, 720, 3000))
+        .unwrap();
+    env.s3
+        .put(BUCKET, "trip-042/rear.mp4", &mp4(1280, 720, 3000))
+        .unwrap();
+    env.s3
+        .put(
+            BUCKET,
+            "trip-042/notes.mp4",
+            &import_testkit::mp4::jpeg_bytes(),
+        )
+        .unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/flow.py");
+    let (base, key, endpoint) = (env.server.base_url(), env.key.clone(), env.s3.endpoint());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+            .arg(script)
+            .env("BASE_URL", base)
+            .env("API_KEY", key)
+            .env("S3_ENDPOINT", endpoint)
+            .env("ACCESS_KEY", AK)
+            .env("SECRET_KEY", SK)
+            .env("BUCKET", BUCKET)
+            .env(
+                "KEYS",
+                "trip-042/front.mp4,trip-042/rear.mp4,trip-042/notes.mp4",
+            )
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the SDK flow failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(seen["auth"]["valid"], true);
+    assert_eq!(seen["integration"]["type"], "s3");
+    assert_eq!(seen["integration"]["region"], "auto");
+    assert!(!stdout.contains(SK), "the secret came back");
+    let rows = seen["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    let uploaded = rows.iter().filter(|r| r["status"] == "UPLOADED").count();
+    assert_eq!(uploaded, 2, "{rows:?}");
+    let failed: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["status"] == "UPLOADING_FAILED")
+        .collect();
+    assert!(
+        failed[0]["error"].as_str().unwrap().contains("JPEG"),
+        "{failed:?}"
+    );
+    assert_eq!(seen["job"]["terminal"], true);
+    assert_eq!(seen["job"]["folder_name"], "fleet_uploads");
+    assert!(seen["job"]["completed_at"].is_string());
+    assert_eq!(seen["legacy_count"], 3);
+    assert_eq!(seen["integrations"].as_array().unwrap().len(), 1);
+    assert_eq!(seen["folder"]["scope"], "org");
+    // The job is an `org` job: a colleague sees it.
+    let bob = env
+        .server
+        .create_api_key("user_bob", "org_acme", None)
+        .await
+        .unwrap();
+    let job = seen["job_id"].as_str().unwrap();
+    let (status, _) = env
+        .call_as(
+            &bob,
+            reqwest::Method::GET,
+            &format!("/api/import-jobs/{job}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+}
