@@ -11,15 +11,19 @@
 //! payload. The `avc1` sample entry carries an `avcC` with a real
 //! baseline-profile SPS (its macroblock size and cropping match the width
 //! and height) and PPS; the `hvc1` entry carries a minimal `hvcC` (Main
-//! profile, no parameter-set arrays). The samples themselves are filler, not
-//! decodable pictures.
+//! profile, no parameter-set arrays). Each sample is one length-prefixed
+//! filler-data NAL unit (type 12 for AVC, 38 for HEVC) whose payload is a
+//! counting pattern (byte `i` of the `mdat` payload is `i % 251` outside the
+//! NAL headers), so decoders skip the samples instead of failing on them,
+//! and a misplaced byte range shows. There are no pictures to decode.
 //!
-//! Parsers see what the spec says: `mp4parse::read_mp4` gives the `tkhd`
+//! Parsers see what the spec says. `mp4parse::read_mp4` gives the `tkhd`
 //! width and height, the `mdhd` duration and timescale, and
-//! `CodecType::H264` for `avc1`. mp4parse 0.17 does not know HEVC: for
-//! `hvc1` it reports the sample description as `SampleEntry::Unknown`, so
+//! `CodecType::H264` for `avc1`; mp4parse 0.17 does not know HEVC, so for
+//! `hvc1` it reports the sample description as `SampleEntry::Unknown`, and
 //! whoever needs the codec of an HEVC file must read the sample entry's
-//! four-character code itself.
+//! four-character code itself. ffprobe reports codec, size, duration and
+//! frame count, with warnings that no picture decodes.
 //!
 //! [`streamed_mp4_to_file`] writes the same bytes to a file without holding
 //! the `mdat` in memory (for multi-GiB sources). The bad samples are
@@ -97,9 +101,12 @@ pub fn sample_mp4(spec: &Mp4Spec) -> Vec<u8> {
     let layout = Layout::new(spec);
     let mut out = Vec::with_capacity(layout.len_usize());
     out.extend_from_slice(&layout.head);
-    let start = out.len();
-    out.resize(start + spec.mdat_bytes, 0);
-    fill(&mut out[start..], 0);
+    layout
+        .write_payload(spec.codec, |bytes| {
+            out.extend_from_slice(bytes);
+            Ok(())
+        })
+        .expect("writing to a Vec cannot fail");
     out.extend_from_slice(&layout.tail);
     out
 }
@@ -111,25 +118,15 @@ pub fn mp4_len(spec: &Mp4Spec) -> u64 {
 }
 
 /// Writes the same bytes as [`sample_mp4`] to a file, the `mdat` payload in
-/// 1 MiB chunks, so memory does not grow with `mdat_bytes` (only the sample
-/// table does, by 4 bytes a sample). Returns the file's size.
+/// chunks of at most 1 MiB, so memory does not grow with `mdat_bytes` (only
+/// the sample table does, by 4 bytes a sample). Returns the file's size.
 pub fn streamed_mp4_to_file(path: impl AsRef<Path>, spec: &Mp4Spec) -> io::Result<u64> {
-    const CHUNK: usize = 1 << 20;
     let layout = Layout::new(spec);
-    let mut out = BufWriter::new(File::create(path)?);
+    let mut out = BufWriter::with_capacity(PAYLOAD_CHUNK, File::create(path)?);
     out.write_all(&layout.head)?;
-    let mut chunk = vec![0u8; CHUNK];
-    let mut written = 0usize;
-    while written < spec.mdat_bytes {
-        let n = (spec.mdat_bytes - written).min(CHUNK);
-        fill(&mut chunk[..n], written as u64);
-        out.write_all(&chunk[..n])?;
-        written += n;
-    }
+    layout.write_payload(spec.codec, |bytes| out.write_all(bytes))?;
     out.write_all(&layout.tail)?;
-    out.into_inner()
-        .map_err(io::IntoInnerError::into_error)?
-        .sync_all()?;
+    out.flush()?;
     Ok(layout.len())
 }
 
@@ -182,12 +179,12 @@ pub fn jpeg_bytes() -> Vec<u8> {
     out
 }
 
-/// The filler byte at offset `i` of the `mdat` payload.
-fn fill(buf: &mut [u8], offset: u64) {
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = ((offset + i as u64) % 251) as u8;
-    }
-}
+/// The largest piece of payload handed to a writer at once.
+const PAYLOAD_CHUNK: usize = 1 << 20;
+
+/// The period of the counting pattern; a prime, so it does not line up with
+/// powers of two (and never yields two zero bytes in a row).
+const PATTERN_PERIOD: usize = 251;
 
 /// Everything but the `mdat` payload.
 struct Layout {
@@ -196,6 +193,7 @@ struct Layout {
     /// `moov` when last, else empty.
     tail: Vec<u8>,
     payload: u64,
+    samples: Samples,
 }
 
 impl Layout {
@@ -208,10 +206,12 @@ impl Layout {
         if spec.moov_at_end {
             let data_offset = (head.len() + mdat_header.len()) as u64;
             head.extend_from_slice(&mdat_header);
+            let tail = moov(spec, &samples, data_offset);
             Self {
                 head,
-                tail: moov(spec, &samples, data_offset),
+                tail,
                 payload,
+                samples,
             }
         } else {
             // The chunk offset is a fixed-width field, so the moov's length
@@ -224,12 +224,55 @@ impl Layout {
                 head,
                 tail: Vec::new(),
                 payload,
+                samples,
             }
         }
     }
 
     fn len(&self) -> u64 {
         self.head.len() as u64 + self.payload + self.tail.len() as u64
+    }
+
+    /// Hands the `mdat` payload to `sink` in pieces of at most
+    /// [`PAYLOAD_CHUNK`] bytes: each sample is a 4-byte length and a
+    /// filler-data NAL header (when the sample has room for them), then the
+    /// counting pattern.
+    fn write_payload(
+        &self,
+        codec: Codec,
+        mut sink: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let nal_header: &[u8] = match codec {
+            // nal_ref_idc 0, nal_unit_type 12 (filler data).
+            Codec::Avc1 => &[0x0C],
+            // nal_unit_type 38 (FD_NUT), layer 0, temporal id 1.
+            Codec::Hvc1 => &[38 << 1, 0x01],
+        };
+        let largest = self.samples.sizes.iter().copied().max().unwrap_or(0) as usize;
+        let pattern: Vec<u8> = (0..largest.min(PAYLOAD_CHUNK) + PATTERN_PERIOD)
+            .map(|i| (i % PATTERN_PERIOD) as u8)
+            .collect();
+        let mut offset = 0u64;
+        for &size in &self.samples.sizes {
+            let size = u64::from(size);
+            let mut done = 0u64;
+            let header_len = (4 + nal_header.len()) as u64;
+            if size >= header_len {
+                let nal_len = u32::try_from(size - 4).expect("sample sizes are u32");
+                let mut header = nal_len.to_be_bytes().to_vec();
+                header.extend_from_slice(nal_header);
+                sink(&header)?;
+                done = header_len;
+            }
+            while done < size {
+                let n = (size - done).min(PAYLOAD_CHUNK as u64) as usize;
+                let phase = ((offset + done) % PATTERN_PERIOD as u64) as usize;
+                sink(&pattern[phase..phase + n])?;
+                done += n as u64;
+            }
+            offset += size;
+        }
+        Ok(())
     }
 
     fn len_usize(&self) -> usize {

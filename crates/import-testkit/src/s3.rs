@@ -21,9 +21,13 @@
 //!   folder on disk answers 500, and clients then retry with backoff. So
 //!   `videos/a.mp4` and `videos/a.mp4/b.mp4` cannot both exist;
 //!   [`S3StandIn::put`] refuses such keys.
-//! - s3s-fs keeps its own metadata in hidden files at the root
-//!   (`.bucket-*.metadata.json`); objects written with [`S3StandIn::put`]
-//!   have none and are served as `application/octet-stream`-like bytes.
+//! - s3s-fs keeps its own metadata (content type, ETag) in hidden files at
+//!   the root (`.bucket-*.json`). Objects written on disk with
+//!   [`S3StandIn::put`] have none: they are served without a content type,
+//!   and every `HEAD` or `GET` of one (ranged ones too) reads the whole file
+//!   to compute its MD5 ETag, so a `HEAD` of a multi-GiB object costs a full
+//!   read of it. Overwriting with [`S3StandIn::put`] an object first
+//!   uploaded through S3 leaves its old ETag in place.
 //! - Recursive listings of a whole bucket with an empty delimiter trip an
 //!   s3s-fs quirk in some clients (rclone); object_store is fine.
 //! - Build with `--release` for any throughput figure.

@@ -201,3 +201,34 @@ fn bad_samples_are_bad() {
 
     assert!(mp4parse::read_mp4(&mut Cursor::new(Vec::<u8>::new())).is_err());
 }
+
+#[test]
+fn samples_are_length_prefixed_filler_nal_units() {
+    for codec in [Codec::Avc1, Codec::Hvc1] {
+        let spec = Mp4Spec {
+            codec,
+            duration_ms: 2_000,
+            mdat_bytes: 60_001,
+            ..Mp4Spec::default()
+        };
+        let bytes = sample_mp4(&spec);
+        let context = mp4parse::read_mp4(&mut Cursor::new(&bytes)).unwrap();
+        let track = &context.tracks[0];
+        let mut at = track.stco.as_ref().unwrap().offsets[0] as usize;
+        let payload_start = at;
+        let sizes = &track.stsz.as_ref().unwrap().sample_sizes;
+        assert_eq!(sizes.len(), 60, "30 samples a second");
+        for &size in sizes.iter() {
+            let sample = &bytes[at..at + size as usize];
+            let nal_len = u32::from_be_bytes(sample[..4].try_into().unwrap());
+            assert_eq!(nal_len, size - 4);
+            match codec {
+                Codec::Avc1 => assert_eq!(sample[4] & 0x1F, 12, "filler data"),
+                Codec::Hvc1 => assert_eq!(sample[4] >> 1, 38, "FD_NUT"),
+            }
+            let last = at + size as usize - 1;
+            assert_eq!(bytes[last], ((last - payload_start) % 251) as u8);
+            at += size as usize;
+        }
+    }
+}
