@@ -388,3 +388,72 @@ async fn hugging_face_bucket_import() {
     let rows = env2.rows(&job, 10).await;
     assert_eq!(rows[0]["status"], "UPLOADING_FAILED");
 }
+
+/// A TCP proxy in front of the S3 stand-in that answers `503` to the first
+/// `fail_first` connections, then forwards.
+async fn flaky_proxy(target: std::net::SocketAddr, fail_first: usize) -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else { return };
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                if n < fail_first {
+                    let mut buf = [0u8; 4096];
+                    let _ = tokio::io::AsyncReadExt::read(&mut client, &mut buf).await;
+                    let _ = client
+                        .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                    return;
+                }
+                if let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn transient_source_errors_are_retried_then_give_up() {
+    // Enough failures to outlast the bucket client's own retries: the row goes
+    // back to the queue with backoff and succeeds on a later claim.
+    let s3 = import_testkit::S3StandIn::start(AK, SK).await.unwrap();
+    s3.create_bucket(BUCKET).unwrap();
+    s3.put(BUCKET, "a.mp4", &mp4(320, 240, 1000)).unwrap();
+    let (flaky, seen) = flaky_proxy(s3.addr(), 7).await;
+    let (dead, _) = flaky_proxy(s3.addr(), usize::MAX).await;
+    let env = env_with(move |c| {
+        c.allow_endpoints.push(flaky.to_string());
+        c.allow_endpoints.push(dead.to_string());
+    })
+    .await;
+    for (endpoint, name) in [(flaky, "flaky"), (dead, "dead")] {
+        let (status, ci) = env
+            .post(
+                "/api/cloud-integrations/s3",
+                json!({"name": name, "type": "s3", "access_key_id": AK, "secret_access_key": SK,
+                       "endpoint_url": format!("http://{endpoint}"), "bucket": BUCKET}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{ci}");
+        let (_, up) = env.post("/api/s3/upload", json!({"keys": ["a.mp4"], "bucket": BUCKET, "integration_id": ci["id"]})).await;
+        let job = up["import_job_id"].as_str().unwrap().to_owned();
+        let done = env.wait_job(&job).await;
+        let rows = env.rows(&job, 10).await;
+        if name == "flaky" {
+            assert_eq!(done["counts"]["uploaded"], 1, "{rows:?}");
+            assert!(seen.load(std::sync::atomic::Ordering::SeqCst) > 7);
+        } else {
+            assert_eq!(rows[0]["status"], "UPLOADING_FAILED");
+            let err = rows[0]["error"].as_str().unwrap();
+            assert!(err.contains("kept failing after 3 attempts"), "{err}");
+        }
+    }
+}
