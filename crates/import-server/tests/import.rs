@@ -391,7 +391,13 @@ async fn hugging_face_bucket_import() {
 
 /// A TCP proxy in front of the S3 stand-in that answers `503` to the first
 /// `fail_first` connections, then forwards.
-async fn flaky_proxy(target: std::net::SocketAddr, fail_first: usize) -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+async fn flaky_proxy(
+    target: std::net::SocketAddr,
+    fail_first: usize,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -400,7 +406,9 @@ async fn flaky_proxy(target: std::net::SocketAddr, fail_first: usize) -> (std::n
     let counter = seen.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((mut client, _)) = listener.accept().await else { return };
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
             let n = counter.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 if n < fail_first {
@@ -443,7 +451,12 @@ async fn transient_source_errors_are_retried_then_give_up() {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{ci}");
-        let (_, up) = env.post("/api/s3/upload", json!({"keys": ["a.mp4"], "bucket": BUCKET, "integration_id": ci["id"]})).await;
+        let (_, up) = env
+            .post(
+                "/api/s3/upload",
+                json!({"keys": ["a.mp4"], "bucket": BUCKET, "integration_id": ci["id"]}),
+            )
+            .await;
         let job = up["import_job_id"].as_str().unwrap().to_owned();
         let done = env.wait_job(&job).await;
         let rows = env.rows(&job, 10).await;

@@ -40,15 +40,36 @@ impl Drop for Served {
 fn serve(workers: usize, allow: &str) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
-        .args(["keys", "create", "--user", "bench", "--org", "bench", "--data-dir"])
+        .args([
+            "keys",
+            "create",
+            "--user",
+            "bench",
+            "--org",
+            "bench",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env("VIMPORT_LOG", "error")
         .output()
         .unwrap();
     assert!(out.status.success());
-    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned();
+    let key = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--allow-endpoint", allow, "--workers"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-endpoint",
+            allow,
+            "--workers",
+        ])
         .arg(workers.to_string())
         .arg("--data-dir")
         .arg(dir.path())
@@ -57,14 +78,29 @@ fn serve(workers: usize, allow: &str) -> Served {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let base = line.trim().rsplit(' ').next().unwrap().to_owned();
-    Served { child, base, key, _dir: dir }
+    Served {
+        child,
+        base,
+        key,
+        _dir: dir,
+    }
 }
 
 impl Served {
-    async fn call(&self, http: &reqwest::Client, method: reqwest::Method, path: &str, body: Option<&Value>) -> Value {
-        let mut req = http.request(method, format!("{}{path}", self.base)).header("X-API-Key", &self.key);
+    async fn call(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Value {
+        let mut req = http
+            .request(method, format!("{}{path}", self.base))
+            .header("X-API-Key", &self.key);
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -76,13 +112,27 @@ impl Served {
     async fn integration(&self, http: &reqwest::Client, s3: &S3StandIn, bucket: &str) -> String {
         let body = json!({"name": "bench", "type": "s3", "access_key_id": AK, "secret_access_key": SK,
                           "endpoint_url": s3.endpoint(), "bucket": bucket});
-        let v = self.call(http, reqwest::Method::POST, "/api/cloud-integrations/s3", Some(&body)).await;
+        let v = self
+            .call(
+                http,
+                reqwest::Method::POST,
+                "/api/cloud-integrations/s3",
+                Some(&body),
+            )
+            .await;
         v["id"].as_str().unwrap().to_owned()
     }
 
     async fn wait(&self, http: &reqwest::Client, job: &str) -> Value {
         loop {
-            let j = self.call(http, reqwest::Method::GET, &format!("/api/import-jobs/{job}"), None).await;
+            let j = self
+                .call(
+                    http,
+                    reqwest::Method::GET,
+                    &format!("/api/import-jobs/{job}"),
+                    None,
+                )
+                .await;
             if j["terminal"] == json!(true) {
                 return j;
             }
@@ -92,7 +142,8 @@ impl Served {
 
     /// Peak resident memory of the server process so far (VmHWM), in MiB.
     fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -110,12 +161,25 @@ async fn create_and_pages(s3: &S3StandIn, run_pages: bool) {
     let http = reqwest::Client::new();
     let server = serve(0, &s3.addr().to_string());
     let ci = server.integration(&http, s3, "bench-bucket").await;
-    let keys: Vec<String> = (0..100_000).map(|i| format!("fleet/2026-11-{:02}/truck-{:04}/front-{i:06}.mp4", i % 28 + 1, i % 997)).collect();
+    let keys: Vec<String> = (0..100_000)
+        .map(|i| {
+            format!(
+                "fleet/2026-11-{:02}/truck-{:04}/front-{i:06}.mp4",
+                i % 28 + 1,
+                i % 997
+            )
+        })
+        .collect();
     let body = json!({"keys": keys, "bucket": "bench-bucket", "integration_id": ci});
     let start = Instant::now();
-    let up = server.call(&http, reqwest::Method::POST, "/api/s3/upload", Some(&body)).await;
+    let up = server
+        .call(&http, reqwest::Method::POST, "/api/s3/upload", Some(&body))
+        .await;
     let created = start.elapsed();
-    println!("create: one request creating a 100,000-object job: {:.2} s (target < 3 s)", created.as_secs_f64());
+    println!(
+        "create: one request creating a 100,000-object job: {:.2} s (target < 3 s)",
+        created.as_secs_f64()
+    );
     if !run_pages {
         return;
     }
@@ -166,10 +230,14 @@ async fn create_and_pages(s3: &S3StandIn, run_pages: bool) {
 async fn throughput(s3: &S3StandIn) {
     const N: usize = 200;
     s3.create_bucket("bench-bucket").unwrap();
-    let spec = Mp4Spec { mdat_bytes: 8 * 1024 * 1024, ..Mp4Spec::default() };
+    let spec = Mp4Spec {
+        mdat_bytes: 8 * 1024 * 1024,
+        ..Mp4Spec::default()
+    };
     let bytes = sample_mp4(&spec);
     for i in 0..N {
-        s3.put("bench-bucket", &format!("in/{i:03}.mp4"), &bytes).unwrap();
+        s3.put("bench-bucket", &format!("in/{i:03}.mp4"), &bytes)
+            .unwrap();
     }
     let total_mib = (bytes.len() * N) as f64 / (1024.0 * 1024.0);
     let http = reqwest::Client::new();
@@ -178,8 +246,12 @@ async fn throughput(s3: &S3StandIn) {
     let keys: Vec<String> = (0..N).map(|i| format!("in/{i:03}.mp4")).collect();
     let body = json!({"keys": keys, "bucket": "bench-bucket", "integration_id": ci});
     let start = Instant::now();
-    let up = server.call(&http, reqwest::Method::POST, "/api/s3/upload", Some(&body)).await;
-    let job = server.wait(&http, up["import_job_id"].as_str().unwrap()).await;
+    let up = server
+        .call(&http, reqwest::Method::POST, "/api/s3/upload", Some(&body))
+        .await;
+    let job = server
+        .wait(&http, up["import_job_id"].as_str().unwrap())
+        .await;
     let ours = start.elapsed();
     assert_eq!(job["counts"]["uploaded"], N, "{job}");
     println!(
@@ -218,7 +290,9 @@ async fn throughput(s3: &S3StandIn) {
             total_mib / t.as_secs_f64(),
             t.as_secs_f64() / ours.as_secs_f64()
         ),
-        _ => println!("throughput: rclone is not installed or failed (apt-get install -y rclone); no comparison"),
+        _ => println!(
+            "throughput: rclone is not installed or failed (apt-get install -y rclone); no comparison"
+        ),
     }
 }
 
@@ -226,7 +300,12 @@ async fn memory(s3: &S3StandIn) {
     s3.create_bucket("bench-bucket").unwrap();
     let http = reqwest::Client::new();
     for (label, mib) in [("512 MiB", 512usize), ("2 GiB", 2048)] {
-        let spec = Mp4Spec { mdat_bytes: mib * 1024 * 1024, moov_at_end: true, duration_ms: 600_000, ..Mp4Spec::default() };
+        let spec = Mp4Spec {
+            mdat_bytes: mib * 1024 * 1024,
+            moov_at_end: true,
+            duration_ms: 600_000,
+            ..Mp4Spec::default()
+        };
         let key = format!("big/{mib}.mp4");
         let path = s3.object_path("bench-bucket", &key).unwrap();
         let len = streamed_mp4_to_file(&path, &spec).unwrap();
@@ -234,8 +313,12 @@ async fn memory(s3: &S3StandIn) {
         let ci = server.integration(&http, s3, "bench-bucket").await;
         let body = json!({"keys": [key], "bucket": "bench-bucket", "integration_id": ci});
         let start = Instant::now();
-        let up = server.call(&http, reqwest::Method::POST, "/api/s3/upload", Some(&body)).await;
-        let job = server.wait(&http, up["import_job_id"].as_str().unwrap()).await;
+        let up = server
+            .call(&http, reqwest::Method::POST, "/api/s3/upload", Some(&body))
+            .await;
+        let job = server
+            .wait(&http, up["import_job_id"].as_str().unwrap())
+            .await;
         assert_eq!(job["counts"]["uploaded"], 1, "{job}");
         println!(
             "memory: importing one {label} object ({len} bytes) took {:.1} s; server peak RSS {:.1} MiB (target < 200 MiB, flat in size)",
@@ -247,9 +330,16 @@ async fn memory(s3: &S3StandIn) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let want = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let s3 = S3StandIn::start(AK, SK).await.unwrap();
         s3.create_bucket("bench-bucket").unwrap();
