@@ -16,12 +16,15 @@
 //! JPEG, a truncated MP4; an empty file is `Vec::new()`).
 //!
 //! [`raw`] is a tiny blocking HTTP/1.1 client to poke the stand-ins with
-//! exact requests.
+//! exact requests. [`fault`]'s [`FaultProxy`] sits in front of our API
+//! server and injects faults (canned 503/429 answers, connections dropped
+//! before or after the server acted) while recording what clients sent.
 //!
 //! Every server listens on a port the system picks and stops when its value
 //! is dropped; the folders the stand-ins create are temporary and deleted
 //! with them.
 
+pub mod fault;
 pub mod gcs;
 pub mod hf;
 pub mod mp4;
@@ -31,6 +34,7 @@ pub mod s3;
 mod pct;
 mod serve;
 
+pub use fault::FaultProxy;
 pub use gcs::FakeGcs;
 pub use hf::{HfOptions, HfStandIn};
 pub use mp4::{Codec, Mp4Spec, jpeg_bytes, sample_mp4, streamed_mp4_to_file, truncated_mp4};
