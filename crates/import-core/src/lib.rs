@@ -34,6 +34,7 @@
 //! ```
 
 pub mod api;
+pub mod client;
 mod error;
 mod ids;
 mod integrations;

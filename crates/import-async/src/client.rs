@@ -1,0 +1,295 @@
+//! The client and its transport.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use import_core::client::{
+    ClientConfig, ClientConfigBuilder, Exchange, ExchangeStep, SendFailure, UploadFlow, UploadStep,
+};
+use import_core::{ApiRequest, Next, api};
+use serde_json::Value;
+
+use crate::{
+    Error, Folder, ImportJob, ImportJobId, ImportOutcome, ImportRequest, PageRequest,
+    ReadinessTracker, Result, RetryResponse, Scope, UploadResponse, VerifyResponse, VideoId,
+    VideosPage, WaitOptions,
+};
+
+/// An async client. Cheap to clone; clones share connections.
+#[derive(Debug, Clone)]
+pub struct Client {
+    config: ClientConfig,
+    http: reqwest::Client,
+}
+
+/// Builds a [`Client`].
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct ClientBuilder {
+    inner: ClientConfigBuilder,
+}
+
+impl ClientBuilder {
+    /// The API key.
+    pub fn api_key(self, key: impl Into<String>) -> Self {
+        ClientBuilder {
+            inner: self.inner.api_key(key),
+        }
+    }
+
+    /// The base URL (default: the hosted API).
+    pub fn base_url(self, url: impl Into<String>) -> Self {
+        ClientBuilder {
+            inner: self.inner.base_url(url),
+        }
+    }
+
+    /// Timeout of one HTTP request (default 60 s).
+    pub fn timeout(self, timeout: Duration) -> Self {
+        ClientBuilder {
+            inner: self.inner.timeout(timeout),
+        }
+    }
+
+    /// `User-Agent` (default `import-rs/<version>`).
+    pub fn user_agent(self, ua: impl Into<String>) -> Self {
+        ClientBuilder {
+            inner: self.inner.user_agent(ua),
+        }
+    }
+
+    /// Retry policy (default: 4 retries of idempotent requests with backoff).
+    pub fn retry_policy(self, policy: import_core::RetryPolicy) -> Self {
+        ClientBuilder {
+            inner: self.inner.retry_policy(policy),
+        }
+    }
+
+    /// Validate and build.
+    pub fn build(self) -> Result<Client> {
+        let config = self.inner.build()?;
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Transport {
+                url: config.base_url.clone(),
+                message: format!("the HTTP client cannot start: {e}"),
+            })?;
+        Ok(Client { config, http })
+    }
+}
+
+fn seed() -> u64 {
+    let b = uuid::Uuid::new_v4().into_bytes();
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+fn failure(e: &reqwest::Error) -> SendFailure {
+    if e.is_timeout() {
+        SendFailure::Timeout
+    } else if e.is_connect() {
+        SendFailure::Connect(e.to_string())
+    } else {
+        SendFailure::Transport(e.to_string())
+    }
+}
+
+impl Client {
+    /// Start building a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client from `VIMPORT_API_KEY`, `VIMPORT_BASE_URL` and `VIMPORT_TIMEOUT_SECS`.
+    pub fn from_env() -> Result<Client> {
+        let inner = ClientConfigBuilder::from_lookup(|name| std::env::var(name).ok())?;
+        ClientBuilder { inner }.build()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Send one request with its retries and decode the answer.
+    pub async fn send<T: serde::de::DeserializeOwned>(&self, request: ApiRequest<T>) -> Result<T> {
+        let key = uuid::Uuid::new_v4().to_string();
+        let mut exchange = Exchange::new(request, &self.config, Some(key), seed())?;
+        loop {
+            let step = match self.attempt(exchange.http_request()).await {
+                Ok((status, headers, body)) => {
+                    exchange.handle_response(status, &headers, &body, SystemTime::now())
+                }
+                Err(f) => exchange.handle_failure(f, SystemTime::now()),
+            };
+            match step {
+                ExchangeStep::Done(result) => return result,
+                ExchangeStep::Retry(pause) => tokio::time::sleep(pause).await,
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        request: &http::Request<Vec<u8>>,
+    ) -> std::result::Result<(http::StatusCode, http::HeaderMap, bytes::Bytes), SendFailure> {
+        let request = reqwest::Request::try_from(request.clone())
+            .map_err(|e| SendFailure::Transport(e.to_string()))?;
+        let res = self.http.execute(request).await.map_err(|e| failure(&e))?;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.bytes().await.map_err(|e| failure(&e))?;
+        Ok((status, headers, body))
+    }
+
+    /// `POST /api/keys/verify`: whose key this is.
+    pub async fn verify_auth(&self) -> Result<VerifyResponse> {
+        self.send(api::verify_auth()).await
+    }
+
+    /// The folder of that name and scope, created if missing.
+    pub async fn create_or_get_folder(&self, name: &str, scope: Scope) -> Result<Folder> {
+        self.send(api::create_or_get_folder(&api::folder_request(
+            name, scope,
+        )?))
+        .await
+    }
+
+    /// A new folder; `409` if the name exists in that scope.
+    pub async fn create_folder(
+        &self,
+        name: &str,
+        scope: Scope,
+        description: Option<&str>,
+    ) -> Result<Folder> {
+        let mut folder = api::folder_request(name, scope)?;
+        folder.description = description.map(str::to_owned);
+        self.send(api::create_folder(&folder)).await
+    }
+
+    /// A folder by name and scope.
+    pub async fn get_folder(&self, name: &str, scope: Scope) -> Result<Folder> {
+        self.send(api::get_folder(name, scope)).await
+    }
+
+    /// Saved cloud integrations: list, add, delete.
+    pub fn cloud_integrations(&self) -> crate::CloudIntegrations<'_> {
+        crate::CloudIntegrations::new(self)
+    }
+
+    /// Start an import: URIs or view sets of one bucket. `folder` is a folder
+    /// name, created in the request's scope if missing. A GCS request without
+    /// an integration tries the caller's saved `gcs` integrations for the
+    /// bucket in order until one is accepted.
+    pub async fn upload(
+        &self,
+        request: &ImportRequest,
+        folder: Option<&str>,
+    ) -> Result<UploadResponse> {
+        let mut flow = UploadFlow::new(request.clone(), folder)?;
+        loop {
+            match flow.poll()? {
+                UploadStep::CreateFolder(req) => flow.handle_folder(self.send(req).await?),
+                UploadStep::ListIntegrations(req) => {
+                    flow.handle_integrations(self.send(req).await?)?
+                }
+                UploadStep::Upload(req) => flow.handle_upload(self.send(req).await)?,
+                UploadStep::Done(answer) => return Ok(answer),
+            }
+        }
+    }
+
+    /// `GET /api/import-jobs/{id}`.
+    pub async fn get_import_job(&self, job: &ImportJobId) -> Result<ImportJob> {
+        self.send(api::get_import_job(job)).await
+    }
+
+    /// One page of a job's per-video statuses.
+    pub async fn get_import_job_videos(
+        &self,
+        job: &ImportJobId,
+        page: &PageRequest,
+    ) -> Result<VideosPage> {
+        self.send(api::get_import_job_videos(job, page)).await
+    }
+
+    /// The old name of [`Client::get_import_job_videos`], kept as the SDKs keep it.
+    #[deprecated(note = "use get_import_job_videos, which calls the same route")]
+    pub async fn get_import_job_uploaded_video_ids(
+        &self,
+        job: &ImportJobId,
+        page: &PageRequest,
+    ) -> Result<VideosPage> {
+        self.get_import_job_videos(job, page).await
+    }
+
+    /// Every row of a job, page by page, as a stream that follows the cursor.
+    pub fn videos(
+        &self,
+        job: &ImportJobId,
+        limit: u32,
+    ) -> Result<impl futures::Stream<Item = Result<crate::VideoRow>> + '_> {
+        crate::video_rows(self, job, limit)
+    }
+
+    /// Wait until the job is ready; answers the uploaded ids and the failed
+    /// rows. `on_progress` is called after every poll.
+    pub async fn wait_for_import(
+        &self,
+        job: &ImportJobId,
+        options: &WaitOptions,
+        on_progress: impl FnMut(&import_core::Progress) + Send,
+    ) -> Result<ImportOutcome> {
+        self.wait_with_tracker(options.tracker(job.clone()), options, on_progress)
+            .await
+    }
+
+    /// Resume a wait from a saved tracker (for example the one in
+    /// [`Error::WaitTimedOut`]).
+    pub async fn wait_with_tracker(
+        &self,
+        mut tracker: ReadinessTracker,
+        options: &WaitOptions,
+        mut on_progress: impl FnMut(&import_core::Progress) + Send,
+    ) -> Result<ImportOutcome> {
+        let started = Instant::now();
+        loop {
+            match tracker.poll() {
+                Next::FetchJob(req) => {
+                    tracker.handle_job(self.send(req).await?);
+                    on_progress(&tracker.progress());
+                }
+                Next::FetchPage(req) => tracker.handle_page(self.send(req).await?)?,
+                Next::Wait(wanted) => {
+                    on_progress(&tracker.progress());
+                    tokio::time::sleep(options.pause(&tracker, started.elapsed(), wanted)?).await;
+                }
+                Next::Ready => {
+                    on_progress(&tracker.progress());
+                    return tracker.outcome().ok_or_else(|| Error::Protocol {
+                        message: "the tracker said ready without an outcome".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Put the named (or all) failed rows of a job back to `PENDING`.
+    pub async fn retry_import_job(
+        &self,
+        job: &ImportJobId,
+        video_ids: Option<&[VideoId]>,
+    ) -> Result<RetryResponse> {
+        self.send(api::retry_import_job(job, video_ids)).await
+    }
+
+    /// Read a file or a JSON value for [`crate::CloudIntegrations::add_gcs`].
+    pub(crate) fn read_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    /// For [`crate::CloudIntegrations::add_s3`].
+    pub(crate) fn keys(value: &Value) -> Result<import_core::client::S3Keys> {
+        Ok(import_core::client::S3Keys::from_json(value)?)
+    }
+}

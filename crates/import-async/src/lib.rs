@@ -1,0 +1,44 @@
+//! The async client of the cloud video import API.
+//!
+//! Everything the official Python SDK does for cloud imports, one for one, with
+//! typed errors, waiting that ends, and paging that does not re-read a large
+//! job. The requests, answers, retries and state machines all come from
+//! [`import_core`]; this crate only moves bytes over [`reqwest`] and sleeps on tokio.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), import_async::Error> {
+//! use import_async::{Client, ImportRequest, Scope, WaitOptions};
+//!
+//! let client = Client::builder().api_key("vk_...").base_url("http://127.0.0.1:8080").build()?;
+//! let request = ImportRequest::builder()
+//!     .uris(["s3://drive-monitor-archive/trip-042/front.mp4", "s3://drive-monitor-archive/trip-042/rear.mp4"])
+//!     .scope(Scope::Org)
+//!     .build()?;
+//! let started = client.upload(&request, Some("fleet_uploads")).await?;
+//! let outcome = client.wait_for_import(&started.import_job_id, &WaitOptions::default(), |p| eprintln!("{p}")).await?;
+//! println!("ready for analysis: {:?}", outcome.uploaded);
+//! # Ok(()) }
+//! ```
+//!
+//! `Client::from_env()` reads `VIMPORT_API_KEY`, `VIMPORT_BASE_URL` (default:
+//! the hosted API) and `VIMPORT_TIMEOUT_SECS`.
+
+mod client;
+mod integrations;
+mod pages;
+
+pub use client::{Client, ClientBuilder};
+pub use import_core::client::{ClientError as Error, GcsKey, S3Keys, WaitOptions};
+pub use import_core::wire::{
+    CloudIntegration, Folder, ImportJob, RetryResponse, UploadResponse, VerifyResponse, VideoRow,
+    VideosPage,
+};
+pub use import_core::{
+    CloudUri, FolderId, ImportJobId, ImportOutcome, ImportRequest, IntegrationId, PageRequest,
+    Progress, Provider, ReadinessTracker, RetryPolicy, Scope, VideoId, ViewSet,
+};
+pub use integrations::CloudIntegrations;
+pub use pages::video_rows;
+
+/// Result of a client call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
