@@ -1,0 +1,369 @@
+//! The command line, as `clap` types. `cargo xtask codegen` writes
+//! `docs/cli.md` from these.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Import camera footage from cloud buckets (GCS, S3/R2, Hugging Face) into a
+/// video platform, follow the imports, and run the reference import server.
+///
+/// Exit codes: 0 success (for `upload --wait` and `wait`: every video
+/// uploaded), 1 an error (API, network, server), 2 bad usage or input (nothing
+/// was sent), 3 the import finished with failed videos, 4 waiting timed out.
+#[derive(Debug, Parser)]
+#[command(name = "vimport", version, about, long_about)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the API is and who is calling.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// API key (or set VIMPORT_API_KEY, or `api_key` in the config file).
+    #[arg(long, env = "VIMPORT_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Base URL of the API (default: the hosted API).
+    #[arg(long, env = "VIMPORT_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Config file: JSON with `api_key` and `base_url` (default:
+    /// $XDG_CONFIG_HOME/vimport/config.json or ~/.config/vimport/config.json).
+    #[arg(long, env = "VIMPORT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print machine-readable JSON on standard output instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start an import of objects from one bucket.
+    Upload(UploadArgs),
+    /// Show an import job.
+    Job(JobArgs),
+    /// List the per-video statuses of an import job.
+    Videos(VideosArgs),
+    /// Wait until an import job is ready; print the uploaded ids and the failures.
+    Wait(WaitArgs),
+    /// Retry the failed videos of an import job (all of them, or the ids given).
+    Retry(RetryArgs),
+    /// Manage saved cloud integrations (bucket credentials).
+    #[command(subcommand)]
+    Integrations(IntegrationsCommand),
+    /// Check the API key.
+    Verify(VerifyArgs),
+    /// Run the reference server: the import API and its background workers.
+    Serve(ServeArgs),
+    /// Manage the reference server's API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Show the whole system working on this machine: a server, a local
+    /// S3-compatible bucket with sample videos, an import with a progress bar.
+    Demo(DemoArgs),
+}
+
+/// Scope of an import or folder.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScopeArg {
+    /// Yours.
+    User,
+    /// Shared with your organisation.
+    Org,
+}
+
+/// `vimport upload`.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Object URIs: gs://bucket/object.mp4, s3://bucket/key.mp4 or
+    /// hf://buckets/namespace/name/path.mp4 (all in one bucket).
+    pub uris: Vec<String>,
+    /// A multi-view set, one `--view ROLE=URI` per camera; `front` is required.
+    #[arg(long = "view", value_name = "ROLE=URI")]
+    pub views: Vec<String>,
+    /// Saved integration to read the bucket with.
+    #[arg(long)]
+    pub integration: Option<String>,
+    /// Folder name to import into (created if missing).
+    #[arg(long)]
+    pub folder: Option<String>,
+    /// Who the import belongs to.
+    #[arg(long, value_enum, default_value = "user")]
+    pub scope: ScopeArg,
+    /// Wait until the import is ready and print the outcome.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds (exit code 4).
+    #[arg(long, default_value_t = 3600)]
+    pub timeout: u64,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `vimport job`.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// The import job id.
+    pub id: String,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `vimport videos`.
+#[derive(Debug, Args)]
+pub struct VideosArgs {
+    /// The import job id.
+    pub id: String,
+    /// Rows per page (1 to 1000).
+    #[arg(long, default_value_t = 500)]
+    pub limit: u32,
+    /// Start after this video id.
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// Follow the cursor through every page.
+    #[arg(long)]
+    pub all: bool,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `vimport wait`.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The import job id.
+    pub id: String,
+    /// Give up after this many seconds (exit code 4).
+    #[arg(long, default_value_t = 3600)]
+    pub timeout: u64,
+    /// Seconds between polls when the server suggests none.
+    #[arg(long, default_value_t = 5)]
+    pub poll: u64,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `vimport retry`.
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The import job id.
+    pub id: String,
+    /// Video ids to retry (default: every failed video).
+    pub video_ids: Vec<String>,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `vimport verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `vimport integrations`.
+#[derive(Debug, Subcommand)]
+pub enum IntegrationsCommand {
+    /// List the integrations you can use.
+    List(ListArgs),
+    /// Save an integration.
+    #[command(subcommand)]
+    Add(AddCommand),
+    /// Delete an integration you own.
+    Remove(RemoveArgs),
+}
+
+/// `vimport integrations list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this provider.
+    #[arg(long = "type", value_enum)]
+    pub kind: Option<ProviderArg>,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// A provider.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProviderArg {
+    /// Google Cloud Storage.
+    Gcs,
+    /// S3 and S3-compatible stores.
+    S3,
+    /// Hugging Face buckets.
+    Hf,
+}
+
+/// `vimport integrations remove`.
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The integration id.
+    pub id: String,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `vimport integrations add`.
+#[derive(Debug, Subcommand)]
+pub enum AddCommand {
+    /// A GCS bucket, with a service-account key file.
+    Gcs(AddGcsArgs),
+    /// An S3 bucket, or an R2/MinIO bucket with --endpoint-url.
+    S3(AddS3Args),
+    /// A Hugging Face bucket (namespace/name), with a token.
+    Hf(AddHfArgs),
+}
+
+/// Fields every integration has.
+#[derive(Debug, Args)]
+pub struct AddCommon {
+    /// A name for the integration.
+    #[arg(long)]
+    pub name: String,
+    /// The bucket (namespace/name for Hugging Face).
+    #[arg(long)]
+    pub bucket: String,
+    /// Only objects under this prefix may be read.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `vimport integrations add gcs`.
+#[derive(Debug, Args)]
+pub struct AddGcsArgs {
+    /// Fields every integration has.
+    #[command(flatten)]
+    pub common: AddCommon,
+    /// The service-account JSON key file.
+    #[arg(long)]
+    pub key_file: PathBuf,
+}
+
+/// `vimport integrations add s3`.
+#[derive(Debug, Args)]
+pub struct AddS3Args {
+    /// Fields every integration has.
+    #[command(flatten)]
+    pub common: AddCommon,
+    /// Access key id.
+    #[arg(long, env = "VIMPORT_S3_ACCESS_KEY_ID")]
+    pub access_key_id: String,
+    /// Secret access key.
+    #[arg(long, env = "VIMPORT_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_access_key: String,
+    /// Session token of temporary credentials.
+    #[arg(long, env = "VIMPORT_S3_SESSION_TOKEN", hide_env_values = true)]
+    pub session_token: Option<String>,
+    /// Region (required for Amazon S3; `auto` with an endpoint).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Endpoint of an S3-compatible store (R2, MinIO, ...).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+}
+
+/// `vimport integrations add hf`.
+#[derive(Debug, Args)]
+pub struct AddHfArgs {
+    /// Fields every integration has.
+    #[command(flatten)]
+    pub common: AddCommon,
+    /// Hugging Face token.
+    #[arg(long, env = "VIMPORT_HF_TOKEN", hide_env_values = true)]
+    pub token: String,
+}
+
+/// Where the server keeps its data.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Folder for the database, the media and the secret key file.
+    #[arg(long, env = "VIMPORT_DATA_DIR", default_value = "vimport-data")]
+    pub data_dir: PathBuf,
+    /// Database URL (default: sqlite://DATA_DIR/vimport.db).
+    #[arg(long, env = "VIMPORT_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+/// `vimport serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "VIMPORT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Where the server keeps its data.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Where imported videos are stored: a folder, file:///path, or a bucket URL
+    /// (default: DATA_DIR/media).
+    #[arg(long, env = "VIMPORT_MEDIA_URL")]
+    pub media_url: Option<String>,
+    /// Import workers in this process (0 serves the API only).
+    #[arg(long, env = "VIMPORT_WORKERS", default_value_t = 4)]
+    pub workers: usize,
+    /// HOST:PORT that integrations may use although it is local or plain HTTP
+    /// (for example a MinIO on 127.0.0.1:9000). Repeat for several.
+    #[arg(
+        long = "allow-endpoint",
+        env = "VIMPORT_ALLOW_ENDPOINT",
+        value_delimiter = ','
+    )]
+    pub allow_endpoints: Vec<String>,
+    /// The Hugging Face Hub endpoint that hf:// buckets are read from.
+    #[arg(
+        long,
+        env = "VIMPORT_HF_ENDPOINT",
+        default_value = "https://huggingface.co"
+    )]
+    pub hf_endpoint: String,
+    /// Seconds a claimed row stays leased without a heartbeat.
+    #[arg(long, env = "VIMPORT_LEASE_SECS", default_value_t = 60)]
+    pub lease_secs: u64,
+}
+
+/// `vimport keys`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key; the key is the last line of the output.
+    Create(KeysCreateArgs),
+}
+
+/// `vimport keys create`.
+#[derive(Debug, Args)]
+pub struct KeysCreateArgs {
+    /// Where the server keeps its data.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The user the key belongs to.
+    #[arg(long)]
+    pub user: String,
+    /// The user's organisation.
+    #[arg(long)]
+    pub org: String,
+    /// The user's display name.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// `vimport demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of good sample videos in the demo bucket.
+    #[arg(long, default_value_t = 6)]
+    pub videos: usize,
+    /// Print machine-readable JSON on standard output instead of text.
+    #[arg(long)]
+    pub json: bool,
+}

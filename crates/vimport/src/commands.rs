@@ -1,0 +1,507 @@
+//! The client commands: upload, job, videos, wait, retry, integrations, verify.
+
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use import_async::{
+    Client, Error, ImportJobId, ImportOutcome, ImportRequest, IntegrationId, PageRequest, Provider,
+    Scope, VideoId, ViewSet, WaitOptions,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::cli::{
+    AddCommand, ApiArgs, Command, IntegrationsCommand, ProviderArg, ScopeArg, UploadArgs,
+};
+use crate::config;
+use crate::output::{Exit, fail, json, usage};
+
+/// Run a client command.
+pub(crate) async fn run(command: Command) -> Exit {
+    match command {
+        Command::Upload(a) => upload(a).await,
+        Command::Job(a) => with_client(&a.api, |c| job(c, a.id.clone(), a.api.json)).await,
+        Command::Videos(a) => {
+            let json_out = a.api.json;
+            with_client(&a.api, |c| {
+                videos(c, a.id.clone(), a.limit, a.cursor.clone(), a.all, json_out)
+            })
+            .await
+        }
+        Command::Wait(a) => {
+            let options = WaitOptions {
+                poll_interval: Duration::from_secs(a.poll.max(1)),
+                timeout: Duration::from_secs(a.timeout),
+                ..WaitOptions::default()
+            };
+            with_client(&a.api, |c| wait(c, a.id.clone(), options, a.api.json)).await
+        }
+        Command::Retry(a) => {
+            with_client(&a.api, |c| {
+                retry(c, a.id.clone(), a.video_ids.clone(), a.api.json)
+            })
+            .await
+        }
+        Command::Verify(a) => with_client(&a.api, |c| verify(c, a.api.json)).await,
+        Command::Integrations(cmd) => integrations(cmd).await,
+        Command::Serve(_) | Command::Keys(_) | Command::Demo(_) => Exit::Usage,
+    }
+}
+
+async fn with_client<F, Fut>(api: &ApiArgs, f: F) -> Exit
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = Exit>,
+{
+    match config::client(api) {
+        Ok(client) => f(client).await,
+        Err(message) => usage(message),
+    }
+}
+
+fn parse_id<T: std::str::FromStr<Err = import_core::Error>>(value: &str) -> Result<T, Exit> {
+    value.parse().map_err(|e: import_core::Error| usage(e))
+}
+
+fn scope(s: ScopeArg) -> Scope {
+    match s {
+        ScopeArg::User => Scope::User,
+        ScopeArg::Org => Scope::Org,
+    }
+}
+
+/// Build the import request of `vimport upload` (exit code 2 when invalid).
+fn upload_request(a: &UploadArgs) -> Result<ImportRequest, Exit> {
+    let mut builder = ImportRequest::builder().scope(scope(a.scope));
+    match (a.uris.is_empty(), a.views.is_empty()) {
+        (true, true) => {
+            return Err(usage(
+                "name at least one object URI, or a view set with --view front=URI",
+            ));
+        }
+        (false, false) => {
+            return Err(usage(
+                "give either object URIs or --view ROLE=URI views, not both",
+            ));
+        }
+        (false, true) => builder = builder.uris(&a.uris),
+        (true, false) => {
+            let mut pairs = Vec::new();
+            for view in &a.views {
+                let Some((role, uri)) = view.split_once('=') else {
+                    return Err(usage(format!(
+                        "`--view {view}` must be ROLE=URI, for example --view front=s3://bucket/t/front.mp4"
+                    )));
+                };
+                pairs.push((role.to_owned(), uri.to_owned()));
+            }
+            builder = builder.view_set(ViewSet::from_pairs(pairs).map_err(usage)?);
+        }
+    }
+    if let Some(id) = &a.integration {
+        builder = builder.integration_id(parse_id::<IntegrationId>(id)?);
+    }
+    builder.build().map_err(usage)
+}
+
+async fn upload(a: UploadArgs) -> Exit {
+    let request = match upload_request(&a) {
+        Ok(r) => r,
+        Err(exit) => return exit,
+    };
+    let client = match config::client(&a.api) {
+        Ok(c) => c,
+        Err(message) => return usage(message),
+    };
+    let started = match client.upload(&request, a.folder.as_deref()).await {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    if !a.wait {
+        if a.api.json {
+            json(&started);
+        } else {
+            println!(
+                "import job {} started: {} objects from {}; follow it with `vimport wait {}`",
+                started.import_job_id,
+                request.object_count(),
+                request.bucket(),
+                started.import_job_id
+            );
+        }
+        return Exit::Ok;
+    }
+    if !a.api.json {
+        eprintln!(
+            "import job {} started: {} objects",
+            started.import_job_id,
+            request.object_count()
+        );
+    }
+    let options = WaitOptions {
+        timeout: Duration::from_secs(a.timeout),
+        ..WaitOptions::default()
+    };
+    wait(
+        client,
+        started.import_job_id.to_string(),
+        options,
+        a.api.json,
+    )
+    .await
+}
+
+/// A progress bar on standard error (hidden when it is not a terminal).
+pub(crate) fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Wait with a progress bar and print the outcome.
+pub(crate) async fn wait_and_report(
+    client: &Client,
+    job: &ImportJobId,
+    options: &WaitOptions,
+    json_out: bool,
+) -> Result<ImportOutcome, Exit> {
+    let bar = progress_bar();
+    let result = client
+        .wait_for_import(job, options, |p| {
+            bar.set_length(p.total);
+            bar.set_position(p.uploaded + p.failed);
+            bar.set_message(format!(
+                "uploaded {}, failed {}, pending {}",
+                p.uploaded, p.failed, p.pending
+            ));
+        })
+        .await;
+    bar.finish_and_clear();
+    match result {
+        Ok(outcome) => {
+            if json_out {
+                json(
+                    &json!({"import_job_id": job, "uploaded": outcome.uploaded, "failed": outcome.failed,
+                             "incomplete_sets": outcome.incomplete_sets}),
+                );
+            } else {
+                println!(
+                    "import job {job} is ready: {} uploaded, {} failed",
+                    outcome.uploaded.len(),
+                    outcome.failed.len()
+                );
+                for id in &outcome.uploaded {
+                    println!("UPLOADED          {id}");
+                }
+                for f in &outcome.failed {
+                    println!(
+                        "UPLOADING_FAILED  {}  {}  {}",
+                        f.video_id,
+                        f.import_source_uri.as_deref().unwrap_or("-"),
+                        f.error.as_deref().unwrap_or("no reason given")
+                    );
+                }
+            }
+            Ok(outcome)
+        }
+        Err(e) => Err(fail(&e)),
+    }
+}
+
+async fn wait(client: Client, id: String, options: WaitOptions, json_out: bool) -> Exit {
+    let job: ImportJobId = match parse_id(&id) {
+        Ok(j) => j,
+        Err(exit) => return exit,
+    };
+    match wait_and_report(&client, &job, &options, json_out).await {
+        Ok(outcome) if outcome.failed.is_empty() => Exit::Ok,
+        Ok(_) => Exit::Failed,
+        Err(exit) => exit,
+    }
+}
+
+async fn job(client: Client, id: String, json_out: bool) -> Exit {
+    let job: ImportJobId = match parse_id(&id) {
+        Ok(j) => j,
+        Err(exit) => return exit,
+    };
+    match client.get_import_job(&job).await {
+        Ok(j) if json_out => {
+            json(&j);
+            Exit::Ok
+        }
+        Ok(j) => {
+            println!("import job   {}", j.job_id);
+            println!("source       {}://{}", j.source.wire_name(), j.bucket);
+            if let Some(p) = &j.prefix {
+                println!("prefix       {p}");
+            }
+            if let Some(f) = &j.folder_name {
+                println!("folder       {f}");
+            }
+            println!("total        {}", j.total);
+            if let Some(c) = j.counts {
+                println!(
+                    "uploaded     {}\nfailed       {}\npending      {}",
+                    c.uploaded, c.failed, c.pending
+                );
+            }
+            if let Some(s) = &j.status {
+                println!("status       {s}");
+            }
+            println!("created      {}", j.created_at);
+            if let Some(t) = &j.completed_at {
+                println!("completed    {t}");
+            }
+            Exit::Ok
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn print_row(row: &import_async::VideoRow) {
+    println!(
+        "{}  {:<16}  {}{}",
+        row.video_id,
+        row.status,
+        row.import_source_uri.as_deref().unwrap_or("-"),
+        row.error
+            .as_deref()
+            .map(|e| format!("  {e}"))
+            .unwrap_or_default()
+    );
+}
+
+async fn videos(
+    client: Client,
+    id: String,
+    limit: u32,
+    cursor: Option<String>,
+    all: bool,
+    json_out: bool,
+) -> Exit {
+    let job: ImportJobId = match parse_id(&id) {
+        Ok(j) => j,
+        Err(exit) => return exit,
+    };
+    if all {
+        let stream = match client.videos(&job, limit) {
+            Ok(s) => s,
+            Err(e) => return fail(&e),
+        };
+        let rows: Result<Vec<_>, Error> = stream.try_collect().await;
+        return match rows {
+            Ok(rows) if json_out => {
+                json(&rows);
+                Exit::Ok
+            }
+            Ok(rows) => {
+                rows.iter().for_each(print_row);
+                Exit::Ok
+            }
+            Err(e) => fail(&e),
+        };
+    }
+    let cursor = match cursor.as_deref().map(parse_id::<VideoId>).transpose() {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let page = match PageRequest::new(limit, cursor, None) {
+        Ok(p) => p,
+        Err(e) => return usage(e),
+    };
+    match client.get_import_job_videos(&job, &page).await {
+        Ok(page) if json_out => {
+            json(&page);
+            Exit::Ok
+        }
+        Ok(page) => {
+            page.videos.iter().for_each(print_row);
+            if let Some(next) = &page.next_cursor {
+                eprintln!("more rows follow: --cursor {next}");
+            }
+            Exit::Ok
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+async fn retry(client: Client, id: String, video_ids: Vec<String>, json_out: bool) -> Exit {
+    let job: ImportJobId = match parse_id(&id) {
+        Ok(j) => j,
+        Err(exit) => return exit,
+    };
+    let mut ids = Vec::new();
+    for v in &video_ids {
+        match parse_id::<VideoId>(v) {
+            Ok(id) => ids.push(id),
+            Err(exit) => return exit,
+        }
+    }
+    let ids = (!ids.is_empty()).then_some(ids);
+    match client.retry_import_job(&job, ids.as_deref()).await {
+        Ok(r) if json_out => {
+            json(&r);
+            Exit::Ok
+        }
+        Ok(r) => {
+            println!(
+                "{} failed videos of {} are queued again; follow with `vimport wait {}`",
+                r.retried, r.import_job_id, r.import_job_id
+            );
+            Exit::Ok
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+async fn verify(client: Client, json_out: bool) -> Exit {
+    match client.verify_auth().await {
+        Ok(v) if json_out => {
+            json(&v);
+            Exit::Ok
+        }
+        Ok(v) => {
+            println!(
+                "the API key is valid: user {} of org {}",
+                v.user_id, v.org_id
+            );
+            Exit::Ok
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+async fn integrations(cmd: IntegrationsCommand) -> Exit {
+    match cmd {
+        IntegrationsCommand::List(a) => {
+            let kind = a.kind.map(|k| match k {
+                ProviderArg::Gcs => Provider::Gcs,
+                ProviderArg::S3 => Provider::S3,
+                ProviderArg::Hf => Provider::HfBucket,
+            });
+            let json_out = a.api.json;
+            with_client(&a.api, |c| async move {
+                match c.cloud_integrations().list(kind).await {
+                    Ok(list) if json_out => {
+                        json(&list);
+                        Exit::Ok
+                    }
+                    Ok(list) => {
+                        for i in &list {
+                            println!(
+                                "{}  {:<9}  {}{}  {}",
+                                i.id,
+                                i.kind.wire_name(),
+                                i.bucket,
+                                i.prefix
+                                    .as_deref()
+                                    .map(|p| format!("/{p}"))
+                                    .unwrap_or_default(),
+                                i.name
+                            );
+                        }
+                        Exit::Ok
+                    }
+                    Err(e) => fail(&e),
+                }
+            })
+            .await
+        }
+        IntegrationsCommand::Remove(a) => {
+            let id: IntegrationId = match parse_id(&a.id) {
+                Ok(i) => i,
+                Err(exit) => return exit,
+            };
+            with_client(&a.api, |c| async move {
+                match c.cloud_integrations().delete(&id).await {
+                    Ok(()) => {
+                        println!("integration {id} deleted");
+                        Exit::Ok
+                    }
+                    Err(e) => fail(&e),
+                }
+            })
+            .await
+        }
+        IntegrationsCommand::Add(add) => {
+            let (common, result) = match add {
+                AddCommand::Gcs(g) => {
+                    let c = g.common;
+                    let r = match config::client(&c.api) {
+                        Ok(client) => Some(
+                            client
+                                .cloud_integrations()
+                                .add_gcs(
+                                    &c.name,
+                                    &c.bucket,
+                                    g.key_file.as_path(),
+                                    c.prefix.as_deref(),
+                                )
+                                .await,
+                        ),
+                        Err(m) => return usage(m),
+                    };
+                    (c.api.json, r)
+                }
+                AddCommand::S3(s) => {
+                    let c = s.common;
+                    let creds = json!({"access_key_id": s.access_key_id, "secret_access_key": s.secret_access_key,
+                                       "session_token": s.session_token});
+                    let r = match config::client(&c.api) {
+                        Ok(client) => Some(
+                            client
+                                .cloud_integrations()
+                                .add_s3(
+                                    &c.name,
+                                    &c.bucket,
+                                    &creds,
+                                    s.region.as_deref(),
+                                    s.endpoint_url.as_deref(),
+                                    c.prefix.as_deref(),
+                                )
+                                .await,
+                        ),
+                        Err(m) => return usage(m),
+                    };
+                    (c.api.json, r)
+                }
+                AddCommand::Hf(h) => {
+                    let c = h.common;
+                    let r = match config::client(&c.api) {
+                        Ok(client) => Some(
+                            client
+                                .cloud_integrations()
+                                .add_hf_bucket(&c.name, &c.bucket, &h.token, c.prefix.as_deref())
+                                .await,
+                        ),
+                        Err(m) => return usage(m),
+                    };
+                    (c.api.json, r)
+                }
+            };
+            match result {
+                Some(Ok(i)) if common => {
+                    json(&i);
+                    Exit::Ok
+                }
+                Some(Ok(i)) => {
+                    println!(
+                        "integration {} saved: {} bucket {}",
+                        i.id,
+                        i.kind.wire_name(),
+                        i.bucket
+                    );
+                    Exit::Ok
+                }
+                Some(Err(e)) => fail(&e),
+                None => Exit::Error,
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! `vimport`, the command-line tool of the cloud video import toolkit, as a
+//! library: [`cli::Cli`] is the command line and [`run`] carries it out. The
+//! binary is a thin `main` around them; `cargo xtask codegen` writes the CLI
+//! reference (`docs/cli.md`) from [`command`].
+//!
+//! ```
+//! let help = vimport::command().render_long_help().to_string();
+//! assert!(help.contains("upload"));
+//! ```
+
+pub mod cli;
+mod commands;
+mod config;
+mod demo;
+mod output;
+mod server_cmds;
+
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+pub use output::Exit;
+
+/// The `clap` command, for generated documentation.
+pub fn command() -> clap::Command {
+    cli::Cli::command()
+}
+
+/// Carry out a parsed command line; answers the process's exit code.
+pub async fn run(cli: cli::Cli) -> ExitCode {
+    let exit = match cli.command {
+        cli::Command::Serve(args) => server_cmds::serve(args).await,
+        cli::Command::Keys(cli::KeysCommand::Create(args)) => server_cmds::keys_create(args).await,
+        cli::Command::Demo(args) => demo::run(args).await,
+        other => commands::run(other).await,
+    };
+    exit.code()
+}
