@@ -36,6 +36,7 @@
 pub mod api;
 pub mod client;
 mod error;
+pub mod glob;
 mod ids;
 mod integrations;
 #[cfg(feature = "openapi")]
@@ -51,6 +52,7 @@ pub mod wire;
 
 pub use api::{ApiKey, ApiRequest};
 pub use error::{Error, PagingProblem, Result};
+pub use glob::Glob;
 pub use ids::{FolderId, ImportJobId, IntegrationId, Scope, VideoId, check_idempotency_key};
 pub use integrations::gcs_integration_candidates;
 pub use pager::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, PageRequest, Pager};
