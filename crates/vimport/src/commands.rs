@@ -163,12 +163,14 @@ pub(crate) fn progress_bar() -> ProgressBar {
     bar
 }
 
-/// Wait with a progress bar and print the outcome.
+/// Wait with a progress bar and print the outcome (`print` is false when the
+/// caller prints it itself).
 pub(crate) async fn wait_and_report(
     client: &Client,
     job: &ImportJobId,
     options: &WaitOptions,
     json_out: bool,
+    print: bool,
 ) -> Result<ImportOutcome, Exit> {
     let bar = progress_bar();
     let result = client
@@ -184,7 +186,9 @@ pub(crate) async fn wait_and_report(
     bar.finish_and_clear();
     match result {
         Ok(outcome) => {
-            if json_out {
+            if !print {
+                // The caller reports.
+            } else if json_out {
                 json(
                     &json!({"import_job_id": job, "uploaded": outcome.uploaded, "failed": outcome.failed,
                              "incomplete_sets": outcome.incomplete_sets}),
@@ -218,7 +222,7 @@ async fn wait(client: Client, id: String, options: WaitOptions, json_out: bool) 
         Ok(j) => j,
         Err(exit) => return exit,
     };
-    match wait_and_report(&client, &job, &options, json_out).await {
+    match wait_and_report(&client, &job, &options, json_out, true).await {
         Ok(outcome) if outcome.failed.is_empty() => Exit::Ok,
         Ok(_) => Exit::Failed,
         Err(exit) => exit,

@@ -145,7 +145,7 @@ async fn demo(args: &DemoArgs) -> Result<Exit, String> {
         poll_interval: std::time::Duration::from_millis(300),
         ..WaitOptions::default()
     };
-    let result = wait_and_report(&client, &job, &options, false).await;
+    let result = wait_and_report(&client, &job, &options, j, !j).await;
     server.shutdown().await;
     let outcome = match result {
         Ok(o) => o,

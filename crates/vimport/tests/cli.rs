@@ -1,0 +1,288 @@
+//! The binary driven as a user would: a real server and a real s3s-fs bucket,
+//! `--json` output parsed, exit codes checked, bad input answered clearly.
+
+use std::process::{Command, Output};
+
+use import_server::{Server, ServerConfig};
+use import_testkit::S3StandIn;
+use import_testkit::mp4::{Mp4Spec, jpeg_bytes, sample_mp4};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_vimport");
+
+struct Env {
+    server: Server,
+    s3: S3StandIn,
+    key: String,
+    /// An empty config file: keys and URLs come from the environment.
+    config: tempfile::NamedTempFile,
+    _dir: tempfile::TempDir,
+}
+
+async fn env(workers: usize) -> Env {
+    let s3 = S3StandIn::start("AKIDCLI", "cli-secret").await.unwrap();
+    s3.create_bucket("cli-bucket").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.allow_endpoints = vec![s3.addr().to_string()];
+    config.workers = workers;
+    let server = Server::start(config).await.unwrap();
+    let key = server
+        .create_api_key("cli_user", "cli_org", None)
+        .await
+        .unwrap();
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), "{}").unwrap();
+    Env {
+        server,
+        s3,
+        key,
+        config,
+        _dir: dir,
+    }
+}
+
+impl Env {
+    async fn vimport(&self, args: &[&str]) -> Output {
+        let (key, base) = (self.key.clone(), self.server.base_url());
+        let config = self.config.path().to_owned();
+        let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        tokio::task::spawn_blocking(move || {
+            Command::new(BIN)
+                .args(&args)
+                .env("VIMPORT_API_KEY", key)
+                .env("VIMPORT_BASE_URL", base)
+                .env("VIMPORT_CONFIG", config)
+                .env_remove("VIMPORT_LOG")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    }
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_with_json_and_exit_codes() {
+    let env = env(2).await;
+    env.s3
+        .put("cli-bucket", "day/a.mp4", &sample_mp4(&Mp4Spec::default()))
+        .unwrap();
+    env.s3
+        .put("cli-bucket", "day/b.mp4", &sample_mp4(&Mp4Spec::default()))
+        .unwrap();
+    env.s3
+        .put("cli-bucket", "day/c.mp4", &jpeg_bytes())
+        .unwrap();
+    // The config file given must exist; without it, flags and environment are enough.
+    let out = env
+        .vimport(&["verify", "--json", "--config", "/nonexistent/vimport.json"])
+        .await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot read the config file"),
+        "{}",
+        stderr(&out)
+    );
+    let cfg = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(cfg.path(), "{}").unwrap();
+    let cfgp = cfg.path().to_str().unwrap();
+
+    let out = env.vimport(&["verify", "--json", "--config", cfgp]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["user_id"], "cli_user");
+
+    let endpoint = env.s3.endpoint();
+    let out = env
+        .vimport(&[
+            "integrations",
+            "add",
+            "s3",
+            "--name",
+            "cli r2",
+            "--bucket",
+            "cli-bucket",
+            "--access-key-id",
+            "AKIDCLI",
+            "--secret-access-key",
+            "cli-secret",
+            "--endpoint-url",
+            &endpoint,
+            "--json",
+            "--config",
+            cfgp,
+        ])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let integration = stdout_json(&out);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("cli-secret"));
+    let ci = integration["id"].as_str().unwrap().to_owned();
+    let out = env
+        .vimport(&["integrations", "list", "--json", "--config", cfgp])
+        .await;
+    assert_eq!(stdout_json(&out).as_array().unwrap().len(), 1);
+
+    let out = env
+        .vimport(&[
+            "upload",
+            "s3://cli-bucket/day/a.mp4",
+            "s3://cli-bucket/day/b.mp4",
+            "s3://cli-bucket/day/c.mp4",
+            "--integration",
+            &ci,
+            "--folder",
+            "cli uploads",
+            "--scope",
+            "org",
+            "--wait",
+            "--json",
+            "--config",
+            cfgp,
+        ])
+        .await;
+    assert_eq!(
+        code(&out),
+        3,
+        "finished with a failed row: {}",
+        stderr(&out)
+    );
+    let outcome = stdout_json(&out);
+    assert_eq!(outcome["uploaded"].as_array().unwrap().len(), 2);
+    assert!(
+        outcome["failed"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("JPEG")
+    );
+    let job = outcome["import_job_id"].as_str().unwrap().to_owned();
+
+    let out = env
+        .vimport(&["job", &job, "--json", "--config", cfgp])
+        .await;
+    let j = stdout_json(&out);
+    assert_eq!(
+        (j["total"].as_u64(), j["folder_name"].as_str()),
+        (Some(3), Some("cli uploads"))
+    );
+    let out = env.vimport(&["job", &job, "--config", cfgp]).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("uploaded     2"));
+
+    let out = env
+        .vimport(&[
+            "videos", &job, "--all", "--limit", "1", "--json", "--config", cfgp,
+        ])
+        .await;
+    assert_eq!(stdout_json(&out).as_array().unwrap().len(), 3);
+    let out = env
+        .vimport(&["videos", &job, "--limit", "1", "--config", cfgp])
+        .await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    assert!(
+        stderr(&out).contains("more rows follow: --cursor vi_"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = env.vimport(&["wait", &job, "--config", cfgp]).await;
+    assert_eq!(code(&out), 3);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("UPLOADING_FAILED"));
+    let out = env
+        .vimport(&["retry", &job, "--json", "--config", cfgp])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["retried"], 1);
+
+    let out = env
+        .vimport(&["integrations", "remove", &ci, "--config", cfgp])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_answered_with_exit_code_two() {
+    let env = env(1).await;
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["upload", "s3://cli-bucket/photo.jpg"],
+            "only `.mp4` files",
+        ),
+        (
+            &["upload", "s3://cli-bucket/a.mp4", "s3://other-bucket/b.mp4"],
+            "`cli-bucket` and `other-bucket`",
+        ),
+        (
+            &["upload", "--view", "left=s3://cli-bucket/l.mp4"],
+            "needs a `front` URI",
+        ),
+        (&["upload", "--view", "front"], "must be ROLE=URI"),
+        (&["upload"], "name at least one object URI"),
+        (&["upload", "s3://cli-bucket/*.mp4"], "wildcards"),
+    ];
+    for (args, needle) in cases {
+        let out = env.vimport(args).await;
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+    let out = env.vimport(&["job", "ij_unknown"]).await;
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("not found (404)"), "{}", stderr(&out));
+    let out = env.vimport(&["job", "a/b"]).await;
+    assert_eq!(code(&out), 2);
+    let out = env.vimport(&["verify", "--api-key", "vk_wrong"]).await;
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+    let out = env.vimport(&["frobnicate"]).await;
+    assert_eq!(code(&out), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_timeout_is_exit_code_four() {
+    let env = env(0).await;
+    env.s3
+        .put("cli-bucket", "a.mp4", &sample_mp4(&Mp4Spec::default()))
+        .unwrap();
+    let out = env
+        .vimport(&["upload", "s3://cli-bucket/a.mp4", "--json"])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let job = stdout_json(&out)["import_job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = env
+        .vimport(&["wait", &job, "--timeout", "1", "--poll", "1"])
+        .await;
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("was not ready after"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_demo_runs() {
+    let out = Command::new(BIN).args(["demo", "--json"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = stdout_json(&out);
+    assert_eq!(v["as_expected"], true);
+    assert_eq!(v["uploaded"].as_array().unwrap().len(), 6);
+    assert!(v["failed"][0]["error"].as_str().unwrap().contains("JPEG"));
+    let out = Command::new(BIN).arg("demo").output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("==> done"));
+}
