@@ -1,9 +1,9 @@
 //! The client and its transport.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use import_core::client::{
-    ClientConfig, ClientConfigBuilder, Exchange, ExchangeStep, SendFailure, UploadFlow, UploadStep,
+    ClientConfig, Exchange, ExchangeStep, FromConfig, SendFailure, UploadFlow, UploadStep,
 };
 use import_core::{ApiRequest, Next, api};
 use serde_json::Value;
@@ -21,52 +21,11 @@ pub struct Client {
     http: reqwest::Client,
 }
 
-/// Builds a [`Client`].
-#[derive(Debug, Clone, Default)]
-#[must_use]
-pub struct ClientBuilder {
-    inner: ClientConfigBuilder,
-}
+/// Builds a [`Client`]: `Client::builder().api_key(..).base_url(..).build()`.
+pub type ClientBuilder = import_core::client::ClientBuilder<Client>;
 
-impl ClientBuilder {
-    /// The API key.
-    pub fn api_key(self, key: impl Into<String>) -> Self {
-        ClientBuilder {
-            inner: self.inner.api_key(key),
-        }
-    }
-
-    /// The base URL (default: the hosted API).
-    pub fn base_url(self, url: impl Into<String>) -> Self {
-        ClientBuilder {
-            inner: self.inner.base_url(url),
-        }
-    }
-
-    /// Timeout of one HTTP request (default 60 s).
-    pub fn timeout(self, timeout: Duration) -> Self {
-        ClientBuilder {
-            inner: self.inner.timeout(timeout),
-        }
-    }
-
-    /// `User-Agent` (default `import-rs/<version>`).
-    pub fn user_agent(self, ua: impl Into<String>) -> Self {
-        ClientBuilder {
-            inner: self.inner.user_agent(ua),
-        }
-    }
-
-    /// Retry policy (default: 4 retries of idempotent requests with backoff).
-    pub fn retry_policy(self, policy: import_core::RetryPolicy) -> Self {
-        ClientBuilder {
-            inner: self.inner.retry_policy(policy),
-        }
-    }
-
-    /// Validate and build.
-    pub fn build(self) -> Result<Client> {
-        let config = self.inner.build()?;
+impl FromConfig for Client {
+    fn from_config(config: ClientConfig) -> Result<Client> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -102,8 +61,7 @@ impl Client {
 
     /// A client from `VIMPORT_API_KEY`, `VIMPORT_BASE_URL` and `VIMPORT_TIMEOUT_SECS`.
     pub fn from_env() -> Result<Client> {
-        let inner = ClientConfigBuilder::from_lookup(|name| std::env::var(name).ok())?;
-        ClientBuilder { inner }.build()
+        ClientBuilder::from_lookup(|name| std::env::var(name).ok())?.build()
     }
 
     /// The configuration in force.

@@ -169,6 +169,79 @@ impl ClientConfigBuilder {
     }
 }
 
+/// A client that can be made from a [`ClientConfig`] (the blocking and the
+/// async client).
+pub trait FromConfig: Sized {
+    /// Make the client.
+    fn from_config(config: ClientConfig) -> Result<Self, ClientError>;
+}
+
+/// The builder of a client `C`: the settings of [`ClientConfigBuilder`], then
+/// `build()` makes the client.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClientBuilder<C> {
+    inner: ClientConfigBuilder,
+    client: std::marker::PhantomData<fn() -> C>,
+}
+
+impl<C> Default for ClientBuilder<C> {
+    fn default() -> Self {
+        ClientBuilder {
+            inner: ClientConfigBuilder::default(),
+            client: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<C: FromConfig> ClientBuilder<C> {
+    /// Start from `VIMPORT_API_KEY`, `VIMPORT_BASE_URL` and `VIMPORT_TIMEOUT_SECS`
+    /// as `lookup` answers them.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ClientError> {
+        Ok(ClientBuilder {
+            inner: ClientConfigBuilder::from_lookup(lookup)?,
+            client: std::marker::PhantomData,
+        })
+    }
+
+    fn map(self, f: impl FnOnce(ClientConfigBuilder) -> ClientConfigBuilder) -> Self {
+        ClientBuilder {
+            inner: f(self.inner),
+            client: self.client,
+        }
+    }
+
+    /// The API key.
+    pub fn api_key(self, key: impl Into<String>) -> Self {
+        self.map(|b| b.api_key(key))
+    }
+
+    /// The base URL (default: the hosted API).
+    pub fn base_url(self, url: impl Into<String>) -> Self {
+        self.map(|b| b.base_url(url))
+    }
+
+    /// Timeout of one HTTP request (default 60 s).
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.map(|b| b.timeout(timeout))
+    }
+
+    /// `User-Agent` (default `import-rs/<version>`).
+    pub fn user_agent(self, ua: impl Into<String>) -> Self {
+        self.map(|b| b.user_agent(ua))
+    }
+
+    /// Retry policy (default: 4 retries of idempotent requests with backoff).
+    pub fn retry_policy(self, policy: RetryPolicy) -> Self {
+        self.map(|b| b.retry_policy(policy))
+    }
+
+    /// Validate and make the client.
+    pub fn build(self) -> Result<C, ClientError> {
+        C::from_config(self.inner.build()?)
+    }
+}
+
 /// The error of the clients: bad local input, `401`, `404`, other API errors,
 /// transport failures and timeouts are told apart.
 #[derive(Debug, thiserror::Error)]
