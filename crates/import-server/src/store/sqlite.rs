@@ -195,12 +195,12 @@ type JsonRow = (
 );
 
 fn rows_from_json(json: &str) -> StoreResult<Vec<RowRecord>> {
-    let rows: Vec<JsonRow> =
-        serde_json::from_str(json).map_err(|e| StoreError::Database(format!("reading a page: {e}")))?;
+    let rows: Vec<JsonRow> = serde_json::from_str(json)
+        .map_err(|e| StoreError::Database(format!("reading a page: {e}")))?;
     Ok(rows
         .into_iter()
-        .map(|(id, job_id, set_id, role, object, source_uri, status, error, size, sha256, duration_s, width, height, codec)| {
-            RowRecord {
+        .map(
+            |(
                 id,
                 job_id,
                 set_id,
@@ -209,16 +209,33 @@ fn rows_from_json(json: &str) -> StoreResult<Vec<RowRecord>> {
                 source_uri,
                 status,
                 error,
-                metadata: VideoMetadata {
-                    size_bytes: size.map(|v| v as u64),
-                    sha256,
-                    duration_s,
-                    width: width.map(|v| v as u32),
-                    height: height.map(|v| v as u32),
-                    codec,
-                },
-            }
-        })
+                size,
+                sha256,
+                duration_s,
+                width,
+                height,
+                codec,
+            )| {
+                RowRecord {
+                    id,
+                    job_id,
+                    set_id,
+                    role,
+                    object,
+                    source_uri,
+                    status,
+                    error,
+                    metadata: VideoMetadata {
+                        size_bytes: size.map(|v| v as u64),
+                        sha256,
+                        duration_s,
+                        width: width.map(|v| v as u32),
+                        height: height.map(|v| v as u32),
+                        codec,
+                    },
+                }
+            },
+        )
         .collect())
 }
 
