@@ -1,13 +1,18 @@
 //! Project tasks, run as `cargo xtask <task>` (an alias in `.cargo/config.toml`).
 //!
 //! - `cargo xtask codegen [--check]`: write the generated files (the OpenAPI
-//!   document `docs/api/openapi.json`); with `--check`, fail if one is stale.
+//!   document `docs/api/openapi.json`, the CLI reference `docs/cli.md`); with
+//!   `--check`, fail if one is stale.
 //! - `cargo xtask test`: run every test of the workspace, the ignored ones and
 //!   the doctests included.
+//! - `cargo xtask release VERSION`: bump the version, write the changelog
+//!   section, regenerate, and dry-run the publication; `cargo xtask release
+//!   --check [VERSION]`: check that a release could be cut, changing nothing.
 //!
 //! Plain `std::process::Command` and `anyhow`: nothing to install first.
 
 mod codegen;
+mod release;
 mod suite;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +26,11 @@ usage: cargo xtask <task>
 tasks:
   codegen [--check]   write the generated files; with --check, fail if one is stale
   test                run the whole test suite (ignored tests and doctests included)
+  release VERSION     bump to VERSION (MAJOR.MINOR.PATCH[-PRE]), add its CHANGELOG.md section,
+                      regenerate, and dry-run `cargo publish --workspace`; commits nothing
+  release --check [VERSION]
+                      change nothing: check the versions, CHANGELOG.md and that every crate
+                      packages (and that VERSION, if given, is above the current one)
   help                print this message";
 
 fn main() -> ExitCode {
@@ -39,6 +49,11 @@ fn run(args: Vec<String>) -> anyhow::Result<()> {
         ["codegen"] => codegen::run(codegen::Mode::Write),
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["test"] => suite::run(),
+        ["release", "--check"] => release::check(None),
+        ["release", "--check", version] | ["release", version, "--check"] => {
+            release::check(Some(version))
+        }
+        ["release", version] if !version.starts_with('-') => release::release(version),
         [] | ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())

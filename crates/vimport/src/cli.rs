@@ -27,11 +27,11 @@ pub struct ApiArgs {
     #[arg(long, env = "VIMPORT_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Base URL of the API (default: the hosted API).
-    #[arg(long, env = "VIMPORT_BASE_URL")]
+    #[arg(long, env = "VIMPORT_BASE_URL", hide_env_values = true)]
     pub base_url: Option<String>,
     /// Config file: JSON with `api_key` and `base_url` (default:
     /// $XDG_CONFIG_HOME/vimport/config.json or ~/.config/vimport/config.json).
-    #[arg(long, env = "VIMPORT_CONFIG")]
+    #[arg(long, env = "VIMPORT_CONFIG", hide_env_values = true)]
     pub config: Option<PathBuf>,
     /// Print machine-readable JSON on standard output instead of text.
     #[arg(long)]
@@ -259,7 +259,7 @@ pub struct AddS3Args {
     #[command(flatten)]
     pub common: AddCommon,
     /// Access key id.
-    #[arg(long, env = "VIMPORT_S3_ACCESS_KEY_ID")]
+    #[arg(long, env = "VIMPORT_S3_ACCESS_KEY_ID", hide_env_values = true)]
     pub access_key_id: String,
     /// Secret access key.
     #[arg(long, env = "VIMPORT_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
@@ -290,10 +290,15 @@ pub struct AddHfArgs {
 #[derive(Debug, Args)]
 pub struct StoreArgs {
     /// Folder for the database, the media and the secret key file.
-    #[arg(long, env = "VIMPORT_DATA_DIR", default_value = "vimport-data")]
+    #[arg(
+        long,
+        env = "VIMPORT_DATA_DIR",
+        default_value = "vimport-data",
+        hide_env_values = true
+    )]
     pub data_dir: PathBuf,
     /// Database URL (default: sqlite://DATA_DIR/vimport.db).
-    #[arg(long, env = "VIMPORT_DATABASE_URL")]
+    #[arg(long, env = "VIMPORT_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 }
 
@@ -301,35 +306,52 @@ pub struct StoreArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "VIMPORT_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "VIMPORT_LISTEN",
+        default_value = "127.0.0.1:8080",
+        hide_env_values = true
+    )]
     pub listen: SocketAddr,
     /// Where the server keeps its data.
     #[command(flatten)]
     pub store: StoreArgs,
     /// Where imported videos are stored: a folder, file:///path, or a bucket URL
     /// (default: DATA_DIR/media).
-    #[arg(long, env = "VIMPORT_MEDIA_URL")]
+    #[arg(long, env = "VIMPORT_MEDIA_URL", hide_env_values = true)]
     pub media_url: Option<String>,
     /// Import workers in this process (0 serves the API only).
-    #[arg(long, env = "VIMPORT_WORKERS", default_value_t = 4)]
+    #[arg(
+        long,
+        env = "VIMPORT_WORKERS",
+        default_value_t = 4,
+        hide_env_values = true
+    )]
     pub workers: usize,
     /// HOST:PORT that integrations may use although it is local or plain HTTP
     /// (for example a MinIO on 127.0.0.1:9000). Repeat for several.
     #[arg(
         long = "allow-endpoint",
         env = "VIMPORT_ALLOW_ENDPOINT",
-        value_delimiter = ','
+        value_delimiter = ',',
+        hide_env_values = true
     )]
     pub allow_endpoints: Vec<String>,
     /// The Hugging Face Hub endpoint that hf:// buckets are read from.
     #[arg(
         long,
         env = "VIMPORT_HF_ENDPOINT",
-        default_value = "https://huggingface.co"
+        default_value = "https://huggingface.co",
+        hide_env_values = true
     )]
     pub hf_endpoint: String,
     /// Seconds a claimed row stays leased without a heartbeat.
-    #[arg(long, env = "VIMPORT_LEASE_SECS", default_value_t = 60)]
+    #[arg(
+        long,
+        env = "VIMPORT_LEASE_SECS",
+        default_value_t = 60,
+        hide_env_values = true
+    )]
     pub lease_secs: u64,
 }
 
