@@ -201,12 +201,12 @@ fn parse_segment(
                         start + i
                     )
                 })?;
-                if let Token::Class { ranges, .. } = &token {
-                    if let Some((lo, hi)) = ranges.iter().find(|(lo, hi)| lo > hi) {
-                        return Err(format!(
-                            "has the range `{lo}-{hi}` in `{pattern}`, whose start comes after its end; write it as `{hi}-{lo}`"
-                        ));
-                    }
+                if let Token::Class { ranges, .. } = &token
+                    && let Some((lo, hi)) = ranges.iter().find(|(lo, hi)| lo > hi)
+                {
+                    return Err(format!(
+                        "has the range `{lo}-{hi}` in `{pattern}`, whose start comes after its end; write it as `{hi}-{lo}`"
+                    ));
                 }
                 tokens.push(token);
                 i = end;

@@ -46,6 +46,24 @@ pub enum ProviderError {
     /// `object_store` refused to build the store or failed; the message has no secrets.
     #[error("{0}")]
     Store(String),
+    /// A prefix URI to expand is not valid.
+    #[error("invalid prefix URI `{uri}`: {problem}")]
+    InvalidPrefix {
+        /// The URI as given (trimmed, at most 200 characters).
+        uri: String,
+        /// What is wrong with it, with the fix.
+        problem: String,
+    },
+    /// Listing the objects under a prefix failed.
+    #[error("listing `{prefix}` failed: {message}")]
+    List {
+        /// The prefix URI that was listed.
+        prefix: String,
+        /// What kind of failure it was ([`classify`]).
+        kind: FailureKind,
+        /// What happened and the fix, without secrets.
+        message: String,
+    },
 }
 
 impl ProviderError {
@@ -113,7 +131,7 @@ impl fmt::Display for Failure {
 
 const ACCESS_DENIED: &str =
     "access denied by the bucket (check the integration's keys and the bucket policy)";
-const NOT_FOUND: &str = "object not found in the bucket";
+pub(crate) const NOT_FOUND: &str = "object not found in the bucket";
 
 /// Classify an `object_store` error from any source opened by this crate
 /// (S3, GCS or a Hugging Face bucket) into a [`Failure`].

@@ -3,8 +3,8 @@
 //! Storage Buckets, all behind `object_store`'s [`ObjectStore`](object_store::ObjectStore).
 //!
 //! The reference server reads every source object through this crate; the
-//! clients will use it for pre-flight checks and prefix expansion. It is the
-//! one place that configures each cloud:
+//! clients use it for pre-flight checks and prefix expansion. It is the one
+//! place that configures each cloud:
 //!
 //! - [`SourceConfig`]: how to open one bucket (region or endpoint, keys,
 //!   service-account key, Hub token), with secrets wrapped in [`Secret`] so
@@ -18,7 +18,14 @@
 //!   bucket routes;
 //! - [`classify`]: what a failed read means for the import (retry later,
 //!   object missing, access denied, credentials refused) as a sentence a
-//!   person understands.
+//!   person understands;
+//! - [`preflight`]: before an import, check every object of an
+//!   [`ImportRequest`](import_core::ImportRequest) the way the importer will
+//!   (exists, not empty, an MP4 signature, inside the integration's prefix),
+//!   with bounded concurrency, into a [`PreflightReport`];
+//! - [`expand`] and [`split_requests`]: the API takes no wildcards, so turn a
+//!   prefix (and a [`Glob`](import_core::Glob)) into explicit `.mp4` URIs,
+//!   in chunks under the per-request cap.
 //!
 //! Object names are taken literally: turn one into a path with
 //! [`object_path`], not `Path::from` (which would percent-encode `#`, `%`
@@ -43,16 +50,23 @@
 mod config;
 mod endpoint;
 mod error;
+mod expand;
 mod hf;
 pub mod mp4;
 mod open;
 mod path;
+mod preflight;
 
 pub use config::{GCS_ADDRESS_FIELDS, GcsServiceAccount, S3Credentials, Secret, SourceConfig};
 pub use endpoint::{EndpointPolicy, check_source, forbidden_reason};
 pub use error::{Failure, FailureKind, ProviderError, classify};
+pub use expand::{PrefixUri, expand, split_requests};
 pub use hf::{DEFAULT_HF_ENDPOINT, HfBucketStore};
 pub use open::{
     CONNECT_TIMEOUT, READ_TIMEOUT, USER_AGENT, client_options, open_source, retry_config,
 };
 pub use path::object_path;
+pub use preflight::{
+    DEFAULT_PREFLIGHT_CONCURRENCY, ObjectCheck, ObjectReport, PreflightOptions, PreflightReport,
+    preflight,
+};
