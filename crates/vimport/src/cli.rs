@@ -76,7 +76,10 @@ pub enum ScopeArg {
 }
 
 /// `vimport upload`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_long_help = "BUCKET CREDENTIALS: --expand and --preflight read the bucket from this machine, with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION (S3; AWS_ENDPOINT_URL or --endpoint-url for R2/MinIO), GOOGLE_APPLICATION_CREDENTIALS (GCS: a service-account key file), or HF_TOKEN and HF_ENDPOINT (Hugging Face). The import itself reads with the saved integration on the server."
+)]
 pub struct UploadArgs {
     /// Object URIs: gs://bucket/object.mp4, s3://bucket/key.mp4 or
     /// hf://buckets/namespace/name/path.mp4 (all in one bucket).
@@ -93,6 +96,34 @@ pub struct UploadArgs {
     /// Who the import belongs to.
     #[arg(long, value_enum, default_value = "user")]
     pub scope: ScopeArg,
+    /// List the objects under this prefix (s3://bucket/prefix/, gs://...,
+    /// hf://buckets/ns/name/prefix/) and import every `.mp4` that matches
+    /// --glob; more than 100,000 become several import jobs. Reads the bucket
+    /// with your own credentials (see BUCKET CREDENTIALS in `vimport upload --help`).
+    #[arg(long, value_name = "PREFIX")]
+    pub expand: Option<String>,
+    /// With --expand: which names to keep, relative to the prefix (`*`, `**`,
+    /// `?`, `[abc]`); default every `.mp4`.
+    #[arg(long, requires = "expand")]
+    pub glob: Option<String>,
+    /// Check every object before the job starts: it exists, is not empty,
+    /// starts with an MP4 `ftyp` box. Problems stop the upload (exit code 2)
+    /// unless --skip-bad is given.
+    #[arg(long)]
+    pub preflight: bool,
+    /// With --preflight: import the good objects and leave out the bad ones.
+    #[arg(long, requires = "preflight")]
+    pub skip_bad: bool,
+    /// With --preflight: objects checked at once.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// S3-compatible endpoint for --expand/--preflight (or AWS_ENDPOINT_URL).
+    #[arg(long, env = "AWS_ENDPOINT_URL", hide_env_values = true)]
+    pub endpoint_url: Option<String>,
+    /// HOST:PORT that --expand/--preflight may reach although it is local or
+    /// plain HTTP (a MinIO on 127.0.0.1:9000, say).
+    #[arg(long = "allow-endpoint")]
+    pub allow_endpoints: Vec<String>,
     /// Wait until the import is ready and print the outcome.
     #[arg(long)]
     pub wait: bool,

@@ -105,15 +105,113 @@ fn upload_request(a: &UploadArgs) -> Result<ImportRequest, Exit> {
 }
 
 async fn upload(a: UploadArgs) -> Exit {
-    let request = match upload_request(&a) {
-        Ok(r) => r,
-        Err(exit) => return exit,
-    };
+    let mut a = a;
+    if let Some(prefix) = a.expand.clone() {
+        match crate::buckets::expand(&a, &prefix).await {
+            Ok(found) if found.is_empty() => {
+                return usage(format!(
+                    "no `.mp4` object under {prefix} matches; check the prefix and --glob"
+                ));
+            }
+            Ok(found) => {
+                if !a.api.json {
+                    eprintln!("{} objects found under {prefix}", found.len());
+                }
+                a.uris.extend(found.iter().map(ToString::to_string));
+            }
+            Err(message) => return usage(format!("cannot expand {prefix}: {message}")),
+        }
+    }
     let client = match config::client(&a.api) {
         Ok(c) => c,
         Err(message) => return usage(message),
     };
-    let started = match client.upload(&request, a.folder.as_deref()).await {
+    // Several requests when an expansion names more objects than one takes.
+    let chunks: Vec<Vec<String>> = if a.uris.len() > import_core::DEFAULT_MAX_OBJECTS {
+        a.uris
+            .chunks(import_core::DEFAULT_MAX_OBJECTS)
+            .map(<[String]>::to_vec)
+            .collect()
+    } else {
+        vec![a.uris.clone()]
+    };
+    let mut exit = Exit::Ok;
+    for uris in chunks {
+        let part = UploadArgs { uris, ..a.clone() };
+        let request = match upload_request(&part) {
+            Ok(r) => r,
+            Err(exit) => return exit,
+        };
+        let request = if a.preflight {
+            match checked(&client, &a, request).await {
+                Ok(r) => r,
+                Err(exit) => return exit,
+            }
+        } else {
+            request
+        };
+        let one = upload_one(&client, &a, &request).await;
+        if one != Exit::Ok {
+            exit = one;
+        }
+        if matches!(one, Exit::Error | Exit::Usage | Exit::TimedOut) {
+            return one;
+        }
+    }
+    exit
+}
+
+/// Pre-flight checks; answers the request to send (the good objects only with
+/// --skip-bad) or the exit code when problems stop the upload.
+async fn checked(
+    client: &Client,
+    a: &UploadArgs,
+    request: ImportRequest,
+) -> Result<ImportRequest, Exit> {
+    let prefix = match request.integration_id() {
+        Some(id) => match client.cloud_integrations().list(None).await {
+            Ok(list) => list
+                .into_iter()
+                .find(|i| &i.id == id)
+                .and_then(|i| i.prefix),
+            Err(e) => return Err(fail(&e)),
+        },
+        None => None,
+    };
+    let report = crate::buckets::preflight(a, &request, prefix.as_deref())
+        .await
+        .map_err(usage)?;
+    if a.api.json && (!report.is_ok() && !a.skip_bad) {
+        json(&report);
+    } else if !report.is_ok() {
+        eprintln!("{report}");
+    } else if !a.api.json {
+        eprintln!(
+            "pre-flight: all {} objects are ready",
+            request.object_count()
+        );
+    }
+    if report.is_ok() {
+        return Ok(request);
+    }
+    if !a.skip_bad || request.is_multi_view() {
+        return Err(usage(
+            "pre-flight found problems; fix them, or pass --skip-bad to import only the good objects",
+        ));
+    }
+    let good: Vec<String> = report.ready().map(ToString::to_string).collect();
+    if good.is_empty() {
+        return Err(usage("pre-flight found no object ready to import"));
+    }
+    let retained = UploadArgs {
+        uris: good,
+        ..a.clone()
+    };
+    upload_request(&retained)
+}
+
+async fn upload_one(client: &Client, a: &UploadArgs, request: &ImportRequest) -> Exit {
+    let started = match client.upload(request, a.folder.as_deref()).await {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
@@ -143,7 +241,7 @@ async fn upload(a: UploadArgs) -> Exit {
         ..WaitOptions::default()
     };
     wait(
-        client,
+        client.clone(),
         started.import_job_id.to_string(),
         options,
         a.api.json,

@@ -8,6 +8,7 @@
 //! assert!(help.contains("upload"));
 //! ```
 
+mod buckets;
 pub mod cli;
 mod commands;
 mod config;

@@ -45,6 +45,14 @@ async fn env(workers: usize) -> Env {
 
 impl Env {
     async fn vimport(&self, args: &[&str]) -> Output {
+        self.vimport_env(args, &[]).await
+    }
+
+    async fn vimport_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let (key, base) = (self.key.clone(), self.server.base_url());
         let config = self.config.path().to_owned();
         let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
@@ -55,6 +63,7 @@ impl Env {
                 .env("VIMPORT_BASE_URL", base)
                 .env("VIMPORT_CONFIG", config)
                 .env_remove("VIMPORT_LOG")
+                .envs(vars)
                 .output()
                 .unwrap()
         })
@@ -285,4 +294,134 @@ fn the_demo_runs() {
     let out = Command::new(BIN).arg("demo").output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("==> done"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_and_expand_read_the_bucket_first() {
+    let env = env(2).await;
+    for i in 0..5 {
+        env.s3
+            .put(
+                "cli-bucket",
+                &format!("day/cam-{i}.mp4"),
+                &sample_mp4(&Mp4Spec::default()),
+            )
+            .unwrap();
+    }
+    env.s3
+        .put("cli-bucket", "day/notes.txt", b"not a video")
+        .unwrap();
+    env.s3
+        .put("cli-bucket", "day/photo.mp4", &jpeg_bytes())
+        .unwrap();
+    env.s3
+        .put(
+            "cli-bucket",
+            "night/cam-9.mp4",
+            &sample_mp4(&Mp4Spec::default()),
+        )
+        .unwrap();
+    let addr = env.s3.addr().to_string();
+    let endpoint = env.s3.endpoint();
+    let creds = [
+        ("AWS_ACCESS_KEY_ID", "AKIDCLI"),
+        ("AWS_SECRET_ACCESS_KEY", "cli-secret"),
+    ];
+    let out = env
+        .vimport(&[
+            "integrations",
+            "add",
+            "s3",
+            "--name",
+            "r2",
+            "--bucket",
+            "cli-bucket",
+            "--access-key-id",
+            "AKIDCLI",
+            "--secret-access-key",
+            "cli-secret",
+            "--endpoint-url",
+            &endpoint,
+            "--json",
+        ])
+        .await;
+    let ci = stdout_json(&out)["id"].as_str().unwrap().to_owned();
+    let bucket_flags = [
+        "--endpoint-url",
+        endpoint.as_str(),
+        "--allow-endpoint",
+        addr.as_str(),
+    ];
+
+    // Pre-flight stops on problems (exit 2) and names each one.
+    let mut args = vec![
+        "upload",
+        "s3://cli-bucket/day/cam-0.mp4",
+        "s3://cli-bucket/day/missing.mp4",
+        "s3://cli-bucket/day/photo.mp4",
+        "--integration",
+        ci.as_str(),
+        "--preflight",
+    ];
+    args.extend(bucket_flags);
+    let out = env.vimport_env(&args, &creds).await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("missing.mp4") && err.contains("JPEG") && err.contains("--skip-bad"),
+        "{err}"
+    );
+    // With --skip-bad only the good object is imported.
+    args.extend(["--skip-bad", "--wait", "--json"]);
+    let out = env.vimport_env(&args, &creds).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["uploaded"].as_array().unwrap().len(), 1);
+    // A wrong secret is reported once, not per object.
+    let out = env
+        .vimport_env(
+            &[
+                "upload",
+                "s3://cli-bucket/day/cam-0.mp4",
+                "s3://cli-bucket/day/cam-1.mp4",
+                "--preflight",
+                "--endpoint-url",
+                &endpoint,
+                "--allow-endpoint",
+                &addr,
+            ],
+            &[
+                ("AWS_ACCESS_KEY_ID", "AKIDCLI"),
+                ("AWS_SECRET_ACCESS_KEY", "wrong"),
+            ],
+        )
+        .await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+
+    // Expansion lists the prefix and keeps the `.mp4` names matching the glob.
+    let mut args = vec![
+        "upload",
+        "--expand",
+        "s3://cli-bucket/day/",
+        "--glob",
+        "cam-*.mp4",
+        "--integration",
+        ci.as_str(),
+        "--wait",
+        "--json",
+    ];
+    args.extend(bucket_flags);
+    let out = env.vimport_env(&args, &creds).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["uploaded"].as_array().unwrap().len(), 5);
+    let mut args = vec![
+        "upload",
+        "--expand",
+        "s3://cli-bucket/day/",
+        "--glob",
+        "nothing-*.mp4",
+    ];
+    args.extend(bucket_flags);
+    let out = env.vimport_env(&args, &creds).await;
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("matches"), "{}", stderr(&out));
 }
