@@ -21,11 +21,25 @@
 //!
 //! `Client::from_env()` reads `VIMPORT_API_KEY`, `VIMPORT_BASE_URL` (default:
 //! the hosted API) and `VIMPORT_TIMEOUT_SECS`.
+//!
+//! With the `buckets` feature (off by default), the client can also read the
+//! buckets itself, as opt-in steps before `upload`: `Client::preflight`
+//! checks every object of a request (exists, not empty, an MP4, inside the
+//! integration's prefix) and `Client::expand` turns a prefix and a glob into
+//! the explicit URIs the API takes. `upload` never needs them.
 
+#[cfg(feature = "buckets")]
+mod buckets;
 mod client;
 mod integrations;
 mod pages;
 
+#[cfg(feature = "buckets")]
+pub use buckets::{
+    DEFAULT_HF_ENDPOINT, DEFAULT_PREFLIGHT_CONCURRENCY, EndpointPolicy, GcsServiceAccount,
+    ObjectCheck, ObjectReport, PrefixUri, PreflightOptions, PreflightReport, S3Credentials, Secret,
+    SourceConfig, split_requests,
+};
 pub use client::{Client, ClientBuilder};
 pub use import_core::client::{ClientError as Error, GcsKey, S3Keys, WaitOptions};
 pub use import_core::wire::{

@@ -432,6 +432,35 @@ impl SourceConfig {
         }
     }
 
+    /// Check that this source is the bucket of some objects: the same
+    /// provider and bucket name. A clear [`ProviderError::InvalidConfig`]
+    /// otherwise, so that no object is looked for in the wrong bucket.
+    ///
+    /// ```
+    /// use import_core::Provider;
+    /// use import_providers::SourceConfig;
+    ///
+    /// let source = SourceConfig::Hf { bucket: "acme/fleet".into(), token: None };
+    /// source.check_serves(Provider::HfBucket, "acme/fleet")?;
+    /// let err = source.check_serves(Provider::S3, "fleet").unwrap_err();
+    /// assert!(err.to_string().contains("`hf://buckets/acme/fleet/`, but the objects are in `s3://fleet/`"));
+    /// # Ok::<(), import_providers::ProviderError>(())
+    /// ```
+    pub fn check_serves(&self, provider: Provider, bucket: &str) -> Result<(), ProviderError> {
+        if self.provider() == provider && self.bucket() == bucket {
+            return Ok(());
+        }
+        Err(ProviderError::invalid(
+            format!(
+                "the source is `{}{}/`, but the objects are in `{}{bucket}/`",
+                self.provider().uri_prefix(),
+                self.bucket(),
+                provider.uri_prefix()
+            ),
+            "give the source configuration of the objects' bucket",
+        ))
+    }
+
     /// The S3 endpoint URL, when one is set (blank counts as none).
     pub fn s3_endpoint_url(&self) -> Option<&str> {
         match self {
