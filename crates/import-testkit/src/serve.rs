@@ -71,6 +71,9 @@ where
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
+                    // Small answers (a HEAD, a 64-byte range) must not wait for
+                    // Nagle's algorithm: real object stores answer at once.
+                    let _ = stream.set_nodelay(true);
                     let conn = builder
                         .serve_connection(TokioIo::new(stream), svc.clone())
                         .into_owned();
