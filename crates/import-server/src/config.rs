@@ -14,9 +14,13 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Database URL; default `sqlite://<data_dir>/vimport.db`.
     pub database_url: Option<String>,
-    /// Media store URL (any `object_store` URL); default `<data_dir>/media`.
+    /// Media store: a folder, `file:///path`, or a bucket URL (`s3://bucket/prefix`,
+    /// `gs://bucket/prefix`); default `<data_dir>/media`.
     pub media_url: Option<String>,
-    /// Options of the media store (endpoint, keys) for bucket URLs.
+    /// Options of a bucket media store, as `object_store` configuration keys
+    /// (`aws_endpoint`, `aws_access_key_id`, `aws_secret_access_key`, `aws_region`,
+    /// `aws_allow_http`, ...). They win over the `AWS_*` (or `GOOGLE_*`)
+    /// environment variables. `Debug` hides the values of secret-looking keys.
     pub media_options: Vec<(String, String)>,
     /// Import workers in this process.
     pub workers: usize,
@@ -48,7 +52,8 @@ impl std::fmt::Debug for ServerConfig {
                 "database_url",
                 &self.database_url.as_deref().map(redact_url),
             )
-            .field("media_url", &self.media_url)
+            .field("media_url", &self.media_url.as_deref().map(redact_url))
+            .field("media_options", &RedactedOptions(&self.media_options))
             .field("workers", &self.workers)
             .field("allow_endpoints", &self.allow_endpoints)
             .field("hf_endpoint", &self.hf_endpoint)
@@ -57,6 +62,33 @@ impl std::fmt::Debug for ServerConfig {
                 &self.secret_key.as_ref().map(|_| "<redacted>"),
             )
             .finish_non_exhaustive()
+    }
+}
+
+/// Whether a media option's value is a secret: its key names a secret, key,
+/// token or password (`aws_secret_access_key`, `aws_session_token`, ...).
+pub(crate) fn is_secret_option(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["secret", "key", "token", "password"]
+        .iter()
+        .any(|word| key.contains(word))
+}
+
+/// Media options for `Debug`: keys shown, secret values replaced.
+struct RedactedOptions<'a>(&'a [(String, String)]);
+
+impl std::fmt::Debug for RedactedOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(key, value)| {
+                let shown = if is_secret_option(key) {
+                    "<redacted>"
+                } else {
+                    value.as_str()
+                };
+                (key.as_str(), shown)
+            }))
+            .finish()
     }
 }
 
@@ -97,5 +129,56 @@ impl ServerConfig {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("vimport.db").display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_secret_media_options_and_keeps_the_rest() {
+        let mut config = ServerConfig::new("/tmp/data");
+        config.media_url = Some("s3://vids/media".into());
+        config.media_options = vec![
+            ("aws_endpoint".into(), "http://127.0.0.1:9000".into()),
+            ("aws_access_key_id".into(), "AKIDVISIBLE".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "hunter2-secret".into()),
+            ("aws_session_token".into(), "tok-123".into()),
+            ("aws_region".into(), "eu-west-1".into()),
+        ];
+        let shown = format!("{config:?}");
+        for hidden in ["AKIDVISIBLE", "hunter2-secret", "tok-123"] {
+            assert!(!shown.contains(hidden), "{hidden} leaked: {shown}");
+        }
+        for kept in [
+            "aws_endpoint",
+            "http://127.0.0.1:9000",
+            "eu-west-1",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            assert!(shown.contains(kept), "{kept} missing: {shown}");
+        }
+    }
+
+    #[test]
+    fn secret_option_names() {
+        for key in [
+            "aws_secret_access_key",
+            "AWS_SESSION_TOKEN",
+            "aws_access_key_id",
+            "db_password",
+            "google_service_account_key",
+        ] {
+            assert!(is_secret_option(key), "{key}");
+        }
+        for key in [
+            "aws_endpoint",
+            "aws_region",
+            "aws_allow_http",
+            "aws_virtual_hosted_style_request",
+        ] {
+            assert!(!is_secret_option(key), "{key}");
+        }
     }
 }

@@ -12,7 +12,7 @@ use crate::config::ServerConfig;
 use crate::crypto::{SecretBox, hash_api_key, new_api_key};
 use crate::error::StartupError;
 use crate::state::AppState;
-use crate::store::{NewApiKey, Principal, SqliteStore, Store};
+use crate::store::{Dialect, NewApiKey, Principal, SqlStore, Store};
 
 /// A running server: the HTTP listener and the import workers.
 pub struct Server {
@@ -24,40 +24,156 @@ pub struct Server {
 
 /// Open the store a configuration names.
 pub(crate) async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, StartupError> {
-    let url = config.database_url();
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(&url).await?))
-    } else {
-        Err(StartupError::Config {
-            what: format!("database URL `{}`", crate::config::redact_url(&url)),
-            fix: "use sqlite:///path/to/vimport.db (PostgreSQL support comes with the scale-out work)".into(),
-        })
+    Ok(Arc::new(SqlStore::open(&config.database_url()).await?))
+}
+
+/// Open the media store a configuration names: the default folder, a folder
+/// (`/path`, `file:///path`, or a relative path), or a bucket (`s3://bucket/prefix`,
+/// the `https://` forms of S3 and R2, `gs://bucket/prefix`). A bucket store starts
+/// from the standard environment variables (`AWS_*` for S3, `GOOGLE_*` for GCS)
+/// and `config.media_options` override them; an unknown option is an error, not
+/// silently dropped. Objects are written under the URL's path.
+fn open_media(config: &ServerConfig) -> Result<Arc<dyn ObjectStore>, StartupError> {
+    let url = match &config.media_url {
+        None => {
+            refuse_options_for_folder(config, "the default media folder")?;
+            return local_media(&config.data_dir.join("media"));
+        }
+        Some(url) => url.as_str(),
+    };
+    if url.starts_with("file://") || !url.contains("://") {
+        let path = url.strip_prefix("file://").unwrap_or(url);
+        refuse_options_for_folder(config, "a media folder")?;
+        return local_media(std::path::Path::new(path));
+    }
+    let shown = crate::config::redact_url(url);
+    let what = || format!("media URL `{shown}`");
+    let parsed = url::Url::parse(url).map_err(|e| StartupError::Config {
+        what: what(),
+        fix: format!(
+            "use a folder path, file:///path, or a bucket URL such as s3://bucket/prefix ({e})"
+        ),
+    })?;
+    let unsupported = || {
+        StartupError::Config {
+        what: what(),
+        fix: "use a folder path, file:///path, s3://bucket/prefix (S3, R2, MinIO) or gs://bucket/prefix".into(),
+    }
+    };
+    let (scheme, prefix) =
+        object_store::ObjectStoreScheme::parse(&parsed).map_err(|_| unsupported())?;
+    // Secrets that must not reach an error message, whatever the builder says.
+    let mut secrets: Vec<String> = config
+        .media_options
+        .iter()
+        .filter(|(key, _)| crate::config::is_secret_option(key))
+        .map(|(_, value)| value.clone())
+        .chain(parsed.password().map(str::to_owned))
+        .collect();
+    let built = |e: object_store::Error, secrets: &[String]| StartupError::Config {
+        what: what(),
+        fix: format!(
+            "the media store could not be set up: {}; check --media-url and --media-option",
+            scrub(&e.to_string(), secrets)
+        ),
+    };
+    match scheme {
+        object_store::ObjectStoreScheme::AmazonS3 => {
+            use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+            secrets.extend(env_secrets("AWS_"));
+            let mut builder = AmazonS3Builder::from_env().with_url(url);
+            for (key, value) in &config.media_options {
+                let parsed_key: AmazonS3ConfigKey = media_option_key(
+                    key,
+                    "an s3:// media store",
+                    "aws_endpoint, aws_access_key_id, aws_secret_access_key, aws_session_token, \
+                     aws_region, aws_allow_http, aws_virtual_hosted_style_request",
+                )?;
+                builder = builder.with_config(parsed_key, value);
+            }
+            let store = builder.build().map_err(|e| built(e, &secrets))?;
+            Ok(under_prefix(store, prefix))
+        }
+        object_store::ObjectStoreScheme::GoogleCloudStorage => {
+            use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+            secrets.extend(env_secrets("GOOGLE_"));
+            let mut builder = GoogleCloudStorageBuilder::from_env().with_url(url);
+            for (key, value) in &config.media_options {
+                let parsed_key: GoogleConfigKey = media_option_key(
+                    key,
+                    "a gs:// media store",
+                    "google_service_account (a key file path), google_service_account_key \
+                     (the key's JSON), google_bearer_token",
+                )?;
+                builder = builder.with_config(parsed_key, value);
+            }
+            let store = builder.build().map_err(|e| built(e, &secrets))?;
+            Ok(under_prefix(store, prefix))
+        }
+        _ => Err(unsupported()),
     }
 }
 
-fn open_media(config: &ServerConfig) -> Result<Arc<dyn ObjectStore>, StartupError> {
-    match &config.media_url {
-        None => {
-            let dir = config.data_dir.join("media");
-            local_media(&dir)
-        }
-        Some(url) if url.starts_with("file://") || url.starts_with('/') => {
-            let path = url.strip_prefix("file://").unwrap_or(url);
-            local_media(std::path::Path::new(path))
-        }
-        Some(url) => {
-            let parsed = url::Url::parse(url).map_err(|e| StartupError::Config {
-                what: format!("media URL `{url}`"),
-                fix: format!("use a folder path, file:///path, or a bucket URL such as s3://bucket/prefix ({e})"),
-            })?;
-            let (store, _) =
-                object_store::parse_url_opts(&parsed, config.media_options.iter().cloned())
-                    .map_err(|e| StartupError::Config {
-                        what: format!("media URL `{url}`"),
-                        fix: e.to_string(),
-                    })?;
-            Ok(Arc::from(store))
-        }
+/// Media options only configure a bucket; on a folder they are a mistake.
+fn refuse_options_for_folder(config: &ServerConfig, which: &str) -> Result<(), StartupError> {
+    match config.media_options.first() {
+        None => Ok(()),
+        Some((key, _)) => Err(StartupError::Config {
+            what: format!("media option `{key}`"),
+            fix: format!(
+                "media options configure a bucket, but the media store is {which}; \
+                 set --media-url to s3://bucket/prefix or gs://bucket/prefix, or drop \
+                 --media-option (and VIMPORT_MEDIA_OPTIONS)"
+            ),
+        }),
+    }
+}
+
+/// Parse a media option's key (any case) as a configuration key of the store.
+fn media_option_key<K: std::str::FromStr>(
+    key: &str,
+    store: &str,
+    examples: &str,
+) -> Result<K, StartupError> {
+    key.trim()
+        .to_ascii_lowercase()
+        .parse()
+        .map_err(|_| StartupError::Config {
+            what: format!("media option `{key}`"),
+            fix: format!(
+                "this is not a setting of {store}; use object_store configuration keys such as {examples}"
+            ),
+        })
+}
+
+/// The values of secret-looking environment variables under a prefix (`AWS_`).
+fn env_secrets(prefix: &str) -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+        .filter(|(key, _)| key.starts_with(prefix) && crate::config::is_secret_option(key))
+        .map(|(_, value)| value)
+        .collect()
+}
+
+/// A message with every secret value (of 4 characters or more) replaced.
+fn scrub(message: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| s.len() >= 4)
+        .fold(message.to_owned(), |m, s| {
+            m.replace(s.as_str(), "<redacted>")
+        })
+}
+
+/// A bucket store that reads and writes under `prefix` (the URL's path).
+fn under_prefix<S: ObjectStore>(
+    store: S,
+    prefix: object_store::path::Path,
+) -> Arc<dyn ObjectStore> {
+    if prefix.as_ref().is_empty() {
+        Arc::new(store)
+    } else {
+        Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
     }
 }
 
@@ -162,7 +278,7 @@ impl Server {
         let media = open_media(&config)?;
         // SQLite serves one process: rows it had claimed when it stopped are orphans,
         // and so are the staging files of their uploads.
-        if config.database_url().starts_with("sqlite:") {
+        if Dialect::of_url(&config.database_url()) == Some(Dialect::Sqlite) {
             if config.media_url.is_none() {
                 sweep_staged_uploads(&config.data_dir.join("media").join("videos"));
             }

@@ -1,7 +1,8 @@
 //! The store: keys, folders, integrations, jobs and the rows that are the queue.
 //!
-//! One interface, [`Store`], with an SQLite implementation (the default: one
-//! file, nothing to install). Every method is one transaction.
+//! One interface, [`Store`], implemented once over SQL for SQLite (the
+//! default: one file, nothing to install) and PostgreSQL (several replicas).
+//! Every method is one transaction.
 
 use async_trait::async_trait;
 use import_core::wire::VideoMetadata;
@@ -9,9 +10,9 @@ use import_core::{PageRequest, Provider, Scope};
 
 use crate::error::StoreError;
 
-mod sqlite;
+mod sql;
 
-pub use sqlite::SqliteStore;
+pub use sql::{Dialect, SqlStore, SqliteStore};
 
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;

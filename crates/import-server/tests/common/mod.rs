@@ -22,8 +22,55 @@ pub struct Env {
     pub dir: tempfile::TempDir,
 }
 
+/// With `VIMPORT_TEST_STORE=postgres` (as `cargo xtask test` runs the suite a
+/// second time), every server of the suite gets a fresh PostgreSQL database
+/// on `VIMPORT_TEST_POSTGRES_URL`; otherwise a SQLite file in `dir`.
+pub fn database_url() -> Option<String> {
+    if std::env::var("VIMPORT_TEST_STORE").as_deref() != Ok("postgres") {
+        return None;
+    }
+    let admin = std::env::var("VIMPORT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = format!("vimport_test_{}", uuid_like());
+    let create = admin.clone();
+    let db = name.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::postgres::PgConnection::connect(&create)
+                .await
+                .expect("PostgreSQL answers");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        });
+    })
+    .join()
+    .unwrap();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    Some(format!("{base}/{name}"))
+}
+
+fn uuid_like() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    format!("{:016x}", h.finish())
+}
+
 pub fn config(dir: &std::path::Path, allow: &[String]) -> ServerConfig {
     let mut c = ServerConfig::new(dir);
+    c.database_url = database_url();
     c.listen = "127.0.0.1:0".parse().unwrap();
     c.allow_endpoints = allow.to_vec();
     c.workers = 2;

@@ -1,15 +1,15 @@
-//! The SQLite store: one file, WAL mode, nothing to install.
+//! The SQL store: one implementation over `sqlx`'s `Any` driver, for SQLite
+//! (the default: one file, WAL mode, nothing to install) and PostgreSQL (several
+//! replicas sharing the work). The few statements that differ are chosen by
+//! [`Dialect`].
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use import_core::wire::VideoMetadata;
 use import_core::{PageRequest, Provider, Scope};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 
 use super::{
     ClaimedRow, FolderRecord, IdemBegin, IntegrationRecord, JobRecord, NewApiKey, NewVideo,
@@ -17,72 +17,162 @@ use super::{
 };
 use crate::error::{StartupError, StoreError};
 
-/// Schema migrations, applied in order; `PRAGMA user_version` records the last.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_initial.sql")];
+/// Schema migrations of each dialect, applied in order; the table
+/// `schema_migrations` records which ran.
+const SQLITE_MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_initial.sql")];
+const POSTGRES_MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_initial.sql")];
 
-/// Rows per multi-row `INSERT` (8 columns each, well under SQLite's variable limit).
+/// Rows per multi-row `INSERT` (8 columns each, well under every variable limit).
 const INSERT_CHUNK: usize = 500;
 
 /// An idempotency reservation older than this is taken over (its server died).
 const STALE_RESERVATION_MS: i64 = 60_000;
 
-/// The SQLite implementation of [`Store`].
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+/// Which SQL the store speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// One SQLite file; one server process.
+    Sqlite,
+    /// PostgreSQL; any number of server processes.
+    Postgres,
 }
 
-impl SqliteStore {
-    /// Open (creating if missing) and migrate the database at `url`
-    /// (`sqlite:///path/to/file.db` or `sqlite::memory:`).
-    pub async fn open(url: &str) -> Result<SqliteStore, StartupError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StartupError::Config {
-                what: format!("database URL `{url}`"),
-                fix: format!("use sqlite:///absolute/path/to/vimport.db ({e})"),
-            })?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(15))
-            .foreign_keys(false);
-        let in_memory = url.contains(":memory:");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory { 1 } else { 8 })
+impl Dialect {
+    /// The dialect of a database URL, if it is one this store speaks.
+    pub fn of_url(url: &str) -> Option<Dialect> {
+        if url.starts_with("sqlite:") {
+            Some(Dialect::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Dialect::Postgres)
+        } else {
+            None
+        }
+    }
+
+    fn migrations(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Sqlite => SQLITE_MIGRATIONS,
+            Dialect::Postgres => POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Row locking for a claim: replicas skip rows another one is claiming.
+    fn claim_lock(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// A page of rows as one JSON array of arrays.
+    fn json_rows(self) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_group_array(json_array({ROW_COLUMNS}))"),
+            Dialect::Postgres => format!(
+                "COALESCE(json_agg(json_build_array({ROW_COLUMNS}) ORDER BY id), '[]')::text"
+            ),
+        }
+    }
+}
+
+/// The SQL implementation of [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// The SQLite store is the SQL store on a SQLite URL.
+pub type SqliteStore = SqlStore;
+
+fn startup(url: &str) -> impl Fn(sqlx::Error) -> StartupError + '_ {
+    move |e| StartupError::Database(format!("opening {}: {e}", crate::config::redact_url(url)))
+}
+
+impl SqlStore {
+    /// Open (creating a SQLite file if missing) and migrate the database at
+    /// `url`: `sqlite:///path/to/file.db`, `sqlite::memory:`, or
+    /// `postgres://user@host:port/database`.
+    pub async fn open(url: &str) -> Result<SqlStore, StartupError> {
+        let Some(dialect) = Dialect::of_url(url) else {
+            return Err(StartupError::Config {
+                what: format!("database URL `{}`", crate::config::redact_url(url)),
+                fix: "use sqlite:///path/to/vimport.db, or postgres://user@host:5432/database for several replicas".into(),
+            });
+        };
+        sqlx::any::install_default_drivers();
+        let (connect_url, max) = match dialect {
+            Dialect::Sqlite if url.contains(":memory:") => (url.to_owned(), 1),
+            Dialect::Sqlite if url.contains('?') => (url.to_owned(), 8),
+            Dialect::Sqlite => (format!("{url}?mode=rwc"), 8),
+            Dialect::Postgres => (url.to_owned(), 16),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 15000; PRAGMA foreign_keys = OFF;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&connect_url)
             .await
-            .map_err(|e| StartupError::Database(format!("opening {url}: {e}")))?;
-        let store = SqliteStore { pool };
+            .map_err(startup(url))?;
+        let store = SqlStore { pool, dialect };
         store.migrate().await?;
         Ok(store)
     }
 
+    /// The dialect in use.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
     async fn migrate(&self) -> Result<(), StartupError> {
         let db = |e: sqlx::Error| StartupError::Database(format!("migrating: {e}"));
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-            .fetch_one(&mut *conn)
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        if self.dialect == Dialect::Postgres {
+            // Replicas starting together migrate one at a time.
+            sqlx::query("SELECT pg_advisory_xact_lock(7461636)")
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if version as usize > MIGRATIONS.len() {
+        let version: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+        let migrations = self.dialect.migrations();
+        if version as usize > migrations.len() {
             return Err(StartupError::Database(format!(
                 "the database is at schema version {version}, newer than this server knows ({}); run a newer vimport",
-                MIGRATIONS.len()
+                migrations.len()
             )));
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(db)?;
+        for (i, sql) in migrations.iter().enumerate().skip(version as usize) {
             sqlx::raw_sql(AssertSqlSafe(*sql))
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-            sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA user_version = {}", i + 1)))
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(i as i64 + 1)
+                .bind(crate::clock::now_ms())
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-            tx.commit().await.map_err(db)?;
         }
+        tx.commit().await.map_err(db)?;
         Ok(())
     }
 }
@@ -97,7 +187,7 @@ fn scope(s: &str) -> StoreResult<Scope> {
         .map_err(|_| StoreError::Database(format!("unknown scope `{s}` in the database")))
 }
 
-fn folder_from(row: &SqliteRow) -> StoreResult<FolderRecord> {
+fn folder_from(row: &AnyRow) -> StoreResult<FolderRecord> {
     Ok(FolderRecord {
         id: row.try_get("id")?,
         org_id: row.try_get("org_id")?,
@@ -110,7 +200,7 @@ fn folder_from(row: &SqliteRow) -> StoreResult<FolderRecord> {
     })
 }
 
-fn integration_from(row: &SqliteRow) -> StoreResult<IntegrationRecord> {
+fn integration_from(row: &AnyRow) -> StoreResult<IntegrationRecord> {
     Ok(IntegrationRecord {
         id: row.try_get("id")?,
         org_id: row.try_get("org_id")?,
@@ -128,7 +218,7 @@ fn integration_from(row: &SqliteRow) -> StoreResult<IntegrationRecord> {
     })
 }
 
-fn job_from(row: &SqliteRow) -> StoreResult<JobRecord> {
+fn job_from(row: &AnyRow) -> StoreResult<JobRecord> {
     Ok(JobRecord {
         id: row.try_get("id")?,
         org_id: row.try_get("org_id")?,
@@ -153,7 +243,7 @@ fn job_from(row: &SqliteRow) -> StoreResult<JobRecord> {
 
 const ROW_COLUMNS: &str = "id, job_id, set_id, role, object, source_uri, status, error, size_bytes, sha256, duration_s, width, height, codec";
 
-fn row_from(row: &SqliteRow) -> StoreResult<RowRecord> {
+fn row_from(row: &AnyRow) -> StoreResult<RowRecord> {
     Ok(RowRecord {
         id: row.try_get("id")?,
         job_id: row.try_get("job_id")?,
@@ -174,6 +264,27 @@ fn row_from(row: &SqliteRow) -> StoreResult<RowRecord> {
             codec: row.try_get("codec")?,
         },
     })
+}
+
+/// `rows` groups of `cols` numbered placeholders, after the first `skip`:
+/// `($1, $2), ($3, $4)` (numbered placeholders suit SQLite and PostgreSQL).
+fn placeholders(rows: usize, cols: usize, skip: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(skip + r * cols + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
 }
 
 /// One row of `json_array(ROW_COLUMNS)`, in that order.
@@ -245,7 +356,7 @@ fn listed(role: Option<&str>) -> bool {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn create_api_key(&self, key: NewApiKey) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO api_keys (key_hash, key_prefix, user_id, org_id, display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -451,20 +562,23 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         for chunk in videos.chunks(INSERT_CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO videos (id, job_id, set_id, role, object, source_uri, status, updated_at) ",
+            let sql = format!(
+                "INSERT INTO videos (id, job_id, set_id, role, object, source_uri, status, updated_at) VALUES {}",
+                placeholders(chunk.len(), 8, 0)
             );
-            qb.push_values(chunk, |mut b, v| {
-                b.push_bind(&v.id)
-                    .push_bind(&j.id)
-                    .push_bind(&v.set_id)
-                    .push_bind(&v.role)
-                    .push_bind(&v.object)
-                    .push_bind(&v.source_uri)
-                    .push_bind("PENDING")
-                    .push_bind(j.created_at);
-            });
-            qb.build().execute(&mut *tx).await?;
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for v in chunk {
+                q = q
+                    .bind(&v.id)
+                    .bind(&j.id)
+                    .bind(&v.set_id)
+                    .bind(&v.role)
+                    .bind(&v.object)
+                    .bind(&v.source_uri)
+                    .bind("PENDING")
+                    .bind(j.created_at);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -499,9 +613,10 @@ impl Store for SqliteStore {
             None => ("AND id > $2", 0),
         };
         let sql = format!(
-            "SELECT json_group_array(json_array({ROW_COLUMNS})) FROM (
+            "SELECT {} FROM (
                 SELECT {ROW_COLUMNS} FROM videos WHERE job_id = $1 {filter} AND (role IS NULL OR role = 'front')
-                ORDER BY id LIMIT $3 OFFSET $4)"
+                ORDER BY id LIMIT $3 OFFSET $4) page",
+            self.dialect.json_rows()
         );
         let json: String = sqlx::query_scalar(AssertSqlSafe(sql))
             .bind(&job.id)
@@ -518,15 +633,15 @@ impl Store for SqliteStore {
     async fn set_views(&self, job_id: &str, set_ids: &[String]) -> StoreResult<Vec<RowRecord>> {
         let mut out = Vec::new();
         for chunk in set_ids.chunks(INSERT_CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new(format!("SELECT {ROW_COLUMNS} FROM videos WHERE job_id = "));
-            qb.push_bind(job_id).push(" AND set_id IN (");
-            let mut sep = qb.separated(", ");
+            let sql = format!(
+                "SELECT {ROW_COLUMNS} FROM videos WHERE job_id = $1 AND set_id IN {} ORDER BY id",
+                placeholders(1, chunk.len(), 1)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(job_id);
             for id in chunk {
-                sep.push_bind(id);
+                q = q.bind(id);
             }
-            qb.push(") ORDER BY id");
-            for row in qb.build().fetch_all(&self.pool).await? {
+            for row in q.fetch_all(&self.pool).await? {
                 out.push(row_from(&row)?);
             }
         }
@@ -540,26 +655,20 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<Vec<String>> {
         let mut tx = self.pool.begin().await?;
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "UPDATE videos SET status = 'PENDING', error = NULL, not_before = 0, attempts = 0, updated_at = ",
+        let filter = match ids {
+            Some([]) => return Ok(Vec::new()),
+            Some(ids) => format!(" AND id IN {}", placeholders(1, ids.len(), 2)),
+            None => String::new(),
+        };
+        let sql = format!(
+            "UPDATE videos SET status = 'PENDING', error = NULL, not_before = 0, attempts = 0, updated_at = $1
+             WHERE job_id = $2 AND status = 'UPLOADING_FAILED'{filter} RETURNING id, set_id, role"
         );
-        qb.push_bind(now)
-            .push(" WHERE job_id = ")
-            .push_bind(&job.id)
-            .push(" AND status = 'UPLOADING_FAILED'");
-        if let Some(ids) = ids {
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            qb.push(" AND id IN (");
-            let mut sep = qb.separated(", ");
-            for id in ids {
-                sep.push_bind(id);
-            }
-            qb.push(")");
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(&job.id);
+        for id in ids.unwrap_or_default() {
+            q = q.bind(id);
         }
-        qb.push(" RETURNING id, set_id, role");
-        let rows = qb.build().fetch_all(&mut *tx).await?;
+        let rows = q.fetch_all(&mut *tx).await?;
         let mut retried = Vec::with_capacity(rows.len());
         let mut failed_listed = 0i64;
         for row in &rows {
@@ -603,7 +712,7 @@ impl Store for SqliteStore {
         now: i64,
         lease_until: i64,
     ) -> StoreResult<Option<ClaimedRow>> {
-        let row = sqlx::query(
+        let sql = format!(
             "UPDATE videos SET status = 'UPLOADING', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
              WHERE id = (
                 SELECT v.id FROM videos v
@@ -611,14 +720,16 @@ impl Store for SqliteStore {
                   AND (v.role IS NULL OR v.role <> 'front' OR NOT EXISTS (
                         SELECT 1 FROM videos w WHERE w.set_id = v.set_id AND w.role <> 'front'
                           AND w.status NOT IN ('UPLOADED', 'UPLOADING_FAILED')))
-                ORDER BY v.not_before, v.id LIMIT 1)
+                ORDER BY v.not_before, v.id LIMIT 1 {})
              RETURNING id, job_id, object, attempts",
-        )
-        .bind(worker)
-        .bind(lease_until)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+            self.dialect.claim_lock()
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(worker)
+            .bind(lease_until)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| {
             Ok(ClaimedRow {
                 id: r.try_get("id")?,
