@@ -335,6 +335,9 @@ pub struct StoreArgs {
 
 /// `vimport serve`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "MEDIA STORE IN A BUCKET: --media-url s3://bucket/prefix writes the imported videos to an S3 or S3-compatible bucket (R2, MinIO), gs://bucket/prefix to GCS. A setting no --media-option gives comes from the environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (or AWS_DEFAULT_REGION), AWS_ENDPOINT_URL, AWS_ALLOW_HTTP and the other AWS_* names of the --media-option keys (GOOGLE_SERVICE_ACCOUNT, GOOGLE_SERVICE_ACCOUNT_KEY for GCS). Example: --media-url s3://vids/media --media-option aws_endpoint=http://127.0.0.1:9000 --media-option aws_allow_http=true --media-option aws_region=us-east-1, with the keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
+)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(
@@ -351,6 +354,19 @@ pub struct ServeArgs {
     /// (default: DATA_DIR/media).
     #[arg(long, env = "VIMPORT_MEDIA_URL", hide_env_values = true)]
     pub media_url: Option<String>,
+    /// A setting of a bucket media store, KEY=VALUE: aws_endpoint,
+    /// aws_access_key_id, aws_secret_access_key, aws_session_token, aws_region,
+    /// aws_allow_http, aws_virtual_hosted_style_request (any object_store S3 or
+    /// GCS key). Repeat, or separate with commas; wins over the environment.
+    #[arg(
+        long = "media-option",
+        value_name = "KEY=VALUE",
+        env = "VIMPORT_MEDIA_OPTIONS",
+        value_delimiter = ',',
+        value_parser = media_option,
+        hide_env_values = true
+    )]
+    pub media_options: Vec<MediaOption>,
     /// Import workers in this process (0 serves the API only).
     #[arg(
         long,
@@ -384,6 +400,25 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub lease_secs: u64,
+}
+
+/// One `--media-option` as given, checked by `vimport serve` (not by the parser,
+/// whose error would repeat the text, a secret perhaps). `Debug` shows the key only.
+#[derive(Clone)]
+pub struct MediaOption(pub String);
+
+impl std::fmt::Debug for MediaOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.split_once('=') {
+            Some((key, _)) => write!(f, "{key}=<redacted>"),
+            None => f.write_str("<redacted>"),
+        }
+    }
+}
+
+/// Take a `--media-option` as it is; `vimport serve` checks its shape.
+fn media_option(raw: &str) -> Result<MediaOption, std::convert::Infallible> {
+    Ok(MediaOption(raw.to_owned()))
 }
 
 /// `vimport keys`.

@@ -2,7 +2,7 @@
 
 use import_server::{Server, ServerConfig};
 
-use crate::cli::{KeysCreateArgs, ServeArgs, StoreArgs};
+use crate::cli::{KeysCreateArgs, MediaOption, ServeArgs, StoreArgs};
 use crate::output::Exit;
 
 fn server_config(store: StoreArgs) -> ServerConfig {
@@ -19,6 +19,13 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     let mut config = server_config(args.store);
     config.listen = args.listen;
     config.media_url = args.media_url;
+    config.media_options = match media_options(&args.media_options) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
     config.workers = args.workers;
     config.allow_endpoints = args.allow_endpoints;
     config.hf_endpoint = args.hf_endpoint;
@@ -35,6 +42,31 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     tracing::info!("stopping: finishing the rows being copied");
     server.shutdown().await;
     Exit::Ok
+}
+
+/// Split each `--media-option` into its key and value. The error names the
+/// option by position, never by its text (the value may be a secret).
+fn media_options(raw: &[MediaOption]) -> Result<Vec<(String, String)>, String> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, option)| {
+            let n = i + 1;
+            let (key, value) = option.0.split_once('=').ok_or_else(|| {
+                format!(
+                    "media option #{n} (--media-option or VIMPORT_MEDIA_OPTIONS) has no `=`: \
+                     write KEY=VALUE, for example --media-option aws_region=us-east-1"
+                )
+            })?;
+            let key = key.trim();
+            if key.is_empty() {
+                return Err(format!(
+                    "media option #{n} (--media-option or VIMPORT_MEDIA_OPTIONS) has no KEY \
+                     before `=`: write KEY=VALUE, for example --media-option aws_region=us-east-1"
+                ));
+            }
+            Ok((key.to_owned(), value.to_owned()))
+        })
+        .collect()
 }
 
 async fn shutdown_signal() {
@@ -78,5 +110,46 @@ pub(crate) async fn keys_create(args: KeysCreateArgs) -> Exit {
             eprintln!("error: creating the API key: {e}");
             Exit::Error
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(items: &[&str]) -> Vec<MediaOption> {
+        items.iter().map(|s| MediaOption((*s).to_owned())).collect()
+    }
+
+    #[test]
+    fn media_options_split_on_the_first_equals_sign() {
+        let parsed = media_options(&raw(&[
+            "aws_region=us-east-1",
+            " aws_secret_access_key=a=b/c+d",
+        ]))
+        .unwrap();
+        assert_eq!(
+            parsed,
+            vec![
+                ("aws_region".to_owned(), "us-east-1".to_owned()),
+                ("aws_secret_access_key".to_owned(), "a=b/c+d".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_malformed_media_option_is_named_by_position_not_by_its_text() {
+        let e = media_options(&raw(&["aws_region=x", "sekrit-value-no-equals"])).unwrap_err();
+        assert!(e.contains("#2") && e.contains("KEY=VALUE"), "{e}");
+        assert!(!e.contains("sekrit"), "{e}");
+        let e = media_options(&raw(&["=sekrit"])).unwrap_err();
+        assert!(e.contains("no KEY") && !e.contains("sekrit"), "{e}");
+    }
+
+    #[test]
+    fn media_option_debug_hides_the_value() {
+        let shown = format!("{:?}", raw(&["aws_secret_access_key=sekrit", "sekrit2"]));
+        assert!(shown.contains("aws_secret_access_key"), "{shown}");
+        assert!(!shown.contains("sekrit"), "{shown}");
     }
 }
