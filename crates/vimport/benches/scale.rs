@@ -8,8 +8,9 @@
 //! ```
 #![allow(missing_docs)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use import_server::store::{JobRecord, NewVideo, SqlStore, Store};
@@ -18,35 +19,7 @@ use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vimport");
 const SECRET_KEY: &str = "1f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
-
-fn admin_url() -> String {
-    std::env::var("VIMPORT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-async fn fresh_pg(name: &str) -> String {
-    use sqlx::Connection;
-    let mut conn = sqlx::postgres::PgConnection::connect(&admin_url())
-        .await
-        .expect("PostgreSQL answers");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let admin = admin_url();
-    format!(
-        "{}/{name}",
-        admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b)
-    )
-}
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -136,111 +109,62 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
     server.shutdown().await;
 }
 
-fn replica(
-    db: &str,
-    data: &std::path::Path,
-    media: &std::path::Path,
-    allow: &str,
-    workers: usize,
-) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--allow-endpoint",
-            allow,
-            "--database-url",
-            db,
-            "--workers",
-        ])
-        .arg(workers.to_string())
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--media-url")
-        .arg(format!("file://{}", media.display()))
-        .env("VIMPORT_SECRET_KEY", SECRET_KEY)
-        .env("VIMPORT_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, line.trim().rsplit(' ').next().unwrap().to_owned())
-}
-
 async fn replicas_run(s3: &S3StandIn, count: usize, objects: usize) -> f64 {
-    let db = fresh_pg(&format!("vimport_bench_r{count}")).await;
+    let db = common::fresh_database(&format!("vimport_bench_r{count}")).await;
     let root = tempfile::tempdir().unwrap();
     let media = root.path().join("media");
     std::fs::create_dir_all(&media).unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "keys",
-            "create",
-            "--user",
-            "b",
-            "--org",
-            "b",
+    let media_url = format!("file://{}", media.display());
+    let env = [("VIMPORT_SECRET_KEY", SECRET_KEY)];
+    let keys_dir = root.path().join("keys");
+    let key = common::keys_create(
+        &[
             "--database-url",
             &db,
             "--data-dir",
-        ])
-        .arg(root.path().join("keys"))
-        .env("VIMPORT_SECRET_KEY", SECRET_KEY)
-        .output()
-        .unwrap();
-    let key = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned();
+            keys_dir.to_str().unwrap(),
+        ],
+        &env,
+    );
     let allow = s3.addr().to_string();
-    let mut children: Vec<(Child, String)> = (0..count)
-        .map(|i| replica(&db, &root.path().join(format!("r{i}")), &media, &allow, 4))
+    let children: Vec<_> = (0..count)
+        .map(|i| {
+            let data = root.path().join(format!("r{i}"));
+            common::serve(
+                &[
+                    "--workers",
+                    "4",
+                    "--allow-endpoint",
+                    &allow,
+                    "--database-url",
+                    &db,
+                    "--data-dir",
+                    data.to_str().unwrap(),
+                    "--media-url",
+                    &media_url,
+                ],
+                &env,
+            )
+        })
         .collect();
     let base = children[0].1.clone();
-    let http = reqwest::Client::new();
-    let ci: Value = http
-        .post(format!("{base}/api/cloud-integrations/s3"))
-        .header("X-API-Key", &key)
-        .json(&json!({"name": "b", "type": "s3", "access_key_id": "AKIDSCALE", "secret_access_key": "scale-secret",
-                      "endpoint_url": s3.endpoint(), "bucket": "scale-bucket"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ci = common::s3_integration(&key, &base, s3, "scale-bucket").await;
     let keys: Vec<String> = (0..objects).map(|i| format!("small/{i:05}.mp4")).collect();
     let start = Instant::now();
-    let up: Value = http
-        .post(format!("{base}/api/s3/upload"))
-        .header("X-API-Key", &key)
-        .json(&json!({"keys": keys, "bucket": "scale-bucket", "integration_id": ci["id"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let job = up["import_job_id"].as_str().unwrap().to_owned();
-    loop {
-        let j = get(&http, &key, format!("{base}/api/import-jobs/{job}")).await;
-        if j["terminal"] == json!(true) {
-            assert_eq!(j["counts"]["uploaded"], objects, "{j}");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let job = common::upload(&key, &base, "scale-bucket", &keys, &ci).await;
+    let done = common::poll_job(
+        &key,
+        &base,
+        &job,
+        Duration::from_millis(250),
+        Duration::from_secs(3600),
+        |j| j["terminal"] == json!(true),
+    )
+    .await;
+    assert_eq!(done["counts"]["uploaded"], objects, "{done}");
     let secs = start.elapsed().as_secs_f64();
-    for (mut c, _) in children.drain(..) {
-        let _ = c.kill();
-        let _ = c.wait();
+    for (child, _) in children {
+        common::kill(child);
     }
     println!(
         "replicas: {count} replica(s) x 4 workers imported {objects} small objects in {secs:.1} s = {:.0} objects/s",
@@ -266,7 +190,7 @@ fn main() {
             let sqlite = format!("sqlite://{}", dir.path().join("million.db").display());
             million("SQLite", sqlite, dir.path()).await;
             let dir = tempfile::tempdir().unwrap();
-            let pg = fresh_pg("vimport_bench_million").await;
+            let pg = common::fresh_database("vimport_bench_million").await;
             million("PostgreSQL", pg, dir.path()).await;
         }
         if want("replicas") {
