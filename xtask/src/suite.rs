@@ -61,6 +61,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         ]))?;
     }
     // The server's suite once more, on PostgreSQL instead of SQLite files.
+    drop_test_databases(&postgres_url);
     run_command(
         cargo()
             .env(POSTGRES_URL_VAR, &postgres_url)
@@ -256,6 +257,43 @@ fn with_loopback_trust(text: &str) -> Option<String> {
             == LOOPBACK_TRUST.split_whitespace().collect::<Vec<_>>()
     });
     (!has).then(|| format!("# Added by `cargo xtask test`.\n{LOOPBACK_TRUST}\n{text}"))
+}
+
+/// Drop the databases earlier runs of the suite created (`vimport_test_*`,
+/// one per test server), with `psql` when it is installed.
+fn drop_test_databases(url: &str) {
+    let list = std::process::Command::new("psql")
+        .args([
+            url,
+            "-Atc",
+            "SELECT datname FROM pg_database WHERE datname LIKE 'vimport\\_test\\_%'",
+        ])
+        .output();
+    let Some(list) = list.ok().filter(|o| o.status.success()) else {
+        println!("xtask: psql is not available; earlier test databases are left in place");
+        return;
+    };
+    let names = String::from_utf8_lossy(&list.stdout).into_owned();
+    let names: Vec<&str> = names
+        .lines()
+        .map(str::trim)
+        .filter(|n| {
+            n.starts_with("vimport_test_")
+                && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    println!(
+        "xtask: dropping {} test databases of earlier runs",
+        names.len()
+    );
+    for name in names {
+        let _ = std::process::Command::new("psql")
+            .args([url, "-qc", &format!("DROP DATABASE IF EXISTS {name}")])
+            .output();
+    }
 }
 
 #[cfg(test)]
