@@ -63,37 +63,8 @@ async fn sigkill_mid_import_loses_and_duplicates_nothing() {
     kill(child);
 
     let (child, base) = serve(&serve_args, &[]);
-    let done = poll_job(
-        &key,
-        &base,
-        &job,
-        Duration::from_millis(200),
-        Duration::from_secs(180),
-        |j| j["terminal"] == json!(true),
-    )
-    .await;
-    assert_eq!(
-        done["counts"],
-        json!({"uploaded": N, "failed": 0, "pending": 0}),
-        "{done}"
-    );
-
-    // Every row once, every object stored once with its full size.
-    let page = call(
-        &key,
-        reqwest::Method::GET,
-        format!("{base}/api/import-jobs/{job}/videos?limit=1000"),
-        None,
-    )
-    .await;
-    let rows = page["videos"].as_array().unwrap();
-    assert_eq!(rows.len(), N);
-    let uris: std::collections::BTreeSet<&str> = rows
-        .iter()
-        .map(|r| r["import_source_uri"].as_str().unwrap())
-        .collect();
-    assert_eq!(uris.len(), N);
-    for row in rows {
+    let rows = all_uploaded_once(&key, &base, &job, N).await;
+    for row in &rows {
         let vid = row["video_id"].as_str().unwrap();
         let st = call(
             &key,

@@ -91,38 +91,11 @@ async fn three_replicas_share_the_work_and_survive_a_sigkill() {
     let (victim, _) = replicas.remove(2);
     kill(victim);
 
-    let done = poll_job(
-        &key,
-        &base,
-        &job,
-        Duration::from_millis(200),
-        Duration::from_secs(180),
-        |j| j["terminal"] == json!(true),
-    )
-    .await;
-    assert_eq!(
-        done["counts"],
-        json!({"uploaded": N, "failed": 0, "pending": 0}),
-        "{done}"
-    );
-    let page = call(
-        &key,
-        reqwest::Method::GET,
-        format!("{other}/api/import-jobs/{job}/videos?limit=1000"),
-        None,
-    )
-    .await;
-    let rows = page["videos"].as_array().unwrap();
-    assert_eq!(rows.len(), N);
-    let uris: std::collections::BTreeSet<&str> = rows
-        .iter()
-        .map(|r| r["import_source_uri"].as_str().unwrap())
-        .collect();
-    assert_eq!(uris.len(), N, "every object once");
+    let rows = all_uploaded_once(&key, &other, &job, N).await;
     // One stored video per row; a killed replica may leave a staging file behind.
     let stored = stored_videos(&media);
     assert_eq!(stored.len(), N, "{stored:?}");
-    for row in rows {
+    for row in &rows {
         let vid = row["video_id"].as_str().unwrap();
         assert!(
             stored.contains(&format!("{vid}.mp4")),

@@ -143,6 +143,40 @@ pub async fn poll_job(
     }
 }
 
+/// Wait until the job is terminal with every one of its `n` rows uploaded,
+/// and check each object appears in exactly one row; answers the rows.
+pub async fn all_uploaded_once(key: &str, base: &str, job: &str, n: usize) -> Vec<Value> {
+    let done = poll_job(
+        key,
+        base,
+        job,
+        Duration::from_millis(200),
+        Duration::from_secs(180),
+        |j| j["terminal"] == json!(true),
+    )
+    .await;
+    assert_eq!(
+        done["counts"],
+        json!({"uploaded": n, "failed": 0, "pending": 0}),
+        "{done}"
+    );
+    let page = call(
+        key,
+        reqwest::Method::GET,
+        format!("{base}/api/import-jobs/{job}/videos?limit=1000"),
+        None,
+    )
+    .await;
+    let rows = page["videos"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), n);
+    let uris: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r["import_source_uri"].as_str().unwrap())
+        .collect();
+    assert_eq!(uris.len(), n, "every object once");
+    rows
+}
+
 /// A new empty PostgreSQL database on the test server; answers its URL.
 pub async fn fresh_database(name: &str) -> String {
     use sqlx::Connection;
