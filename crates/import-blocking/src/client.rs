@@ -6,7 +6,6 @@ use import_core::client::{
     ClientConfig, Exchange, ExchangeStep, FromConfig, SendFailure, UploadFlow, UploadStep,
 };
 use import_core::{ApiRequest, Next, api};
-use serde_json::Value;
 
 use crate::{
     Error, Folder, ImportJob, ImportJobId, ImportOutcome, ImportRequest, PageRequest,
@@ -226,15 +225,5 @@ impl Client {
         video_ids: Option<&[VideoId]>,
     ) -> Result<RetryResponse> {
         self.send(api::retry_import_job(job, video_ids))
-    }
-
-    /// Read a file or a JSON value for [`crate::CloudIntegrations::add_gcs`].
-    pub(crate) fn read_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
-    }
-
-    /// For [`crate::CloudIntegrations::add_s3`].
-    pub(crate) fn keys(value: &Value) -> Result<import_core::client::S3Keys> {
-        Ok(import_core::client::S3Keys::from_json(value)?)
     }
 }

@@ -35,7 +35,7 @@ impl<'a> CloudIntegrations<'a> {
     ) -> Result<CloudIntegration> {
         let body = key
             .into()
-            .into_integration(name, bucket, prefix, Client::read_file)?;
+            .into_integration(name, bucket, prefix, |path| std::fs::read(path))?;
         self.client.send(api::add_gcs_integration(&body))
     }
 
@@ -51,7 +51,7 @@ impl<'a> CloudIntegrations<'a> {
         endpoint_url: Option<&str>,
         prefix: Option<&str>,
     ) -> Result<CloudIntegration> {
-        let keys: S3Keys = Client::keys(credentials)?;
+        let keys = S3Keys::from_json(credentials)?;
         let body = s3_integration(name, bucket, keys, region, endpoint_url, prefix)?;
         self.client.send(api::add_s3_integration(&body))
     }
