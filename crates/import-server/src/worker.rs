@@ -210,25 +210,29 @@ async fn open_cached(
     };
     let config = source_config(provider, bucket, integration.as_ref(), &state.secrets)
         .map_err(|e| Copy::Fail(e.to_string()))?;
-    // Checked at every use, not only when saved: DNS may have changed.
-    import_providers::check_source(&config, &state.policy)
-        .await
-        .map_err(|e| match e {
-            import_providers::ProviderError::Unresolvable { .. } => Copy::Retry(e.to_string()),
-            _ => Copy::Fail(e.to_string()),
-        })?;
+    let refused = |e: import_providers::ProviderError| match e {
+        import_providers::ProviderError::Unresolvable { .. } => Copy::Retry(e.to_string()),
+        _ => Copy::Fail(e.to_string()),
+    };
     let key = match &integration {
         Some(rec) => rec.id.clone(),
         None => format!("public:{}:{bucket}", provider.wire_name()),
     };
-    let mut stores = cache.stores.lock().await;
-    let store = match stores.get(&key) {
-        Some(store) => store.clone(),
+    let cached = cache.stores.lock().await.get(&key).cloned();
+    let store = match cached {
+        Some(store) => {
+            // Checked at every use, not only when saved: DNS may have changed.
+            import_providers::check_source(&config, &state.policy)
+                .await
+                .map_err(refused)?;
+            store
+        }
         None => {
+            // `open_source` runs the same check before it builds the store.
             let store = open_source(&config, &state.policy, &state.config.hf_endpoint)
                 .await
-                .map_err(|e| Copy::Fail(e.to_string()))?;
-            stores.insert(key, store.clone());
+                .map_err(refused)?;
+            cache.stores.lock().await.insert(key, store.clone());
             store
         }
     };
