@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::ids::{ImportJobId, IntegrationId, Scope, VideoId, check_idempotency_key};
 use crate::pager::PageRequest;
 use crate::request::ImportRequest;
+use crate::routes::{self, Route};
 use crate::wire::{
     AddGcsIntegration, AddHfIntegration, AddS3Integration, CloudIntegration, ErrorBody, Folder,
     FolderRequest, ImportJob, RetryRequest, RetryResponse, UploadBody, UploadResponse,
@@ -28,6 +29,9 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// Header carrying a correlation id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Header set on an answer replayed for a repeated `Idempotency-Key`
+/// (*extension*).
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 /// The `Content-Type` of every body.
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
@@ -114,8 +118,13 @@ impl<T> ApiRequest<T> {
         }
     }
 
-    fn json(method: Method, path: String, body: &impl Serialize) -> Self {
-        let mut req = Self::new(method, path);
+    /// A request on `route`, its path parameter (if any) filled with `segment`.
+    fn route(route: Route, segment: &str) -> Self {
+        Self::new(route.method(), route.fill(segment))
+    }
+
+    fn json(route: Route, segment: &str, body: &impl Serialize) -> Self {
+        let mut req = Self::route(route, segment);
         // Serialising our own wire types cannot fail: they hold no maps with
         // non-string keys and no failing Serialize impls.
         req.body = Some(serde_json::to_vec(body).unwrap_or_default());
@@ -149,7 +158,7 @@ impl<T> ApiRequest<T> {
             out.push(if i == 0 { '?' } else { '&' });
             out.push_str(k);
             out.push('=');
-            percent_encode_into(v, &mut out);
+            routes::percent_encode_into(v, &mut out);
         }
         out
     }
@@ -181,10 +190,7 @@ impl<T> ApiRequest<T> {
 
     /// Whether the contract wants an `Idempotency-Key` on this method.
     pub fn wants_idempotency_key(&self) -> bool {
-        matches!(
-            self.method,
-            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-        )
+        routes::takes_idempotency_key(&self.method)
     }
 
     /// Every header the request needs: the API key, `Accept`, `User-Agent`,
@@ -282,48 +288,24 @@ fn short_type_name<T>() -> &'static str {
     full.rsplit("::").next().unwrap_or(full)
 }
 
-/// Percent-encode everything but RFC 3986 unreserved characters.
-fn percent_encode_into(s: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 15)] as char);
-        }
-    }
-}
-
-fn segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    percent_encode_into(id, &mut out);
-    out
-}
-
 /// `POST /api/keys/verify`.
 pub fn verify_auth() -> ApiRequest<VerifyResponse> {
-    ApiRequest::new(Method::POST, "/api/keys/verify".to_owned())
+    ApiRequest::route(routes::VERIFY_AUTH, "")
 }
 
 /// `POST /api/folders/create-or-get`: the folder of that name and scope, created if missing.
 pub fn create_or_get_folder(folder: &FolderRequest) -> ApiRequest<Folder> {
-    ApiRequest::json(
-        Method::POST,
-        "/api/folders/create-or-get".to_owned(),
-        folder,
-    )
+    ApiRequest::json(routes::CREATE_OR_GET_FOLDER, "", folder)
 }
 
 /// `POST /api/folders`: a new folder (`409` if the name exists in that scope).
 pub fn create_folder(folder: &FolderRequest) -> ApiRequest<Folder> {
-    ApiRequest::json(Method::POST, "/api/folders".to_owned(), folder)
+    ApiRequest::json(routes::CREATE_FOLDER, "", folder)
 }
 
 /// `GET /api/folders/get?name=&scope=`.
 pub fn get_folder(name: &str, scope: Scope) -> ApiRequest<Folder> {
-    let mut req = ApiRequest::new(Method::GET, "/api/folders/get".to_owned());
+    let mut req = ApiRequest::route(routes::GET_FOLDER, "");
     req.query = vec![
         ("name", name.to_owned()),
         ("scope", scope.as_str().to_owned()),
@@ -333,34 +315,27 @@ pub fn get_folder(name: &str, scope: Scope) -> ApiRequest<Folder> {
 
 /// `GET /api/cloud-integrations`.
 pub fn list_integrations() -> ApiRequest<Vec<CloudIntegration>> {
-    ApiRequest::new(Method::GET, "/api/cloud-integrations".to_owned())
+    ApiRequest::route(routes::LIST_INTEGRATIONS, "")
 }
 
 /// `POST /api/cloud-integrations/gcs`.
 pub fn add_gcs_integration(body: &AddGcsIntegration) -> ApiRequest<CloudIntegration> {
-    ApiRequest::json(Method::POST, "/api/cloud-integrations/gcs".to_owned(), body)
+    ApiRequest::json(routes::ADD_GCS_INTEGRATION, "", body)
 }
 
 /// `POST /api/cloud-integrations/s3`.
 pub fn add_s3_integration(body: &AddS3Integration) -> ApiRequest<CloudIntegration> {
-    ApiRequest::json(Method::POST, "/api/cloud-integrations/s3".to_owned(), body)
+    ApiRequest::json(routes::ADD_S3_INTEGRATION, "", body)
 }
 
 /// `POST /api/cloud-integrations/hf-bucket`.
 pub fn add_hf_integration(body: &AddHfIntegration) -> ApiRequest<CloudIntegration> {
-    ApiRequest::json(
-        Method::POST,
-        "/api/cloud-integrations/hf-bucket".to_owned(),
-        body,
-    )
+    ApiRequest::json(routes::ADD_HF_INTEGRATION, "", body)
 }
 
 /// `DELETE /api/cloud-integrations/{id}` (*extension*), answered `204`.
 pub fn delete_integration(id: &IntegrationId) -> ApiRequest<()> {
-    ApiRequest::new(
-        Method::DELETE,
-        format!("/api/cloud-integrations/{}", segment(id.as_str())),
-    )
+    ApiRequest::route(routes::DELETE_INTEGRATION, id.as_str())
 }
 
 /// The upload route and body of an import request.
@@ -369,26 +344,20 @@ pub fn delete_integration(id: &IntegrationId) -> ApiRequest<()> {
 pub fn upload(request: &ImportRequest) -> Result<ApiRequest<UploadResponse>> {
     let body: UploadBody = request.upload_body()?;
     Ok(ApiRequest::json(
-        Method::POST,
-        request.route().to_owned(),
+        routes::upload(request.provider()),
+        "",
         &body,
     ))
 }
 
 /// `GET /api/import-jobs/{id}`.
 pub fn get_import_job(id: &ImportJobId) -> ApiRequest<ImportJob> {
-    ApiRequest::new(
-        Method::GET,
-        format!("/api/import-jobs/{}", segment(id.as_str())),
-    )
+    ApiRequest::route(routes::GET_IMPORT_JOB, id.as_str())
 }
 
 /// `GET /api/import-jobs/{id}/videos?limit=&cursor=|offset=`.
 pub fn get_import_job_videos(id: &ImportJobId, page: &PageRequest) -> ApiRequest<VideosPage> {
-    let mut req = ApiRequest::new(
-        Method::GET,
-        format!("/api/import-jobs/{}/videos", segment(id.as_str())),
-    );
+    let mut req = ApiRequest::route(routes::GET_IMPORT_JOB_VIDEOS, id.as_str());
     req.query.push(("limit", page.limit().to_string()));
     if let Some(cursor) = page.cursor() {
         req.query.push(("cursor", cursor.as_str().to_owned()));
@@ -405,8 +374,8 @@ pub fn retry_import_job(
     video_ids: Option<&[VideoId]>,
 ) -> ApiRequest<RetryResponse> {
     ApiRequest::json(
-        Method::POST,
-        format!("/api/import-jobs/{}/retry", segment(id.as_str())),
+        routes::RETRY_IMPORT_JOB,
+        id.as_str(),
         &RetryRequest {
             video_ids: video_ids.map(<[VideoId]>::to_vec),
         },
@@ -415,10 +384,7 @@ pub fn retry_import_job(
 
 /// `GET /api/video/{id}/status` (*extension*).
 pub fn get_video_status(id: &VideoId) -> ApiRequest<VideoStatusResponse> {
-    ApiRequest::new(
-        Method::GET,
-        format!("/api/video/{}/status", segment(id.as_str())),
-    )
+    ApiRequest::route(routes::GET_VIDEO_STATUS, id.as_str())
 }
 
 /// A folder request by name, as `create_or_get_folder` takes it.

@@ -45,6 +45,7 @@ mod pager;
 mod readiness;
 mod request;
 mod retry;
+pub mod routes;
 mod sniff;
 mod uri;
 mod view;

@@ -586,11 +586,7 @@ impl ImportRequest {
 
 /// The upload route of a provider.
 pub fn upload_route(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Gcs => "/api/gcs/upload",
-        Provider::S3 => "/api/s3/upload",
-        Provider::HfBucket => "/api/hf-buckets/upload",
-    }
+    crate::routes::upload(provider).template
 }
 
 fn names_field(provider: Provider) -> &'static str {

@@ -143,6 +143,28 @@ impl RetryPolicy {
         self.jitter
     }
 
+    /// The wait before retry number `retry` (counting from 0), without
+    /// jitter: `initial_backoff * 2^retry`, capped at `max_backoff`. Whoever
+    /// schedules a retry itself (the server's queue) uses this rule too.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use import_core::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::default()
+    ///     .with_initial_backoff(Duration::from_secs(1))
+    ///     .with_max_backoff(Duration::from_secs(5));
+    /// assert_eq!(policy.backoff(0), Duration::from_secs(1));
+    /// assert_eq!(policy.backoff(2), Duration::from_secs(4));
+    /// assert_eq!(policy.backoff(40), Duration::from_secs(5));
+    /// ```
+    #[must_use]
+    pub fn backoff(&self, retry: u32) -> Duration {
+        self.initial_backoff
+            .saturating_mul(2u32.saturating_pow(retry))
+            .min(self.max_backoff)
+    }
+
     /// Decides what to do after an exchange ended with `outcome`.
     ///
     /// - A status that is not retried (2xx, 3xx, most 4xx, `500`, `501`, ...)
@@ -180,11 +202,7 @@ impl RetryPolicy {
         if retry_after.is_some_and(|wait| wait > self.max_retry_after) {
             return Decision::GiveUp;
         }
-        let factor = 2u32.saturating_pow(state.attempt);
-        let base = self
-            .initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff);
+        let base = self.backoff(state.attempt);
         let backoff = if self.jitter {
             equal_jitter(base, state.next_u64())
         } else {

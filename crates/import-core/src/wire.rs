@@ -53,6 +53,18 @@ impl VideoStatus {
         }
     }
 
+    /// Every status this crate knows, in the order a row goes through them.
+    pub const KNOWN: [VideoStatus; 4] = [
+        VideoStatus::Pending,
+        VideoStatus::Uploading,
+        VideoStatus::Uploaded,
+        VideoStatus::UploadingFailed,
+    ];
+
+    /// The terminal statuses: a row in one of them changes no more (until a
+    /// retry). Every other status, an unknown one included, is not terminal.
+    pub const TERMINAL: [VideoStatus; 2] = [VideoStatus::Uploaded, VideoStatus::UploadingFailed];
+
     /// `UPLOADED` or `UPLOADING_FAILED`.
     ///
     /// ```
@@ -61,7 +73,7 @@ impl VideoStatus {
     /// assert!(!VideoStatus::from_wire("TRANSCODING").is_terminal());
     /// ```
     pub fn is_terminal(&self) -> bool {
-        matches!(self, VideoStatus::Uploaded | VideoStatus::UploadingFailed)
+        VideoStatus::TERMINAL.contains(self)
     }
 }
 

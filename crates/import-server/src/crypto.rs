@@ -58,53 +58,6 @@ pub(crate) fn hash_api_key(key: &str) -> String {
     sha256_hex(key.as_bytes())
 }
 
-const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-/// Sortable ids: a prefix, 48 bits of milliseconds and 80 bits that start random
-/// and count up, in Crockford base32 (26 characters, like a ULID).
-pub(crate) struct IdGen {
-    prefix: &'static str,
-    millis: u64,
-    counter: u128,
-}
-
-impl IdGen {
-    /// A generator whose ids sort after every id made before `millis`.
-    pub(crate) fn new(prefix: &'static str, millis: u64) -> IdGen {
-        let r = random_bytes::<10>();
-        let mut counter = 0u128;
-        for b in r {
-            counter = (counter << 8) | u128::from(b);
-        }
-        // Leave room to count up without wrapping.
-        counter >>= 1;
-        IdGen {
-            prefix,
-            millis,
-            counter,
-        }
-    }
-
-    /// The next id; each is greater than the one before.
-    pub(crate) fn next_id(&mut self) -> String {
-        let value =
-            (u128::from(self.millis & 0xFFFF_FFFF_FFFF) << 80) | (self.counter & ((1 << 80) - 1));
-        self.counter += 1;
-        let mut out = String::with_capacity(self.prefix.len() + 26);
-        out.push_str(self.prefix);
-        for i in (0..26).rev() {
-            let digit = (value >> (i * 5)) & 31;
-            out.push(CROCKFORD[digit as usize] as char);
-        }
-        out
-    }
-}
-
-/// One id with a prefix.
-pub(crate) fn new_id(prefix: &'static str, millis: u64) -> String {
-    IdGen::new(prefix, millis).next_id()
-}
-
 /// Seals and opens integration secrets with AES-256-GCM.
 ///
 /// The key comes from `VIMPORT_SECRET_KEY` (64 hex characters) or from a key
@@ -246,18 +199,6 @@ mod tests {
                 .to_string()
                 .contains("openssl rand -hex 32")
         );
-    }
-
-    #[test]
-    fn ids_sort_in_creation_order() {
-        let mut g = IdGen::new("vi_", 1_700_000_000_000);
-        let ids: Vec<String> = (0..1000).map(|_| g.next_id()).collect();
-        let mut sorted = ids.clone();
-        sorted.sort();
-        assert_eq!(ids, sorted);
-        assert_eq!(ids[0].len(), 29);
-        let later = new_id("vi_", 1_700_000_000_001);
-        assert!(later > ids[999]);
     }
 
     #[test]

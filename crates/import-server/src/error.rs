@@ -37,28 +37,52 @@ pub enum StartupError {
 pub enum StoreError {
     /// The database is busy or unreachable; try again.
     #[error("the database is busy or unreachable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] sqlx::Error),
     /// Any other database failure.
     #[error("database error: {0}")]
-    Database(String),
-    /// A unique name is taken.
-    #[error("{0}")]
-    Conflict(String),
+    Database(#[source] sqlx::Error),
+    /// A column holds a value this server never writes (an unknown provider,
+    /// scope, id or role): the database was changed by something else.
+    #[error("the database holds a value in `{column}` that this server does not write")]
+    Corrupt {
+        /// The column (or table, for a page of rows).
+        column: &'static str,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                StoreError::Unavailable(e.to_string())
-            }
-            sqlx::Error::Database(db)
-                if db.message().contains("locked") || db.message().contains("busy") =>
-            {
-                StoreError::Unavailable(e.to_string())
-            }
-            _ => StoreError::Database(e.to_string()),
+        if is_transient(&e) {
+            StoreError::Unavailable(e)
+        } else {
+            StoreError::Database(e)
         }
+    }
+}
+
+/// Whether a database error goes away by itself: the pool or the connection
+/// failed, or the database answered with a code that means "busy, try again".
+fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => {
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+                db.code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+            } else {
+                // PostgreSQL: serialization failure, deadlock, too many
+                // connections, shutting down, starting up.
+                db.code().is_some_and(|c| {
+                    matches!(
+                        &*c,
+                        "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03"
+                    )
+                })
+            }
+        }
+        _ => false,
     }
 }
 
@@ -120,13 +144,12 @@ impl From<import_core::Error> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(msg) => {
-                tracing::warn!(error = %msg, "store unavailable");
+            StoreError::Unavailable(e) => {
+                tracing::warn!(error = %e, "store unavailable");
                 ApiError::unavailable("the server is busy; retry shortly", 2)
             }
-            StoreError::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, msg),
-            StoreError::Database(msg) => {
-                tracing::error!(error = %msg, "store failure");
+            e @ (StoreError::Database(_) | StoreError::Corrupt { .. }) => {
+                tracing::error!(error = %e, "store failure");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal error; it has been logged",

@@ -43,7 +43,7 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
     let key = server.create_api_key("bench", "bench", None).await.unwrap();
     let videos: Vec<NewVideo> = (0..ROWS)
         .map(|i| NewVideo {
-            id: format!("vi_{i:010}"),
+            id: import_core::VideoId::new(format!("vi_{i:010}")).unwrap(),
             set_id: None,
             role: None,
             object: format!("fleet/cam-{i:07}.mp4"),
@@ -51,7 +51,7 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
         })
         .collect();
     let job = JobRecord {
-        id: "ij_million".into(),
+        id: "ij_million".parse().unwrap(),
         org_id: "bench".into(),
         user_id: "bench".into(),
         scope: import_core::Scope::User,

@@ -5,20 +5,21 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use import_core::api::{
+    API_KEY_HEADER, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, REQUEST_ID_HEADER,
+};
+use import_core::routes::takes_idempotency_key;
 
 use crate::crypto::{hash_api_key, sha256_hex};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{IdemBegin, Principal};
 
-/// Header set on an answer replayed for a repeated `Idempotency-Key`.
-pub const REPLAYED_HEADER: &str = "idempotent-replayed";
-
 fn api_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(k) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+    if let Some(k) = headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok()) {
         let k = k.trim();
         if !k.is_empty() {
             return Some(k);
@@ -40,7 +41,7 @@ pub(crate) async fn guard(
     let path = req.uri().path().to_owned();
     let request_id = req
         .headers()
-        .get("x-request-id")
+        .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map(str::to_owned);
@@ -51,7 +52,7 @@ pub(crate) async fn guard(
     if let Some(id) = &request_id
         && let Ok(v) = HeaderValue::from_str(id)
     {
-        res.headers_mut().insert("x-request-id", v);
+        res.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
     tracing::info!(
         %method,
@@ -92,12 +93,9 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
     parts.extensions.insert(principal.clone());
     let idem_key = parts
         .headers
-        .get("idempotency-key")
+        .get(IDEMPOTENCY_KEY_HEADER)
         .map(|v| v.to_str().map(str::to_owned));
-    let mutating = matches!(
-        parts.method,
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    );
+    let mutating = takes_idempotency_key(&parts.method);
     let idem_key = match idem_key {
         Some(Ok(k)) if mutating => {
             import_core::check_idempotency_key(&k)?;

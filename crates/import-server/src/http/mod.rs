@@ -5,43 +5,79 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodFilter, MethodRouter};
+use import_core::routes::{self as table, Route};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
 mod body;
+mod convert;
+mod folders;
 mod guard;
-mod routes;
+mod integrations;
+mod jobs;
+mod keys;
+mod uploads;
 
-pub use guard::REPLAYED_HEADER;
+/// The shared state, as handlers extract it.
+type St = axum::extract::State<Arc<AppState>>;
 
-/// The router of every route of the contract.
+/// An id from a path segment; one that cannot be an id names nothing, so it
+/// is `404` like an unknown one.
+fn path_id<T: std::str::FromStr>(segment: &str, what: &str) -> Result<T, ApiError> {
+    segment.parse().map_err(|_| ApiError::not_found(what))
+}
+
+/// Query parameters, form-decoded (`+` is a space).
+fn query_map(raw: Option<&str>) -> std::collections::BTreeMap<String, String> {
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// The handler of a route of the core's table, on the route's own method;
+/// `None` for a route this server does not serve (a test keeps that from
+/// happening).
+fn handler(route: &Route) -> Option<MethodRouter<Arc<AppState>>> {
+    use table::*;
+    let filter = MethodFilter::try_from(route.method()).ok()?;
+    macro_rules! on {
+        ($handler:expr) => {
+            Some(axum::routing::on(filter, $handler))
+        };
+    }
+    match *route {
+        VERIFY_AUTH => on!(keys::verify),
+        CREATE_OR_GET_FOLDER => on!(folders::create_or_get_folder),
+        CREATE_FOLDER => on!(folders::create_folder),
+        GET_FOLDER => on!(folders::get_folder),
+        LIST_INTEGRATIONS => on!(integrations::list_integrations),
+        ADD_GCS_INTEGRATION => on!(integrations::add_gcs),
+        ADD_S3_INTEGRATION => on!(integrations::add_s3),
+        ADD_HF_INTEGRATION => on!(integrations::add_hf),
+        DELETE_INTEGRATION => on!(integrations::delete_integration),
+        UPLOAD_GCS => on!(uploads::upload_gcs),
+        UPLOAD_S3 => on!(uploads::upload_s3),
+        UPLOAD_HF_BUCKET => on!(uploads::upload_hf),
+        GET_IMPORT_JOB => on!(jobs::get_job),
+        GET_IMPORT_JOB_VIDEOS => on!(jobs::get_job_videos),
+        RETRY_IMPORT_JOB => on!(jobs::retry_job),
+        GET_VIDEO_STATUS => on!(jobs::video_status),
+        _ => None,
+    }
+}
+
+/// The router of every route of the contract: the core's route table, each
+/// template registered once with its handler.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.body_limit;
-    Router::new()
-        .route("/api/keys/verify", post(routes::verify))
-        .route(
-            "/api/folders/create-or-get",
-            post(routes::create_or_get_folder),
-        )
-        .route("/api/folders", post(routes::create_folder))
-        .route("/api/folders/get", get(routes::get_folder))
-        .route("/api/cloud-integrations", get(routes::list_integrations))
-        .route("/api/cloud-integrations/gcs", post(routes::add_gcs))
-        .route("/api/cloud-integrations/s3", post(routes::add_s3))
-        .route("/api/cloud-integrations/hf-bucket", post(routes::add_hf))
-        .route(
-            "/api/cloud-integrations/{id}",
-            delete(routes::delete_integration),
-        )
-        .route("/api/gcs/upload", post(routes::upload_gcs))
-        .route("/api/s3/upload", post(routes::upload_s3))
-        .route("/api/hf-buckets/upload", post(routes::upload_hf))
-        .route("/api/import-jobs/{id}", get(routes::get_job))
-        .route("/api/import-jobs/{id}/videos", get(routes::get_job_videos))
-        .route("/api/import-jobs/{id}/retry", post(routes::retry_job))
-        .route("/api/video/{id}/status", get(routes::video_status))
+    let mut router = Router::new();
+    for route in table::ALL {
+        let handler = handler(route).unwrap_or_else(|| axum::routing::any(not_implemented));
+        router = router.route(route.template, handler);
+    }
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -59,9 +95,35 @@ async fn not_found() -> ApiError {
     )
 }
 
+async fn not_implemented() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "this server does not implement this route yet",
+    )
+}
+
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "this route does not take that method",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The router and the core's route table cannot differ: every route of
+    /// the table has its handler, on its own method.
+    #[test]
+    fn every_route_of_the_table_has_a_handler() {
+        for route in table::ALL {
+            assert!(
+                handler(route).is_some(),
+                "{} {} has no handler",
+                route.method(),
+                route.template
+            );
+        }
+    }
 }

@@ -5,14 +5,16 @@
 //! Every method is one transaction.
 
 use async_trait::async_trait;
-use import_core::wire::VideoMetadata;
-use import_core::{PageRequest, Provider, Scope};
+use import_core::wire::{VideoMetadata, VideoStatus};
+use import_core::{
+    FolderId, ImportJobId, IntegrationId, PageRequest, Provider, Scope, VideoId, ViewRole,
+};
 
 use crate::error::StoreError;
 
 mod sql;
 
-pub use sql::{Dialect, SqlStore, SqliteStore};
+pub use sql::{Dialect, SqlStore};
 
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -45,7 +47,7 @@ pub struct NewApiKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderRecord {
     /// Id.
-    pub id: String,
+    pub id: FolderId,
     /// Organisation.
     pub org_id: String,
     /// Scope.
@@ -66,7 +68,7 @@ pub struct FolderRecord {
 #[derive(Clone, PartialEq, Eq)]
 pub struct IntegrationRecord {
     /// Id.
-    pub id: String,
+    pub id: IntegrationId,
     /// Organisation.
     pub org_id: String,
     /// Creator's user id.
@@ -110,7 +112,7 @@ impl std::fmt::Debug for IntegrationRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRecord {
     /// Id.
-    pub id: String,
+    pub id: ImportJobId,
     /// Organisation.
     pub org_id: String,
     /// Creator.
@@ -124,13 +126,13 @@ pub struct JobRecord {
     /// Common prefix.
     pub prefix: Option<String>,
     /// Folder.
-    pub folder_id: Option<String>,
+    pub folder_id: Option<FolderId>,
     /// Folder name.
     pub folder_name: Option<String>,
     /// Collection.
     pub collection: String,
     /// Integration used.
-    pub integration_id: Option<String>,
+    pub integration_id: Option<IntegrationId>,
     /// Made of view sets.
     pub multi_view: bool,
     /// Rows (sets for multi-view).
@@ -151,11 +153,11 @@ pub struct JobRecord {
 #[derive(Debug, Clone)]
 pub struct NewVideo {
     /// Video id.
-    pub id: String,
-    /// Multi-view: the set's id.
-    pub set_id: Option<String>,
+    pub id: VideoId,
+    /// Multi-view: the set's id (the id of its `front` view).
+    pub set_id: Option<VideoId>,
     /// Multi-view: the role.
-    pub role: Option<String>,
+    pub role: Option<ViewRole>,
     /// Object name in the bucket.
     pub object: String,
     /// Full source URI.
@@ -166,19 +168,19 @@ pub struct NewVideo {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowRecord {
     /// Video id.
-    pub id: String,
+    pub id: VideoId,
     /// Job.
-    pub job_id: String,
-    /// Multi-view set.
-    pub set_id: Option<String>,
+    pub job_id: ImportJobId,
+    /// Multi-view set (the id of its `front` view).
+    pub set_id: Option<VideoId>,
     /// Multi-view role.
-    pub role: Option<String>,
+    pub role: Option<ViewRole>,
     /// Object name.
     pub object: String,
     /// Source URI.
     pub source_uri: String,
-    /// Status (wire value).
-    pub status: String,
+    /// Status.
+    pub status: VideoStatus,
     /// Failure reason.
     pub error: Option<String>,
     /// Metadata once uploaded.
@@ -189,9 +191,9 @@ pub struct RowRecord {
 #[derive(Debug, Clone)]
 pub struct ClaimedRow {
     /// Video id.
-    pub id: String,
+    pub id: VideoId,
     /// Job.
-    pub job_id: String,
+    pub job_id: ImportJobId,
     /// Object name.
     pub object: String,
     /// Claims so far, this one included.
@@ -250,7 +252,11 @@ pub trait Store: Send + Sync + 'static {
         scope: Scope,
     ) -> StoreResult<Option<FolderRecord>>;
     /// A visible folder by id.
-    async fn folder_by_id(&self, who: &Principal, id: &str) -> StoreResult<Option<FolderRecord>>;
+    async fn folder_by_id(
+        &self,
+        who: &Principal,
+        id: &FolderId,
+    ) -> StoreResult<Option<FolderRecord>>;
 
     /// Save an integration.
     async fn insert_integration(&self, rec: IntegrationRecord) -> StoreResult<()>;
@@ -260,10 +266,11 @@ pub trait Store: Send + Sync + 'static {
     async fn integration(
         &self,
         who: &Principal,
-        id: &str,
+        id: &IntegrationId,
     ) -> StoreResult<Option<IntegrationRecord>>;
     /// An integration by id, for workers.
-    async fn integration_by_id(&self, id: &str) -> StoreResult<Option<IntegrationRecord>>;
+    async fn integration_by_id(&self, id: &IntegrationId)
+    -> StoreResult<Option<IntegrationRecord>>;
     /// The caller's newest integration of a provider and bucket.
     async fn newest_integration(
         &self,
@@ -272,31 +279,38 @@ pub trait Store: Send + Sync + 'static {
         bucket: &str,
     ) -> StoreResult<Option<IntegrationRecord>>;
     /// Delete an integration the caller owns; false if none.
-    async fn delete_integration(&self, who: &Principal, id: &str) -> StoreResult<bool>;
+    async fn delete_integration(&self, who: &Principal, id: &IntegrationId) -> StoreResult<bool>;
     /// Record a use.
-    async fn touch_integration(&self, id: &str, now: i64) -> StoreResult<()>;
+    async fn touch_integration(&self, id: &IntegrationId, now: i64) -> StoreResult<()>;
 
     /// Create a job and its rows in one transaction.
     async fn create_job(&self, job: JobRecord, videos: Vec<NewVideo>) -> StoreResult<()>;
     /// A visible job.
-    async fn job(&self, who: &Principal, id: &str) -> StoreResult<Option<JobRecord>>;
+    async fn job(&self, who: &Principal, id: &ImportJobId) -> StoreResult<Option<JobRecord>>;
     /// A job by id, for workers.
-    async fn job_by_id(&self, id: &str) -> StoreResult<Option<JobRecord>>;
+    async fn job_by_id(&self, id: &ImportJobId) -> StoreResult<Option<JobRecord>>;
     /// One page of listed rows (single-view rows, or multi-view fronts), at most
     /// `limit + 1` so the caller knows whether more follow.
     async fn list_rows(&self, job: &JobRecord, page: &PageRequest) -> StoreResult<Vec<RowRecord>>;
     /// Every view of the given sets.
-    async fn set_views(&self, job_id: &str, set_ids: &[String]) -> StoreResult<Vec<RowRecord>>;
+    async fn set_views(
+        &self,
+        job_id: &ImportJobId,
+        set_ids: &[VideoId],
+    ) -> StoreResult<Vec<RowRecord>>;
     /// Failed rows back to `PENDING` (the named ones, or all); answers their ids.
     async fn retry_rows(
         &self,
         job: &JobRecord,
-        ids: Option<&[String]>,
+        ids: Option<&[VideoId]>,
         now: i64,
-    ) -> StoreResult<Vec<String>>;
+    ) -> StoreResult<Vec<VideoId>>;
     /// A video visible to the caller, with its job.
-    async fn video(&self, who: &Principal, id: &str)
-    -> StoreResult<Option<(RowRecord, JobRecord)>>;
+    async fn video(
+        &self,
+        who: &Principal,
+        id: &VideoId,
+    ) -> StoreResult<Option<(RowRecord, JobRecord)>>;
 
     /// Claim the next row to import, leased to `worker` until `lease_until`.
     async fn claim(
@@ -306,11 +320,11 @@ pub trait Store: Send + Sync + 'static {
         lease_until: i64,
     ) -> StoreResult<Option<ClaimedRow>>;
     /// Extend a lease; false if the row is no longer ours.
-    async fn renew_lease(&self, id: &str, worker: &str, lease_until: i64) -> StoreResult<bool>;
+    async fn renew_lease(&self, id: &VideoId, worker: &str, lease_until: i64) -> StoreResult<bool>;
     /// Finish a claimed row; false (and no change) if the lease was lost.
     async fn finish(
         &self,
-        id: &str,
+        id: &VideoId,
         worker: &str,
         outcome: RowOutcome,
         now: i64,

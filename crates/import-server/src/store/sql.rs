@@ -6,8 +6,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use import_core::wire::VideoMetadata;
-use import_core::{PageRequest, Provider, Scope};
+use import_core::wire::{VideoMetadata, VideoStatus};
+use import_core::{
+    FolderId, ImportJobId, IntegrationId, PageRequest, Provider, Scope, VideoId, ViewRole,
+};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 
@@ -75,15 +77,84 @@ impl Dialect {
     }
 }
 
+/// A status as an SQL string literal (`'PENDING'`), from the core's wire value.
+fn status_sql(status: &VideoStatus) -> String {
+    format!("'{}'", status.as_str())
+}
+
+/// The statements that name statuses, built once from the core's
+/// [`VideoStatus`] values (the only place the store spells a status) and the
+/// dialect. The terminal rule is [`VideoStatus::TERMINAL`]: every other status,
+/// an unknown one included, counts as not terminal, in every statement.
+#[derive(Debug)]
+struct Statements {
+    claim: String,
+    renew: String,
+    finish: String,
+    complete_job: String,
+    release_expired: String,
+    /// `retry_rows`, without its closing id filter and `RETURNING`.
+    retry: String,
+}
+
+impl Statements {
+    fn new(dialect: Dialect) -> Statements {
+        let pending = status_sql(&VideoStatus::Pending);
+        let uploading = status_sql(&VideoStatus::Uploading);
+        let failed = status_sql(&VideoStatus::UploadingFailed);
+        let terminal = VideoStatus::TERMINAL
+            .iter()
+            .map(status_sql)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let front = format!("'{}'", ViewRole::FRONT);
+        Statements {
+            claim: format!(
+                "UPDATE videos SET status = {uploading}, lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
+                 WHERE id = (
+                    SELECT v.id FROM videos v
+                    WHERE v.status = {pending} AND v.not_before <= $3
+                      AND (v.role IS NULL OR v.role <> {front} OR NOT EXISTS (
+                            SELECT 1 FROM videos w WHERE w.set_id = v.set_id AND w.role <> {front}
+                              AND w.status NOT IN ({terminal})))
+                    ORDER BY v.not_before, v.id LIMIT 1 {})
+                 RETURNING id, job_id, object, attempts",
+                dialect.claim_lock()
+            ),
+            renew: format!(
+                "UPDATE videos SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = {uploading}"
+            ),
+            finish: format!(
+                "UPDATE videos SET status = $1, error = $2, not_before = $3, lease_owner = NULL, lease_until = NULL,
+                    size_bytes = $4, sha256 = $5, duration_s = $6, width = $7, height = $8, codec = $9, updated_at = $10
+                 WHERE id = $11 AND lease_owner = $12 AND status = {uploading}
+                 RETURNING job_id, role"
+            ),
+            // Terminal once every listed row is done and no video of the job is left.
+            complete_job: format!(
+                "UPDATE jobs SET completed_at = $1
+                 WHERE id = $2 AND completed_at IS NULL AND uploaded + failed >= total
+                   AND NOT EXISTS (SELECT 1 FROM videos WHERE job_id = $2 AND status NOT IN ({terminal}))"
+            ),
+            release_expired: format!(
+                "UPDATE videos SET status = {pending}, lease_owner = NULL, lease_until = NULL, updated_at = $1
+                 WHERE status = {uploading} AND lease_until < $1"
+            ),
+            retry: format!(
+                "UPDATE videos SET status = {pending}, error = NULL, not_before = 0, attempts = 0, updated_at = $1
+                 WHERE job_id = $2 AND status = {failed}"
+            ),
+        }
+    }
+}
+
 /// The SQL implementation of [`Store`].
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    sql: std::sync::Arc<Statements>,
 }
-
-/// The SQLite store is the SQL store on a SQLite URL.
-pub type SqliteStore = SqlStore;
 
 fn startup(url: &str) -> impl Fn(sqlx::Error) -> StartupError + '_ {
     move |e| StartupError::Database(format!("opening {}: {e}", crate::config::redact_url(url)))
@@ -124,7 +195,11 @@ impl SqlStore {
             .connect(&connect_url)
             .await
             .map_err(startup(url))?;
-        let store = SqlStore { pool, dialect };
+        let store = SqlStore {
+            pool,
+            dialect,
+            sql: std::sync::Arc::new(Statements::new(dialect)),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -178,18 +253,30 @@ impl SqlStore {
 }
 
 fn provider(s: &str) -> StoreResult<Provider> {
-    Provider::from_wire_name(s)
-        .ok_or_else(|| StoreError::Database(format!("unknown provider `{s}` in the database")))
+    Provider::from_wire_name(s).ok_or(StoreError::Corrupt { column: "kind" })
 }
 
 fn scope(s: &str) -> StoreResult<Scope> {
     s.parse()
-        .map_err(|_| StoreError::Database(format!("unknown scope `{s}` in the database")))
+        .map_err(|_| StoreError::Corrupt { column: "scope" })
+}
+
+/// A typed value of a column this store wrote (an id, a role).
+fn typed<T: std::str::FromStr>(column: &'static str, value: String) -> StoreResult<T> {
+    value.parse().map_err(|_| StoreError::Corrupt { column })
+}
+
+/// An optional typed value.
+fn typed_opt<T: std::str::FromStr>(
+    column: &'static str,
+    value: Option<String>,
+) -> StoreResult<Option<T>> {
+    value.map(|v| typed(column, v)).transpose()
 }
 
 fn folder_from(row: &AnyRow) -> StoreResult<FolderRecord> {
     Ok(FolderRecord {
-        id: row.try_get("id")?,
+        id: typed("id", row.try_get("id")?)?,
         org_id: row.try_get("org_id")?,
         scope: scope(row.try_get("scope")?)?,
         owner_id: row.try_get("owner_id")?,
@@ -202,7 +289,7 @@ fn folder_from(row: &AnyRow) -> StoreResult<FolderRecord> {
 
 fn integration_from(row: &AnyRow) -> StoreResult<IntegrationRecord> {
     Ok(IntegrationRecord {
-        id: row.try_get("id")?,
+        id: typed("id", row.try_get("id")?)?,
         org_id: row.try_get("org_id")?,
         created_by: row.try_get("created_by")?,
         created_by_display_name: row.try_get("created_by_display_name")?,
@@ -220,17 +307,17 @@ fn integration_from(row: &AnyRow) -> StoreResult<IntegrationRecord> {
 
 fn job_from(row: &AnyRow) -> StoreResult<JobRecord> {
     Ok(JobRecord {
-        id: row.try_get("id")?,
+        id: typed("id", row.try_get("id")?)?,
         org_id: row.try_get("org_id")?,
         user_id: row.try_get("user_id")?,
         scope: scope(row.try_get("scope")?)?,
         source: provider(row.try_get("source")?)?,
         bucket: row.try_get("bucket")?,
         prefix: row.try_get("prefix")?,
-        folder_id: row.try_get("folder_id")?,
+        folder_id: typed_opt("folder_id", row.try_get("folder_id")?)?,
         folder_name: row.try_get("folder_name")?,
         collection: row.try_get("collection")?,
-        integration_id: row.try_get("integration_id")?,
+        integration_id: typed_opt("integration_id", row.try_get("integration_id")?)?,
         multi_view: row.try_get::<i64, _>("multi_view")? != 0,
         total: row.try_get("total")?,
         uploaded: row.try_get("uploaded")?,
@@ -242,29 +329,6 @@ fn job_from(row: &AnyRow) -> StoreResult<JobRecord> {
 }
 
 const ROW_COLUMNS: &str = "id, job_id, set_id, role, object, source_uri, status, error, size_bytes, sha256, duration_s, width, height, codec";
-
-fn row_from(row: &AnyRow) -> StoreResult<RowRecord> {
-    Ok(RowRecord {
-        id: row.try_get("id")?,
-        job_id: row.try_get("job_id")?,
-        set_id: row.try_get("set_id")?,
-        role: row.try_get("role")?,
-        object: row.try_get("object")?,
-        source_uri: row.try_get("source_uri")?,
-        status: row.try_get("status")?,
-        error: row.try_get("error")?,
-        metadata: VideoMetadata {
-            size_bytes: row
-                .try_get::<Option<i64>, _>("size_bytes")?
-                .map(|v| v as u64),
-            sha256: row.try_get("sha256")?,
-            duration_s: row.try_get("duration_s")?,
-            width: row.try_get::<Option<i64>, _>("width")?.map(|v| v as u32),
-            height: row.try_get::<Option<i64>, _>("height")?.map(|v| v as u32),
-            codec: row.try_get("codec")?,
-        },
-    })
-}
 
 /// `rows` groups of `cols` numbered placeholders, after the first `skip`:
 /// `($1, $2), ($3, $4)` (numbered placeholders suit SQLite and PostgreSQL).
@@ -305,11 +369,12 @@ type JsonRow = (
     Option<String>,
 );
 
+/// The one row decoder: every read of rows selects [`ROW_COLUMNS`] into one
+/// JSON array ([`Dialect::json_rows`]) and decodes it here.
 fn rows_from_json(json: &str) -> StoreResult<Vec<RowRecord>> {
-    let rows: Vec<JsonRow> = serde_json::from_str(json)
-        .map_err(|e| StoreError::Database(format!("reading a page: {e}")))?;
-    Ok(rows
-        .into_iter()
+    let rows: Vec<JsonRow> =
+        serde_json::from_str(json).map_err(|_| StoreError::Corrupt { column: "videos" })?;
+    rows.into_iter()
         .map(
             |(
                 id,
@@ -327,14 +392,14 @@ fn rows_from_json(json: &str) -> StoreResult<Vec<RowRecord>> {
                 height,
                 codec,
             )| {
-                RowRecord {
-                    id,
-                    job_id,
-                    set_id,
-                    role,
+                Ok(RowRecord {
+                    id: typed("id", id)?,
+                    job_id: typed("job_id", job_id)?,
+                    set_id: typed_opt("set_id", set_id)?,
+                    role: typed_opt("role", role)?,
                     object,
                     source_uri,
-                    status,
+                    status: VideoStatus::from_wire(&status),
                     error,
                     metadata: VideoMetadata {
                         size_bytes: size.map(|v| v as u64),
@@ -344,15 +409,15 @@ fn rows_from_json(json: &str) -> StoreResult<Vec<RowRecord>> {
                         height: height.map(|v| v as u32),
                         codec,
                     },
-                }
+                })
             },
         )
-        .collect())
+        .collect()
 }
 
 /// `true` when a row is listed (single-view, or the front of a set).
-fn listed(role: Option<&str>) -> bool {
-    role.is_none_or(|r| r == "front")
+fn listed(role: Option<&ViewRole>) -> bool {
+    role.is_none_or(ViewRole::is_front)
 }
 
 #[async_trait]
@@ -393,7 +458,7 @@ impl Store for SqlStore {
             "INSERT INTO folders (id, org_id, scope, owner_id, name, description, created_by, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         )
-        .bind(&f.id)
+        .bind(f.id.as_str())
         .bind(&f.org_id)
         .bind(f.scope.as_str())
         .bind(&f.owner_id)
@@ -427,11 +492,17 @@ impl Store for SqlStore {
         row.as_ref().map(folder_from).transpose()
     }
 
-    async fn folder_by_id(&self, who: &Principal, id: &str) -> StoreResult<Option<FolderRecord>> {
+    async fn folder_by_id(
+        &self,
+        who: &Principal,
+        id: &FolderId,
+    ) -> StoreResult<Option<FolderRecord>> {
         let row = sqlx::query(
-            "SELECT * FROM folders WHERE id = $1 AND org_id = $2 AND (scope = 'org' OR owner_id = $3)",
+            "SELECT * FROM folders WHERE id = $1 AND org_id = $2 AND (scope = $3 OR owner_id = $4)",
         )
-        .bind(id)
+        .bind(id.as_str())
+        .bind(&who.org_id)
+        .bind(Scope::Org.as_str())
         .bind(&who.org_id)
         .bind(&who.user_id)
         .fetch_optional(&self.pool)
@@ -445,7 +516,7 @@ impl Store for SqlStore {
                 region, endpoint_url, sealed_secrets, created_at, last_used)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
-        .bind(&r.id)
+        .bind(r.id.as_str())
         .bind(&r.org_id)
         .bind(&r.created_by)
         .bind(&r.created_by_display_name)
@@ -476,19 +547,22 @@ impl Store for SqlStore {
     async fn integration(
         &self,
         who: &Principal,
-        id: &str,
+        id: &IntegrationId,
     ) -> StoreResult<Option<IntegrationRecord>> {
         let row = sqlx::query("SELECT * FROM integrations WHERE id = $1 AND org_id = $2")
-            .bind(id)
+            .bind(id.as_str())
             .bind(&who.org_id)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(integration_from).transpose()
     }
 
-    async fn integration_by_id(&self, id: &str) -> StoreResult<Option<IntegrationRecord>> {
+    async fn integration_by_id(
+        &self,
+        id: &IntegrationId,
+    ) -> StoreResult<Option<IntegrationRecord>> {
         let row = sqlx::query("SELECT * FROM integrations WHERE id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(integration_from).transpose()
@@ -513,11 +587,11 @@ impl Store for SqlStore {
         row.as_ref().map(integration_from).transpose()
     }
 
-    async fn delete_integration(&self, who: &Principal, id: &str) -> StoreResult<bool> {
+    async fn delete_integration(&self, who: &Principal, id: &IntegrationId) -> StoreResult<bool> {
         let done = sqlx::query(
             "DELETE FROM integrations WHERE id = $1 AND org_id = $2 AND created_by = $3",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(&who.org_id)
         .bind(&who.user_id)
         .execute(&self.pool)
@@ -525,10 +599,10 @@ impl Store for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn touch_integration(&self, id: &str, now: i64) -> StoreResult<()> {
+    async fn touch_integration(&self, id: &IntegrationId, now: i64) -> StoreResult<()> {
         sqlx::query("UPDATE integrations SET last_used = $1 WHERE id = $2")
             .bind(now)
-            .bind(id)
+            .bind(id.as_str())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -541,17 +615,17 @@ impl Store for SqlStore {
                 integration_id, multi_view, total, uploaded, failed, created_at, updated_at, completed_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
-        .bind(&j.id)
+        .bind(j.id.as_str())
         .bind(&j.org_id)
         .bind(&j.user_id)
         .bind(j.scope.as_str())
         .bind(j.source.wire_name())
         .bind(&j.bucket)
         .bind(&j.prefix)
-        .bind(&j.folder_id)
+        .bind(j.folder_id.as_ref().map(FolderId::as_str))
         .bind(&j.folder_name)
         .bind(&j.collection)
-        .bind(&j.integration_id)
+        .bind(j.integration_id.as_ref().map(IntegrationId::as_str))
         .bind(i64::from(j.multi_view))
         .bind(j.total)
         .bind(j.uploaded)
@@ -569,13 +643,13 @@ impl Store for SqlStore {
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for v in chunk {
                 q = q
-                    .bind(&v.id)
-                    .bind(&j.id)
-                    .bind(&v.set_id)
-                    .bind(&v.role)
+                    .bind(v.id.as_str())
+                    .bind(j.id.as_str())
+                    .bind(v.set_id.as_ref().map(VideoId::as_str))
+                    .bind(v.role.as_ref().map(ViewRole::as_str))
                     .bind(&v.object)
                     .bind(&v.source_uri)
-                    .bind("PENDING")
+                    .bind(VideoStatus::Pending.as_str())
                     .bind(j.created_at);
             }
             q.execute(&mut *tx).await?;
@@ -584,21 +658,22 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn job(&self, who: &Principal, id: &str) -> StoreResult<Option<JobRecord>> {
+    async fn job(&self, who: &Principal, id: &ImportJobId) -> StoreResult<Option<JobRecord>> {
         let row = sqlx::query(
-            "SELECT * FROM jobs WHERE id = $1 AND org_id = $2 AND (user_id = $3 OR scope = 'org')",
+            "SELECT * FROM jobs WHERE id = $1 AND org_id = $2 AND (user_id = $3 OR scope = $4)",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(&who.org_id)
         .bind(&who.user_id)
+        .bind(Scope::Org.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(job_from).transpose()
     }
 
-    async fn job_by_id(&self, id: &str) -> StoreResult<Option<JobRecord>> {
+    async fn job_by_id(&self, id: &ImportJobId) -> StoreResult<Option<JobRecord>> {
         let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(job_from).transpose()
@@ -614,15 +689,16 @@ impl Store for SqlStore {
         };
         let sql = format!(
             "SELECT {} FROM (
-                SELECT {ROW_COLUMNS} FROM videos WHERE job_id = $1 {filter} AND (role IS NULL OR role = 'front')
+                SELECT {ROW_COLUMNS} FROM videos WHERE job_id = $1 {filter} AND (role IS NULL OR role = $5)
                 ORDER BY id LIMIT $3 OFFSET $4) page",
             self.dialect.json_rows()
         );
         let json: String = sqlx::query_scalar(AssertSqlSafe(sql))
-            .bind(&job.id)
+            .bind(job.id.as_str())
             .bind(page.cursor().map_or("", |c| c.as_str()))
             .bind(limit)
             .bind(offset)
+            .bind(ViewRole::FRONT)
             .fetch_one(&self.pool)
             .await?;
         let mut rows = rows_from_json(&json)?;
@@ -630,20 +706,24 @@ impl Store for SqlStore {
         Ok(rows)
     }
 
-    async fn set_views(&self, job_id: &str, set_ids: &[String]) -> StoreResult<Vec<RowRecord>> {
+    async fn set_views(
+        &self,
+        job_id: &ImportJobId,
+        set_ids: &[VideoId],
+    ) -> StoreResult<Vec<RowRecord>> {
         let mut out = Vec::new();
         for chunk in set_ids.chunks(INSERT_CHUNK) {
             let sql = format!(
-                "SELECT {ROW_COLUMNS} FROM videos WHERE job_id = $1 AND set_id IN {} ORDER BY id",
+                "SELECT {} FROM (SELECT {ROW_COLUMNS} FROM videos WHERE job_id = $1 AND set_id IN {} ORDER BY id) page",
+                self.dialect.json_rows(),
                 placeholders(1, chunk.len(), 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(job_id);
+            let mut q = sqlx::query_scalar(AssertSqlSafe(sql)).bind(job_id.as_str());
             for id in chunk {
-                q = q.bind(id);
+                q = q.bind(id.as_str());
             }
-            for row in q.fetch_all(&self.pool).await? {
-                out.push(row_from(&row)?);
-            }
+            let json: String = q.fetch_one(&self.pool).await?;
+            out.extend(rows_from_json(&json)?);
         }
         Ok(out)
     }
@@ -651,30 +731,29 @@ impl Store for SqlStore {
     async fn retry_rows(
         &self,
         job: &JobRecord,
-        ids: Option<&[String]>,
+        ids: Option<&[VideoId]>,
         now: i64,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<Vec<VideoId>> {
         let mut tx = self.pool.begin().await?;
         let filter = match ids {
             Some([]) => return Ok(Vec::new()),
             Some(ids) => format!(" AND id IN {}", placeholders(1, ids.len(), 2)),
             None => String::new(),
         };
-        let sql = format!(
-            "UPDATE videos SET status = 'PENDING', error = NULL, not_before = 0, attempts = 0, updated_at = $1
-             WHERE job_id = $2 AND status = 'UPLOADING_FAILED'{filter} RETURNING id, set_id, role"
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(&job.id);
+        let sql = format!("{}{filter} RETURNING id, set_id, role", self.sql.retry);
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(now)
+            .bind(job.id.as_str());
         for id in ids.unwrap_or_default() {
-            q = q.bind(id);
+            q = q.bind(id.as_str());
         }
         let rows = q.fetch_all(&mut *tx).await?;
         let mut retried = Vec::with_capacity(rows.len());
         let mut failed_listed = 0i64;
         for row in &rows {
-            let role: Option<String> = row.try_get("role")?;
-            retried.push(row.try_get::<String, _>("id")?);
-            if listed(role.as_deref()) {
+            let role: Option<ViewRole> = typed_opt("role", row.try_get("role")?)?;
+            retried.push(typed("id", row.try_get("id")?)?);
+            if listed(role.as_ref()) {
                 failed_listed += 1;
             }
         }
@@ -682,7 +761,7 @@ impl Store for SqlStore {
             sqlx::query("UPDATE jobs SET failed = failed - $1, completed_at = NULL, updated_at = $2 WHERE id = $3")
                 .bind(failed_listed)
                 .bind(now)
-                .bind(&job.id)
+                .bind(job.id.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -693,16 +772,18 @@ impl Store for SqlStore {
     async fn video(
         &self,
         who: &Principal,
-        id: &str,
+        id: &VideoId,
     ) -> StoreResult<Option<(RowRecord, JobRecord)>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {ROW_COLUMNS} FROM videos WHERE id = $1"
+        let json: String = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT {} FROM (SELECT {ROW_COLUMNS} FROM videos WHERE id = $1) page",
+            self.dialect.json_rows()
         )))
-        .bind(id)
-        .fetch_optional(&self.pool)
+        .bind(id.as_str())
+        .fetch_one(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let row = row_from(&row)?;
+        let Some(row) = rows_from_json(&json)?.into_iter().next() else {
+            return Ok(None);
+        };
         Ok(self.job(who, &row.job_id).await?.map(|job| (row, job)))
     }
 
@@ -712,19 +793,7 @@ impl Store for SqlStore {
         now: i64,
         lease_until: i64,
     ) -> StoreResult<Option<ClaimedRow>> {
-        let sql = format!(
-            "UPDATE videos SET status = 'UPLOADING', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
-             WHERE id = (
-                SELECT v.id FROM videos v
-                WHERE v.status = 'PENDING' AND v.not_before <= $3
-                  AND (v.role IS NULL OR v.role <> 'front' OR NOT EXISTS (
-                        SELECT 1 FROM videos w WHERE w.set_id = v.set_id AND w.role <> 'front'
-                          AND w.status NOT IN ('UPLOADED', 'UPLOADING_FAILED')))
-                ORDER BY v.not_before, v.id LIMIT 1 {})
-             RETURNING id, job_id, object, attempts",
-            self.dialect.claim_lock()
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = sqlx::query(AssertSqlSafe(self.sql.claim.as_str()))
             .bind(worker)
             .bind(lease_until)
             .bind(now)
@@ -732,8 +801,8 @@ impl Store for SqlStore {
             .await?;
         row.map(|r| {
             Ok(ClaimedRow {
-                id: r.try_get("id")?,
-                job_id: r.try_get("job_id")?,
+                id: typed("id", r.try_get("id")?)?,
+                job_id: typed("job_id", r.try_get("job_id")?)?,
                 object: r.try_get("object")?,
                 attempts: r.try_get("attempts")?,
             })
@@ -741,67 +810,66 @@ impl Store for SqlStore {
         .transpose()
     }
 
-    async fn renew_lease(&self, id: &str, worker: &str, lease_until: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE videos SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'UPLOADING'",
-        )
-        .bind(lease_until)
-        .bind(id)
-        .bind(worker)
-        .execute(&self.pool)
-        .await?;
+    async fn renew_lease(&self, id: &VideoId, worker: &str, lease_until: i64) -> StoreResult<bool> {
+        let done = sqlx::query(AssertSqlSafe(self.sql.renew.as_str()))
+            .bind(lease_until)
+            .bind(id.as_str())
+            .bind(worker)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn finish(
         &self,
-        id: &str,
+        id: &VideoId,
         worker: &str,
         outcome: RowOutcome,
         now: i64,
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let (status, error, not_before, meta) = match outcome {
-            RowOutcome::Uploaded(meta) => ("UPLOADED", None, 0, meta),
-            RowOutcome::Failed(error) => {
-                ("UPLOADING_FAILED", Some(error), 0, VideoMetadata::default())
-            }
-            RowOutcome::RetryLater { not_before, error } => {
-                ("PENDING", Some(error), not_before, VideoMetadata::default())
-            }
+            RowOutcome::Uploaded(meta) => (VideoStatus::Uploaded, None, 0, meta),
+            RowOutcome::Failed(error) => (
+                VideoStatus::UploadingFailed,
+                Some(error),
+                0,
+                VideoMetadata::default(),
+            ),
+            RowOutcome::RetryLater { not_before, error } => (
+                VideoStatus::Pending,
+                Some(error),
+                not_before,
+                VideoMetadata::default(),
+            ),
         };
-        let row = sqlx::query(
-            "UPDATE videos SET status = $1, error = $2, not_before = $3, lease_owner = NULL, lease_until = NULL,
-                size_bytes = $4, sha256 = $5, duration_s = $6, width = $7, height = $8, codec = $9, updated_at = $10
-             WHERE id = $11 AND lease_owner = $12 AND status = 'UPLOADING'
-             RETURNING job_id, role",
-        )
-        .bind(status)
-        .bind(&error)
-        .bind(not_before)
-        .bind(meta.size_bytes.map(|v| v as i64))
-        .bind(&meta.sha256)
-        .bind(meta.duration_s)
-        .bind(meta.width.map(i64::from))
-        .bind(meta.height.map(i64::from))
-        .bind(&meta.codec)
-        .bind(now)
-        .bind(id)
-        .bind(worker)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row = sqlx::query(AssertSqlSafe(self.sql.finish.as_str()))
+            .bind(status.as_str())
+            .bind(&error)
+            .bind(not_before)
+            .bind(meta.size_bytes.map(|v| v as i64))
+            .bind(&meta.sha256)
+            .bind(meta.duration_s)
+            .bind(meta.width.map(i64::from))
+            .bind(meta.height.map(i64::from))
+            .bind(&meta.codec)
+            .bind(now)
+            .bind(id.as_str())
+            .bind(worker)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(row) = row else {
             tx.rollback().await?;
             return Ok(false);
         };
         let job_id: String = row.try_get("job_id")?;
-        let role: Option<String> = row.try_get("role")?;
+        let role: Option<ViewRole> = typed_opt("role", row.try_get("role")?)?;
         let (up, fail) = match status {
-            "UPLOADED" => (1i64, 0i64),
-            "UPLOADING_FAILED" => (0, 1),
+            VideoStatus::Uploaded => (1i64, 0i64),
+            VideoStatus::UploadingFailed => (0, 1),
             _ => (0, 0),
         };
-        let (up, fail) = if listed(role.as_deref()) {
+        let (up, fail) = if listed(role.as_ref()) {
             (up, fail)
         } else {
             (0, 0)
@@ -813,28 +881,20 @@ impl Store for SqlStore {
             .bind(&job_id)
             .execute(&mut *tx)
             .await?;
-        // Terminal once every listed row is done and no video of the job is left.
-        sqlx::query(
-            "UPDATE jobs SET completed_at = $1
-             WHERE id = $2 AND completed_at IS NULL AND uploaded + failed >= total
-               AND NOT EXISTS (SELECT 1 FROM videos WHERE job_id = $2 AND status IN ('PENDING', 'UPLOADING'))",
-        )
-        .bind(now)
-        .bind(&job_id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(AssertSqlSafe(self.sql.complete_job.as_str()))
+            .bind(now)
+            .bind(&job_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
 
     async fn release_expired(&self, now: i64) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE videos SET status = 'PENDING', lease_owner = NULL, lease_until = NULL, updated_at = $1
-             WHERE status = 'UPLOADING' AND lease_until < $1",
-        )
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(AssertSqlSafe(self.sql.release_expired.as_str()))
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 

@@ -1,0 +1,274 @@
+//! The route table: every route of the API once, as method, path template and
+//! operation id.
+//!
+//! The request constructors in [`crate::api`] fill these templates, the
+//! reference server's router registers exactly these templates, and the
+//! OpenAPI document names these operation ids; a test in the server fails when
+//! its router and this table differ. Templates use `{name}` for a path
+//! parameter, the syntax of both OpenAPI and axum.
+//!
+//! ```
+//! use import_core::routes::{self, Route};
+//!
+//! assert_eq!(routes::GET_IMPORT_JOB.template, "/api/import-jobs/{import_job_id}");
+//! assert_eq!(routes::GET_IMPORT_JOB.fill("ij_7"), "/api/import-jobs/ij_7");
+//! assert_eq!(routes::ALL.len(), 16);
+//! assert!(routes::ALL.iter().all(|r: &Route| r.template.starts_with("/api/")));
+//! ```
+
+use http::Method;
+
+use crate::uri::Provider;
+
+/// The HTTP method of a route (the contract uses three).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verb {
+    /// `GET`.
+    Get,
+    /// `POST`.
+    Post,
+    /// `DELETE`.
+    Delete,
+}
+
+impl Verb {
+    /// The `http` method.
+    pub fn method(self) -> Method {
+        match self {
+            Verb::Get => Method::GET,
+            Verb::Post => Method::POST,
+            Verb::Delete => Method::DELETE,
+        }
+    }
+}
+
+/// One route of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Route {
+    /// The method.
+    pub verb: Verb,
+    /// The path template, `{name}` marking a path parameter.
+    pub template: &'static str,
+    /// The OpenAPI operation id.
+    pub operation_id: &'static str,
+    /// Whether the hosted API lacks it (a route of this project only).
+    pub extension: bool,
+}
+
+impl Route {
+    const fn new(verb: Verb, template: &'static str, operation_id: &'static str) -> Route {
+        Route {
+            verb,
+            template,
+            operation_id,
+            extension: false,
+        }
+    }
+
+    const fn extension(self) -> Route {
+        Route {
+            extension: true,
+            ..self
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.verb.method()
+    }
+
+    /// The path with its one parameter replaced by `segment`, percent-encoded.
+    /// A template without a parameter is returned as it is.
+    pub fn fill(&self, segment: &str) -> String {
+        let Some(open) = self.template.find('{') else {
+            return self.template.to_owned();
+        };
+        let close = self.template[open..]
+            .find('}')
+            .map_or(self.template.len(), |i| open + i + 1);
+        let mut out = String::with_capacity(self.template.len() + segment.len());
+        out.push_str(&self.template[..open]);
+        percent_encode_into(segment, &mut out);
+        out.push_str(&self.template[close..]);
+        out
+    }
+
+    /// Whether requests on this route take an `Idempotency-Key`.
+    pub fn takes_idempotency_key(&self) -> bool {
+        takes_idempotency_key(&self.method())
+    }
+}
+
+/// Whether a request of this method takes an `Idempotency-Key`: the mutating
+/// methods (`POST`, `PUT`, `PATCH`, `DELETE`). The one place of this rule, for
+/// the clients and the server alike.
+pub fn takes_idempotency_key(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
+/// `POST /api/keys/verify`.
+pub const VERIFY_AUTH: Route = Route::new(Verb::Post, "/api/keys/verify", "verify_auth");
+/// `POST /api/folders/create-or-get`.
+pub const CREATE_OR_GET_FOLDER: Route = Route::new(
+    Verb::Post,
+    "/api/folders/create-or-get",
+    "create_or_get_folder",
+);
+/// `POST /api/folders`.
+pub const CREATE_FOLDER: Route = Route::new(Verb::Post, "/api/folders", "create_folder");
+/// `GET /api/folders/get`.
+pub const GET_FOLDER: Route = Route::new(Verb::Get, "/api/folders/get", "get_folder");
+/// `GET /api/cloud-integrations`.
+pub const LIST_INTEGRATIONS: Route = Route::new(
+    Verb::Get,
+    "/api/cloud-integrations",
+    "list_cloud_integrations",
+);
+/// `POST /api/cloud-integrations/gcs`.
+pub const ADD_GCS_INTEGRATION: Route = Route::new(
+    Verb::Post,
+    "/api/cloud-integrations/gcs",
+    "add_gcs_integration",
+);
+/// `POST /api/cloud-integrations/s3`.
+pub const ADD_S3_INTEGRATION: Route = Route::new(
+    Verb::Post,
+    "/api/cloud-integrations/s3",
+    "add_s3_integration",
+);
+/// `POST /api/cloud-integrations/hf-bucket`.
+pub const ADD_HF_INTEGRATION: Route = Route::new(
+    Verb::Post,
+    "/api/cloud-integrations/hf-bucket",
+    "add_hf_integration",
+);
+/// `DELETE /api/cloud-integrations/{id}` (extension).
+pub const DELETE_INTEGRATION: Route = Route::new(
+    Verb::Delete,
+    "/api/cloud-integrations/{id}",
+    "delete_cloud_integration",
+)
+.extension();
+/// `POST /api/gcs/upload`.
+pub const UPLOAD_GCS: Route = Route::new(Verb::Post, "/api/gcs/upload", "upload_gcs");
+/// `POST /api/s3/upload`.
+pub const UPLOAD_S3: Route = Route::new(Verb::Post, "/api/s3/upload", "upload_s3");
+/// `POST /api/hf-buckets/upload`.
+pub const UPLOAD_HF_BUCKET: Route =
+    Route::new(Verb::Post, "/api/hf-buckets/upload", "upload_hf_bucket");
+/// `GET /api/import-jobs/{import_job_id}`.
+pub const GET_IMPORT_JOB: Route = Route::new(
+    Verb::Get,
+    "/api/import-jobs/{import_job_id}",
+    "get_import_job",
+);
+/// `GET /api/import-jobs/{import_job_id}/videos`.
+pub const GET_IMPORT_JOB_VIDEOS: Route = Route::new(
+    Verb::Get,
+    "/api/import-jobs/{import_job_id}/videos",
+    "get_import_job_videos",
+);
+/// `POST /api/import-jobs/{import_job_id}/retry`.
+pub const RETRY_IMPORT_JOB: Route = Route::new(
+    Verb::Post,
+    "/api/import-jobs/{import_job_id}/retry",
+    "retry_import_job",
+);
+/// `GET /api/video/{video_id}/status` (extension).
+pub const GET_VIDEO_STATUS: Route = Route::new(
+    Verb::Get,
+    "/api/video/{video_id}/status",
+    "get_video_status",
+)
+.extension();
+
+/// Every route, in the contract's order.
+pub const ALL: &[Route] = &[
+    VERIFY_AUTH,
+    CREATE_OR_GET_FOLDER,
+    CREATE_FOLDER,
+    GET_FOLDER,
+    LIST_INTEGRATIONS,
+    ADD_GCS_INTEGRATION,
+    ADD_S3_INTEGRATION,
+    ADD_HF_INTEGRATION,
+    DELETE_INTEGRATION,
+    UPLOAD_GCS,
+    UPLOAD_S3,
+    UPLOAD_HF_BUCKET,
+    GET_IMPORT_JOB,
+    GET_IMPORT_JOB_VIDEOS,
+    RETRY_IMPORT_JOB,
+    GET_VIDEO_STATUS,
+];
+
+/// The upload route of a provider.
+pub fn upload(provider: Provider) -> Route {
+    match provider {
+        Provider::Gcs => UPLOAD_GCS,
+        Provider::S3 => UPLOAD_S3,
+        Provider::HfBucket => UPLOAD_HF_BUCKET,
+    }
+}
+
+/// Percent-encode everything but RFC 3986 unreserved characters.
+pub(crate) fn percent_encode_into(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn routes_and_operation_ids_are_unique() {
+        let pairs: HashSet<_> = ALL.iter().map(|r| (r.verb, r.template)).collect();
+        assert_eq!(pairs.len(), ALL.len());
+        let ids: HashSet<_> = ALL.iter().map(|r| r.operation_id).collect();
+        assert_eq!(ids.len(), ALL.len());
+    }
+
+    #[test]
+    fn templates_take_at_most_one_parameter() {
+        for r in ALL {
+            assert!(r.template.matches('{').count() <= 1, "{}", r.template);
+            assert_eq!(
+                r.template.matches('{').count(),
+                r.template.matches('}').count()
+            );
+        }
+    }
+
+    #[test]
+    fn fill_encodes_the_segment() {
+        assert_eq!(
+            DELETE_INTEGRATION.fill("a b/c"),
+            "/api/cloud-integrations/a%20b%2Fc"
+        );
+        assert_eq!(RETRY_IMPORT_JOB.fill("ij_1"), "/api/import-jobs/ij_1/retry");
+        assert_eq!(VERIFY_AUTH.fill("ignored"), "/api/keys/verify");
+    }
+
+    #[test]
+    fn mutating_methods_take_an_idempotency_key() {
+        assert!(UPLOAD_S3.takes_idempotency_key());
+        assert!(DELETE_INTEGRATION.takes_idempotency_key());
+        assert!(!GET_IMPORT_JOB.takes_idempotency_key());
+        assert!(takes_idempotency_key(&Method::PATCH));
+        assert!(!takes_idempotency_key(&Method::HEAD));
+    }
+}

@@ -1,0 +1,89 @@
+//! Store records to wire answers: the one place a record becomes JSON.
+
+use import_core::wire::{
+    CloudIntegration, Counts, Folder, ImportJob, JobStatus, VideoRow, VideoStatus,
+};
+
+use crate::clock::rfc3339;
+use crate::store::{FolderRecord, IntegrationRecord, JobRecord, Principal, RowRecord};
+
+/// Seconds a client should wait between polls of a running job.
+const POLL_AFTER_SECONDS: u64 = 2;
+
+/// A folder as the API shows it.
+pub(crate) fn folder(f: FolderRecord) -> Folder {
+    Folder {
+        id: f.id,
+        name: f.name,
+        scope: f.scope,
+        created_at: rfc3339(f.created_at),
+    }
+}
+
+/// An integration as the API shows it to `who`: never its secrets.
+pub(crate) fn integration(who: &Principal, r: IntegrationRecord) -> CloudIntegration {
+    CloudIntegration {
+        id: r.id,
+        name: r.name,
+        kind: r.kind,
+        bucket: r.bucket,
+        prefix: r.prefix,
+        region: r.region,
+        endpoint_url: r.endpoint_url,
+        created_at: rfc3339(r.created_at),
+        last_used: r.last_used.map(rfc3339),
+        is_owner: r.created_by == who.user_id,
+        created_by: r.created_by,
+        created_by_display_name: r.created_by_display_name,
+    }
+}
+
+/// A job with its counts and readiness (the extension fields).
+pub(crate) fn job(job: &JobRecord) -> ImportJob {
+    let counts = Counts {
+        uploaded: job.uploaded.max(0) as u64,
+        failed: job.failed.max(0) as u64,
+        pending: (job.total - job.uploaded - job.failed).max(0) as u64,
+    };
+    let terminal = job.completed_at.is_some();
+    let status = if terminal {
+        JobStatus::from_counts(&Counts {
+            pending: 0,
+            ..counts
+        })
+    } else {
+        JobStatus::Importing
+    };
+    ImportJob {
+        job_id: job.id.clone(),
+        source: job.source,
+        bucket: job.bucket.clone(),
+        prefix: job.prefix.clone(),
+        folder_id: job.folder_id.clone(),
+        folder_name: job.folder_name.clone(),
+        total: job.total.max(0) as u64,
+        created_at: rfc3339(job.created_at),
+        updated_at: Some(rfc3339(job.updated_at)),
+        completed_at: job.completed_at.map(rfc3339),
+        status: Some(status),
+        terminal: Some(terminal),
+        counts: Some(counts),
+        poll_after_seconds: Some(if terminal { 0 } else { POLL_AFTER_SECONDS }),
+        multi_view: Some(job.multi_view),
+    }
+}
+
+/// A listed row; its `error` only when it failed.
+pub(crate) fn row(row: &RowRecord) -> VideoRow {
+    VideoRow {
+        video_id: row.id.clone(),
+        error: (row.status == VideoStatus::UploadingFailed)
+            .then(|| row.error.clone())
+            .flatten(),
+        status: row.status.clone(),
+        import_source_uri: Some(row.source_uri.clone()),
+        set_video_id: None,
+        views: None,
+        failed_views: None,
+    }
+}

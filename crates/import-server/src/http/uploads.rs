@@ -1,0 +1,207 @@
+//! The three upload routes: a validated [`ImportRequest`] becomes a job and
+//! its rows, answered at once; the workers copy in the background.
+
+use axum::Json;
+use axum::extract::State;
+use import_core::wire::{JobStatus, UploadBody, UploadResponse};
+use import_core::{CloudUri, ImportObjects, ImportRequest, Provider, VideoId, ViewRole};
+
+use super::St;
+use super::body::JsonBody;
+use super::guard::Caller;
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::ids::{IdGen, new_id};
+use crate::state::AppState;
+use crate::store::{FolderRecord, IntegrationRecord, JobRecord, NewVideo, Principal};
+
+pub(crate) async fn upload_gcs(
+    st: St,
+    who: Caller,
+    body: JsonBody<UploadBody>,
+) -> Result<Json<UploadResponse>, ApiError> {
+    upload(st, who, body, Provider::Gcs).await
+}
+
+pub(crate) async fn upload_s3(
+    st: St,
+    who: Caller,
+    body: JsonBody<UploadBody>,
+) -> Result<Json<UploadResponse>, ApiError> {
+    upload(st, who, body, Provider::S3).await
+}
+
+pub(crate) async fn upload_hf(
+    st: St,
+    who: Caller,
+    body: JsonBody<UploadBody>,
+) -> Result<Json<UploadResponse>, ApiError> {
+    upload(st, who, body, Provider::HfBucket).await
+}
+
+async fn upload(
+    State(st): St,
+    axum::Extension(who): Caller,
+    JsonBody(body): JsonBody<UploadBody>,
+    provider: Provider,
+) -> Result<Json<UploadResponse>, ApiError> {
+    let named = named_integration(&st, &who, &body, provider).await?;
+    let request = ImportRequest::from_upload_body(
+        provider,
+        &body,
+        named.as_ref().map(|r| r.bucket.as_str()),
+        st.config.max_objects,
+    )?;
+    if let Some(rec) = &named {
+        request.check_integration(rec.kind, &rec.bucket)?;
+    }
+    let folder = match request.folder_id() {
+        Some(id) => Some(
+            st.store
+                .folder_by_id(&who, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("folder"))?,
+        ),
+        None => None,
+    };
+    // Without an integration: the caller's newest one for that bucket, else public access.
+    let integration = match named {
+        Some(rec) => Some(rec),
+        None => {
+            st.store
+                .newest_integration(&who, provider, request.bucket())
+                .await?
+        }
+    };
+    let now = now_ms();
+    let job = new_job(&who, &request, folder, integration.as_ref(), now)?;
+    let videos = new_videos(&request, now)?;
+    let (job_id, count) = (job.id.clone(), videos.len());
+    st.store.create_job(job, videos).await?;
+    if let Some(rec) = &integration {
+        st.store.touch_integration(&rec.id, now).await?;
+    }
+    st.wake.notify_waiters();
+    tracing::info!(job = %job_id, provider = provider.wire_name(), bucket = %request.bucket(), objects = count, "import job created");
+    Ok(Json(UploadResponse {
+        import_job_id: job_id,
+        status: JobStatus::Importing,
+    }))
+}
+
+/// The integration the body names, visible to the caller and of this
+/// route's provider; GCS imports must name one.
+async fn named_integration(
+    st: &AppState,
+    who: &Principal,
+    body: &UploadBody,
+    provider: Provider,
+) -> Result<Option<IntegrationRecord>, ApiError> {
+    let Some(id) = &body.integration_id else {
+        if provider == Provider::Gcs {
+            return Err(ApiError::bad_request(format!(
+                "`integration_id` is required for GCS imports: save a `gcs` integration with the bucket's service-account key (POST {}) and pass its id",
+                import_core::routes::ADD_GCS_INTEGRATION.template
+            )));
+        }
+        return Ok(None);
+    };
+    let rec = st
+        .store
+        .integration(who, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("integration"))?;
+    if rec.kind != provider {
+        return Err(ApiError::bad_request(format!(
+            "integration `{}` is a `{}` integration; this route imports from {} buckets: pass an integration of that provider",
+            rec.id,
+            rec.kind.wire_name(),
+            provider.wire_name()
+        )));
+    }
+    Ok(Some(rec))
+}
+
+/// The job record of a request.
+fn new_job(
+    who: &Principal,
+    request: &ImportRequest,
+    folder: Option<FolderRecord>,
+    integration: Option<&IntegrationRecord>,
+    now: i64,
+) -> Result<JobRecord, ApiError> {
+    Ok(JobRecord {
+        id: new_id(now as u64)?,
+        org_id: who.org_id.clone(),
+        user_id: who.user_id.clone(),
+        scope: request.scope(),
+        source: request.provider(),
+        bucket: request.bucket().to_owned(),
+        prefix: longest(
+            request.common_prefix(),
+            integration.and_then(|r| r.prefix.clone()),
+        ),
+        folder_id: folder.as_ref().map(|f| f.id.clone()),
+        folder_name: folder.map(|f| f.name),
+        collection: request.collection().to_owned(),
+        integration_id: integration.map(|r| r.id.clone()),
+        multi_view: request.is_multi_view(),
+        total: request.total() as i64,
+        uploaded: 0,
+        failed: 0,
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+    })
+}
+
+/// One row per object; a view set's rows share the id of its `front` view
+/// as their set id, and the front's row is the set's.
+fn new_videos(request: &ImportRequest, now: i64) -> Result<Vec<NewVideo>, ApiError> {
+    let mut ids = IdGen::<VideoId>::new(now as u64);
+    let mut videos = Vec::with_capacity(request.object_count());
+    match request.objects() {
+        ImportObjects::Single(uris) => {
+            for uri in uris {
+                videos.push(new_video(ids.next_id()?, None, None, uri));
+            }
+        }
+        ImportObjects::Multi(sets) => {
+            for set in sets {
+                let front = ids.next_id()?;
+                for (role, uri) in set.views() {
+                    let id = if role.is_front() {
+                        front.clone()
+                    } else {
+                        ids.next_id()?
+                    };
+                    videos.push(new_video(id, Some(front.clone()), Some(role.clone()), uri));
+                }
+            }
+        }
+    }
+    Ok(videos)
+}
+
+fn new_video(
+    id: VideoId,
+    set_id: Option<VideoId>,
+    role: Option<ViewRole>,
+    uri: &CloudUri,
+) -> NewVideo {
+    NewVideo {
+        id,
+        set_id,
+        role,
+        object: uri.object().to_owned(),
+        source_uri: uri.to_string(),
+    }
+}
+
+/// The longer of two prefixes.
+fn longest(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.len() > a.len() { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}

@@ -1,0 +1,172 @@
+//! `copy_object`: one object streamed from its source into the media store
+//! with bounded memory, its signature checked on the way and its SHA-256
+//! computed; the upload is aborted on every early return and when the copy is
+//! dropped (a lost lease), so no half-written multipart upload stays behind.
+
+use aws_lc_rs::digest;
+use futures::StreamExt;
+use import_core::{NotMp4, SNIFF_LEN, sniff_mp4};
+use import_providers::{FailureKind, classify};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+
+use super::Copy;
+use crate::crypto::hex;
+
+/// Bytes per part written to the media store; memory per copy is a few parts.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Parts in flight per copy.
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// What a finished copy knows of the bytes it wrote.
+pub(super) struct Copied {
+    /// Bytes written.
+    pub(super) size: u64,
+    /// SHA-256 of those bytes, in hex.
+    pub(super) sha256: String,
+}
+
+/// A source failure as a row outcome: transient ones are retried.
+pub(super) fn source_failure(err: &object_store::Error) -> Copy {
+    let failure = classify(err);
+    if failure.kind == FailureKind::Transient {
+        Copy::Retry(failure.message)
+    } else {
+        Copy::Fail(failure.message)
+    }
+}
+
+/// A multipart upload that is aborted unless [`StagedUpload::finish`] ends it.
+struct StagedUpload {
+    writer: Option<WriteMultipart>,
+}
+
+impl StagedUpload {
+    async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), Copy> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Err(Copy::Retry(
+                "the upload to the media store was already closed".into(),
+            ));
+        };
+        writer
+            .wait_for_capacity(PARTS_IN_FLIGHT)
+            .await
+            .map_err(|e| Copy::Retry(format!("writing to the media store failed: {e}")))?;
+        writer.put(chunk);
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<(), Copy> {
+        let Some(writer) = self.writer.take() else {
+            return Err(Copy::Retry(
+                "the upload to the media store was already closed".into(),
+            ));
+        };
+        writer.finish().await.map(drop).map_err(|e| {
+            Copy::Retry(format!(
+                "finishing the upload to the media store failed: {e}"
+            ))
+        })
+    }
+}
+
+impl StagedUpload {
+    /// Abort now, and wait for it: the staged parts are gone when this returns.
+    async fn abort(mut self) {
+        if let Some(writer) = self.writer.take()
+            && let Err(e) = writer.abort().await
+        {
+            tracing::warn!(error = %e, "aborting an unfinished upload failed");
+        }
+    }
+}
+
+impl Drop for StagedUpload {
+    fn drop(&mut self) {
+        let Some(writer) = self.writer.take() else {
+            return;
+        };
+        // Dropped before `finish`: an early return, or the copy's future was
+        // dropped (its lease was lost). Abort in the background.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = writer.abort().await {
+                    tracing::warn!(error = %e, "aborting an unfinished upload failed");
+                }
+            });
+        }
+    }
+}
+
+/// Copy `path` of `source` (declared `size` bytes by its HEAD) to `dest` of
+/// `media`. The copy fails when the first bytes are not an MP4 signature and
+/// is retried when the source delivers another number of bytes than `size`.
+pub(super) async fn copy_object(
+    source: &dyn ObjectStore,
+    path: &StorePath,
+    size: u64,
+    media: &dyn ObjectStore,
+    dest: &StorePath,
+) -> Result<Copied, Copy> {
+    let got = source.get(path).await.map_err(|e| source_failure(&e))?;
+    let upload = media
+        .put_multipart(dest)
+        .await
+        .map_err(|e| Copy::Retry(format!("the media store refused the upload: {e}")))?;
+    let mut upload = StagedUpload {
+        writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
+    };
+    match stream_into(&mut upload, got.into_stream(), size).await {
+        Ok(copied) => {
+            upload.finish().await?;
+            Ok(copied)
+        }
+        Err(failure) => {
+            upload.abort().await;
+            Err(failure)
+        }
+    }
+}
+
+/// Write the whole stream, checking the signature and the size and hashing
+/// on the way.
+async fn stream_into(
+    upload: &mut StagedUpload,
+    mut stream: futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>,
+    size: u64,
+) -> Result<Copied, Copy> {
+    let mut hasher = digest::Context::new(&digest::SHA256);
+    let mut head_bytes: Vec<u8> = Vec::with_capacity(SNIFF_LEN);
+    let mut copied: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| source_failure(&e))?;
+        if head_bytes.len() < SNIFF_LEN {
+            let take = (SNIFF_LEN - head_bytes.len()).min(chunk.len());
+            head_bytes.extend_from_slice(&chunk[..take]);
+            if head_bytes.len() == SNIFF_LEN {
+                sniff(&head_bytes)?;
+            }
+        }
+        hasher.update(&chunk);
+        copied += chunk.len() as u64;
+        upload.write(chunk).await?;
+    }
+    if head_bytes.len() < SNIFF_LEN {
+        sniff(&head_bytes)?;
+    }
+    if copied != size {
+        return Err(Copy::Retry(format!(
+            "the object changed while it was copied: {copied} bytes read, {size} expected"
+        )));
+    }
+    Ok(Copied {
+        size: copied,
+        sha256: hex(hasher.finish().as_ref()),
+    })
+}
+
+fn sniff(head: &[u8]) -> Result<(), Copy> {
+    sniff_mp4(head)
+        .map(drop)
+        .map_err(|not_mp4: NotMp4| Copy::Fail(not_mp4.to_string()))
+}

@@ -1,0 +1,225 @@
+//! The import pipeline: workers claim rows, copy each object from its source into
+//! the media store with bounded memory, check and probe it, and mark the row.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use import_core::wire::VideoMetadata;
+use import_core::{RetryPolicy, VideoId, object_in_prefix};
+use object_store::ObjectStoreExt;
+use object_store::path::Path as StorePath;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::now_ms;
+use crate::ids::new_worker_id;
+use crate::state::AppState;
+use crate::store::{ClaimedRow, RowOutcome};
+
+mod copy;
+mod probe;
+mod source;
+
+pub(crate) use source::SourceCache;
+
+/// Longest wait between two retries of a row.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// How a copy ended, before it is written to the row.
+pub(crate) enum Copy {
+    /// Stored, with its metadata.
+    Done(VideoMetadata),
+    /// Permanent: the row fails with this reason.
+    Fail(String),
+    /// Transient: retry later.
+    Retry(String),
+}
+
+/// Start `n` workers and the lease reaper; they stop when `shutdown` turns true.
+pub(crate) fn spawn(
+    state: Arc<AppState>,
+    n: usize,
+    shutdown: watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    let cache = Arc::new(SourceCache::default());
+    let mut handles: Vec<JoinHandle<()>> = (0..n)
+        .map(|_| {
+            let worker = new_worker_id(now_ms() as u64);
+            tokio::spawn(work(state.clone(), cache.clone(), worker, shutdown.clone()))
+        })
+        .collect();
+    handles.push(tokio::spawn(reap(state, shutdown)));
+    handles
+}
+
+async fn reap(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
+    let every = (state.config.lease / 3).max(Duration::from_millis(200));
+    loop {
+        let now = now_ms();
+        match state.store.release_expired(now).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(rows = n, "leases expired; rows queued again");
+                state.wake.notify_waiters();
+            }
+            Err(e) => tracing::warn!(error = %e, "releasing expired leases failed"),
+        }
+        if let Err(e) = state.store.idem_prune(now - 24 * 3600 * 1000).await {
+            tracing::warn!(error = %e, "pruning idempotency keys failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn work(
+    state: Arc<AppState>,
+    cache: Arc<SourceCache>,
+    worker: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let now = now_ms();
+        let lease = state.config.lease.as_millis() as i64;
+        let claimed = state.store.claim(&worker, now, now + lease).await;
+        match claimed {
+            Ok(Some(row)) => process(&state, &cache, &worker, row).await,
+            Ok(None) => {
+                tokio::select! {
+                    _ = state.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming a row failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn process(state: &AppState, cache: &SourceCache, worker: &str, row: ClaimedRow) {
+    let started = std::time::Instant::now();
+    let heartbeat = async {
+        let every = (state.config.lease / 3).max(Duration::from_millis(100));
+        loop {
+            tokio::time::sleep(every).await;
+            let until = now_ms() + state.config.lease.as_millis() as i64;
+            match state.store.renew_lease(&row.id, worker, until).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => tracing::warn!(error = %e, video = %row.id, "renewing a lease failed"),
+            }
+        }
+    };
+    let copy = tokio::select! {
+        copy = import(state, cache, &row) => copy,
+        () = heartbeat => {
+            tracing::warn!(video = %row.id, "lease lost while copying; another worker has the row");
+            return;
+        }
+    };
+    let now = now_ms();
+    let outcome = match copy {
+        Copy::Done(meta) => RowOutcome::Uploaded(meta),
+        Copy::Fail(reason) => RowOutcome::Failed(reason),
+        Copy::Retry(reason) if row.attempts >= i64::from(state.config.max_attempts) => {
+            RowOutcome::Failed(format!(
+                "the source kept failing after {} attempts: {reason}",
+                row.attempts
+            ))
+        }
+        Copy::Retry(reason) => {
+            let retry = u32::try_from(row.attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+            let wait = RetryPolicy::default()
+                .with_initial_backoff(state.config.retry_base)
+                .with_max_backoff(MAX_BACKOFF)
+                .backoff(retry);
+            RowOutcome::RetryLater {
+                not_before: now + wait.as_millis() as i64,
+                error: reason,
+            }
+        }
+    };
+    let label = match &outcome {
+        RowOutcome::Uploaded(_) => import_core::VideoStatus::Uploaded.as_str(),
+        RowOutcome::Failed(_) => import_core::VideoStatus::UploadingFailed.as_str(),
+        RowOutcome::RetryLater { .. } => "retry",
+    };
+    if let RowOutcome::Failed(reason) | RowOutcome::RetryLater { error: reason, .. } = &outcome {
+        tracing::info!(video = %row.id, outcome = label, reason = %reason, "row finished");
+    } else {
+        tracing::info!(video = %row.id, outcome = label, elapsed_ms = started.elapsed().as_millis() as u64, "row finished");
+    }
+    match state.store.finish(&row.id, worker, outcome, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(video = %row.id, "the row's lease was lost before it was marked; another worker will redo it")
+        }
+        Err(e) => {
+            tracing::warn!(video = %row.id, error = %e, "marking a row failed; its lease will expire and it will be redone")
+        }
+    }
+}
+
+fn media_path(video_id: &VideoId) -> StorePath {
+    StorePath::from(format!("videos/{video_id}.mp4"))
+}
+
+/// Import one claimed row: open its source, check the object is inside the
+/// integration's prefix and not empty, copy it, probe it.
+async fn import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> Copy {
+    match try_import(state, cache, row).await {
+        Ok(done) | Err(done) => done,
+    }
+}
+
+async fn try_import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> Result<Copy, Copy> {
+    let job = match state.store.job_by_id(&row.job_id).await {
+        Ok(Some(job)) => job,
+        Ok(None) => return Err(Copy::Fail("the import job no longer exists".into())),
+        Err(e) => return Err(Copy::Retry(e.to_string())),
+    };
+    let source = source::open(
+        state,
+        cache,
+        job.integration_id.as_ref(),
+        job.source,
+        &job.bucket,
+    )
+    .await?;
+    if let Some(rec) = &source.integration
+        && !object_in_prefix(&row.object, rec.prefix.as_deref())
+    {
+        return Err(Copy::Fail(format!(
+            "`{}` is outside the integration's prefix `{}`; import objects under that prefix, or use an integration that covers this path",
+            row.object,
+            rec.prefix.as_deref().unwrap_or_default()
+        )));
+    }
+    let path = import_providers::object_path(&row.object).map_err(|e| Copy::Fail(e.to_string()))?;
+    let head = source
+        .store
+        .head(&path)
+        .await
+        .map_err(|e| copy::source_failure(&e))?;
+    if head.size == 0 {
+        return Err(Copy::Fail(import_core::NotMp4::Empty.to_string()));
+    }
+    let dest = media_path(&row.id);
+    let copied = copy::copy_object(
+        source.store.as_ref(),
+        &path,
+        head.size,
+        state.media.as_ref(),
+        &dest,
+    )
+    .await?;
+    Ok(probe::probe_stored(state.media.as_ref(), &dest, copied).await)
+}

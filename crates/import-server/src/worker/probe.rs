@@ -1,0 +1,33 @@
+//! Probing a stored video: duration, size and codec from its `moov` box.
+
+use import_core::wire::VideoMetadata;
+use import_providers::mp4::{ProbeError, probe};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use super::Copy;
+use super::copy::Copied;
+
+/// The metadata of the video just stored at `dest`; a file that is not a
+/// playable MP4 fails its row and is deleted.
+pub(super) async fn probe_stored(
+    media: &dyn ObjectStore,
+    dest: &StorePath,
+    copied: Copied,
+) -> Copy {
+    match probe(media, dest, copied.size).await {
+        Ok(probe) => Copy::Done(VideoMetadata {
+            size_bytes: Some(copied.size),
+            sha256: Some(copied.sha256),
+            duration_s: probe.duration_s,
+            width: probe.width,
+            height: probe.height,
+            codec: probe.codec,
+        }),
+        Err(ProbeError::Invalid(reason)) => {
+            let _ = media.delete(dest).await;
+            Copy::Fail(reason)
+        }
+        Err(e) => Copy::Retry(format!("reading back the stored video failed: {e}")),
+    }
+}
