@@ -278,7 +278,7 @@ pub fn decode_answer<T: DeserializeOwned>(
             retry_after_secs: headers
                 .get(http::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok()),
+                .and_then(crate::retry::retry_after_seconds),
         },
     })
 }

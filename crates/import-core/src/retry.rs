@@ -312,13 +312,20 @@ impl RetryState {
 /// ```
 #[must_use]
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+    if let Some(secs) = retry_after_seconds(value) {
         return Some(Duration::from_secs(secs));
     }
-    let date = httpdate::parse_http_date(value).ok()?;
+    let date = httpdate::parse_http_date(value.trim()).ok()?;
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The delay-seconds form of `Retry-After` (`"120"`; a huge number saturates),
+/// or `None` for an HTTP date or garbage. [`parse_retry_after`] also reads
+/// the date form; this is for a caller without a clock.
+pub(crate) fn retry_after_seconds(value: &str) -> Option<u64> {
+    let value = value.trim();
+    (!value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| value.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 fn is_retryable_status(status: StatusCode) -> bool {

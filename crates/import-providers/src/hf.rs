@@ -35,6 +35,8 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
+use import_core::{RetryPolicy, parse_retry_after};
+
 use crate::config::Secret;
 use crate::endpoint::{EndpointPolicy, GuardRefusal, display_url};
 use crate::error::{Failure, FailureKind, ProviderError, classify_status};
@@ -49,6 +51,14 @@ const STORE: &str = "HfBucket";
 const MAX_RETRIES: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// The backoff of Hub requests: the core's rule, 250 ms doubling, 3 retries.
+fn retry_policy() -> RetryPolicy {
+    RetryPolicy::default()
+        .with_max_retries(MAX_RETRIES)
+        .with_initial_backoff(FIRST_BACKOFF)
+        .with_jitter(false)
+}
 const MAX_REDIRECTS: usize = 10;
 /// How much of an error body is kept for the message.
 const ERROR_BODY_LIMIT: usize = 200;
@@ -379,6 +389,7 @@ impl Inner {
         url: &Url,
         range: Option<&str>,
     ) -> Result<reqwest::Response, HfError> {
+        let policy = retry_policy();
         let mut attempt = 0;
         loop {
             let mut request = self.client.request(method.clone(), url.clone());
@@ -402,16 +413,15 @@ impl Inner {
                         .headers()
                         .get(header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
                     (status_error(&method, url, response).await, retry_after)
                 }
                 Err(e) => (HfError::from_reqwest(e), None),
             };
-            if attempt >= MAX_RETRIES || !err.transient() {
+            if attempt >= policy.max_retries() || !err.transient() {
                 return Err(err);
             }
-            let backoff = FIRST_BACKOFF * 2u32.pow(attempt);
+            let backoff = policy.backoff(attempt);
             let wait = retry_after.map_or(backoff, |r| r.min(MAX_RETRY_AFTER).max(backoff));
             tracing::debug!(
                 url = %display_url(url),
