@@ -33,6 +33,8 @@
 //! # Ok::<(), import_core::Error>(())
 //! ```
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod api;
 pub mod client;
 mod error;

@@ -47,6 +47,8 @@
 //! # Ok(()) }
 //! ```
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 mod config;
 mod endpoint;
 mod error;

@@ -11,6 +11,10 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use crate::error::StartupError;
 
 /// Fill a buffer with random bytes from the operating system.
+#[expect(
+    clippy::expect_used,
+    reason = "the system generator fails only on an OS without an entropy source, where no key or id can be made safely"
+)]
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     // The system generator only fails when the OS has no entropy source at all.
@@ -74,6 +78,10 @@ impl fmt::Debug for SecretBox {
 
 impl SecretBox {
     /// A box from 32 key bytes.
+    #[expect(
+        clippy::expect_used,
+        reason = "AES-256-GCM takes exactly 32 key bytes, which the type guarantees"
+    )]
     pub fn from_key(key: &[u8; 32]) -> SecretBox {
         let unbound = UnboundKey::new(&AES_256_GCM, key).expect("a 32-byte key fits AES-256-GCM");
         SecretBox {
@@ -128,6 +136,10 @@ impl SecretBox {
     }
 
     /// Encrypt: a fresh random nonce followed by the ciphertext and tag.
+    #[expect(
+        clippy::expect_used,
+        reason = "sealing in memory fails only for a buffer over AES-GCM's 64 GiB limit, far above any secret"
+    )]
     pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
         let nonce_bytes = random_bytes::<NONCE_LEN>();
         let mut out = plaintext.to_vec();

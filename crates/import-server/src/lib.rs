@@ -21,6 +21,8 @@
 //! # Ok(()) }
 //! ```
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 mod clock;
 mod config;
 mod crypto;
