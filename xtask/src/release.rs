@@ -14,19 +14,19 @@
 //!   (`publish = false` crates such as xtask are excluded: `cargo publish`
 //!   skips them, `cargo package` would not).
 //!
-//! The root `Cargo.toml` is edited as text, line by line, so its layout and
-//! comments stay as they are; the parsing and rendering are pure functions
-//! with unit tests below.
+//! The root `Cargo.toml` is edited with `toml_edit`, so its layout and
+//! comments stay as they are; versions are `semver` versions. The reading,
+//! editing and rendering are pure functions with unit tests below.
 
-use std::cmp::Ordering;
 use std::fmt;
 use std::fs;
 use std::ops::Range;
 use std::process::Command;
-use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
+use semver::Version;
+use toml_edit::{Document, Item, Value};
 
 use crate::{cargo, project_root, run_command, show};
 
@@ -48,7 +48,7 @@ pub(crate) fn release(version: &str) -> anyhow::Result<()> {
     let root = project_root();
     let manifest_path = root.join("Cargo.toml");
     let manifest = read(&manifest_path)?;
-    let new: Version = version.parse()?;
+    let new = parse_version(version)?;
     let Preflight { current, .. } = preflight(&manifest, Some(&new))?;
 
     let log = capture(Command::new("git").args(["log", "--no-merges", "--format=%s"]))?;
@@ -93,7 +93,7 @@ pub(crate) fn release(version: &str) -> anyhow::Result<()> {
 pub(crate) fn check(version: Option<&str>) -> anyhow::Result<()> {
     let root = project_root();
     let manifest = read(&root.join("Cargo.toml"))?;
-    let new = version.map(str::parse::<Version>).transpose()?;
+    let new = version.map(parse_version).transpose()?;
     let Preflight {
         current,
         unpublished,
@@ -180,321 +180,153 @@ fn capture(cmd: &mut Command) -> anyhow::Result<String> {
 
 /// A release version: `MAJOR.MINOR.PATCH` with an optional `-PRE` part, as
 /// semantic versioning defines them (build metadata, `+...`, is refused).
-/// Ordered by semver precedence: `1.0.0-rc.1 < 1.0.0 < 1.0.1`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Version {
-    major: u64,
-    minor: u64,
-    patch: u64,
-    /// Empty for a release.
-    pre: Vec<PreId>,
-}
-
-/// One dot-separated identifier of a pre-release. Numeric identifiers sort
-/// below alphanumeric ones, which the variant order gives to the derived `Ord`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum PreId {
-    Numeric(u64),
-    Alphanumeric(String),
-}
-
-impl FromStr for Version {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> anyhow::Result<Self> {
-        let invalid = |why: &str| {
-            anyhow::anyhow!(
-                "`{s}` is not a release version ({why}): expected MAJOR.MINOR.PATCH or \
-                 MAJOR.MINOR.PATCH-PRE, for example 0.2.0 or 0.2.0-rc.1"
-            )
-        };
-        if s.contains('+') {
-            return Err(invalid("build metadata is not allowed"));
-        }
-        let (core, pre) = match s.split_once('-') {
-            Some((core, pre)) => (core, Some(pre)),
-            None => (s, None),
-        };
-        let numbers = core
-            .split('.')
-            .map(|part| {
-                number(part).ok_or_else(|| invalid("each number is digits, no leading zero"))
-            })
-            .collect::<anyhow::Result<Vec<u64>>>()?;
-        let [major, minor, patch] = numbers[..] else {
-            return Err(invalid("three numbers"));
-        };
-        let pre = match pre {
-            None => Vec::new(),
-            Some(pre) => pre
-                .split('.')
-                .map(|id| {
-                    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                    {
-                        Err(invalid("pre-release identifiers are [0-9A-Za-z-]+"))
-                    } else if id.bytes().all(|b| b.is_ascii_digit()) {
-                        number(id)
-                            .map(PreId::Numeric)
-                            .ok_or_else(|| invalid("numeric identifiers have no leading zero"))
-                    } else {
-                        Ok(PreId::Alphanumeric(id.to_owned()))
-                    }
-                })
-                .collect::<anyhow::Result<_>>()?,
-        };
-        Ok(Self {
-            major,
-            minor,
-            patch,
-            pre,
-        })
+/// `semver` orders them by precedence: `1.0.0-rc.1 < 1.0.0 < 1.0.1`.
+fn parse_version(s: &str) -> anyhow::Result<Version> {
+    let invalid = |why: &dyn fmt::Display| {
+        anyhow!(
+            "`{s}` is not a release version ({why}): expected MAJOR.MINOR.PATCH or \
+             MAJOR.MINOR.PATCH-PRE, for example 0.2.0 or 0.2.0-rc.1"
+        )
+    };
+    let version = Version::parse(s).map_err(|e| invalid(&e))?;
+    if !version.build.is_empty() {
+        return Err(invalid(&"build metadata is not allowed"));
     }
-}
-
-/// A semver number: ASCII digits, no leading zero (but `0` itself).
-fn number(s: &str) -> Option<u64> {
-    let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits || (s.len() > 1 && s.starts_with('0')) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-impl Ord for Version {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.major, self.minor, self.patch)
-            .cmp(&(other.major, other.minor, other.patch))
-            .then_with(|| match (self.pre.is_empty(), other.pre.is_empty()) {
-                (true, true) => Ordering::Equal,
-                // A pre-release comes before its release.
-                (true, false) => Ordering::Greater,
-                (false, true) => Ordering::Less,
-                // Identifier by identifier; a longer list wins a tie.
-                (false, false) => self.pre.cmp(&other.pre),
-            })
-    }
-}
-
-impl PartialOrd for Version {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
-        for (i, id) in self.pre.iter().enumerate() {
-            f.write_str(if i == 0 { "-" } else { "." })?;
-            match id {
-                PreId::Numeric(n) => write!(f, "{n}")?,
-                PreId::Alphanumeric(s) => f.write_str(s)?,
-            }
-        }
-        Ok(())
-    }
+    Ok(version)
 }
 
 // ---------------------------------------------------------------------------
-// The root Cargo.toml, as lines
+// The root Cargo.toml
 
 /// Where a version string sits in the root manifest.
 #[derive(Debug, PartialEq, Eq)]
 enum VersionSite {
     /// `[workspace.package] version = "..."`.
     Workspace,
-    /// `name = { path = "...", version = "..." }` in `[workspace.dependencies]`.
+    /// `name = { path = "...", version = "..." }` in `[workspace.dependencies]`
+    /// (or a `[workspace.dependencies.name]` table).
     PathDependency(String),
 }
 
-/// One version string of the root manifest: what it belongs to, and the byte
-/// range of its value (inside the quotes) in the manifest.
+/// One version string of the root manifest: what it belongs to, and its value.
 #[derive(Debug)]
 struct Site {
     kind: VersionSite,
-    value: Range<usize>,
+    value: String,
+}
+
+/// The root manifest, parsed with the byte spans kept (for line numbers in
+/// messages); `into_mut` makes it editable with every other byte kept.
+fn parse_manifest(manifest: &str) -> anyhow::Result<Document<&str>> {
+    Document::parse(manifest).map_err(|e| anyhow!("Cargo.toml is not valid TOML: {e}"))
+}
+
+/// `Cargo.toml:LINE` for an item that came from `manifest`.
+fn location(manifest: &str, span: Option<Range<usize>>) -> String {
+    match span {
+        Some(span) => {
+            let line = manifest
+                .get(..span.start)
+                .unwrap_or(manifest)
+                .lines()
+                .count()
+                + 1;
+            format!("Cargo.toml:{line}")
+        }
+        None => "Cargo.toml".to_owned(),
+    }
+}
+
+/// `key` of the table (or inline table) `item`, if both exist.
+fn table<'a>(item: Option<&'a Item>, key: &str) -> Option<&'a Item> {
+    item.and_then(Item::as_table_like)
+        .and_then(|table| table.get(key))
 }
 
 /// Every version string the release touches, plus the path dependencies that
-/// have none (as problems). Fails on what this line reader cannot follow.
-fn version_sites(manifest: &str) -> anyhow::Result<(Vec<Site>, Vec<String>)> {
+/// have none (as problems). Fails on a version that is not a string and on
+/// `[workspace.dependencies]` that is not a table.
+fn version_sites(doc: &Document<&str>) -> anyhow::Result<(Vec<Site>, Vec<String>)> {
+    let manifest = doc.raw();
     let mut sites = Vec::new();
     let mut problems = Vec::new();
-    let mut section = String::new();
-    let mut offset = 0;
-    for (index, line) in manifest.split_inclusive('\n').enumerate() {
-        let start = offset;
-        offset += line.len();
-        let trimmed = line.trim();
-        let number = index + 1;
-        if let Some(header) = trimmed.strip_prefix('[')
-            && !trimmed.starts_with("[[")
-        {
-            section = header
-                .split(']')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_owned();
-            if section.starts_with("workspace.dependencies.") {
-                bail!(
-                    "Cargo.toml:{number}: `[{section}]`: write workspace dependencies as \
-                     one-line inline tables (`name = {{ path = \"...\", version = \"...\" }}`)"
-                );
-            }
-            continue;
-        }
-        let Some((key, value)) = key_value(line) else {
+    let workspace = doc.get("workspace");
+    if let Some(version) = table(workspace, "package").and_then(|p| table(Some(p), "version")) {
+        let value = version.as_str().with_context(|| {
+            format!(
+                "{}: `[workspace.package] version` is not a string",
+                location(manifest, version.span())
+            )
+        })?;
+        sites.push(Site {
+            kind: VersionSite::Workspace,
+            value: value.to_owned(),
+        });
+    }
+    let Some(dependencies) = table(workspace, "dependencies") else {
+        return Ok((sites, problems));
+    };
+    let dependencies = dependencies.as_table_like().with_context(|| {
+        format!(
+            "{}: `[workspace.dependencies]` is not a table",
+            location(manifest, dependencies.span())
+        )
+    })?;
+    for (key, dependency) in dependencies.iter() {
+        let Some(entries) = dependency.as_table_like() else {
             continue;
         };
-        match section.as_str() {
-            "workspace.package" if key == "version" => {
-                let value = string_value(line, value).with_context(|| {
-                    format!("Cargo.toml:{number}: `[workspace.package] version` is not a string")
-                })?;
+        if !entries.contains_key("path") {
+            continue;
+        }
+        let at = location(
+            manifest,
+            dependencies
+                .get_key_value(key)
+                .and_then(|(key, _)| key.span()),
+        );
+        match entries.get("version") {
+            Some(version) => {
+                let value = version
+                    .as_str()
+                    .with_context(|| format!("{at}: the version of `{key}` is not a string"))?;
                 sites.push(Site {
-                    kind: VersionSite::Workspace,
-                    value: start + value.start..start + value.end,
+                    kind: VersionSite::PathDependency(key.to_owned()),
+                    value: value.to_owned(),
                 });
             }
-            "workspace.dependencies" if line[value.clone()].starts_with('{') => {
-                let entries = inline_table(line, value.start).with_context(|| {
-                    format!(
-                        "Cargo.toml:{number}: the inline table of `{key}` does not close on its line"
-                    )
-                })?;
-                if !entries.iter().any(|(k, _)| *k == "path") {
-                    continue;
-                }
-                match entries.iter().find(|(k, _)| *k == "version") {
-                    Some((_, range)) => {
-                        let value = string_value(line, range.clone()).with_context(|| {
-                            format!("Cargo.toml:{number}: the version of `{key}` is not a string")
-                        })?;
-                        sites.push(Site {
-                            kind: VersionSite::PathDependency(key.to_owned()),
-                            value: start + value.start..start + value.end,
-                        });
-                    }
-                    None => problems.push(format!(
-                        "Cargo.toml:{number}: the path dependency `{key}` has no `version` \
-                         (a published crate needs one)"
-                    )),
-                }
-            }
-            _ => {}
+            None => problems.push(format!(
+                "{at}: the path dependency `{key}` has no `version` \
+                 (a published crate needs one)"
+            )),
         }
     }
     Ok((sites, problems))
 }
 
-/// `key = value` on one line: the bare key and the byte range of the value
-/// (trimmed, a trailing comment excluded only for inline tables and strings,
-/// which is all this reader looks at).
-fn key_value(line: &str) -> Option<(&str, Range<usize>)> {
-    let trimmed = line.trim_start();
-    if trimmed.starts_with('#') {
-        return None;
-    }
-    let eq = line.find('=')?;
-    let key = line[..eq].trim();
-    let key = key.trim_matches('"');
-    if key.is_empty()
-        || !key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
-        return None;
-    }
-    let rest = &line[eq + 1..];
-    let value_start = eq + 1 + (rest.len() - rest.trim_start().len());
-    let value_end = eq + 1 + rest.trim_end().len();
-    Some((key, value_start..value_end.max(value_start)))
-}
-
-/// The range inside the quotes of a basic string that starts `value`.
-fn string_value(line: &str, value: Range<usize>) -> Option<Range<usize>> {
-    let text = &line[value.clone()];
-    let inner = text.strip_prefix('"')?;
-    let close = inner.find('"')?;
-    Some(value.start + 1..value.start + 1 + close)
-}
-
-/// The entries of a one-line inline table that opens at byte `open` of
-/// `line`: each key with the byte range of its value. `None` when the table
-/// does not close on the line.
-fn inline_table(line: &str, open: usize) -> Option<Vec<(&str, Range<usize>)>> {
-    let mut entries = Vec::new();
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut entry_start = open + 1;
-    for (i, c) in line[open..].char_indices().map(|(i, c)| (open + i, c)) {
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '{' | '[' => depth += 1,
-            ',' if depth == 1 => {
-                entries.extend(entry(line, entry_start..i));
-                entry_start = i + 1;
-            }
-            '}' | ']' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    entries.extend(entry(line, entry_start..i));
-                    return Some(entries);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// `key = value` inside an inline table, with the value's range in `line`.
-fn entry(line: &str, range: Range<usize>) -> Option<(&str, Range<usize>)> {
-    let text = &line[range.clone()];
-    let eq = text.find('=')?;
-    let key = text[..eq].trim().trim_matches('"');
-    let rest = &text[eq + 1..];
-    let start = range.start + eq + 1 + (rest.len() - rest.trim_start().len());
-    let end = range.start + eq + 1 + rest.trim_end().len();
-    Some((key, start..end.max(start)))
-}
-
 /// `[workspace.package] version` of the root manifest.
 fn workspace_version(manifest: &str) -> anyhow::Result<Version> {
-    let (sites, _) = version_sites(manifest)?;
+    let (sites, _) = version_sites(&parse_manifest(manifest)?)?;
     let site = sites
         .iter()
         .find(|s| s.kind == VersionSite::Workspace)
         .context("Cargo.toml has no `version` in `[workspace.package]`")?;
-    manifest[site.value.clone()]
-        .parse()
-        .context("Cargo.toml: `[workspace.package] version`")
+    parse_version(&site.value).context("Cargo.toml: `[workspace.package] version`")
 }
 
 /// What is wrong with the root manifest's versions: path dependencies without
 /// a version, or with another one than `current`.
 fn manifest_problems(manifest: &str, current: &Version) -> anyhow::Result<Vec<String>> {
-    let (sites, mut problems) = version_sites(manifest)?;
+    let (sites, mut problems) = version_sites(&parse_manifest(manifest)?)?;
     for site in &sites {
-        if let VersionSite::PathDependency(name) = &site.kind {
-            let found = &manifest[site.value.clone()];
-            if found != current.to_string() {
-                problems.push(format!(
-                    "Cargo.toml: `[workspace.dependencies] {name}` asks for version {found}, \
-                     the workspace is {current}"
-                ));
-            }
+        if let VersionSite::PathDependency(name) = &site.kind
+            && site.value != current.to_string()
+        {
+            problems.push(format!(
+                "Cargo.toml: `[workspace.dependencies] {name}` asks for version {}, \
+                 the workspace is {current}",
+                site.value
+            ));
         }
     }
     Ok(problems)
@@ -502,9 +334,10 @@ fn manifest_problems(manifest: &str, current: &Version) -> anyhow::Result<Vec<St
 
 /// The root manifest with `new` as the workspace version and as the version
 /// of every path dependency in `[workspace.dependencies]`; every other byte
-/// as it was.
+/// (layout, comments, the decoration around each value) as it was.
 fn bump_manifest(manifest: &str, new: &Version) -> anyhow::Result<String> {
-    let (sites, problems) = version_sites(manifest)?;
+    let doc = parse_manifest(manifest)?;
+    let (sites, problems) = version_sites(&doc)?;
     if let Some(problem) = problems.first() {
         bail!("{problem}");
     }
@@ -512,15 +345,27 @@ fn bump_manifest(manifest: &str, new: &Version) -> anyhow::Result<String> {
         bail!("Cargo.toml has no `version` in `[workspace.package]`");
     }
     let new = new.to_string();
-    let mut out = String::with_capacity(manifest.len());
-    let mut copied = 0;
+    let mut doc = doc.into_mut();
     for site in &sites {
-        out.push_str(&manifest[copied..site.value.start]);
-        out.push_str(&new);
-        copied = site.value.end;
+        let path: &[&str] = match &site.kind {
+            VersionSite::Workspace => &["workspace", "package", "version"],
+            VersionSite::PathDependency(name) => &["workspace", "dependencies", name, "version"],
+        };
+        let mut item = doc.as_item_mut();
+        for key in path {
+            item = item
+                .as_table_like_mut()
+                .and_then(|table| table.get_mut(key))
+                .with_context(|| format!("Cargo.toml: `{}` went missing", path.join(".")))?;
+        }
+        let value = item
+            .as_value_mut()
+            .with_context(|| format!("Cargo.toml: `{}` is not a value", path.join(".")))?;
+        let decor = value.decor().clone();
+        *value = Value::from(new.as_str());
+        *value.decor_mut() = decor;
     }
-    out.push_str(&manifest[copied..]);
-    Ok(out)
+    Ok(doc.to_string())
 }
 
 /// The workspace's own packages in `cargo metadata` output.
@@ -639,43 +484,27 @@ fn add_changelog_section(
 
 /// Today's date in UTC, `YYYY-MM-DD`.
 fn today_utc() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    date_of(secs / 86_400)
+    date_of(SystemTime::now())
 }
 
-/// The date `days` days after 1970-01-01, `YYYY-MM-DD`.
-fn date_of(mut days: u64) -> String {
-    let leap = |y: u64| (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
-    let mut year = 1970;
-    loop {
-        let length = if leap(year) { 366 } else { 365 };
-        if days < length {
-            break;
-        }
-        days -= length;
-        year += 1;
+/// The UTC date of `time`, `YYYY-MM-DD`: the date part of its RFC 3339 form.
+fn date_of(time: SystemTime) -> String {
+    let stamp = humantime::format_rfc3339_seconds(time).to_string();
+    match stamp.split_once('T') {
+        Some((date, _)) => date.to_owned(),
+        None => stamp,
     }
-    let february = if leap(year) { 29 } else { 28 };
-    let months = [31, february, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let mut month = 1;
-    for length in months {
-        if days < length {
-            break;
-        }
-        days -= length;
-        month += 1;
-    }
-    format!("{year:04}-{month:02}-{:02}", days + 1)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::cmp::Ordering;
+    use std::time::{Duration, UNIX_EPOCH};
+
     use super::*;
 
     fn v(s: &str) -> Version {
-        s.parse().unwrap()
+        parse_version(s).unwrap()
     }
 
     #[test]
@@ -709,7 +538,7 @@ mod tests {
             " 1.2.3",
             "1.2.x",
         ] {
-            let err = s.parse::<Version>().unwrap_err().to_string();
+            let err = parse_version(s).unwrap_err().to_string();
             assert!(err.contains("MAJOR.MINOR.PATCH"), "{s:?}: {err}");
         }
     }
@@ -819,18 +648,41 @@ debug = "line-tables-only"
     }
 
     #[test]
-    fn what_the_line_reader_cannot_follow_is_an_error() {
-        let dotted = format!("{MANIFEST}\n[workspace.dependencies.foo]\npath = \"x\"\n");
-        let err = bump_manifest(&dotted, &v("0.2.0")).unwrap_err().to_string();
-        assert!(err.contains("one-line inline tables"), "{err}");
+    fn a_dependency_table_of_its_own_is_bumped_too() {
+        let dotted = format!(
+            "{MANIFEST}\n[workspace.dependencies.foo]\npath = \"x\"  # foo\nversion = \"0.1.0\"\n"
+        );
+        let bumped = bump_manifest(&dotted, &v("0.2.0")).unwrap();
+        assert!(
+            bumped.ends_with("path = \"x\"  # foo\nversion = \"0.2.0\"\n"),
+            "{bumped}"
+        );
+        assert!(manifest_problems(&bumped, &v("0.2.0")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn what_toml_edit_refuses_is_an_error() {
         let open = MANIFEST.replace(
             "import-core = { path = \"crates/import-core\", version = \"0.1.0\" }",
             "import-core = { path = \"crates/import-core\",",
         );
         let err = bump_manifest(&open, &v("0.2.0")).unwrap_err().to_string();
-        assert!(err.contains("does not close"), "{err}");
+        assert!(err.contains("Cargo.toml is not valid TOML"), "{err}");
+        assert!(workspace_version(&open).is_err());
+
+        let number = MANIFEST.replace(
+            "import-core\", version = \"0.1.0\"",
+            "import-core\", version = 1",
+        );
+        let err = bump_manifest(&number, &v("0.2.0")).unwrap_err().to_string();
+        assert!(
+            err.contains("Cargo.toml:9: the version of `import-core` is not a string"),
+            "{err}"
+        );
+
         let none = "[workspace]\nmembers = []\n";
         assert!(workspace_version(none).is_err());
+        assert!(bump_manifest(none, &v("0.2.0")).is_err());
     }
 
     fn metadata(publish: &str, version: &str, req: &str, kind: &str) -> serde_json::Value {
@@ -927,6 +779,7 @@ debug = "line-tables-only"
 
     #[test]
     fn dates_are_computed_in_utc() {
+        let date_of = |days: u64| date_of(UNIX_EPOCH + Duration::from_secs(days * 86_400));
         assert_eq!(date_of(0), "1970-01-01");
         assert_eq!(date_of(31), "1970-02-01");
         assert_eq!(date_of(365 + 365 + 31 + 28), "1972-02-29");
@@ -936,5 +789,10 @@ debug = "line-tables-only"
         assert_eq!(date_of(20_512), "2026-02-28");
         assert_eq!(date_of(20_513), "2026-03-01");
         assert_eq!(date_of(20_818), "2026-12-31");
+        // The last second of a day is still that day.
+        assert_eq!(
+            super::date_of(UNIX_EPOCH + Duration::from_secs(86_400 - 1)),
+            "1970-01-01"
+        );
     }
 }
