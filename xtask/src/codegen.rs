@@ -8,7 +8,7 @@
 //! `cargo test`.
 //!
 //! The generated files:
-//! - `docs/api/openapi.json`, the HTTP contract, from `import_core::openapi`;
+//! - `docs/api/openapi.json`, the HTTP contract, from [`crate::openapi`];
 //! - `docs/cli.md`, the command-line reference, from `vimport::command()`.
 
 use std::fs;
@@ -38,9 +38,9 @@ pub(crate) fn run(mode: Mode) -> anyhow::Result<()> {
 }
 
 /// `docs/api/openapi.json`: the OpenAPI document of the contract, from
-/// `import_core::openapi::document`.
+/// [`crate::openapi::document`].
 fn openapi(mode: Mode) -> anyhow::Result<()> {
-    let mut doc = import_core::openapi::document();
+    let mut doc = crate::openapi::document();
     // JSON has no comments: the do-not-edit note opens the description.
     let description = doc.info.description.take().unwrap_or_default();
     doc.info.description = Some(format!("{DO_NOT_EDIT}\n\n{description}"));

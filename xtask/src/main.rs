@@ -12,6 +12,7 @@
 //! Plain `std::process::Command` and `anyhow`: nothing to install first.
 
 mod codegen;
+mod openapi;
 mod release;
 mod suite;
 

@@ -41,8 +41,6 @@ mod error;
 pub mod glob;
 mod ids;
 mod integrations;
-#[cfg(feature = "openapi")]
-pub mod openapi;
 mod pager;
 mod readiness;
 mod request;

@@ -1,32 +1,29 @@
-//! The OpenAPI 3.1 document of the cloud-import contract, built from the code.
+//! The OpenAPI 3.1 document of the cloud-import contract, built from the code
+//! of `import_core` (with its `openapi` feature, which derives the schemas).
 //!
 //! Nothing in the document is written twice:
 //!
-//! - every path and method comes from the request constructor in [`crate::api`]
-//!   (called with placeholder ids that become `{name}` templates);
+//! - every path and method comes from the request constructor in
+//!   [`import_core::api`] (called with placeholder ids that become `{name}`
+//!   templates);
 //! - every success body comes from the answer type `T` of that constructor's
 //!   [`ApiRequest<T>`], so the documented answer is the one clients decode;
-//! - every schema is the `utoipa::ToSchema` derive of a [`crate::wire`] type;
+//! - every schema is the `utoipa::ToSchema` derive of an [`import_core::wire`]
+//!   type;
 //! - the `Idempotency-Key` header, `409` and `413` follow from the request's
 //!   method and body; page limits come from [`MAX_PAGE_LIMIT`] and
 //!   [`DEFAULT_PAGE_LIMIT`].
 //!
 //! `cargo xtask codegen` writes [`document`] to `docs/api/openapi.json`, and a
-//! test in `xtask` fails when that file is stale.
-//!
-//! ```
-//! let doc = import_core::openapi::document();
-//! let item = &doc.paths.paths["/api/import-jobs/{import_job_id}/videos"];
-//! assert!(item.get.is_some());
-//! assert!(doc.to_json().is_ok());
-//! ```
+//! test in [`crate::codegen`] fails when that file is stale. The prose of the
+//! document (summaries, descriptions, examples) lives here, not in the core:
+//! only this generator reads it.
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
 use std::str::FromStr;
 
 use http::{Method, StatusCode};
-use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::path::{
@@ -47,25 +44,24 @@ use utoipa::openapi::{
     ResponseBuilder,
 };
 
-use crate::api::{self, ApiRequest};
-use crate::ids::{ImportJobId, IntegrationId, Scope, VideoId};
-use crate::pager::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, PageRequest};
-use crate::request::ImportRequest;
-use crate::uri::Provider;
-use crate::view::ViewSet;
-use crate::wire::{
+use import_core::api::{self, ApiRequest};
+use import_core::wire::{
     AddGcsIntegration, AddHfIntegration, AddS3Integration, CloudIntegration, ErrorBody, Folder,
     FolderRequest, ImportJob, RetryRequest, RetryResponse, UploadBody, UploadResponse,
     VerifyResponse, VideoStatusResponse, VideosPage,
 };
+use import_core::{
+    DEFAULT_PAGE_LIMIT, ImportJobId, ImportRequest, ImportRequestBuilder, IntegrationId,
+    MAX_PAGE_LIMIT, PageRequest, Provider, Scope, VideoId, ViewSet,
+};
 
 /// The security scheme of the `X-API-Key` header.
-pub const API_KEY_SCHEME: &str = "api_key";
+pub(crate) const API_KEY_SCHEME: &str = "api_key";
 /// The security scheme of `Authorization: Bearer <key>`.
-pub const BEARER_SCHEME: &str = "bearer";
+pub(crate) const BEARER_SCHEME: &str = "bearer";
 
 /// The header names as the contract spells them (HTTP header names are
-/// case-insensitive; [`crate::api`] holds them in lower case).
+/// case-insensitive; [`import_core::api`] holds them in lower case).
 const API_KEY_HEADER: &str = "X-API-Key";
 const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 const RETRY_AFTER_HEADER: &str = "Retry-After";
@@ -101,7 +97,7 @@ hosted API: clients must not require them from a server, and use them when prese
 ///
 /// The result is deterministic: paths, schemas and responses are kept in
 /// ordered maps, so serialising it twice gives the same bytes.
-pub fn document() -> OpenApi {
+pub(crate) fn document() -> OpenApi {
     let mut paths = PathsBuilder::new();
     let mut components = ComponentsBuilder::new()
         .security_scheme(
@@ -134,6 +130,7 @@ pub fn document() -> OpenApi {
         .info(
             InfoBuilder::new()
                 .title("Cloud video import API")
+                // xtask takes the workspace version, as the core does.
                 .version(env!("CARGO_PKG_VERSION"))
                 .description(Some(DESCRIPTION)),
         )
@@ -503,7 +500,7 @@ fn upload_description(provider: Provider) -> String {
     format!("{specific} {UPLOAD_COMMON}")
 }
 
-fn sample_import(builder: crate::request::ImportRequestBuilder) -> ImportRequest {
+fn sample_import(builder: ImportRequestBuilder) -> ImportRequest {
     builder
         .build()
         .unwrap_or_else(|e| panic!("the sample import request is valid: {e}"))
@@ -513,10 +510,7 @@ fn upload(request: &ImportRequest) -> ApiRequest<UploadResponse> {
     api::upload(request).unwrap_or_else(|e| panic!("the sample import request has a route: {e}"))
 }
 
-fn body_json<T>(request: &ApiRequest<T>) -> serde_json::Value
-where
-    T: DeserializeOwned,
-{
+fn body_json<T>(request: &ApiRequest<T>) -> serde_json::Value {
     request
         .body()
         .and_then(|b| serde_json::from_slice(b).ok())
@@ -720,7 +714,7 @@ struct Route<T> {
     answer: PhantomData<fn() -> T>,
 }
 
-impl<T: Answer + DeserializeOwned> Route<T> {
+impl<T: Answer> Route<T> {
     fn new(request: ApiRequest<T>, operation_id: &str, tag: &str) -> Route<T> {
         Route {
             method: request.method().clone(),
@@ -1043,7 +1037,7 @@ mod tests {
             );
         }
         for (provider, (_, template)) in Provider::ALL.into_iter().zip(&CONTRACT[9..12]) {
-            assert_eq!(crate::upload_route(provider), *template);
+            assert_eq!(import_core::upload_route(provider), *template);
         }
     }
 
