@@ -9,12 +9,18 @@
 //!   section, regenerate, and dry-run the publication; `cargo xtask release
 //!   --check [VERSION]`: check that a release could be cut, changing nothing.
 //!
+//! The tidy test (`cargo test -p xtask`, module `tidy`) checks conventions of
+//! the whole workspace: no wire string of the contract outside `import-core`,
+//! a module doc on every file.
+//!
 //! Plain `std::process::Command` and `anyhow`: nothing to install first.
 
 mod codegen;
 mod openapi;
 mod release;
 mod suite;
+#[cfg(test)]
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
