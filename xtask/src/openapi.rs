@@ -3,15 +3,16 @@
 //!
 //! Nothing in the document is written twice:
 //!
-//! - every path and method comes from the request constructor in
-//!   [`import_core::api`] (called with placeholder ids that become `{name}`
-//!   templates);
+//! - every path template, method and operation id comes from the route table
+//!   [`import_core::routes`], and whether a route is an extension of ours;
+//!   the request constructor in [`import_core::api`] of each route, called
+//!   with placeholder ids, must fill that template;
 //! - every success body comes from the answer type `T` of that constructor's
 //!   [`ApiRequest<T>`], so the documented answer is the one clients decode;
 //! - every schema is the `utoipa::ToSchema` derive of an [`import_core::wire`]
 //!   type;
-//! - the `Idempotency-Key` header, `409` and `413` follow from the request's
-//!   method and body; page limits come from [`MAX_PAGE_LIMIT`] and
+//! - the `Idempotency-Key` header, `409` and `413` follow from the route's
+//!   method and the request's body; page limits come from [`MAX_PAGE_LIMIT`] and
 //!   [`DEFAULT_PAGE_LIMIT`].
 //!
 //! `cargo xtask codegen` writes [`document`] to `docs/api/openapi.json`, and a
@@ -45,6 +46,7 @@ use utoipa::openapi::{
 };
 
 use import_core::api::{self, ApiRequest};
+use import_core::routes;
 use import_core::wire::{
     AddGcsIntegration, AddHfIntegration, AddS3Integration, CloudIntegration, ErrorBody, Folder,
     FolderRequest, ImportJob, RetryRequest, RetryResponse, UploadBody, UploadResponse,
@@ -67,7 +69,7 @@ const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 const RETRY_AFTER_HEADER: &str = "Retry-After";
 const JSON: &str = "application/json";
 
-/// Prefix of the placeholder ids that become path templates.
+/// Prefix of the placeholder ids the request constructors are called with.
 const PLACEHOLDER_PREFIX: &str = "PARAM_";
 
 const DESCRIPTION: &str = "\
@@ -174,14 +176,14 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
         description: None,
     };
     let mut ops = vec![
-        Route::new(api::verify_auth(), "verify_auth", "keys")
+        Route::new(api::verify_auth(), routes::VERIFY_AUTH, "keys")
             .summary("Check an API key")
             .description("Answers who the key belongs to.")
             .ok(StatusCode::OK, "The key is valid.")
             .finish(registry),
         Route::new(
             api::create_or_get_folder(&folder_request),
-            "create_or_get_folder",
+            routes::CREATE_OR_GET_FOLDER,
             "folders",
         )
         .summary("Get a folder by name and scope, creating it if missing")
@@ -192,7 +194,7 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
         .finish(registry),
         Route::new(
             api::create_folder(&folder_request),
-            "create_folder",
+            routes::CREATE_FOLDER,
             "folders",
         )
         .summary("Create a folder")
@@ -206,7 +208,7 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
         .finish(registry),
         Route::new(
             api::get_folder("fleet_uploads", Scope::Org),
-            "get_folder",
+            routes::GET_FOLDER,
             "folders",
         )
         .summary("Find a folder by name and scope")
@@ -225,7 +227,7 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
         .finish(registry),
         Route::new(
             api::list_integrations(),
-            "list_cloud_integrations",
+            routes::LIST_INTEGRATIONS,
             "cloud-integrations",
         )
         .summary("List saved cloud integrations")
@@ -234,7 +236,7 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
         .finish(registry),
         Route::new(
             api::add_gcs_integration(&sample_gcs_integration()),
-            "add_gcs_integration",
+            routes::ADD_GCS_INTEGRATION,
             "cloud-integrations",
         )
         .summary("Save a Google Cloud Storage integration")
@@ -246,7 +248,7 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
         .finish(registry),
         Route::new(
             api::add_s3_integration(&sample_s3_integration()),
-            "add_s3_integration",
+            routes::ADD_S3_INTEGRATION,
             "cloud-integrations",
         )
         .summary("Save an S3 or S3-compatible integration")
@@ -262,7 +264,7 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
         .finish(registry),
         Route::new(
             api::add_hf_integration(&sample_hf_integration()),
-            "add_hf_integration",
+            routes::ADD_HF_INTEGRATION,
             "cloud-integrations",
         )
         .summary("Save a Hugging Face Storage Bucket integration")
@@ -274,11 +276,11 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
         .finish(registry),
         Route::new(
             api::delete_integration(&placeholder("id")),
-            "delete_cloud_integration",
+            routes::DELETE_INTEGRATION,
             "cloud-integrations",
         )
         .summary("Delete a saved cloud integration")
-        .extension("Only its owner may delete it; anyone else gets `404`.")
+        .description("Only its owner may delete it; anyone else gets `404`.")
         .path_param::<IntegrationId>("id", "The integration.")
         .ok(StatusCode::NO_CONTENT, "Deleted.")
         .error(
@@ -289,7 +291,7 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
     ];
     ops.extend(upload_operations(registry));
     ops.extend([
-        Route::new(api::get_import_job(&job), "get_import_job", "imports")
+        Route::new(api::get_import_job(&job), routes::GET_IMPORT_JOB, "imports")
             .summary("Get an import job")
             .description(
                 "`job_id` .. `completed_at` are the documented fields. **Extension**: `status`, \
@@ -302,7 +304,7 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
             .finish(registry),
         Route::new(
             api::get_import_job_videos(&job, &sample_cursor_page()),
-            "get_import_job_videos",
+            routes::GET_IMPORT_JOB_VIDEOS,
             "imports",
         )
         .summary("List the per-video statuses of an import job")
@@ -357,7 +359,7 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
         .finish(registry),
         Route::new(
             api::retry_import_job(&job, None),
-            "retry_import_job",
+            routes::RETRY_IMPORT_JOB,
             "imports",
         )
         .summary("Retry failed rows of an import job")
@@ -374,11 +376,11 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
         .finish(registry),
         Route::new(
             api::get_video_status(&placeholder("video_id")),
-            "get_video_status",
+            routes::GET_VIDEO_STATUS,
             "imports",
         )
         .summary("Get the status of one imported video")
-        .extension("`metadata` fields are present once the video is `UPLOADED`.")
+        .description("`metadata` fields are present once the video is `UPLOADED`.")
         .path_param::<VideoId>("video_id", "The video.")
         .ok(StatusCode::OK, "The video's status.")
         .error(StatusCode::NOT_FOUND, Some("No such video."))
@@ -430,7 +432,7 @@ fn upload_operations(registry: &mut Registry) -> Vec<Described> {
         .into_iter()
         .map(|(provider, examples)| {
             let (_, first) = examples[0];
-            let route = Route::new(upload(first), upload_operation_id(provider), "imports")
+            let route = Route::new(upload(first), routes::upload(provider), "imports")
                 .summary(upload_summary(provider))
                 .description(upload_description(provider))
                 .body_examples::<UploadBody>(
@@ -457,14 +459,6 @@ fn upload_operations(registry: &mut Registry) -> Vec<Described> {
             route.finish(registry)
         })
         .collect()
-}
-
-fn upload_operation_id(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Gcs => "upload_gcs",
-        Provider::S3 => "upload_s3",
-        Provider::HfBucket => "upload_hf_bucket",
-    }
 }
 
 fn upload_summary(provider: Provider) -> &'static str {
@@ -560,8 +554,8 @@ fn sample_hf_integration() -> AddHfIntegration {
     }
 }
 
-/// An id whose text is `PARAM_<name>`: the path segment it becomes is turned
-/// into the template `{name}` by [`Route::path_param`].
+/// An id whose text is `PARAM_<name>`: [`Route::new`] checks that the
+/// request constructor puts it where the template has `{name}`.
 fn placeholder<I>(name: &str) -> I
 where
     I: FromStr,
@@ -701,7 +695,11 @@ fn string_schema() -> RefOr<Schema> {
 /// One operation being described; `T` is the answer type of its request.
 struct Route<T> {
     method: Method,
+    /// The template of the route table, `{name}` for a path parameter.
     path: String,
+    /// Whether the route table marks it as ours only.
+    extension: bool,
+    described: bool,
     has_body: bool,
     wants_idempotency_key: bool,
     operation: OperationBuilder,
@@ -715,14 +713,34 @@ struct Route<T> {
 }
 
 impl<T: Answer> Route<T> {
-    fn new(request: ApiRequest<T>, operation_id: &str, tag: &str) -> Route<T> {
+    /// The operation of `route` of the table, whose request constructor
+    /// gave `request` (called with [`placeholder`] ids): the method, template
+    /// and operation id come from the table, the body and the answer type
+    /// from the request, and the two must agree.
+    fn new(request: ApiRequest<T>, route: routes::Route, tag: &str) -> Route<T> {
+        let filled = match route.template.split_once('{') {
+            Some((_, rest)) => {
+                let name = rest.split('}').next().unwrap_or_default();
+                route.fill(&format!("{PLACEHOLDER_PREFIX}{name}"))
+            }
+            None => route.template.to_owned(),
+        };
+        assert_eq!(
+            (request.method(), request.path()),
+            (&route.method(), filled.as_str()),
+            "the constructor of `{}` does not fill its template `{}`",
+            route.operation_id,
+            route.template
+        );
         Route {
-            method: request.method().clone(),
-            path: request.path().to_owned(),
+            method: route.method(),
+            path: route.template.to_owned(),
+            extension: route.extension,
+            described: false,
             has_body: request.body().is_some(),
-            wants_idempotency_key: request.wants_idempotency_key(),
+            wants_idempotency_key: route.takes_idempotency_key(),
             operation: OperationBuilder::new()
-                .operation_id(Some(operation_id))
+                .operation_id(Some(route.operation_id))
                 .tag(tag),
             params: Vec::new(),
             uses: Vec::new(),
@@ -739,37 +757,30 @@ impl<T: Answer> Route<T> {
         self
     }
 
+    /// The description; on a route of ours that the hosted API does not have
+    /// (an extension in the route table), after a note that says so.
     fn description(mut self, description: impl Into<String>) -> Self {
+        let description = description.into();
+        let description = if self.extension {
+            format!(
+                "**Extension**: a route of this project, not of the hosted API; clients must \
+                 not require it. {description}"
+            )
+        } else {
+            description
+        };
         self.operation = self.operation.description(Some(description));
+        self.described = true;
         self
     }
 
-    /// A route of ours that the hosted API does not have.
-    fn extension(self, description: &str) -> Self {
-        self.description(format!(
-            "**Extension**: a route of this project, not of the hosted API; clients must \
-             not require it. {description}"
-        ))
-    }
-
-    /// A path parameter: the placeholder segment of `name` becomes `{name}`.
+    /// A path parameter: `{name}` of the template.
     fn path_param<I: ToSchema>(mut self, name: &str, description: &str) -> Self {
-        let placeholder = format!("{PLACEHOLDER_PREFIX}{name}");
-        let mut found = false;
-        let segments: Vec<String> = self
-            .path
-            .split('/')
-            .map(|segment| {
-                if segment == placeholder {
-                    found = true;
-                    format!("{{{name}}}")
-                } else {
-                    segment.to_owned()
-                }
-            })
-            .collect();
-        assert!(found, "`{}` has no `{name}` segment", self.path);
-        self.path = segments.join("/");
+        assert!(
+            self.path.contains(&format!("{{{name}}}")),
+            "`{}` has no `{{{name}}}` segment",
+            self.path
+        );
         self.params.push(
             ParameterBuilder::new()
                 .name(name)
@@ -887,6 +898,12 @@ impl<T: Answer> Route<T> {
             ));
         }
 
+        assert!(
+            self.described || !self.extension,
+            "{} {} is an extension: describe it",
+            self.method,
+            self.path
+        );
         let (status, description) = self
             .success
             .unwrap_or_else(|| panic!("{} {} documents its answer", self.method, self.path));
