@@ -7,7 +7,8 @@
 //! must not
 //!
 //! - spell a route of the API (`"/api/..."`, also inside a longer text such as
-//!   `"{base}/api/..."`): use the request constructors of `import_core::api`;
+//!   `"{base}/api/..."`): use the route table `import_core::routes` (or the
+//!   request constructors of `import_core::api`);
 //! - equal an API header name, in any case: use the core's header constants;
 //! - name a video status (`PENDING`, ...), also as a word inside SQL or a
 //!   message: use `import_core::VideoStatus`.
@@ -25,7 +26,9 @@
 use std::fmt;
 
 use import_core::VideoStatus;
-use import_core::api::{API_KEY_HEADER, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER};
+use import_core::api::{
+    API_KEY_HEADER, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, REQUEST_ID_HEADER,
+};
 
 /// What a check looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,18 +86,7 @@ pub(crate) const ALLOWED: &[Allowed] = &[
         literal: "",
         reason: "the check spells the pattern it looks for",
     },
-    Allowed {
-        path: "xtask/src/tidy.rs",
-        check: Check::Header,
-        literal: REPLAYED_HEADER,
-        reason: "the server's replay header is not in the core yet: when it is, \
-                 read it from there",
-    },
 ];
-
-/// The header the server sets on a replayed answer (`import_server`'s
-/// `REPLAYED_HEADER`); the core does not define it yet.
-const REPLAYED_HEADER: &str = "idempotent-replayed";
 
 /// The header names of the API, each with the item to use instead.
 const HEADERS: [(&str, &str); 4] = [
@@ -104,10 +96,7 @@ const HEADERS: [(&str, &str); 4] = [
         "`import_core::api::IDEMPOTENCY_KEY_HEADER`",
     ),
     (REQUEST_ID_HEADER, "`import_core::api::REQUEST_ID_HEADER`"),
-    (
-        REPLAYED_HEADER,
-        "a constant of `import_core::api` (move the server's `REPLAYED_HEADER` there)",
-    ),
+    (REPLAYED_HEADER, "`import_core::api::REPLAYED_HEADER`"),
 ];
 
 /// Every status `VideoStatus` knows by name.
@@ -208,7 +197,7 @@ fn literal_problems(text: &str) -> Vec<(Check, String)> {
     if let Some(route) = api_path(text) {
         problems.push((
             Check::ApiPath,
-            format!("the route `{route}`; use the routes of `import_core::api` instead"),
+            format!("the route `{route}`; use `import_core::routes` instead"),
         ));
     }
     if let Some((_, instead)) = HEADERS
@@ -513,7 +502,7 @@ mod tests {
         assert_eq!(
             found[0].to_string(),
             "crates/import-server/src/http/mod.rs:9: the route `/api/import-jobs/{id}`; \
-             use the routes of `import_core::api` instead"
+             use `import_core::routes` instead"
         );
         // The same literal in a test of the server, or in the core, is fine.
         assert_eq!(check_file("crates/import-server/tests/api.rs", &text), []);
