@@ -44,10 +44,10 @@ pub(crate) enum Check {
 }
 
 /// A justified exception: literals containing `literal` (empty: any) that
-/// `check` finds in the file `path` are allowed.
+/// one of `checks` finds in the file `path` are allowed.
 pub(crate) struct Allowed {
     path: &'static str,
-    check: Check,
+    checks: &'static [Check],
     literal: &'static str,
     reason: &'static str,
 }
@@ -57,32 +57,27 @@ pub(crate) struct Allowed {
 pub(crate) const ALLOWED: &[Allowed] = &[
     Allowed {
         path: "crates/import-providers/src/hf.rs",
-        check: Check::ApiPath,
+        checks: &[Check::ApiPath],
         literal: "/api/buckets/",
         reason: "a route of the Hugging Face Hub's API, not of ours",
     },
     Allowed {
         path: "crates/import-testkit/src/hf.rs",
-        check: Check::ApiPath,
+        checks: &[Check::ApiPath],
         literal: "/api/buckets/",
         reason: "the local stand-in serves the Hugging Face Hub's API, not ours",
     },
     Allowed {
         path: "xtask/src/openapi.rs",
-        check: Check::Header,
+        checks: &[Check::Header, Check::Status],
         literal: "",
         reason: "the OpenAPI document spells the header names as the contract does \
-                 (`X-API-Key`); its tests compare them with the core's",
-    },
-    Allowed {
-        path: "xtask/src/openapi.rs",
-        check: Check::Status,
-        literal: "",
-        reason: "the OpenAPI document's prose names the statuses for its readers",
+                 (`X-API-Key`; its tests compare them with the core's), and its prose \
+                 names the statuses for its readers",
     },
     Allowed {
         path: "xtask/src/tidy.rs",
-        check: Check::ApiPath,
+        checks: &[Check::ApiPath],
         literal: "",
         reason: "the check spells the pattern it looks for",
     },
@@ -166,7 +161,7 @@ pub(crate) fn check_file(path: &str, text: &str) -> Vec<Violation> {
         for literal in string_literals(text) {
             for (check, message) in literal_problems(&literal.text) {
                 let allowed = ALLOWED.iter().any(|a| {
-                    a.path == path && a.check == check && literal.text.contains(a.literal)
+                    a.path == path && a.checks.contains(&check) && literal.text.contains(a.literal)
                 });
                 if !allowed {
                     found.push(Violation {
