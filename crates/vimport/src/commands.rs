@@ -7,6 +7,7 @@ use import_async::{
     Client, Error, ImportJobId, ImportOutcome, ImportRequest, IntegrationId, PageRequest, Provider,
     Scope, VideoId, ViewSet, WaitOptions,
 };
+use import_core::VideoStatus;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -298,11 +299,12 @@ pub(crate) async fn wait_and_report(
                     outcome.failed.len()
                 );
                 for id in &outcome.uploaded {
-                    println!("UPLOADED          {id}");
+                    println!("{:<17} {id}", VideoStatus::Uploaded.as_str());
                 }
                 for f in &outcome.failed {
                     println!(
-                        "UPLOADING_FAILED  {}  {}  {}",
+                        "{}  {}  {}  {}",
+                        VideoStatus::UploadingFailed.as_str(),
                         f.video_id,
                         f.import_source_uri.as_deref().unwrap_or("-"),
                         f.error.as_deref().unwrap_or("no reason given")
