@@ -95,7 +95,8 @@ impl Client {
         policy: &EndpointPolicy,
         hf_endpoint: &str,
     ) -> Result<Vec<CloudUri>> {
-        let prefix = PrefixUri::parse(prefix_uri).map_err(|e| e.into_client_error())?;
+        let prefix = PrefixUri::parse(prefix_uri)
+            .map_err(|e| import_providers::ProviderError::from(e).into_client_error())?;
         let glob = glob.map(Glob::parse).transpose()?;
         source
             .check_serves(prefix.provider(), prefix.bucket())

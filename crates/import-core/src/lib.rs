@@ -3,8 +3,8 @@
 //! Every rule of the cloud-import contract lives here once, so the clients and
 //! the reference server cannot disagree:
 //!
-//! - [`CloudUri`]: `gs://`, `s3://` and `hf://buckets/` object URIs with each
-//!   provider's naming rules;
+//! - [`CloudUri`] and [`PrefixUri`]: `gs://`, `s3://` and `hf://buckets/` object
+//!   and prefix URIs, one grammar with each provider's naming rules;
 //! - [`ImportRequest`] and [`ViewSet`]: a validated batch of one bucket, and its
 //!   route and JSON body ([`api::upload`]);
 //! - [`wire`]: serde types of every request and answer;
@@ -61,13 +61,13 @@ pub use readiness::{
 };
 pub use request::{
     DEFAULT_COLLECTION, DEFAULT_MAX_OBJECTS, ImportObjects, ImportRequest, ImportRequestBuilder,
-    object_in_prefix, upload_route,
+    object_in_prefix, split_requests, upload_route,
 };
 pub use retry::{Decision, Outcome, RetryPolicy, RetryState, parse_retry_after};
 pub use sniff::{NotMp4, SNIFF_LEN, sniff_mp4};
 pub use uri::{
-    CloudUri, MAX_OBJECT_NAME_BYTES, Provider, UriProblem, check_gcs_bucket, check_hf_bucket,
-    check_object_name, check_s3_bucket,
+    CloudUri, MAX_OBJECT_NAME_BYTES, PrefixError, PrefixProblem, PrefixUri, Provider, UriProblem,
+    check_gcs_bucket, check_hf_bucket, check_object_name, check_s3_bucket, is_mp4_name,
 };
 pub use view::{ViewRole, ViewSet};
 pub use wire::{

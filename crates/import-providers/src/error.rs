@@ -78,9 +78,9 @@ impl ProviderError {
     ///
     /// ```
     /// use import_core::client::ClientError;
-    /// use import_providers::PrefixUri;
+    /// use import_providers::{PrefixUri, ProviderError};
     ///
-    /// let err = PrefixUri::parse("s3:///day/").unwrap_err().into_client_error();
+    /// let err = ProviderError::from(PrefixUri::parse("s3:///day/").unwrap_err()).into_client_error();
     /// assert!(matches!(err, ClientError::InvalidInput(_)));
     /// assert!(err.to_string().starts_with("invalid input: `prefix_uri` `s3:///day/` is not valid: it names no bucket"));
     /// ```
@@ -115,6 +115,15 @@ impl ProviderError {
         ProviderError::InvalidConfig {
             what: what.into(),
             fix: fix.into(),
+        }
+    }
+}
+
+impl From<import_core::PrefixError> for ProviderError {
+    fn from(err: import_core::PrefixError) -> Self {
+        ProviderError::InvalidPrefix {
+            uri: err.uri,
+            problem: err.problem.to_string(),
         }
     }
 }
