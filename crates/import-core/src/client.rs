@@ -842,7 +842,8 @@ impl S3Keys {
 }
 
 /// The body that saves an S3 integration; `region` defaults to `auto` when an
-/// endpoint is given, and is required otherwise.
+/// endpoint is given, and is required otherwise. Checked by
+/// [`S3Integration`](crate::S3Integration), as the server checks it.
 pub fn s3_integration(
     name: &str,
     bucket: &str,
@@ -851,28 +852,18 @@ pub fn s3_integration(
     endpoint_url: Option<&str>,
     prefix: Option<&str>,
 ) -> Result<AddS3Integration, Error> {
-    let endpoint = endpoint_url.map(str::trim).filter(|e| !e.is_empty());
-    let region = match (region.map(str::trim).filter(|r| !r.is_empty()), endpoint) {
-        (Some(r), _) => r.to_owned(),
-        (None, Some(_)) => "auto".to_owned(),
-        (None, None) => {
-            return Err(Error::InvalidField {
-                field: "region",
-                problem: "is required for Amazon S3 (for example `us-east-1`); for R2 and other S3-compatible stores give `endpoint_url`".to_owned(),
-            });
-        }
-    };
-    Ok(AddS3Integration {
-        name: non_empty("name", name)?,
+    let body = AddS3Integration {
+        name: name.to_owned(),
         kind: Provider::S3,
         access_key_id: keys.access_key_id,
         secret_access_key: keys.secret_access_key,
         session_token: keys.session_token,
-        region: Some(region),
-        endpoint_url: endpoint.map(str::to_owned),
-        bucket: non_empty("bucket", bucket)?,
+        region: region.map(str::to_owned),
+        endpoint_url: endpoint_url.map(str::to_owned),
+        bucket: bucket.to_owned(),
         prefix: prefix.map(str::to_owned),
-    })
+    };
+    crate::S3Integration::try_from(body).map(AddS3Integration::from)
 }
 
 /// The body that saves a GCS integration from the service-account key's bytes
@@ -892,57 +883,41 @@ pub fn gcs_integration(
     gcs_integration_value(name, bucket, value, prefix)
 }
 
-/// The body that saves a GCS integration from the service-account key as JSON.
+/// The body that saves a GCS integration from the service-account key as
+/// JSON. Checked by [`GcsIntegration`](crate::GcsIntegration), as the server
+/// checks it.
 pub fn gcs_integration_value(
     name: &str,
     bucket: &str,
     key: Value,
     prefix: Option<&str>,
 ) -> Result<AddGcsIntegration, Error> {
-    if !key.is_object() {
-        return Err(Error::InvalidField {
-            field: "service_account",
-            problem: "must be the service-account key object".to_owned(),
-        });
-    }
-    Ok(AddGcsIntegration {
-        name: non_empty("name", name)?,
+    let body = AddGcsIntegration {
+        name: name.to_owned(),
         kind: Provider::Gcs,
         service_account: key,
-        bucket: non_empty("bucket", bucket)?,
+        bucket: bucket.to_owned(),
         prefix: prefix.map(str::to_owned),
-    })
+    };
+    crate::GcsIntegration::try_from(body).map(AddGcsIntegration::from)
 }
 
-/// The body that saves a Hugging Face bucket integration.
+/// The body that saves a Hugging Face bucket integration. Checked by
+/// [`HfIntegration`](crate::HfIntegration), as the server checks it.
 pub fn hf_integration(
     name: &str,
     bucket: &str,
     token: &str,
     prefix: Option<&str>,
 ) -> Result<crate::wire::AddHfIntegration, Error> {
-    crate::uri::check_hf_bucket(bucket.trim()).map_err(|problem| Error::InvalidUri {
-        uri: format!("hf://buckets/{}", bucket.trim()),
-        problem,
-    })?;
-    Ok(crate::wire::AddHfIntegration {
-        name: non_empty("name", name)?,
+    let body = crate::wire::AddHfIntegration {
+        name: name.to_owned(),
         kind: Provider::HfBucket,
-        token: non_empty("token", token)?,
-        bucket: bucket.trim().to_owned(),
+        token: token.to_owned(),
+        bucket: bucket.to_owned(),
         prefix: prefix.map(str::to_owned),
-    })
-}
-
-fn non_empty(field: &'static str, value: &str) -> Result<String, Error> {
-    let v = value.trim();
-    if v.is_empty() {
-        return Err(Error::InvalidField {
-            field,
-            problem: "must not be empty".to_owned(),
-        });
-    }
-    Ok(v.to_owned())
+    };
+    crate::HfIntegration::try_from(body).map(crate::wire::AddHfIntegration::from)
 }
 
 /// The saved integrations of one provider, in the order the API listed them.

@@ -8,6 +8,8 @@
 //! - [`ImportRequest`] and [`ViewSet`]: a validated batch of one bucket, and its
 //!   route and JSON body ([`api::upload`]);
 //! - [`wire`]: serde types of every request and answer;
+//! - [`fields`], [`FolderName`], [`S3Integration`], [`GcsIntegration`] and
+//!   [`HfIntegration`]: every field limit and rule of a request body, once;
 //! - [`api`]: every operation as a transport-free [`ApiRequest`] that also
 //!   decodes its answer;
 //! - [`Pager`] and [`ReadinessTracker`]: paging and the readiness contract as
@@ -36,6 +38,7 @@
 pub mod api;
 pub mod client;
 mod error;
+pub mod fields;
 pub mod glob;
 mod ids;
 mod integrations;
@@ -52,9 +55,12 @@ pub mod wire;
 
 pub use api::{ApiKey, ApiRequest};
 pub use error::{Error, PagingProblem, Result};
+pub use fields::FolderName;
 pub use glob::Glob;
 pub use ids::{FolderId, ImportJobId, IntegrationId, Scope, VideoId, check_idempotency_key};
-pub use integrations::gcs_integration_candidates;
+pub use integrations::{
+    GcsIntegration, HfIntegration, S3Integration, gcs_integration_candidates, integration_prefix,
+};
 pub use pager::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, PageRequest, Pager};
 pub use readiness::{
     DEFAULT_POLL_INTERVAL, FailedVideo, ImportOutcome, Next, Progress, ReadinessTracker,

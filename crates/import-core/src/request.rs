@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
+use crate::fields::{MAX_COLLECTION_LEN, short_text};
 use crate::ids::{FolderId, IntegrationId, Scope};
 use crate::uri::{CloudUri, Provider};
 use crate::view::ViewSet;
@@ -13,9 +14,6 @@ pub const DEFAULT_MAX_OBJECTS: usize = 100_000;
 
 /// Default collection.
 pub const DEFAULT_COLLECTION: &str = "videos";
-
-/// Longest collection name accepted.
-const MAX_COLLECTION_LEN: usize = 128;
 
 /// The objects of a request: a list of URIs or a list of view sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,11 +198,7 @@ fn check_collection(collection: Option<String>) -> Result<String> {
     let Some(collection) = collection else {
         return Ok(DEFAULT_COLLECTION.to_owned());
     };
-    let trimmed = collection.trim();
-    if trimmed.is_empty()
-        || trimmed.len() > MAX_COLLECTION_LEN
-        || trimmed.chars().any(char::is_control)
-    {
+    let Some(trimmed) = short_text(&collection, MAX_COLLECTION_LEN) else {
         return Err(Error::InvalidField {
             field: "collection",
             problem: format!(
@@ -212,7 +206,7 @@ fn check_collection(collection: Option<String>) -> Result<String> {
                 collection.escape_debug()
             ),
         });
-    }
+    };
     Ok(trimmed.to_owned())
 }
 

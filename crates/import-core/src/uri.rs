@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Longest object name accepted, in bytes (the providers' own limit).
-pub const MAX_OBJECT_NAME_BYTES: usize = 1024;
+pub use crate::fields::MAX_OBJECT_NAME_BYTES;
 
 /// A cloud storage provider that can be imported from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
