@@ -99,6 +99,87 @@ impl ClientError {
     }
 }
 
+/// A failure of the clients' bucket features (pre-flight checks, prefix
+/// expansion), by its parts: the clients take these from the bucket crate's
+/// error and turn them into a [`ClientError`] here, in one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BucketFailure {
+    /// The host of an endpoint could not be resolved.
+    Unresolvable {
+        /// The host name.
+        host: String,
+        /// The whole message.
+        message: String,
+    },
+    /// Listing the objects under a prefix failed.
+    List {
+        /// The prefix URI that was listed.
+        prefix: String,
+        /// Whether a later attempt may succeed (the listing kept failing
+        /// for a transient reason).
+        transient: bool,
+        /// What happened and the fix.
+        message: String,
+    },
+    /// A prefix URI that is not valid.
+    InvalidPrefix {
+        /// The URI as given.
+        uri: String,
+        /// What is wrong with it, with the fix.
+        problem: String,
+    },
+    /// Any other failure: the source cannot be used (a refused endpoint, a
+    /// configuration that cannot work, refused credentials, a missing bucket).
+    Source {
+        /// The whole message.
+        message: String,
+    },
+}
+
+impl From<BucketFailure> for ClientError {
+    /// A host that could not be resolved, or a listing that kept failing for
+    /// a transient reason, is [`ClientError::Transport`]; everything else is
+    /// [`ClientError::InvalidInput`] naming the input to fix (`prefix_uri`
+    /// or `source`).
+    fn from(failure: BucketFailure) -> Self {
+        let invalid = |field: &'static str, problem: String| {
+            ClientError::InvalidInput(Error::InvalidField { field, problem })
+        };
+        match failure {
+            BucketFailure::Unresolvable { host, message } => {
+                ClientError::Transport { url: host, message }
+            }
+            BucketFailure::List {
+                prefix,
+                transient: true,
+                message,
+            } => ClientError::Transport {
+                url: prefix,
+                message,
+            },
+            BucketFailure::List { message, .. } => {
+                invalid("prefix_uri", format!("could not be listed: {message}"))
+            }
+            BucketFailure::InvalidPrefix { uri, problem } => {
+                invalid("prefix_uri", format!("`{uri}` is not valid: {problem}"))
+            }
+            BucketFailure::Source { message } => {
+                invalid("source", format!("cannot be used: {message}"))
+            }
+        }
+    }
+}
+
+impl From<crate::PrefixError> for BucketFailure {
+    fn from(err: crate::PrefixError) -> Self {
+        BucketFailure::InvalidPrefix {
+            uri: err.uri,
+            problem: err.problem.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Progress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -121,5 +202,43 @@ mod tests {
         let e: ClientError = Error::EmptyRequest.into();
         assert!(matches!(e, ClientError::InvalidInput(_)));
         assert!(e.to_string().starts_with("invalid input: "));
+    }
+
+    #[test]
+    fn bucket_failures() {
+        let prefix = crate::PrefixUri::parse("s3:///day/").unwrap_err();
+        let err = ClientError::from(BucketFailure::from(prefix));
+        assert!(matches!(err, ClientError::InvalidInput(_)));
+        assert!(
+            err.to_string().starts_with(
+                "invalid input: `prefix_uri` `s3:///day/` is not valid: it names no bucket"
+            ),
+            "{err}"
+        );
+        let transient = BucketFailure::List {
+            prefix: "s3://b/".into(),
+            transient: true,
+            message: "busy".into(),
+        };
+        assert!(matches!(
+            ClientError::from(transient),
+            ClientError::Transport { url, .. } if url == "s3://b/"
+        ));
+        let listing = ClientError::from(BucketFailure::List {
+            prefix: "s3://b/".into(),
+            transient: false,
+            message: "denied".into(),
+        });
+        assert_eq!(
+            listing.to_string(),
+            "invalid input: `prefix_uri` could not be listed: denied"
+        );
+        let source = ClientError::from(BucketFailure::Source {
+            message: "no".into(),
+        });
+        assert_eq!(
+            source.to_string(),
+            "invalid input: `source` cannot be used: no"
+        );
     }
 }

@@ -30,6 +30,6 @@ pub use config::{
     ENV_API_KEY, ENV_BASE_URL, ENV_TIMEOUT_SECS, FromConfig, default_user_agent,
 };
 pub use credentials::{GcsKey, S3Keys};
-pub use error::ClientError;
+pub use error::{BucketFailure, ClientError};
 pub use exchange::{Exchange, ExchangeStep, SendFailure};
 pub use upload::{UploadFlow, UploadStep, WaitOptions};
