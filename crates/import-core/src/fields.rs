@@ -20,6 +20,9 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 /// Longest `collection` of an import request, in bytes (after trimming).
 pub const MAX_COLLECTION_LEN: usize = 128;
 
+/// Longest view role (`front`, `overhead_1`, ...), in bytes.
+pub const MAX_VIEW_ROLE_LEN: usize = 64;
+
 /// Longest folder name, in bytes (after trimming).
 pub const MAX_FOLDER_NAME_LEN: usize = 255;
 
