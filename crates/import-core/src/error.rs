@@ -166,6 +166,13 @@ pub enum Error {
         value: String,
     },
 
+    /// A bucket name the provider would reject, in a request body.
+    #[error("invalid `bucket`: {problem}")]
+    InvalidBucket {
+        /// The rule it breaks ([`UriProblem::InvalidBucket`]).
+        problem: UriProblem,
+    },
+
     /// A field of a request is missing or empty.
     #[error("`{field}` {problem}")]
     InvalidField {
@@ -292,6 +299,7 @@ impl Error {
             | Error::InvalidScope { .. }
             | Error::InvalidId { .. }
             | Error::InvalidField { .. }
+            | Error::InvalidBucket { .. }
             | Error::InvalidIdempotencyKey { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::InvalidPaging { problem } => match problem {
                 PagingProblem::LimitOutOfRange { .. } | PagingProblem::NotANumber { .. } => {

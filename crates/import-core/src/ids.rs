@@ -6,9 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-
-/// Longest id accepted.
-const MAX_ID_LEN: usize = 128;
+use crate::fields::{MAX_ID_LEN, MAX_IDEMPOTENCY_KEY_LEN};
 
 fn check_id(kind: &'static str, value: &str) -> Result<()> {
     let ok = !value.is_empty()
@@ -174,7 +172,10 @@ impl<'de> Deserialize<'de> for Scope {
 /// assert!(import_core::check_idempotency_key("").is_err());
 /// ```
 pub fn check_idempotency_key(key: &str) -> Result<()> {
-    if !key.is_empty() && key.len() <= 128 && key.bytes().all(|c| (0x20..0x7f).contains(&c)) {
+    if !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY_LEN
+        && key.bytes().all(|c| (0x20..0x7f).contains(&c))
+    {
         Ok(())
     } else {
         Err(Error::InvalidIdempotencyKey {

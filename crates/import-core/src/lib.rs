@@ -3,11 +3,13 @@
 //! Every rule of the cloud-import contract lives here once, so the clients and
 //! the reference server cannot disagree:
 //!
-//! - [`CloudUri`]: `gs://`, `s3://` and `hf://buckets/` object URIs with each
-//!   provider's naming rules;
+//! - [`CloudUri`] and [`PrefixUri`]: `gs://`, `s3://` and `hf://buckets/` object
+//!   and prefix URIs, one grammar with each provider's naming rules;
 //! - [`ImportRequest`] and [`ViewSet`]: a validated batch of one bucket, and its
 //!   route and JSON body ([`api::upload`]);
 //! - [`wire`]: serde types of every request and answer;
+//! - [`fields`], [`FolderName`], [`S3Integration`], [`GcsIntegration`] and
+//!   [`HfIntegration`]: every field limit and rule of a request body, once;
 //! - [`api`]: every operation as a transport-free [`ApiRequest`] that also
 //!   decodes its answer;
 //! - [`Pager`] and [`ReadinessTracker`]: paging and the readiness contract as
@@ -38,6 +40,7 @@
 pub mod api;
 pub mod client;
 mod error;
+pub mod fields;
 pub mod glob;
 mod ids;
 mod integrations;
@@ -53,22 +56,25 @@ pub mod wire;
 
 pub use api::{ApiKey, ApiRequest};
 pub use error::{Error, PagingProblem, Result};
+pub use fields::FolderName;
 pub use glob::Glob;
 pub use ids::{FolderId, ImportJobId, IntegrationId, Scope, VideoId, check_idempotency_key};
-pub use integrations::gcs_integration_candidates;
+pub use integrations::{
+    GcsIntegration, HfIntegration, S3Integration, gcs_integration_candidates, integration_prefix,
+};
 pub use pager::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, PageRequest, Pager};
 pub use readiness::{
     DEFAULT_POLL_INTERVAL, FailedVideo, ImportOutcome, Next, Progress, ReadinessTracker,
 };
 pub use request::{
     DEFAULT_COLLECTION, DEFAULT_MAX_OBJECTS, ImportObjects, ImportRequest, ImportRequestBuilder,
-    object_in_prefix, upload_route,
+    object_in_prefix, split_requests, upload_route,
 };
 pub use retry::{Decision, Outcome, RetryPolicy, RetryState, parse_retry_after};
 pub use sniff::{NotMp4, SNIFF_LEN, sniff_mp4};
 pub use uri::{
-    CloudUri, MAX_OBJECT_NAME_BYTES, Provider, UriProblem, check_gcs_bucket, check_hf_bucket,
-    check_object_name, check_s3_bucket,
+    CloudUri, MAX_OBJECT_NAME_BYTES, PrefixError, PrefixProblem, PrefixUri, Provider, UriProblem,
+    check_gcs_bucket, check_hf_bucket, check_object_name, check_s3_bucket, is_mp4_name,
 };
 pub use view::{ViewRole, ViewSet};
 pub use wire::{

@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
+use crate::fields::{MAX_COLLECTION_LEN, short_text};
 use crate::ids::{FolderId, IntegrationId, Scope};
 use crate::uri::{CloudUri, Provider};
 use crate::view::ViewSet;
@@ -13,9 +14,6 @@ pub const DEFAULT_MAX_OBJECTS: usize = 100_000;
 
 /// Default collection.
 pub const DEFAULT_COLLECTION: &str = "videos";
-
-/// Longest collection name accepted.
-const MAX_COLLECTION_LEN: usize = 128;
 
 /// The objects of a request: a list of URIs or a list of view sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,11 +198,7 @@ fn check_collection(collection: Option<String>) -> Result<String> {
     let Some(collection) = collection else {
         return Ok(DEFAULT_COLLECTION.to_owned());
     };
-    let trimmed = collection.trim();
-    if trimmed.is_empty()
-        || trimmed.len() > MAX_COLLECTION_LEN
-        || trimmed.chars().any(char::is_control)
-    {
+    let Some(trimmed) = short_text(&collection, MAX_COLLECTION_LEN) else {
         return Err(Error::InvalidField {
             field: "collection",
             problem: format!(
@@ -212,7 +206,7 @@ fn check_collection(collection: Option<String>) -> Result<String> {
                 collection.escape_debug()
             ),
         });
-    }
+    };
     Ok(trimmed.to_owned())
 }
 
@@ -622,6 +616,37 @@ pub fn object_in_prefix(object: &str, prefix: Option<&str>) -> bool {
     }
 }
 
+/// Split a list (of URIs, usually) into chunks of at most `cap` (the
+/// server's cap per request, [`DEFAULT_MAX_OBJECTS`] by default), in order;
+/// one import request per chunk.
+///
+/// A `cap` of 0 gives no chunk at all (nothing could be sent).
+///
+/// ```
+/// use import_core::CloudUri;
+///
+/// let uris: Vec<CloudUri> = (0..5)
+///     .map(|i| CloudUri::parse(&format!("s3://vids/day/cam-{i}.mp4")).unwrap())
+///     .collect();
+/// let chunks = import_core::split_requests(uris, 2);
+/// assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
+/// assert!(import_core::split_requests(Vec::<CloudUri>::new(), 2).is_empty());
+/// ```
+pub fn split_requests<T>(uris: Vec<T>, cap: usize) -> Vec<Vec<T>> {
+    if cap == 0 {
+        return Vec::new();
+    }
+    let mut chunks = Vec::with_capacity(uris.len().div_ceil(cap));
+    let mut rest = uris.into_iter();
+    loop {
+        let chunk: Vec<T> = rest.by_ref().take(cap).collect();
+        if chunk.is_empty() {
+            return chunks;
+        }
+        chunks.push(chunk);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -949,5 +974,18 @@ mod tests {
         let body = req.upload_body().unwrap();
         let back = ImportRequest::from_upload_body(Provider::HfBucket, &body, None, 10).unwrap();
         assert_eq!(back, req);
+    }
+
+    #[test]
+    fn chunks() {
+        let uris: Vec<CloudUri> = (0..10)
+            .map(|i| CloudUri::parse(&format!("s3://vids/{i}.mp4")).unwrap())
+            .collect();
+        let chunks = split_requests(uris.clone(), 4);
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), [4, 4, 2]);
+        assert_eq!(chunks.concat(), uris);
+        assert_eq!(split_requests(uris.clone(), 10).len(), 1);
+        assert_eq!(split_requests(uris.clone(), usize::MAX).len(), 1);
+        assert!(split_requests(uris, 0).is_empty());
     }
 }

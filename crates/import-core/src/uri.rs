@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Longest object name accepted, in bytes (the providers' own limit).
-pub const MAX_OBJECT_NAME_BYTES: usize = 1024;
+pub use crate::fields::MAX_OBJECT_NAME_BYTES;
 
 /// A cloud storage provider that can be imported from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -48,9 +47,37 @@ impl Provider {
         }
     }
 
+    /// The URI scheme (`gs`, `s3`, `hf`).
+    pub(crate) fn scheme(self) -> &'static str {
+        match self {
+            Provider::Gcs => "gs",
+            Provider::S3 => "s3",
+            Provider::HfBucket => "hf",
+        }
+    }
+
     /// Parse a wire name (`gcs`, `s3`, `hf_bucket`).
     pub fn from_wire_name(name: &str) -> Option<Provider> {
         Provider::ALL.into_iter().find(|p| p.wire_name() == name)
+    }
+
+    /// Check a bucket name against this provider's naming rules
+    /// ([`check_gcs_bucket`], [`check_s3_bucket`] or [`check_hf_bucket`]).
+    ///
+    /// ```
+    /// use import_core::Provider;
+    ///
+    /// assert!(Provider::S3.check_bucket("drive-archive").is_ok());
+    /// assert!(Provider::S3.check_bucket("my_bucket").is_err());
+    /// assert!(Provider::Gcs.check_bucket("my_bucket").is_ok());
+    /// assert!(Provider::HfBucket.check_bucket("acme/fleet").is_ok());
+    /// ```
+    pub fn check_bucket(self, bucket: &str) -> Result<(), UriProblem> {
+        match self {
+            Provider::Gcs => check_gcs_bucket(bucket),
+            Provider::S3 => check_s3_bucket(bucket),
+            Provider::HfBucket => check_hf_bucket(bucket),
+        }
     }
 }
 
@@ -188,47 +215,19 @@ impl CloudUri {
         if uri.is_empty() {
             return Err(fail(UriProblem::Empty));
         }
-        let Some((scheme, rest)) = uri.split_once("://") else {
-            return Err(fail(UriProblem::MissingScheme));
-        };
-        let is = |name: &str| scheme.eq_ignore_ascii_case(name);
-        let (provider, bucket, object) = match () {
-            () if is("gs") || is("s3") => {
-                let (provider, scheme) = if is("gs") {
-                    (Provider::Gcs, "gs")
-                } else {
-                    (Provider::S3, "s3")
-                };
-                let (bucket, object) = rest.split_once('/').unwrap_or((rest, ""));
-                if bucket.is_empty() {
-                    return Err(fail(UriProblem::MissingBucket { scheme }));
-                }
-                let check = if provider == Provider::Gcs {
-                    check_gcs_bucket
-                } else {
-                    check_s3_bucket
-                };
-                check(bucket).map_err(&fail)?;
-                (provider, bucket.to_owned(), object)
-            }
-            () if is("hf") => {
-                let Some(rest) = rest.strip_prefix("buckets/") else {
-                    return Err(fail(UriProblem::HfNotBucket));
-                };
-                let mut parts = rest.splitn(3, '/');
-                let namespace = parts.next().unwrap_or("");
-                let name = parts.next().unwrap_or("");
-                let object = parts.next().unwrap_or("");
-                let bucket = format!("{namespace}/{name}");
-                check_hf_bucket(&bucket).map_err(&fail)?;
-                (Provider::HfBucket, bucket, object)
-            }
-            _ => {
-                return Err(fail(UriProblem::UnsupportedScheme {
+        let (provider, bucket, object) = parse_location(uri).map_err(|problem| {
+            fail(match problem {
+                LocationProblem::MissingScheme => UriProblem::MissingScheme,
+                LocationProblem::UnsupportedScheme(scheme) => UriProblem::UnsupportedScheme {
                     scheme: scheme.to_owned(),
-                }));
-            }
-        };
+                },
+                LocationProblem::HfNotBucket => UriProblem::HfNotBucket,
+                LocationProblem::MissingBucket(provider) => UriProblem::MissingBucket {
+                    scheme: provider.scheme(),
+                },
+                LocationProblem::Bucket(problem) => problem,
+            })
+        })?;
         if object.is_empty() {
             return Err(fail(UriProblem::MissingObject { bucket }));
         }
@@ -305,6 +304,232 @@ impl<'de> Deserialize<'de> for CloudUri {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         CloudUri::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What the scheme-and-bucket part of a URI can get wrong; each URI type
+/// words it for itself ([`UriProblem`], [`PrefixProblem`]).
+enum LocationProblem<'a> {
+    MissingScheme,
+    UnsupportedScheme(&'a str),
+    HfNotBucket,
+    MissingBucket(Provider),
+    Bucket(UriProblem),
+}
+
+/// The one scheme and bucket grammar: `gs://bucket/rest`, `s3://bucket/rest`
+/// or `hf://buckets/namespace/name/rest` (scheme in any case), with the
+/// provider's bucket-name rules. Answers the provider, the bucket and the
+/// rest (possibly empty), taken literally.
+fn parse_location(uri: &str) -> Result<(Provider, String, &str), LocationProblem<'_>> {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return Err(LocationProblem::MissingScheme);
+    };
+    let is = |name: &str| scheme.eq_ignore_ascii_case(name);
+    let (provider, bucket, rest) = if is("gs") || is("s3") {
+        let provider = if is("gs") {
+            Provider::Gcs
+        } else {
+            Provider::S3
+        };
+        let (bucket, rest) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(LocationProblem::MissingBucket(provider));
+        }
+        (provider, bucket.to_owned(), rest)
+    } else if is("hf") {
+        let Some(rest) = rest.strip_prefix("buckets/") else {
+            return Err(LocationProblem::HfNotBucket);
+        };
+        let mut parts = rest.splitn(3, '/');
+        let namespace = parts.next().unwrap_or_default();
+        let name = parts.next().unwrap_or_default();
+        let rest = parts.next().unwrap_or_default();
+        (Provider::HfBucket, format!("{namespace}/{name}"), rest)
+    } else {
+        return Err(LocationProblem::UnsupportedScheme(scheme));
+    };
+    provider
+        .check_bucket(&bucket)
+        .map_err(LocationProblem::Bucket)?;
+    Ok((provider, bucket, rest))
+}
+
+/// What is wrong with a prefix URI; the `Display` text ends with the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PrefixProblem {
+    /// No `scheme://`.
+    #[error(
+        "it has no scheme; write `s3://bucket/folder/`, `gs://bucket/folder/` or `hf://buckets/namespace/name/folder/`"
+    )]
+    MissingScheme,
+    /// A scheme we do not import from.
+    #[error("scheme `{scheme}` is not supported; use `s3://`, `gs://` or `hf://buckets/`")]
+    UnsupportedScheme {
+        /// The scheme as written, at most 20 characters.
+        scheme: String,
+    },
+    /// `hf://` that does not name a Storage Bucket.
+    #[error(
+        "Hugging Face prefixes name a Storage Bucket as `hf://buckets/namespace/name/folder/`; model, dataset and Space repositories cannot be imported"
+    )]
+    HfNotBucket,
+    /// No bucket before the first `/`.
+    #[error("it names no bucket; write `{}bucket/folder/`", .provider.uri_prefix())]
+    MissingBucket {
+        /// The provider of the scheme.
+        provider: Provider,
+    },
+    /// A bucket name the provider would reject ([`UriProblem::InvalidBucket`]).
+    #[error("{0}")]
+    InvalidBucket(UriProblem),
+    /// A prefix longer than any object name.
+    #[error("the prefix is {len} bytes long, longer than any object name (1024 bytes); shorten it")]
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// A control character in the prefix.
+    #[error("the prefix contains a control character (U+{code:04X}); remove it")]
+    ControlCharacter {
+        /// The code point.
+        code: u32,
+    },
+    /// `*`, `?` or `[` in the prefix.
+    #[error(
+        "the prefix contains a wildcard (`*`, `?` or `[`); give the folder as the prefix and the pattern as the glob (`--glob '*.mp4'`)"
+    )]
+    Wildcard,
+    /// An empty, `.` or `..` folder.
+    #[error(
+        "the prefix has an empty folder (`//` or a leading `/`) or a `.` or `..` folder; write it as `folder/sub/`"
+    )]
+    BadFolder,
+}
+
+/// A prefix URI that [`PrefixUri::parse`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid prefix URI `{uri}`: {problem}")]
+pub struct PrefixError {
+    /// The URI as given (trimmed, at most 200 characters).
+    pub uri: String,
+    /// What is wrong with it, with the fix.
+    pub problem: PrefixProblem,
+}
+
+/// A bucket and a prefix inside it: `s3://bucket/prefix`,
+/// `gs://bucket/prefix` or `hf://buckets/namespace/name/prefix`.
+///
+/// Same scheme and bucket grammar as [`CloudUri`]. The prefix is taken
+/// literally, like an object name, and matched as a string:
+/// `s3://vids/2024-09` covers `2024-09-01/a.mp4` and `2024-09.mp4`, while
+/// `s3://vids/2024-09/` covers only what is in that folder. It may be empty
+/// (the whole bucket); otherwise it follows the object-name rules an object
+/// under it must meet (length, no control character, no wildcard) and its
+/// folders are neither empty nor `.` or `..`.
+///
+/// ```
+/// use import_core::{PrefixUri, Provider};
+///
+/// let p = PrefixUri::parse("hf://buckets/acme/fleet/day 1/")?;
+/// assert_eq!(p.provider(), Provider::HfBucket);
+/// assert_eq!(p.bucket(), "acme/fleet");
+/// assert_eq!(p.prefix(), "day 1/");
+/// assert_eq!(PrefixUri::parse("S3://vids")?.to_string(), "s3://vids/");
+/// assert!(PrefixUri::parse("s3://vids/day/*.mp4").unwrap_err().to_string().contains("glob"));
+/// # Ok::<(), import_core::PrefixError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PrefixUri {
+    provider: Provider,
+    bucket: String,
+    prefix: String,
+}
+
+impl PrefixUri {
+    /// Parse and check a prefix URI: scheme, the provider's bucket-name
+    /// rules, and a prefix an object name could start with.
+    pub fn parse(input: &str) -> Result<PrefixUri, PrefixError> {
+        let uri = input.trim();
+        let fail = |problem: PrefixProblem| PrefixError {
+            uri: uri.chars().take(200).collect(),
+            problem,
+        };
+        let (provider, bucket, prefix) = parse_location(uri).map_err(|problem| {
+            fail(match problem {
+                LocationProblem::MissingScheme => PrefixProblem::MissingScheme,
+                LocationProblem::UnsupportedScheme(scheme) => PrefixProblem::UnsupportedScheme {
+                    scheme: scheme.chars().take(20).collect(),
+                },
+                LocationProblem::HfNotBucket => PrefixProblem::HfNotBucket,
+                LocationProblem::MissingBucket(provider) => {
+                    PrefixProblem::MissingBucket { provider }
+                }
+                LocationProblem::Bucket(problem) => PrefixProblem::InvalidBucket(problem),
+            })
+        })?;
+        check_name_characters(prefix).map_err(|problem| {
+            fail(match problem {
+                UriProblem::ObjectTooLong { len } => PrefixProblem::TooLong { len },
+                UriProblem::ControlCharacter { code } => PrefixProblem::ControlCharacter { code },
+                _ => PrefixProblem::Wildcard,
+            })
+        })?;
+        if let Some((folder, _)) = prefix.rsplit_once('/')
+            && folder
+                .split('/')
+                .any(|part| part.is_empty() || part == "." || part == "..")
+        {
+            return Err(fail(PrefixProblem::BadFolder));
+        }
+        Ok(PrefixUri {
+            provider,
+            bucket,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// The provider.
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    /// The bucket (`namespace/name` for Hugging Face).
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The prefix, possibly empty, taken literally.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The folder to list: the prefix up to its last `/` (`None` for the
+    /// whole bucket).
+    ///
+    /// ```
+    /// let p = import_core::PrefixUri::parse("gs://fleet-videos/2024/09")?;
+    /// assert_eq!(p.folder(), Some("2024"));
+    /// # Ok::<(), import_core::PrefixError>(())
+    /// ```
+    pub fn folder(&self) -> Option<&str> {
+        self.prefix
+            .rsplit_once('/')
+            .map(|(folder, _)| folder)
+            .filter(|f| !f.is_empty())
+    }
+}
+
+impl fmt::Display for PrefixUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}{}/{}",
+            self.provider.uri_prefix(),
+            self.bucket,
+            self.prefix
+        )
     }
 }
 
@@ -465,32 +690,50 @@ pub fn check_hf_bucket(bucket: &str) -> Result<(), UriProblem> {
 /// Check an object name: non-empty, at most 1024 bytes, no control characters,
 /// no wildcards, `.mp4` in any case (with a dedicated message for `.mcap`).
 pub fn check_object_name(object: &str) -> Result<(), UriProblem> {
-    if object.len() > MAX_OBJECT_NAME_BYTES {
-        return Err(UriProblem::ObjectTooLong { len: object.len() });
+    check_name_characters(object)?;
+    if ends_with_ignore_case(object, ".mcap") {
+        return Err(UriProblem::Mcap);
+    }
+    if !is_mp4_name(object) {
+        return Err(UriProblem::NotMp4);
+    }
+    Ok(())
+}
+
+/// The rules every object name (and so every prefix of one) meets: at most
+/// 1024 bytes, no control characters, no wildcards.
+fn check_name_characters(name: &str) -> Result<(), UriProblem> {
+    if name.len() > MAX_OBJECT_NAME_BYTES {
+        return Err(UriProblem::ObjectTooLong { len: name.len() });
     }
     // Fast path: printable ASCII has no control characters.
-    let printable_ascii = object.bytes().all(|b| (0x20..0x7f).contains(&b));
+    let printable_ascii = name.bytes().all(|b| (0x20..0x7f).contains(&b));
     if let Some(c) = (!printable_ascii)
-        .then(|| object.chars().find(|c| c.is_control()))
+        .then(|| name.chars().find(|c| c.is_control()))
         .flatten()
     {
         return Err(UriProblem::ControlCharacter { code: c as u32 });
     }
-    if object.contains(['*', '?', '[']) {
+    if name.contains(['*', '?', '[']) {
         return Err(UriProblem::Wildcard);
     }
-    let ends_with = |suffix: &str| {
-        object.len() >= suffix.len()
-            && object.as_bytes()[object.len() - suffix.len()..]
-                .eq_ignore_ascii_case(suffix.as_bytes())
-    };
-    if ends_with(".mcap") {
-        return Err(UriProblem::Mcap);
-    }
-    if !ends_with(".mp4") {
-        return Err(UriProblem::NotMp4);
-    }
     Ok(())
+}
+
+/// Whether an object name ends in `.mp4`, in any case: the suffix rule of
+/// [`check_object_name`].
+///
+/// ```
+/// assert!(import_core::is_mp4_name("day1/FRONT.Mp4"));
+/// assert!(!import_core::is_mp4_name("day1/front.mp4.jpg"));
+/// ```
+pub fn is_mp4_name(name: &str) -> bool {
+    ends_with_ignore_case(name, ".mp4")
+}
+
+fn ends_with_ignore_case(name: &str, suffix: &str) -> bool {
+    name.len() >= suffix.len()
+        && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
 #[cfg(test)]
@@ -715,5 +958,68 @@ mod tests {
             serde_json::to_string(&Provider::HfBucket).unwrap(),
             "\"hf_bucket\""
         );
+    }
+
+    #[test]
+    fn prefix_uris() {
+        let p = PrefixUri::parse(" gs://fleet-videos/2024/09 ").unwrap();
+        assert_eq!(
+            (p.provider(), p.bucket(), p.prefix()),
+            (Provider::Gcs, "fleet-videos", "2024/09")
+        );
+        assert_eq!(p.folder(), Some("2024"));
+        let p = PrefixUri::parse("s3://vids/").unwrap();
+        assert_eq!((p.prefix(), p.folder()), ("", None));
+        let p = PrefixUri::parse("s3://vids/day").unwrap();
+        assert_eq!((p.prefix(), p.folder()), ("day", None));
+        let p = PrefixUri::parse("hf://buckets/acme/fleet").unwrap();
+        assert_eq!((p.bucket(), p.prefix()), ("acme/fleet", ""));
+        assert_eq!(p.to_string(), "hf://buckets/acme/fleet/");
+        let p = PrefixUri::parse("hf://buckets/acme/fleet/a #1/b/").unwrap();
+        assert_eq!((p.prefix(), p.folder()), ("a #1/b/", Some("a #1/b")));
+    }
+
+    #[test]
+    fn bad_prefix_uris_name_the_fix() {
+        let cases = [
+            ("", "no scheme"),
+            ("vids/day/", "no scheme"),
+            ("ftp://vids/day/", "`ftp` is not supported"),
+            ("s3:///day/", "names no bucket"),
+            ("s3://Vids/day/", "bucket name"),
+            ("hf://datasets/acme/x/", "Storage Bucket"),
+            ("hf://buckets/acme/", "bucket"),
+            ("s3://vids/day/*.mp4", "--glob"),
+            ("s3://vids//day/", "`folder/sub/`"),
+            ("s3://vids/day/../x/", "`folder/sub/`"),
+            ("s3://vids/a\u{7}/", "control character"),
+        ];
+        for (uri, expected) in cases {
+            let err = PrefixUri::parse(uri).unwrap_err();
+            assert!(err.to_string().starts_with("invalid prefix URI"), "{uri}");
+            assert!(err.to_string().contains(expected), "{uri}: {err}");
+        }
+        let long = format!("s3://vids/{}/", "a".repeat(1100));
+        assert!(
+            PrefixUri::parse(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("1024")
+        );
+    }
+
+    #[test]
+    fn mp4_names() {
+        assert!(is_mp4_name("a.mp4") && is_mp4_name("x/B.MP4") && is_mp4_name(".Mp4"));
+        assert!(!is_mp4_name("a.mp4.jpg") && !is_mp4_name("mp4") && !is_mp4_name("a.mcap"));
+        assert!(!is_mp4_name("clipé"), "multi-byte endings are not sliced");
+    }
+
+    #[test]
+    fn check_bucket_picks_the_provider_rule() {
+        assert!(Provider::Gcs.check_bucket("a_b").is_ok());
+        assert!(Provider::S3.check_bucket("a_b").is_err());
+        assert!(Provider::HfBucket.check_bucket("a_b").is_err());
+        assert!(Provider::HfBucket.check_bucket("a/b").is_ok());
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
+use crate::fields::MAX_VIEW_ROLE_LEN;
 use crate::uri::{CloudUri, Provider};
 
 /// A camera role in a view set: `front`, `left`, `overhead_1`, ...
@@ -28,7 +29,7 @@ impl ViewRole {
         let norm = role.trim().to_ascii_lowercase();
         let b = norm.as_bytes();
         let ok = !b.is_empty()
-            && b.len() <= 64
+            && b.len() <= MAX_VIEW_ROLE_LEN
             && b[0].is_ascii_lowercase()
             && b.iter()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_');

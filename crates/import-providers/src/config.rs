@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use import_core::{Provider, check_gcs_bucket, check_hf_bucket, check_s3_bucket};
+use import_core::Provider;
+use import_core::fields::{is_s3_region, non_blank, s3_region};
 use serde_json::{Map, Value};
 
 use crate::error::ProviderError;
@@ -475,14 +476,12 @@ impl SourceConfig {
         let SourceConfig::S3 { region, .. } = self else {
             return Ok(None);
         };
-        let endpoint = self.s3_endpoint_url();
-        match (non_blank(region.as_deref()), endpoint) {
-            (Some(region), _) => {
+        match s3_region(region.as_deref(), self.s3_endpoint_url()) {
+            Some(region) => {
                 check_region(region)?;
                 Ok(Some(region.to_owned()))
             }
-            (None, Some(_)) => Ok(Some("auto".to_owned())),
-            (None, None) => Err(ProviderError::invalid(
+            None => Err(ProviderError::invalid(
                 "an S3 source needs a region when no endpoint URL is given",
                 "set the integration's region to the bucket's region (for example `us-east-1`), or give the endpoint URL of an S3-compatible store",
             )),
@@ -492,12 +491,7 @@ impl SourceConfig {
     /// Check everything that can be checked without the network: bucket
     /// names, region, URL syntax, credentials present.
     pub fn validate(&self) -> Result<(), ProviderError> {
-        let bucket_problem = match self {
-            SourceConfig::S3 { bucket, .. } => check_s3_bucket(bucket),
-            SourceConfig::Gcs { bucket, .. } => check_gcs_bucket(bucket),
-            SourceConfig::Hf { bucket, .. } => check_hf_bucket(bucket),
-        };
-        if let Err(problem) = bucket_problem {
+        if let Err(problem) = self.provider().check_bucket(self.bucket()) {
             return Err(ProviderError::invalid(
                 problem.to_string(),
                 "correct the bucket name",
@@ -558,21 +552,10 @@ impl SourceConfig {
     }
 }
 
-fn non_blank(value: Option<&str>) -> Option<&str> {
-    value.map(str::trim).filter(|v| !v.is_empty())
-}
-
-/// A region is a short token such as `us-east-1` or `auto`; it becomes part
-/// of a host name, so nothing else is accepted.
+/// A region is a short token such as `us-east-1` or `auto`
+/// ([`is_s3_region`]); it becomes part of a host name.
 fn check_region(region: &str) -> Result<(), ProviderError> {
-    let ok = !region.is_empty()
-        && region.len() <= 32
-        && region
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !region.starts_with('-')
-        && !region.ends_with('-');
-    if ok {
+    if is_s3_region(region) {
         Ok(())
     } else {
         Err(ProviderError::invalid(

@@ -4,7 +4,6 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use import_core::client::ClientError;
 use object_store::client::{HttpError, HttpErrorKind};
 
 use crate::endpoint::GuardRefusal;
@@ -68,53 +67,19 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// The error of the API clients (`import-blocking`, `import-async`) for
-    /// this failure, for their bucket features:
-    /// - a host that could not be resolved, or a listing that kept failing
-    ///   for a transient reason, is [`ClientError::Transport`];
-    /// - everything else (a refused endpoint, a configuration or prefix that
-    ///   cannot work, refused credentials, a missing bucket) is
-    ///   [`ClientError::InvalidInput`] naming the input to fix.
-    ///
-    /// ```
-    /// use import_core::client::ClientError;
-    /// use import_providers::PrefixUri;
-    ///
-    /// let err = PrefixUri::parse("s3:///day/").unwrap_err().into_client_error();
-    /// assert!(matches!(err, ClientError::InvalidInput(_)));
-    /// assert!(err.to_string().starts_with("invalid input: `prefix_uri` `s3:///day/` is not valid: it names no bucket"));
-    /// ```
-    pub fn into_client_error(self) -> ClientError {
-        let invalid = |field: &'static str, problem: String| {
-            ClientError::InvalidInput(import_core::Error::InvalidField { field, problem })
-        };
-        match self {
-            ProviderError::Unresolvable { ref host } => ClientError::Transport {
-                url: host.clone(),
-                message: self.to_string(),
-            },
-            ProviderError::List {
-                prefix,
-                kind: FailureKind::Transient,
-                message,
-            } => ClientError::Transport {
-                url: prefix,
-                message,
-            },
-            ProviderError::List { message, .. } => {
-                invalid("prefix_uri", format!("could not be listed: {message}"))
-            }
-            ProviderError::InvalidPrefix { uri, problem } => {
-                invalid("prefix_uri", format!("`{uri}` is not valid: {problem}"))
-            }
-            other => invalid("source", format!("cannot be used: {other}")),
-        }
-    }
-
     pub(crate) fn invalid(what: impl Into<String>, fix: impl Into<String>) -> Self {
         ProviderError::InvalidConfig {
             what: what.into(),
             fix: fix.into(),
+        }
+    }
+}
+
+impl From<import_core::PrefixError> for ProviderError {
+    fn from(err: import_core::PrefixError) -> Self {
+        ProviderError::InvalidPrefix {
+            uri: err.uri,
+            problem: err.problem.to_string(),
         }
     }
 }

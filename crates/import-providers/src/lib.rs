@@ -62,8 +62,11 @@ mod preflight;
 pub use config::{GCS_ADDRESS_FIELDS, GcsServiceAccount, S3Credentials, Secret, SourceConfig};
 pub use endpoint::{EndpointPolicy, check_source, forbidden_reason};
 pub use error::{Failure, FailureKind, ProviderError, classify};
-pub use expand::{PrefixUri, expand, split_requests};
+pub use expand::expand;
 pub use hf::{DEFAULT_HF_ENDPOINT, HfBucketStore};
+/// The prefix grammar and the request split live in the core; re-exported
+/// here for callers of [`expand`].
+pub use import_core::{PrefixError, PrefixUri, split_requests};
 pub use open::{
     CONNECT_TIMEOUT, READ_TIMEOUT, USER_AGENT, client_options, open_source, retry_config,
 };

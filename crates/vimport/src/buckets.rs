@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use import_core::{CloudUri, ImportRequest, Provider, glob::Glob};
+use import_core::{CloudUri, ImportRequest, PrefixUri, Provider, glob::Glob};
 use import_providers::{
-    EndpointPolicy, GcsServiceAccount, PrefixUri, PreflightOptions, PreflightReport, S3Credentials,
-    Secret, SourceConfig, open_source,
+    EndpointPolicy, GcsServiceAccount, PreflightOptions, PreflightReport, S3Credentials, Secret,
+    SourceConfig, open_source,
 };
 
 /// A bucket opened for reading.

@@ -128,13 +128,11 @@ async fn upload(a: UploadArgs) -> Exit {
         Err(message) => return usage(message),
     };
     // Several requests when an expansion names more objects than one takes.
-    let chunks: Vec<Vec<String>> = if a.uris.len() > import_core::DEFAULT_MAX_OBJECTS {
-        a.uris
-            .chunks(import_core::DEFAULT_MAX_OBJECTS)
-            .map(<[String]>::to_vec)
-            .collect()
+    // An empty list still makes one request, whose check names the problem.
+    let chunks: Vec<Vec<String>> = if a.uris.is_empty() {
+        vec![Vec::new()]
     } else {
-        vec![a.uris.clone()]
+        import_core::split_requests(a.uris.clone(), import_core::DEFAULT_MAX_OBJECTS)
     };
     let mut exit = Exit::Ok;
     for uris in chunks {

@@ -1,0 +1,244 @@
+//! The clients' error.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::error::Error;
+use crate::ids::ImportJobId;
+use crate::readiness::{Progress, ReadinessTracker};
+
+/// The error of the clients: bad local input, `401`, `404`, other API errors,
+/// transport failures and timeouts are told apart.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// Something given to the client is invalid; nothing was sent.
+    #[error("invalid input: {0}")]
+    InvalidInput(#[source] Error),
+    /// `401`: the API key is missing, unknown or revoked.
+    #[error("the API key was refused (401): {detail}; check the key")]
+    Unauthorized {
+        /// The server's `detail`.
+        detail: String,
+    },
+    /// `404`.
+    #[error("not found (404): {detail}")]
+    NotFound {
+        /// The server's `detail`.
+        detail: String,
+    },
+    /// Any other error answer.
+    #[error("the API answered {status}: {detail}")]
+    Api {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The server's `detail`.
+        detail: String,
+    },
+    /// The request could not be sent or its answer not read.
+    #[error("could not reach {url}: {message}")]
+    Transport {
+        /// The URL requested.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// One HTTP request took longer than the configured timeout.
+    #[error("{url} did not answer within {} s; raise the client's timeout or check the server", .after.as_secs_f64())]
+    Timeout {
+        /// The URL requested.
+        url: String,
+        /// The timeout in force.
+        after: Duration,
+    },
+    /// `wait_for_import` ran out of time; the tracker can resume the wait.
+    #[error("import job {job_id} was not ready after {} s ({progress}); wait again with the saved tracker or a longer timeout", .waited.as_secs())]
+    WaitTimedOut {
+        /// The job.
+        job_id: ImportJobId,
+        /// How long it waited.
+        waited: Duration,
+        /// The last progress seen.
+        progress: Progress,
+        /// The wait's state, to resume it (it is `Serialize`).
+        tracker: Box<ReadinessTracker>,
+    },
+    /// The server answered something the contract does not allow.
+    #[error("the server broke the contract: {message}")]
+    Protocol {
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl From<Error> for ClientError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Unauthorized { detail } => ClientError::Unauthorized { detail },
+            Error::NotFound { detail } => ClientError::NotFound { detail },
+            Error::Api { status, detail, .. } => ClientError::Api { status, detail },
+            Error::Decode { .. } | Error::Protocol { .. } => ClientError::Protocol {
+                message: e.to_string(),
+            },
+            other => ClientError::InvalidInput(other),
+        }
+    }
+}
+
+impl ClientError {
+    /// The HTTP status of an error answer, if this is one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            ClientError::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED),
+            ClientError::NotFound { .. } => Some(StatusCode::NOT_FOUND),
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A failure of the clients' bucket features (pre-flight checks, prefix
+/// expansion), by its parts: the clients take these from the bucket crate's
+/// error and turn them into a [`ClientError`] here, in one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BucketFailure {
+    /// The host of an endpoint could not be resolved.
+    Unresolvable {
+        /// The host name.
+        host: String,
+        /// The whole message.
+        message: String,
+    },
+    /// Listing the objects under a prefix failed.
+    List {
+        /// The prefix URI that was listed.
+        prefix: String,
+        /// Whether a later attempt may succeed (the listing kept failing
+        /// for a transient reason).
+        transient: bool,
+        /// What happened and the fix.
+        message: String,
+    },
+    /// A prefix URI that is not valid.
+    InvalidPrefix {
+        /// The URI as given.
+        uri: String,
+        /// What is wrong with it, with the fix.
+        problem: String,
+    },
+    /// Any other failure: the source cannot be used (a refused endpoint, a
+    /// configuration that cannot work, refused credentials, a missing bucket).
+    Source {
+        /// The whole message.
+        message: String,
+    },
+}
+
+impl From<BucketFailure> for ClientError {
+    /// A host that could not be resolved, or a listing that kept failing for
+    /// a transient reason, is [`ClientError::Transport`]; everything else is
+    /// [`ClientError::InvalidInput`] naming the input to fix (`prefix_uri`
+    /// or `source`).
+    fn from(failure: BucketFailure) -> Self {
+        let invalid = |field: &'static str, problem: String| {
+            ClientError::InvalidInput(Error::InvalidField { field, problem })
+        };
+        match failure {
+            BucketFailure::Unresolvable { host, message } => {
+                ClientError::Transport { url: host, message }
+            }
+            BucketFailure::List {
+                prefix,
+                transient: true,
+                message,
+            } => ClientError::Transport {
+                url: prefix,
+                message,
+            },
+            BucketFailure::List { message, .. } => {
+                invalid("prefix_uri", format!("could not be listed: {message}"))
+            }
+            BucketFailure::InvalidPrefix { uri, problem } => {
+                invalid("prefix_uri", format!("`{uri}` is not valid: {problem}"))
+            }
+            BucketFailure::Source { message } => {
+                invalid("source", format!("cannot be used: {message}"))
+            }
+        }
+    }
+}
+
+impl From<crate::PrefixError> for BucketFailure {
+    fn from(err: crate::PrefixError) -> Self {
+        BucketFailure::InvalidPrefix {
+            uri: err.uri,
+            problem: err.problem.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} of {} rows seen: {} uploaded, {} failed, {} pending",
+            self.seen, self.total, self.uploaded, self.failed, self.pending
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_from_answers() {
+        let e: ClientError = Error::NotFound { detail: "x".into() }.into();
+        assert!(matches!(e, ClientError::NotFound { .. }));
+        assert_eq!(e.status(), Some(StatusCode::NOT_FOUND));
+        let e: ClientError = Error::EmptyRequest.into();
+        assert!(matches!(e, ClientError::InvalidInput(_)));
+        assert!(e.to_string().starts_with("invalid input: "));
+    }
+
+    #[test]
+    fn bucket_failures() {
+        let prefix = crate::PrefixUri::parse("s3:///day/").unwrap_err();
+        let err = ClientError::from(BucketFailure::from(prefix));
+        assert!(matches!(err, ClientError::InvalidInput(_)));
+        assert!(
+            err.to_string().starts_with(
+                "invalid input: `prefix_uri` `s3:///day/` is not valid: it names no bucket"
+            ),
+            "{err}"
+        );
+        let transient = BucketFailure::List {
+            prefix: "s3://b/".into(),
+            transient: true,
+            message: "busy".into(),
+        };
+        assert!(matches!(
+            ClientError::from(transient),
+            ClientError::Transport { url, .. } if url == "s3://b/"
+        ));
+        let listing = ClientError::from(BucketFailure::List {
+            prefix: "s3://b/".into(),
+            transient: false,
+            message: "denied".into(),
+        });
+        assert_eq!(
+            listing.to_string(),
+            "invalid input: `prefix_uri` could not be listed: denied"
+        );
+        let source = ClientError::from(BucketFailure::Source {
+            message: "no".into(),
+        });
+        assert_eq!(
+            source.to_string(),
+            "invalid input: `source` cannot be used: no"
+        );
+    }
+}
