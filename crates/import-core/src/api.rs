@@ -387,20 +387,11 @@ pub fn get_video_status(id: &VideoId) -> ApiRequest<VideoStatusResponse> {
     ApiRequest::route(routes::GET_VIDEO_STATUS, id.as_str())
 }
 
-/// A folder request by name, as `create_or_get_folder` takes it.
+/// A folder request by name, as `create_or_get_folder` takes it: the name
+/// checked by [`FolderName`](crate::FolderName).
 pub fn folder_request(name: &str, scope: Scope) -> Result<FolderRequest> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.len() > 255 || trimmed.chars().any(char::is_control) {
-        return Err(Error::InvalidField {
-            field: "name",
-            problem: format!(
-                "`{}` is not a folder name: use 1 to 255 characters without control characters",
-                name.escape_debug()
-            ),
-        });
-    }
     Ok(FolderRequest {
-        name: trimmed.to_owned(),
+        name: crate::FolderName::parse(name)?.into_string(),
         scope,
         description: None,
     })

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use import_core::wire::{AddGcsIntegration, AddHfIntegration, AddS3Integration, CloudIntegration};
-use import_core::{IntegrationId, Provider, check_gcs_bucket, check_hf_bucket, check_s3_bucket};
+use import_core::{GcsIntegration, HfIntegration, IntegrationId, Provider, S3Integration};
 
 use super::body::JsonBody;
 use super::guard::Caller;
@@ -26,41 +26,6 @@ pub(crate) async fn list_integrations(
             .map(|r| convert::integration(&who, r))
             .collect(),
     ))
-}
-
-fn required(field: &'static str, value: &str) -> Result<String, ApiError> {
-    let v = value.trim();
-    if v.is_empty() {
-        return Err(ApiError::unprocessable(format!(
-            "`{field}` must not be empty"
-        )));
-    }
-    Ok(v.to_owned())
-}
-
-fn check_kind(kind: Provider, route: Provider) -> Result<(), ApiError> {
-    if kind != route {
-        return Err(ApiError::unprocessable(format!(
-            "`type` is `{}` but this route saves `{}` integrations",
-            kind.wire_name(),
-            route.wire_name()
-        )));
-    }
-    Ok(())
-}
-
-fn bucket_rule(kind: Provider, bucket: &str) -> Result<(), ApiError> {
-    let check = match kind {
-        Provider::Gcs => check_gcs_bucket,
-        Provider::S3 => check_s3_bucket,
-        Provider::HfBucket => check_hf_bucket,
-    };
-    check(bucket).map_err(|p| ApiError::unprocessable(format!("invalid `bucket`: {p}")))
-}
-
-fn prefix(p: Option<&str>) -> Option<String> {
-    p.map(|p| p.trim().trim_start_matches('/').to_owned())
-        .filter(|p| !p.is_empty())
 }
 
 async fn save_integration(
@@ -87,25 +52,24 @@ async fn save_integration(
     Ok(Json(convert::integration(who, rec)))
 }
 
+/// The record of a validated integration body, its secrets not yet sealed.
 fn new_integration(
     who: &Principal,
     kind: Provider,
     name: &str,
     bucket: &str,
-    p: Option<&str>,
+    prefix: Option<&str>,
 ) -> Result<IntegrationRecord, ApiError> {
-    let bucket = required("bucket", bucket)?;
-    bucket_rule(kind, &bucket)?;
     let now = now_ms();
     Ok(IntegrationRecord {
         id: new_id(now as u64)?,
         org_id: who.org_id.clone(),
         created_by: who.user_id.clone(),
         created_by_display_name: who.display_name.clone(),
-        name: required("name", name)?,
+        name: name.to_owned(),
         kind,
-        bucket,
-        prefix: prefix(p),
+        bucket: bucket.to_owned(),
+        prefix: prefix.map(str::to_owned),
         region: None,
         endpoint_url: None,
         sealed_secrets: Vec::new(),
@@ -119,28 +83,12 @@ pub(crate) async fn add_gcs(
     axum::Extension(who): Caller,
     JsonBody(body): JsonBody<AddGcsIntegration>,
 ) -> Result<Json<CloudIntegration>, ApiError> {
-    check_kind(body.kind, Provider::Gcs)?;
-    if !body.service_account.is_object() {
-        return Err(ApiError::unprocessable(
-            "`service_account` must be the service-account JSON key object (the file downloaded from the cloud console)",
-        ));
-    }
-    let rec = new_integration(
-        &who,
-        Provider::Gcs,
-        &body.name,
-        &body.bucket,
-        body.prefix.as_deref(),
-    )?;
-    save_integration(
-        &st,
-        &who,
-        rec,
-        Secrets::Gcs {
-            service_account: body.service_account,
-        },
-    )
-    .await
+    let c = GcsIntegration::try_from(body)?;
+    let rec = new_integration(&who, Provider::Gcs, c.name(), c.bucket(), c.prefix())?;
+    let secrets = Secrets::Gcs {
+        service_account: c.service_account().clone(),
+    };
+    save_integration(&st, &who, rec, secrets).await
 }
 
 pub(crate) async fn add_s3(
@@ -148,38 +96,14 @@ pub(crate) async fn add_s3(
     axum::Extension(who): Caller,
     JsonBody(body): JsonBody<AddS3Integration>,
 ) -> Result<Json<CloudIntegration>, ApiError> {
-    check_kind(body.kind, Provider::S3)?;
-    let mut rec = new_integration(
-        &who,
-        Provider::S3,
-        &body.name,
-        &body.bucket,
-        body.prefix.as_deref(),
-    )?;
-    let endpoint = body
-        .endpoint_url
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty());
-    let region = body
-        .region
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty());
-    rec.region = match (region, endpoint) {
-        (Some(r), _) => Some(r.to_owned()),
-        (None, Some(_)) => Some("auto".to_owned()),
-        (None, None) => {
-            return Err(ApiError::unprocessable(
-                "`region` is required for Amazon S3 (for example `us-east-1`); for R2, MinIO and other S3-compatible stores give `endpoint_url`",
-            ));
-        }
-    };
-    rec.endpoint_url = endpoint.map(|e| e.trim_end_matches('/').to_owned());
+    let c = S3Integration::try_from(body)?;
+    let mut rec = new_integration(&who, Provider::S3, c.name(), c.bucket(), c.prefix())?;
+    rec.region = Some(c.region().to_owned());
+    rec.endpoint_url = c.endpoint_url().map(str::to_owned);
     let secrets = Secrets::S3 {
-        access_key_id: required("access_key_id", &body.access_key_id)?,
-        secret_access_key: required("secret_access_key", &body.secret_access_key)?,
-        session_token: body.session_token.filter(|t| !t.trim().is_empty()),
+        access_key_id: c.access_key_id().to_owned(),
+        secret_access_key: c.secret_access_key().to_owned(),
+        session_token: c.session_token().map(str::to_owned),
     };
     save_integration(&st, &who, rec, secrets).await
 }
@@ -189,16 +113,12 @@ pub(crate) async fn add_hf(
     axum::Extension(who): Caller,
     JsonBody(body): JsonBody<AddHfIntegration>,
 ) -> Result<Json<CloudIntegration>, ApiError> {
-    check_kind(body.kind, Provider::HfBucket)?;
-    let rec = new_integration(
-        &who,
-        Provider::HfBucket,
-        &body.name,
-        &body.bucket,
-        body.prefix.as_deref(),
-    )?;
-    let token = required("token", &body.token)?;
-    save_integration(&st, &who, rec, Secrets::Hf { token: Some(token) }).await
+    let c = HfIntegration::try_from(body)?;
+    let rec = new_integration(&who, Provider::HfBucket, c.name(), c.bucket(), c.prefix())?;
+    let secrets = Secrets::Hf {
+        token: Some(c.token().to_owned()),
+    };
+    save_integration(&st, &who, rec, secrets).await
 }
 
 pub(crate) async fn delete_integration(
