@@ -9,7 +9,7 @@ use import_core::wire::{
     CloudIntegration, Folder, ImportJob, RetryResponse, UploadResponse, VerifyResponse, VideoRow,
     VideosPage,
 };
-use import_core::{ImportJobId, IntegrationId, VideoId};
+use import_core::{AnswerError, ImportJobId, IntegrationId, VideoId};
 use import_core::{ImportOutcome, ImportRequest, PageRequest, Progress, Provider, Scope, ViewSet};
 use import_server::{Server, ServerConfig};
 use import_testkit::S3StandIn;
@@ -378,7 +378,7 @@ async fn docs_end_to_end(d: &impl Driver, env: &Env) {
     d.delete(&integration.id).await.unwrap();
     assert!(matches!(
         d.delete(&integration.id).await,
-        Err(Error::NotFound { .. })
+        Err(Error::Answer(AnswerError::NotFound { .. }))
     ));
 }
 
@@ -512,7 +512,7 @@ async fn busy_then_success(d: &impl Driver, env: &Env) {
     });
     let err = d.list(None).await.unwrap_err();
     assert!(
-        matches!(&err, Error::Api { status, detail } if status.as_u16() == 503 && detail == "down for maintenance"),
+        matches!(&err, Error::Answer(AnswerError::Api { status, detail, .. }) if status.as_u16() == 503 && detail == "down for maintenance"),
         "{err}"
     );
     env.proxy.clear_rules();
@@ -627,7 +627,10 @@ async fn errors_are_typed(d: &impl Driver, env: &Env) {
         "only the list was sent"
     );
     let err = d.job(&"ij_missing".parse().unwrap()).await.unwrap_err();
-    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Answer(AnswerError::NotFound { .. })),
+        "{err}"
+    );
     let err = d
         .create_folder("x", Scope::User)
         .await
@@ -641,7 +644,7 @@ async fn errors_are_typed(d: &impl Driver, env: &Env) {
         .unwrap();
     assert!(matches!(
         bad.verify_auth().await,
-        Err(Error::Unauthorized { .. })
+        Err(Error::Answer(AnswerError::Unauthorized { .. }))
     ));
     let nowhere = import_async::Client::builder()
         .api_key("k")

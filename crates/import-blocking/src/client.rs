@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime};
 use import_core::client::{
     ClientConfig, Exchange, ExchangeStep, FromConfig, SendFailure, UploadFlow, UploadStep,
 };
-use import_core::{ApiRequest, Next, api};
+use import_core::{AnswerError, ApiRequest, Next, api};
 
 use crate::{
     Error, Folder, ImportJob, ImportJobId, ImportOutcome, ImportRequest, PageRequest,
@@ -210,8 +210,10 @@ impl Client {
                 }
                 Next::Ready => {
                     on_progress(&tracker.progress());
-                    return tracker.outcome().ok_or_else(|| Error::Protocol {
-                        message: "the tracker said ready without an outcome".into(),
+                    return tracker.outcome().ok_or_else(|| {
+                        Error::Answer(AnswerError::Protocol {
+                            problem: "the tracker said ready without an outcome".into(),
+                        })
                     });
                 }
             }

@@ -47,8 +47,8 @@ pub use import_core::wire::{
     VideosPage,
 };
 pub use import_core::{
-    CloudUri, FolderId, ImportJobId, ImportOutcome, ImportRequest, IntegrationId, PageRequest,
-    Progress, Provider, ReadinessTracker, RetryPolicy, Scope, VideoId, ViewSet,
+    AnswerError, CloudUri, FolderId, ImportJobId, ImportOutcome, ImportRequest, IntegrationId,
+    PageRequest, Progress, Provider, ReadinessTracker, RetryPolicy, Scope, VideoId, ViewSet,
 };
 pub use integrations::CloudIntegrations;
 pub use pages::VideoRows;

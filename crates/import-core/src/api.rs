@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, Result};
+use crate::error::{AnswerError, Error, Result};
 use crate::ids::{ImportJobId, IntegrationId, Scope, VideoId, check_idempotency_key};
 use crate::pager::PageRequest;
 use crate::request::ImportRequest;
@@ -92,8 +92,8 @@ impl fmt::Debug for ApiKey {
 /// assert_eq!(job.total, 1);
 ///
 /// let err = req.decode(StatusCode::NOT_FOUND, &HeaderMap::new(), br#"{"detail":"Import job not found"}"#);
-/// assert!(matches!(err, Err(import_core::Error::NotFound { .. })));
-/// # Ok::<(), import_core::Error>(())
+/// assert!(matches!(err, Err(import_core::AnswerError::NotFound { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
@@ -229,29 +229,34 @@ impl<T> ApiRequest<T> {
 }
 
 impl<T: DeserializeOwned> ApiRequest<T> {
-    /// Decode an answer: the body on success, a typed [`Error`] otherwise.
-    pub fn decode(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<T> {
+    /// Decode an answer: the body on success, a typed [`AnswerError`] otherwise.
+    pub fn decode(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<T, AnswerError> {
         decode_answer(status, headers, body)
     }
 }
 
-/// Decode an answer of the contract into `T`, or into the matching [`Error`].
+/// Decode an answer of the contract into `T`, or into the matching [`AnswerError`].
 ///
-/// `401` becomes [`Error::Unauthorized`], `404` [`Error::NotFound`], every other
-/// non-2xx [`Error::Api`] with the `detail` and `Retry-After` seconds. An empty
+/// `401` becomes [`AnswerError::Unauthorized`], `404` [`AnswerError::NotFound`],
+/// every other non-2xx [`AnswerError::Api`] with the `detail` and `Retry-After` seconds. An empty
 /// success body (a `204`) decodes as JSON `null`, so `T = ()` works.
 pub fn decode_answer<T: DeserializeOwned>(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<T> {
+) -> Result<T, AnswerError> {
     if status.is_success() {
         let body = if body.iter().all(u8::is_ascii_whitespace) {
             b"null".as_slice()
         } else {
             body
         };
-        return serde_json::from_slice(body).map_err(|e| Error::Decode {
+        return serde_json::from_slice(body).map_err(|e| AnswerError::Decode {
             status,
             expected: short_type_name::<T>(),
             reason: e.to_string(),
@@ -270,9 +275,9 @@ pub fn decode_answer<T: DeserializeOwned>(
         }
     };
     Err(match status {
-        StatusCode::UNAUTHORIZED => Error::Unauthorized { detail },
-        StatusCode::NOT_FOUND => Error::NotFound { detail },
-        _ => Error::Api {
+        StatusCode::UNAUTHORIZED => AnswerError::Unauthorized { detail },
+        StatusCode::NOT_FOUND => AnswerError::NotFound { detail },
+        _ => AnswerError::Api {
             status,
             detail,
             retry_after_secs: headers
@@ -420,7 +425,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err,
-            Error::Api {
+            AnswerError::Api {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 detail: "busy".into(),
                 retry_after_secs: Some(7)
@@ -433,7 +438,7 @@ mod tests {
         let err = req.decode(StatusCode::UNAUTHORIZED, &h, b"").unwrap_err();
         assert_eq!(
             err,
-            Error::Unauthorized {
+            AnswerError::Unauthorized {
                 detail: "Unauthorized".into()
             }
         );
@@ -452,7 +457,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                Error::Decode {
+                AnswerError::Decode {
                     expected: "ImportJob",
                     ..
                 }

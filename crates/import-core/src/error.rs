@@ -1,4 +1,5 @@
-//! The one error type of the crate.
+//! The crate's errors: [`Error`] for what a caller gives, [`AnswerError`]
+//! for what an answer of the API says or breaks.
 
 use http::StatusCode;
 
@@ -7,7 +8,8 @@ use crate::uri::{Provider, UriProblem};
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong when building or decoding an import API exchange.
+/// Everything that can be wrong with what a caller gives: a URI, a request, a
+/// field, a page parameter.
 ///
 /// Every message names the offending value and how to fix it. Variants carry
 /// their context as fields, so callers can match on them instead of parsing text.
@@ -197,7 +199,14 @@ pub enum Error {
         /// The key as given.
         key: String,
     },
+}
 
+/// What decoding an answer of the API can fail with: an error answer, or an
+/// answer that breaks the contract. Kept apart from [`Error`], which is about
+/// what a caller gives; the clients' error wraps this one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnswerError {
     /// The server answered `401`: the API key is missing, unknown or revoked.
     #[error(
         "the API key was refused (401): {detail}; check the key, or create one with `vimport keys create`"
@@ -246,6 +255,27 @@ pub enum Error {
     },
 }
 
+impl AnswerError {
+    /// The HTTP status of an error answer; `None` for an answer that broke
+    /// the contract (a success with a body that does not decode, a paging
+    /// answer that goes nowhere).
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use import_core::AnswerError;
+    /// let err = AnswerError::NotFound { detail: "Import job not found".into() };
+    /// assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    /// ```
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            AnswerError::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED),
+            AnswerError::NotFound { .. } => Some(StatusCode::NOT_FOUND),
+            AnswerError::Api { status, .. } => Some(*status),
+            AnswerError::Decode { .. } | AnswerError::Protocol { .. } => None,
+        }
+    }
+}
+
 /// The ways paging parameters can be wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -278,8 +308,8 @@ impl Error {
     /// The HTTP status a server answers with when this error is the client's fault.
     ///
     /// This is the contract's mapping: `400` for contradictory requests, `401`,
-    /// `404`, `422` for a field that fails validation. Errors that only arise when
-    /// decoding an answer map to `502` (the upstream broke the contract).
+    /// `422` for a field that fails validation. (Errors of decoded answers are
+    /// [`AnswerError`]s.)
     ///
     /// ```
     /// use import_core::{CloudUri, Error};
@@ -314,10 +344,6 @@ impl Error {
             | Error::MixedViewModes
             | Error::IntegrationMismatch { .. }
             | Error::GcsIntegrationRequired { .. } => StatusCode::BAD_REQUEST,
-            Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Error::NotFound { .. } => StatusCode::NOT_FOUND,
-            Error::Api { status, .. } => *status,
-            Error::Decode { .. } | Error::Protocol { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 }
@@ -334,17 +360,17 @@ mod tests {
 
     #[test]
     fn answer_errors_read_well() {
-        let e = Error::NotFound {
+        let e = AnswerError::NotFound {
             detail: "Import job not found".into(),
         };
         assert_eq!(e.to_string(), "not found (404): Import job not found");
-        assert_eq!(e.http_status(), 404);
-        let e = Error::Protocol {
+        assert_eq!(e.status(), Some(StatusCode::NOT_FOUND));
+        let e = AnswerError::Protocol {
             problem: "x".into(),
         };
         assert_eq!(e.to_string(), "the server broke the paging contract: x");
-        assert_eq!(e.http_status(), 502);
-        let e = Error::Decode {
+        assert_eq!(e.status(), None);
+        let e = AnswerError::Decode {
             status: StatusCode::OK,
             expected: "ImportJob",
             reason: "expected value at line 1 column 1".into(),
@@ -364,15 +390,6 @@ mod tests {
             (Error::GcsIntegrationRequired { bucket: "b".into() }, 400),
             (PagingProblem::CursorAndOffset.into(), 400),
             (PagingProblem::LimitOutOfRange { limit: 0 }.into(), 422),
-            (Error::Unauthorized { detail: "d".into() }, 401),
-            (
-                Error::Api {
-                    status: StatusCode::TOO_MANY_REQUESTS,
-                    detail: "d".into(),
-                    retry_after_secs: Some(1),
-                },
-                429,
-            ),
         ];
         for (err, status) in cases {
             assert_eq!(err.http_status(), status, "{err}");

@@ -55,7 +55,7 @@ mod view;
 pub mod wire;
 
 pub use api::{ApiKey, ApiRequest};
-pub use error::{Error, PagingProblem, Result};
+pub use error::{AnswerError, Error, PagingProblem, Result};
 pub use fields::FolderName;
 pub use glob::Glob;
 pub use ids::{FolderId, ImportJobId, IntegrationId, Scope, VideoId, check_idempotency_key};

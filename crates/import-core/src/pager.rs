@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::{self, ApiRequest};
-use crate::error::{Error, PagingProblem, Result};
+use crate::error::{AnswerError, PagingProblem, Result};
 use crate::ids::{ImportJobId, VideoId};
 use crate::wire::{ImportJob, VideoRow, VideosPage};
 
@@ -218,8 +218,8 @@ impl Pager {
     /// Feed the answer to the last request; returns its rows and moves on.
     ///
     /// A page that claims more rows but would not move the walk forward is an
-    /// [`Error::Protocol`] rather than an endless loop.
-    pub fn handle_page(&mut self, page: VideosPage) -> Result<Vec<VideoRow>> {
+    /// [`AnswerError::Protocol`] rather than an endless loop.
+    pub fn handle_page(&mut self, page: VideosPage) -> Result<Vec<VideoRow>, AnswerError> {
         if self.done {
             return Ok(Vec::new());
         }
@@ -236,7 +236,7 @@ impl Pager {
                 match next {
                     Some(next) if cursor.as_ref() != Some(&next) => *cursor = Some(next),
                     _ => {
-                        return Err(Error::Protocol {
+                        return Err(AnswerError::Protocol {
                             problem: format!(
                                 "the page after cursor {:?} says `has_more` but gives no new cursor",
                                 cursor.as_ref().map(VideoId::as_str)
@@ -247,7 +247,7 @@ impl Pager {
             }
             Position::Offset(offset) => {
                 if page.videos.is_empty() {
-                    return Err(Error::Protocol {
+                    return Err(AnswerError::Protocol {
                         problem: format!(
                             "the page at offset {offset} says `has_more` but holds no rows"
                         ),
@@ -301,7 +301,7 @@ mod tests {
         let err = PageRequest::from_query(Some("-5"), None, None).unwrap_err();
         assert_eq!(
             err,
-            Error::from(PagingProblem::LimitOutOfRange { limit: -5 })
+            crate::Error::from(PagingProblem::LimitOutOfRange { limit: -5 })
         );
         let err = PageRequest::from_query(Some("ten"), None, None).unwrap_err();
         assert_eq!(err.to_string(), "`limit` must be a whole number, got `ten`");

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{self, ApiRequest};
-use crate::error::Result;
+use crate::error::{AnswerError, Result};
 use crate::ids::{ImportJobId, VideoId};
 use crate::pager::{DEFAULT_PAGE_LIMIT, Pager};
 use crate::wire::{
@@ -254,8 +254,10 @@ impl ReadinessTracker {
         }
     }
 
-    /// Feed a page answer. Rows already seen are replaced by the newer observation.
-    pub fn handle_page(&mut self, page: VideosPage) -> Result<()> {
+    /// Feed a page answer. Rows already seen are replaced by the newer
+    /// observation; a page that would not move the walk forward is an
+    /// [`AnswerError::Protocol`].
+    pub fn handle_page(&mut self, page: VideosPage) -> Result<(), AnswerError> {
         self.total = Some(page.total);
         let rows = match (self.phase, self.walk.as_mut()) {
             (Phase::Walking, Some(walk)) => walk.handle_page(page)?,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-use crate::error::Error;
+use crate::error::{AnswerError, Error};
 use crate::ids::ImportJobId;
 use crate::readiness::{Progress, ReadinessTracker};
 
@@ -17,26 +17,10 @@ pub enum ClientError {
     /// Something given to the client is invalid; nothing was sent.
     #[error("invalid input: {0}")]
     InvalidInput(#[source] Error),
-    /// `401`: the API key is missing, unknown or revoked.
-    #[error("the API key was refused (401): {detail}; check the key")]
-    Unauthorized {
-        /// The server's `detail`.
-        detail: String,
-    },
-    /// `404`.
-    #[error("not found (404): {detail}")]
-    NotFound {
-        /// The server's `detail`.
-        detail: String,
-    },
-    /// Any other error answer.
-    #[error("the API answered {status}: {detail}")]
-    Api {
-        /// The HTTP status.
-        status: StatusCode,
-        /// The server's `detail`.
-        detail: String,
-    },
+    /// The API answered with an error (`401`, `404`, any other status), or
+    /// with an answer that breaks the contract.
+    #[error(transparent)]
+    Answer(#[from] AnswerError),
     /// The request could not be sent or its answer not read.
     #[error("could not reach {url}: {message}")]
     Transport {
@@ -65,25 +49,11 @@ pub enum ClientError {
         /// The wait's state, to resume it (it is `Serialize`).
         tracker: Box<ReadinessTracker>,
     },
-    /// The server answered something the contract does not allow.
-    #[error("the server broke the contract: {message}")]
-    Protocol {
-        /// What was wrong.
-        message: String,
-    },
 }
 
 impl From<Error> for ClientError {
     fn from(e: Error) -> Self {
-        match e {
-            Error::Unauthorized { detail } => ClientError::Unauthorized { detail },
-            Error::NotFound { detail } => ClientError::NotFound { detail },
-            Error::Api { status, detail, .. } => ClientError::Api { status, detail },
-            Error::Decode { .. } | Error::Protocol { .. } => ClientError::Protocol {
-                message: e.to_string(),
-            },
-            other => ClientError::InvalidInput(other),
-        }
+        ClientError::InvalidInput(e)
     }
 }
 
@@ -91,9 +61,7 @@ impl ClientError {
     /// The HTTP status of an error answer, if this is one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            ClientError::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED),
-            ClientError::NotFound { .. } => Some(StatusCode::NOT_FOUND),
-            ClientError::Api { status, .. } => Some(*status),
+            ClientError::Answer(answer) => answer.status(),
             _ => None,
         }
     }
@@ -196,8 +164,12 @@ mod tests {
 
     #[test]
     fn errors_map_from_answers() {
-        let e: ClientError = Error::NotFound { detail: "x".into() }.into();
-        assert!(matches!(e, ClientError::NotFound { .. }));
+        let e: ClientError = AnswerError::NotFound { detail: "x".into() }.into();
+        assert!(matches!(
+            e,
+            ClientError::Answer(AnswerError::NotFound { .. })
+        ));
+        assert_eq!(e.to_string(), "not found (404): x");
         assert_eq!(e.status(), Some(StatusCode::NOT_FOUND));
         let e: ClientError = Error::EmptyRequest.into();
         assert!(matches!(e, ClientError::InvalidInput(_)));

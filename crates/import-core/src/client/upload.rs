@@ -216,6 +216,7 @@ impl UploadFlow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::AnswerError;
     use serde_json::Value;
 
     fn integ(id: &str, kind: &str, bucket: &str) -> CloudIntegration {
@@ -277,18 +278,20 @@ mod tests {
             serde_json::from_slice::<Value>(r.body().unwrap()).unwrap()
         };
         assert_eq!(body(&mut flow)["integration_id"], "ci_1");
-        let refused = ClientError::Api {
+        let refused = ClientError::Answer(AnswerError::Api {
             status: StatusCode::BAD_REQUEST,
             detail: "no".into(),
-        };
+            retry_after_secs: None,
+        });
         flow.handle_upload(Err(refused)).unwrap();
         assert_eq!(body(&mut flow)["integration_id"], "ci_3");
         // The last refusal is returned.
         let err = flow
-            .handle_upload(Err(ClientError::Api {
+            .handle_upload(Err(ClientError::Answer(AnswerError::Api {
                 status: StatusCode::FORBIDDEN,
                 detail: "x".into(),
-            }))
+                retry_after_secs: None,
+            })))
             .unwrap_err();
         assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
         // 401 stops at once.
@@ -304,8 +307,10 @@ mod tests {
         ])
         .unwrap();
         assert!(
-            flow.handle_upload(Err(ClientError::Unauthorized { detail: "k".into() }))
-                .is_err()
+            flow.handle_upload(Err(ClientError::Answer(AnswerError::Unauthorized {
+                detail: "k".into()
+            })))
+            .is_err()
         );
         // None saved.
         let req = ImportRequest::builder()
