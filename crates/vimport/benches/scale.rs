@@ -13,23 +13,18 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use import_core::{ImportJobId, PageRequest, api};
 use import_server::store::{JobRecord, NewVideo, SqlStore, Store};
 use import_server::{Server, ServerConfig};
 use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4};
-use serde_json::{Value, json};
+use import_testkit::postgres::fresh_database;
 
 const SECRET_KEY: &str = "1f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
-}
-
-async fn get(http: &reqwest::Client, key: &str, url: String) -> Value {
-    let res = http.get(url).header("X-API-Key", key).send().await.unwrap();
-    assert!(res.status().is_success(), "{}", res.status());
-    res.json().await.unwrap()
 }
 
 async fn million(label: &str, database_url: String, dir: &std::path::Path) {
@@ -73,17 +68,15 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
     let start = Instant::now();
     store.create_job(job, videos).await.unwrap();
     let created = start.elapsed();
-    let http = reqwest::Client::new();
-    let base = server.base_url();
+    let client = common::ApiClient::new(server.base_url(), &key);
+    let id: ImportJobId = "ij_million".parse().unwrap();
     let time = async |cursor: Option<&str>| {
         let mut times = Vec::new();
         for _ in 0..40 {
-            let url = match cursor {
-                Some(c) => format!("{base}/api/import-jobs/ij_million/videos?limit=500&cursor={c}"),
-                None => format!("{base}/api/import-jobs/ij_million/videos?limit=500"),
-            };
+            let page = PageRequest::new(500, cursor.map(|c| c.parse().unwrap()), None).unwrap();
+            let request = api::get_import_job_videos(&id, &page);
             let t = Instant::now();
-            let page = get(&http, &key, url).await;
+            let page = client.ok(&request).await;
             times.push(t.elapsed());
             assert_eq!(page["videos"].as_array().unwrap().len(), 500);
         }
@@ -94,7 +87,7 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
     let mut checks = Vec::new();
     for _ in 0..40 {
         let t = Instant::now();
-        let job = get(&http, &key, format!("{base}/api/import-jobs/ij_million")).await;
+        let job = client.ok(&api::get_import_job(&id)).await;
         checks.push(t.elapsed());
         assert_eq!(job["total"], ROWS);
     }
@@ -110,7 +103,7 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
 }
 
 async fn replicas_run(s3: &S3StandIn, count: usize, objects: usize) -> f64 {
-    let db = common::fresh_database(&format!("vimport_bench_r{count}")).await;
+    let db = fresh_database(&format!("vimport_bench_r{count}")).await;
     let root = tempfile::tempdir().unwrap();
     let media = root.path().join("media");
     std::fs::create_dir_all(&media).unwrap();
@@ -147,20 +140,21 @@ async fn replicas_run(s3: &S3StandIn, count: usize, objects: usize) -> f64 {
             )
         })
         .collect();
-    let base = children[0].1.clone();
-    let ci = common::s3_integration(&key, &base, s3, "scale-bucket").await;
+    let client = common::ApiClient::new(&children[0].1, &key);
+    let ci = client
+        .s3_integration(&common::s3_integration_body(s3, "scale-bucket"))
+        .await;
     let keys: Vec<String> = (0..objects).map(|i| format!("small/{i:05}.mp4")).collect();
     let start = Instant::now();
-    let job = common::upload(&key, &base, "scale-bucket", &keys, &ci).await;
-    let done = common::poll_job(
-        &key,
-        &base,
-        &job,
-        Duration::from_millis(250),
-        Duration::from_secs(3600),
-        |j| j["terminal"] == json!(true),
-    )
-    .await;
+    let job = client.upload_s3_keys("scale-bucket", &keys, &ci).await;
+    let done = client
+        .poll_job(
+            &job,
+            Duration::from_millis(250),
+            Duration::from_secs(3600),
+            common::is_terminal,
+        )
+        .await;
     assert_eq!(done["counts"]["uploaded"], objects, "{done}");
     let secs = start.elapsed().as_secs_f64();
     for (child, _) in children {
@@ -190,7 +184,7 @@ fn main() {
             let sqlite = format!("sqlite://{}", dir.path().join("million.db").display());
             million("SQLite", sqlite, dir.path()).await;
             let dir = tempfile::tempdir().unwrap();
-            let pg = common::fresh_database("vimport_bench_million").await;
+            let pg = fresh_database("vimport_bench_million").await;
             million("PostgreSQL", pg, dir.path()).await;
         }
         if want("replicas") {

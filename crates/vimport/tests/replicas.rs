@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::*;
 use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4};
+use import_testkit::postgres::fresh_database;
 use serde_json::json;
 
 const SECRET_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
@@ -67,22 +68,23 @@ async fn three_replicas_share_the_work_and_survive_a_sigkill() {
             )
         })
         .collect();
-    let base = replicas[0].1.clone();
-    let ci = s3_integration(&key, &base, &s3, "replicas").await;
+    let base = ApiClient::new(&replicas[0].1, &key);
+    let ci = base
+        .s3_integration(&s3_integration_body(&s3, "replicas"))
+        .await;
     // The job is created through another replica than the integration: they share the database.
-    let other = replicas[1].1.clone();
+    let other = ApiClient::new(&replicas[1].1, &key);
     let keys: Vec<String> = (0..N).map(|i| format!("cams/{i:03}.mp4")).collect();
-    let job = upload(&key, &other, "replicas", &keys, &ci).await;
+    let job = other.upload_s3_keys("replicas", &keys, &ci).await;
 
-    let seen = poll_job(
-        &key,
-        &base,
-        &job,
-        Duration::from_millis(20),
-        Duration::from_secs(120),
-        |j| j["counts"]["uploaded"].as_u64().unwrap_or(0) >= 6 || j["terminal"] == json!(true),
-    )
-    .await;
+    let seen = base
+        .poll_job(
+            &job,
+            Duration::from_millis(20),
+            Duration::from_secs(120),
+            |j| j["counts"]["uploaded"].as_u64().unwrap_or(0) >= 6 || is_terminal(j),
+        )
+        .await;
     assert_eq!(
         seen["terminal"],
         json!(false),
@@ -91,7 +93,7 @@ async fn three_replicas_share_the_work_and_survive_a_sigkill() {
     let (victim, _) = replicas.remove(2);
     kill(victim);
 
-    let rows = all_uploaded_once(&key, &other, &job, N).await;
+    let rows = other.all_uploaded_once(&job, N).await;
     // One stored video per row; a killed replica may leave a staging file behind.
     let stored = stored_videos(&media);
     assert_eq!(stored.len(), N, "{stored:?}");
