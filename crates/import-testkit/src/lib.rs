@@ -32,9 +32,12 @@
 //! | --- | --- | --- |
 //! | `api` | `api` | `ApiClient`: calls to a running API server with a key, integrations, uploads, polling and paging, through the core's routes |
 //! | `postgres` | `postgres` | fresh PostgreSQL databases on the tests' server |
+//! | `clients` | `clients` | the clients' end-to-end suite, which the blocking and the async client both run |
 
 #[cfg(feature = "api")]
 pub mod api;
+#[cfg(feature = "clients")]
+pub mod clients;
 pub mod fault;
 pub mod gcs;
 pub mod hf;
