@@ -188,6 +188,13 @@ impl Env {
     }
 }
 
+/// An R2-style integration of the suite's bucket with these credentials.
+async fn r2<D: Driver>(d: &D, env: &Env, creds: Value) -> CloudIntegration {
+    d.add_s3("R2 archive", BUCKET, creds, &env.s3.endpoint())
+        .await
+        .unwrap()
+}
+
 fn mp4() -> Vec<u8> {
     sample_mp4(&Mp4Spec {
         width: 1280,
@@ -208,15 +215,7 @@ pub async fn docs_end_to_end<D: Driver>(d: &D, env: &Env) {
         (me.user_id.as_str(), me.org_id.as_str()),
         ("user_ada", "org_acme")
     );
-    let integration = d
-        .add_s3(
-            "R2 archive",
-            BUCKET,
-            json!({"accessKeyId": AK, "secretAccessKey": SK}),
-            &env.s3.endpoint(),
-        )
-        .await
-        .unwrap();
+    let integration = r2(d, env, json!({"accessKeyId": AK, "secretAccessKey": SK})).await;
     assert_eq!(integration.region.as_deref(), Some("auto"));
     let request = ImportRequest::builder()
         .uris([
@@ -271,15 +270,12 @@ pub async fn docs_end_to_end<D: Driver>(d: &D, env: &Env) {
 pub async fn multi_view<D: Driver>(d: &D, env: &Env) {
     env.put("t1/front.mp4", &mp4());
     env.put("t1/left.mp4", &mp4());
-    let integration = d
-        .add_s3(
-            "R2 archive",
-            BUCKET,
-            json!({"access_key_id": AK, "secret_access_key": SK}),
-            &env.s3.endpoint(),
-        )
-        .await
-        .unwrap();
+    let integration = r2(
+        d,
+        env,
+        json!({"access_key_id": AK, "secret_access_key": SK}),
+    )
+    .await;
     let set = ViewSet::from_pairs([
         ("front", format!("s3://{BUCKET}/t1/front.mp4")),
         ("left", format!("s3://{BUCKET}/t1/left.mp4")),
@@ -315,15 +311,7 @@ pub async fn multi_view<D: Driver>(d: &D, env: &Env) {
 
 /// Paging with `limit=1` sees every row once, by iterator/stream and by hand.
 pub async fn paging<D: Driver>(d: &D, env: &Env) {
-    let integration = d
-        .add_s3(
-            "R2 archive",
-            BUCKET,
-            json!({"accessKeyId": AK, "secretAccessKey": SK}),
-            &env.s3.endpoint(),
-        )
-        .await
-        .unwrap();
+    let integration = r2(d, env, json!({"accessKeyId": AK, "secretAccessKey": SK})).await;
     let uris: Vec<String> = (0..7).map(|i| format!("s3://{BUCKET}/p/{i}.mp4")).collect();
     for i in 0..7 {
         env.put(&format!("p/{i}.mp4"), &mp4());
@@ -411,15 +399,7 @@ pub async fn busy_then_success<D: Driver>(d: &D, env: &Env) {
 /// same `Idempotency-Key` and creates one job.
 pub async fn dropped_post_creates_one_job<D: Driver>(d: &D, env: &Env) {
     env.put("once.mp4", &mp4());
-    let integration = d
-        .add_s3(
-            "R2 archive",
-            BUCKET,
-            json!({"accessKeyId": AK, "secretAccessKey": SK}),
-            &env.s3.endpoint(),
-        )
-        .await
-        .unwrap();
+    let integration = r2(d, env, json!({"accessKeyId": AK, "secretAccessKey": SK})).await;
     let before = env.jobs_in_database().await;
     let request = ImportRequest::builder()
         .uri(format!("s3://{BUCKET}/once.mp4"))
@@ -455,15 +435,7 @@ pub async fn dropped_post_creates_one_job<D: Driver>(d: &D, env: &Env) {
 /// The wait's timeout is an error with the last progress and a tracker that resumes.
 pub async fn wait_times_out_and_resumes<D: Driver>(d: &D, env: &Env) {
     env.put("slow.mp4", &mp4());
-    let integration = d
-        .add_s3(
-            "R2 archive",
-            BUCKET,
-            json!({"accessKeyId": AK, "secretAccessKey": SK}),
-            &env.s3.endpoint(),
-        )
-        .await
-        .unwrap();
+    let integration = r2(d, env, json!({"accessKeyId": AK, "secretAccessKey": SK})).await;
     let request = ImportRequest::builder()
         .uri(format!("s3://{BUCKET}/slow.mp4"))
         .integration_id(integration.id)
@@ -560,15 +532,12 @@ pub async fn wire_requests<D: Driver>(d: &D, env: &Env) {
     let _ = d.verify().await.unwrap();
     let _ = d.folder("fleet uploads", Scope::Org).await.unwrap();
     let _ = d.get_folder("fleet uploads", Scope::Org).await.unwrap();
-    let i = d
-        .add_s3(
-            "R2 archive",
-            BUCKET,
-            json!({"accessKeyId": AK, "secretAccessKey": SK, "sessionToken": "tok"}),
-            &env.s3.endpoint(),
-        )
-        .await
-        .unwrap();
+    let i = r2(
+        d,
+        env,
+        json!({"accessKeyId": AK, "secretAccessKey": SK, "sessionToken": "tok"}),
+    )
+    .await;
     env.put("g.mp4", &mp4());
     let request = ImportRequest::builder()
         .uri(format!("s3://{BUCKET}/g.mp4"))
