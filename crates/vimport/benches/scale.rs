@@ -20,8 +20,6 @@ use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4};
 use import_testkit::postgres::fresh_database;
 
-const SECRET_KEY: &str = "1f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -104,43 +102,9 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
 
 async fn replicas_run(s3: &S3StandIn, count: usize, objects: usize) -> f64 {
     let db = fresh_database(&format!("vimport_bench_r{count}")).await;
-    let root = tempfile::tempdir().unwrap();
-    let media = root.path().join("media");
-    std::fs::create_dir_all(&media).unwrap();
-    let media_url = format!("file://{}", media.display());
-    let env = [("VIMPORT_SECRET_KEY", SECRET_KEY)];
-    let keys_dir = root.path().join("keys");
-    let key = common::keys_create(
-        &[
-            "--database-url",
-            &db,
-            "--data-dir",
-            keys_dir.to_str().unwrap(),
-        ],
-        &env,
-    );
     let allow = s3.addr().to_string();
-    let children: Vec<_> = (0..count)
-        .map(|i| {
-            let data = root.path().join(format!("r{i}"));
-            common::serve(
-                &[
-                    "--workers",
-                    "4",
-                    "--allow-endpoint",
-                    &allow,
-                    "--database-url",
-                    &db,
-                    "--data-dir",
-                    data.to_str().unwrap(),
-                    "--media-url",
-                    &media_url,
-                ],
-                &env,
-            )
-        })
-        .collect();
-    let client = common::ApiClient::new(&children[0].1, &key);
+    let replicas = common::Replicas::start(count, &db, &allow, &["--workers", "4"]);
+    let client = common::ApiClient::new(&replicas.servers[0].1, &replicas.key);
     let ci = client
         .s3_integration(&common::s3_integration_body(s3, "scale-bucket"))
         .await;
@@ -157,9 +121,7 @@ async fn replicas_run(s3: &S3StandIn, count: usize, objects: usize) -> f64 {
         .await;
     assert_eq!(done["counts"]["uploaded"], objects, "{done}");
     let secs = start.elapsed().as_secs_f64();
-    for (child, _) in children {
-        common::kill(child);
-    }
+    drop(replicas);
     println!(
         "replicas: {count} replica(s) x 4 workers imported {objects} small objects in {secs:.1} s = {:.0} objects/s",
         objects as f64 / secs

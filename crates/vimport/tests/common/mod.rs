@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 pub use import_testkit::api::{ApiClient, is_terminal, s3_integration_body};
@@ -56,6 +57,76 @@ pub fn serve(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
         "unexpected first line: {line}"
     );
     (child, url)
+}
+
+/// The sealing key replicas share (64 hex digits), so each can open the
+/// secrets another stored.
+pub const REPLICA_SECRET_KEY: &str =
+    "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// `vimport serve` replicas sharing one database and one `file://` media
+/// folder, with a key created in that database. Dropping it kills the
+/// replicas still running.
+pub struct Replicas {
+    /// The API key.
+    pub key: String,
+    /// The shared media folder.
+    pub media: PathBuf,
+    /// Each replica's process and base URL.
+    pub servers: Vec<(Child, String)>,
+    _root: tempfile::TempDir,
+}
+
+impl Replicas {
+    /// Start `count` replicas on `database_url` that may read from `allow`,
+    /// each with `args` too (`--workers N`, ...).
+    pub fn start(count: usize, database_url: &str, allow: &str, args: &[&str]) -> Replicas {
+        let root = tempfile::tempdir().unwrap();
+        let media = root.path().join("media");
+        std::fs::create_dir_all(&media).unwrap();
+        let media_url = format!("file://{}", media.display());
+        let env = [("VIMPORT_SECRET_KEY", REPLICA_SECRET_KEY)];
+        let keys_dir = root.path().join("keys");
+        let key = keys_create(
+            &[
+                "--database-url",
+                database_url,
+                "--data-dir",
+                keys_dir.to_str().unwrap(),
+            ],
+            &env,
+        );
+        let servers = (0..count)
+            .map(|i| {
+                let data = root.path().join(format!("r{i}"));
+                let shared = [
+                    "--allow-endpoint",
+                    allow,
+                    "--database-url",
+                    database_url,
+                    "--data-dir",
+                    data.to_str().unwrap(),
+                    "--media-url",
+                    &media_url,
+                ];
+                serve(&[args, &shared[..]].concat(), &env)
+            })
+            .collect();
+        Replicas {
+            key,
+            media,
+            servers,
+            _root: root,
+        }
+    }
+}
+
+impl Drop for Replicas {
+    fn drop(&mut self) {
+        for (child, _) in self.servers.drain(..) {
+            kill(child);
+        }
+    }
 }
 
 /// Stop a child with SIGKILL.
