@@ -23,6 +23,14 @@ use serde_json::{Value, json};
 use crate::S3StandIn;
 
 /// An HTTP caller of one server with one API key.
+///
+/// ```
+/// use import_testkit::api::ApiClient;
+///
+/// let api = ApiClient::new("http://127.0.0.1:8080/", "vk_test");
+/// assert_eq!(api.url("/healthz"), "http://127.0.0.1:8080/healthz");
+/// assert_eq!(api.key(), "vk_test");
+/// ```
 #[derive(Debug, Clone)]
 pub struct ApiClient {
     http: reqwest::Client,

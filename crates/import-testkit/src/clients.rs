@@ -9,6 +9,16 @@
 //! an s3s-fs bucket with SigV4 ([`Env`]).
 //!
 //! The suite's functions panic on the first failed check: they are tests.
+//!
+//! A client's test file, in outline:
+//!
+//! ```text
+//! struct Mine(my_client::Client);
+//! impl import_testkit::clients::Driver for Mine { /* forward to the client */ }
+//! mod on_mine {
+//!     import_testkit::client_suite!(super::Mine);
+//! }
+//! ```
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

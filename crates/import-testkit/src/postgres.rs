@@ -20,6 +20,15 @@ pub fn admin_url() -> String {
 /// A new empty database called `name` (dropped first if it exists); answers
 /// its URL.
 ///
+/// ```no_run
+/// # async fn demo() {
+/// use import_testkit::postgres::{fresh_database, unique_name};
+///
+/// let url = fresh_database(&unique_name("vimport_test_")).await;
+/// assert!(url.starts_with("postgres://"));
+/// # }
+/// ```
+///
 /// # Panics
 /// When `name` is not a plain identifier (`a-z`, `0-9`, `_`) or PostgreSQL
 /// does not answer.
