@@ -23,11 +23,27 @@
 //! Every server listens on a port the system picks and stops when its value
 //! is dropped; the folders the stand-ins create are temporary and deleted
 //! with them.
+//!
+//! Helpers for the test suites sit behind features that only
+//! dev-dependencies turn on, so the default build (which `vimport demo`
+//! uses) stays lean:
+//!
+//! | feature | module | what it is |
+//! | --- | --- | --- |
+//! | `api` | `api` | `ApiClient`: calls to a running API server with a key, integrations, uploads, polling and paging, through the core's routes |
+//! | `postgres` | `postgres` | fresh PostgreSQL databases on the tests' server |
+//! | `clients` | `clients` | the clients' end-to-end suite, which the blocking and the async client both run |
 
+#[cfg(feature = "api")]
+pub mod api;
+#[cfg(feature = "clients")]
+pub mod clients;
 pub mod fault;
 pub mod gcs;
 pub mod hf;
 pub mod mp4;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod raw;
 pub mod s3;
 

@@ -13,23 +13,16 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use import_core::{ImportJobId, PageRequest, api};
 use import_server::store::{JobRecord, NewVideo, SqlStore, Store};
 use import_server::{Server, ServerConfig};
 use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4};
-use serde_json::{Value, json};
-
-const SECRET_KEY: &str = "1f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+use import_testkit::postgres::fresh_database;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
-}
-
-async fn get(http: &reqwest::Client, key: &str, url: String) -> Value {
-    let res = http.get(url).header("X-API-Key", key).send().await.unwrap();
-    assert!(res.status().is_success(), "{}", res.status());
-    res.json().await.unwrap()
 }
 
 async fn million(label: &str, database_url: String, dir: &std::path::Path) {
@@ -73,17 +66,15 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
     let start = Instant::now();
     store.create_job(job, videos).await.unwrap();
     let created = start.elapsed();
-    let http = reqwest::Client::new();
-    let base = server.base_url();
+    let client = common::ApiClient::new(server.base_url(), &key);
+    let id: ImportJobId = "ij_million".parse().unwrap();
     let time = async |cursor: Option<&str>| {
         let mut times = Vec::new();
         for _ in 0..40 {
-            let url = match cursor {
-                Some(c) => format!("{base}/api/import-jobs/ij_million/videos?limit=500&cursor={c}"),
-                None => format!("{base}/api/import-jobs/ij_million/videos?limit=500"),
-            };
+            let page = PageRequest::new(500, cursor.map(|c| c.parse().unwrap()), None).unwrap();
+            let request = api::get_import_job_videos(&id, &page);
             let t = Instant::now();
-            let page = get(&http, &key, url).await;
+            let page = client.ok(&request).await;
             times.push(t.elapsed());
             assert_eq!(page["videos"].as_array().unwrap().len(), 500);
         }
@@ -94,7 +85,7 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
     let mut checks = Vec::new();
     for _ in 0..40 {
         let t = Instant::now();
-        let job = get(&http, &key, format!("{base}/api/import-jobs/ij_million")).await;
+        let job = client.ok(&api::get_import_job(&id)).await;
         checks.push(t.elapsed());
         assert_eq!(job["total"], ROWS);
     }
@@ -110,62 +101,27 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
 }
 
 async fn replicas_run(s3: &S3StandIn, count: usize, objects: usize) -> f64 {
-    let db = common::fresh_database(&format!("vimport_bench_r{count}")).await;
-    let root = tempfile::tempdir().unwrap();
-    let media = root.path().join("media");
-    std::fs::create_dir_all(&media).unwrap();
-    let media_url = format!("file://{}", media.display());
-    let env = [("VIMPORT_SECRET_KEY", SECRET_KEY)];
-    let keys_dir = root.path().join("keys");
-    let key = common::keys_create(
-        &[
-            "--database-url",
-            &db,
-            "--data-dir",
-            keys_dir.to_str().unwrap(),
-        ],
-        &env,
-    );
+    let db = fresh_database(&format!("vimport_bench_r{count}")).await;
     let allow = s3.addr().to_string();
-    let children: Vec<_> = (0..count)
-        .map(|i| {
-            let data = root.path().join(format!("r{i}"));
-            common::serve(
-                &[
-                    "--workers",
-                    "4",
-                    "--allow-endpoint",
-                    &allow,
-                    "--database-url",
-                    &db,
-                    "--data-dir",
-                    data.to_str().unwrap(),
-                    "--media-url",
-                    &media_url,
-                ],
-                &env,
-            )
-        })
-        .collect();
-    let base = children[0].1.clone();
-    let ci = common::s3_integration(&key, &base, s3, "scale-bucket").await;
+    let replicas = common::Replicas::start(count, &db, &allow, &["--workers", "4"]);
+    let client = common::ApiClient::new(&replicas.servers[0].1, &replicas.key);
+    let ci = client
+        .s3_integration(&common::s3_integration_body(s3, "scale-bucket"))
+        .await;
     let keys: Vec<String> = (0..objects).map(|i| format!("small/{i:05}.mp4")).collect();
     let start = Instant::now();
-    let job = common::upload(&key, &base, "scale-bucket", &keys, &ci).await;
-    let done = common::poll_job(
-        &key,
-        &base,
-        &job,
-        Duration::from_millis(250),
-        Duration::from_secs(3600),
-        |j| j["terminal"] == json!(true),
-    )
-    .await;
+    let job = client.upload_s3_keys("scale-bucket", &keys, &ci).await;
+    let done = client
+        .poll_job(
+            &job,
+            Duration::from_millis(250),
+            Duration::from_secs(3600),
+            common::is_terminal,
+        )
+        .await;
     assert_eq!(done["counts"]["uploaded"], objects, "{done}");
     let secs = start.elapsed().as_secs_f64();
-    for (child, _) in children {
-        common::kill(child);
-    }
+    drop(replicas);
     println!(
         "replicas: {count} replica(s) x 4 workers imported {objects} small objects in {secs:.1} s = {:.0} objects/s",
         objects as f64 / secs
@@ -190,7 +146,7 @@ fn main() {
             let sqlite = format!("sqlite://{}", dir.path().join("million.db").display());
             million("SQLite", sqlite, dir.path()).await;
             let dir = tempfile::tempdir().unwrap();
-            let pg = common::fresh_database("vimport_bench_million").await;
+            let pg = fresh_database("vimport_bench_million").await;
             million("PostgreSQL", pg, dir.path()).await;
         }
         if want("replicas") {

@@ -10,23 +10,23 @@
 //! asserts a time.
 #![allow(missing_docs)]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use common::{ApiClient, is_terminal, s3_integration_body};
+use import_core::{ImportJobId, ImportRequest, PageRequest, api};
 use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4, streamed_mp4_to_file};
-use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vimport");
 const AK: &str = "AKIDBENCH";
 const SK: &str = "bench-secret-key";
 
 struct Served {
     child: Child,
-    base: String,
-    key: String,
+    api: ApiClient,
     _dir: tempfile::TempDir,
 }
 
@@ -39,105 +39,56 @@ impl Drop for Served {
 
 fn serve(workers: usize, allow: &str) -> Served {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "keys",
-            "create",
-            "--user",
-            "bench",
-            "--org",
-            "bench",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("VIMPORT_LOG", "error")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let key = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned();
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
+    let data = dir.path().to_str().unwrap();
+    let key = common::keys_create(&["--data-dir", data], &[]);
+    let (child, base) = common::serve(
+        &[
             "--allow-endpoint",
             allow,
             "--workers",
-        ])
-        .arg(workers.to_string())
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("VIMPORT_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+            &workers.to_string(),
+            "--data-dir",
+            data,
+        ],
+        &[],
+    );
     Served {
         child,
-        base,
-        key,
+        api: ApiClient::new(base, key),
         _dir: dir,
     }
 }
 
+/// The upload of `keys` in an S3 bucket through an integration.
+fn upload(
+    bucket: &str,
+    keys: &[String],
+    integration: &str,
+) -> api::ApiRequest<import_core::wire::UploadResponse> {
+    let request = ImportRequest::builder()
+        .uris(keys.iter().map(|k| format!("s3://{bucket}/{k}")))
+        .integration_id(integration.parse().unwrap())
+        .build()
+        .unwrap();
+    api::upload(&request).unwrap()
+}
+
 impl Served {
-    async fn call(
-        &self,
-        http: &reqwest::Client,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Value {
-        let mut req = http
-            .request(method, format!("{}{path}", self.base))
-            .header("X-API-Key", &self.key);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let res = req.send().await.unwrap();
-        assert!(res.status().is_success(), "{path}: {}", res.status());
-        res.json().await.unwrap()
+    async fn integration(&self, s3: &S3StandIn, bucket: &str) -> String {
+        self.api
+            .s3_integration(&s3_integration_body(s3, bucket))
+            .await
     }
 
-    async fn integration(&self, http: &reqwest::Client, s3: &S3StandIn, bucket: &str) -> String {
-        let body = json!({"name": "bench", "type": "s3", "access_key_id": AK, "secret_access_key": SK,
-                          "endpoint_url": s3.endpoint(), "bucket": bucket});
-        let v = self
-            .call(
-                http,
-                reqwest::Method::POST,
-                "/api/cloud-integrations/s3",
-                Some(&body),
+    async fn wait(&self, job: &str) -> serde_json::Value {
+        self.api
+            .poll_job(
+                job,
+                Duration::from_millis(50),
+                Duration::from_secs(24 * 3600),
+                is_terminal,
             )
-            .await;
-        v["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn wait(&self, http: &reqwest::Client, job: &str) -> Value {
-        loop {
-            let j = self
-                .call(
-                    http,
-                    reqwest::Method::GET,
-                    &format!("/api/import-jobs/{job}"),
-                    None,
-                )
-                .await;
-            if j["terminal"] == json!(true) {
-                return j;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            .await
     }
 
     /// Peak resident memory of the server process so far (VmHWM), in MiB.
@@ -158,9 +109,8 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 async fn create_and_pages(s3: &S3StandIn, run_pages: bool) {
-    let http = reqwest::Client::new();
     let server = serve(0, &s3.addr().to_string());
-    let ci = server.integration(&http, s3, "bench-bucket").await;
+    let ci = server.integration(s3, "bench-bucket").await;
     let keys: Vec<String> = (0..100_000)
         .map(|i| {
             format!(
@@ -170,11 +120,9 @@ async fn create_and_pages(s3: &S3StandIn, run_pages: bool) {
             )
         })
         .collect();
-    let body = json!({"keys": keys, "bucket": "bench-bucket", "integration_id": ci});
+    let request = upload("bench-bucket", &keys, &ci);
     let start = Instant::now();
-    let up = server
-        .call(&http, reqwest::Method::POST, "/api/s3/upload", Some(&body))
-        .await;
+    let job = server.api.upload(&request).await;
     let created = start.elapsed();
     println!(
         "create: one request creating a 100,000-object job: {:.2} s (target < 3 s)",
@@ -183,35 +131,24 @@ async fn create_and_pages(s3: &S3StandIn, run_pages: bool) {
     if !run_pages {
         return;
     }
-    let job = up["import_job_id"].as_str().unwrap();
     // Find the cursor at depth 99,500 by walking the job once.
-    let mut ids = Vec::with_capacity(100_000);
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/api/import-jobs/{job}/videos?limit=1000&cursor={c}"),
-            None => format!("/api/import-jobs/{job}/videos?limit=1000"),
-        };
-        let page = server.call(&http, reqwest::Method::GET, &path, None).await;
-        for r in page["videos"].as_array().unwrap() {
-            ids.push(r["video_id"].as_str().unwrap().to_owned());
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
-    }
+    let ids: Vec<String> = server
+        .api
+        .rows(&job, 1000)
+        .await
+        .iter()
+        .map(|r| r["video_id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(ids.len(), 100_000);
     let deep = ids[99_499].clone();
+    let job: ImportJobId = job.parse().unwrap();
     let time_pages = async |cursor: Option<&str>| {
         let mut times = Vec::new();
         for _ in 0..60 {
-            let path = match cursor {
-                Some(c) => format!("/api/import-jobs/{job}/videos?limit=500&cursor={c}"),
-                None => format!("/api/import-jobs/{job}/videos?limit=500"),
-            };
+            let page = PageRequest::new(500, cursor.map(|c| c.parse().unwrap()), None).unwrap();
+            let request = api::get_import_job_videos(&job, &page);
             let start = Instant::now();
-            let page = server.call(&http, reqwest::Method::GET, &path, None).await;
+            let page = server.api.ok(&request).await;
             times.push(start.elapsed());
             assert_eq!(page["videos"].as_array().unwrap().len(), 500);
         }
@@ -240,18 +177,13 @@ async fn throughput(s3: &S3StandIn) {
             .unwrap();
     }
     let total_mib = (bytes.len() * N) as f64 / (1024.0 * 1024.0);
-    let http = reqwest::Client::new();
     let server = serve(8, &s3.addr().to_string());
-    let ci = server.integration(&http, s3, "bench-bucket").await;
+    let ci = server.integration(s3, "bench-bucket").await;
     let keys: Vec<String> = (0..N).map(|i| format!("in/{i:03}.mp4")).collect();
-    let body = json!({"keys": keys, "bucket": "bench-bucket", "integration_id": ci});
+    let request = upload("bench-bucket", &keys, &ci);
     let start = Instant::now();
-    let up = server
-        .call(&http, reqwest::Method::POST, "/api/s3/upload", Some(&body))
-        .await;
-    let job = server
-        .wait(&http, up["import_job_id"].as_str().unwrap())
-        .await;
+    let job = server.api.upload(&request).await;
+    let job = server.wait(&job).await;
     let ours = start.elapsed();
     assert_eq!(job["counts"]["uploaded"], N, "{job}");
     println!(
@@ -298,7 +230,6 @@ async fn throughput(s3: &S3StandIn) {
 
 async fn memory(s3: &S3StandIn) {
     s3.create_bucket("bench-bucket").unwrap();
-    let http = reqwest::Client::new();
     for (label, mib) in [("512 MiB", 512usize), ("2 GiB", 2048)] {
         let spec = Mp4Spec {
             mdat_bytes: mib * 1024 * 1024,
@@ -310,15 +241,11 @@ async fn memory(s3: &S3StandIn) {
         let path = s3.object_path("bench-bucket", &key).unwrap();
         let len = streamed_mp4_to_file(&path, &spec).unwrap();
         let server = serve(1, &s3.addr().to_string());
-        let ci = server.integration(&http, s3, "bench-bucket").await;
-        let body = json!({"keys": [key], "bucket": "bench-bucket", "integration_id": ci});
+        let ci = server.integration(s3, "bench-bucket").await;
+        let request = upload("bench-bucket", &[key], &ci);
         let start = Instant::now();
-        let up = server
-            .call(&http, reqwest::Method::POST, "/api/s3/upload", Some(&body))
-            .await;
-        let job = server
-            .wait(&http, up["import_job_id"].as_str().unwrap())
-            .await;
+        let job = server.api.upload(&request).await;
+        let job = server.wait(&job).await;
         assert_eq!(job["counts"]["uploaded"], 1, "{job}");
         println!(
             "memory: importing one {label} object ({len} bytes) took {:.1} s; server peak RSS {:.1} MiB (target < 200 MiB, flat in size)",
@@ -353,5 +280,4 @@ fn main() {
             memory(&s3).await;
         }
     });
-    let _ = Path::new(BIN);
 }

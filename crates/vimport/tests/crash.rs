@@ -41,20 +41,22 @@ async fn sigkill_mid_import_loses_and_duplicates_nothing() {
     ];
     let key = keys_create(&["--data-dir", data], &[]);
     let (child, base) = serve(&serve_args, &[]);
-    let ci = s3_integration(&key, &base, &s3, "crash-test").await;
+    let api = ApiClient::new(base, &key);
+    let ci = api
+        .s3_integration(&s3_integration_body(&s3, "crash-test"))
+        .await;
     let keys: Vec<String> = (0..N).map(|i| format!("run/{i:03}.mp4")).collect();
-    let job = upload(&key, &base, "crash-test", &keys, &ci).await;
+    let job = api.upload_s3_keys("crash-test", &keys, &ci).await;
 
     // Kill it once some rows are done and others are being copied.
-    let seen = poll_job(
-        &key,
-        &base,
-        &job,
-        Duration::from_millis(20),
-        Duration::from_secs(120),
-        |j| j["counts"]["uploaded"].as_u64().unwrap_or(0) >= 4 || j["terminal"] == json!(true),
-    )
-    .await;
+    let seen = api
+        .poll_job(
+            &job,
+            Duration::from_millis(20),
+            Duration::from_secs(120),
+            |j| j["counts"]["uploaded"].as_u64().unwrap_or(0) >= 4 || is_terminal(j),
+        )
+        .await;
     assert_eq!(
         seen["terminal"],
         json!(false),
@@ -63,16 +65,11 @@ async fn sigkill_mid_import_loses_and_duplicates_nothing() {
     kill(child);
 
     let (child, base) = serve(&serve_args, &[]);
-    let rows = all_uploaded_once(&key, &base, &job, N).await;
+    let api = ApiClient::new(base, &key);
+    let rows = api.all_uploaded_once(&job, N).await;
     for row in &rows {
-        let vid = row["video_id"].as_str().unwrap();
-        let st = call(
-            &key,
-            reqwest::Method::GET,
-            format!("{base}/api/video/{vid}/status"),
-            None,
-        )
-        .await;
+        let vid = row["video_id"].as_str().unwrap().parse().unwrap();
+        let st = api.ok(&import_core::api::get_video_status(&vid)).await;
         let uri = row["import_source_uri"].as_str().unwrap();
         assert_eq!(
             st["metadata"]["size_bytes"].as_u64().unwrap() as usize,

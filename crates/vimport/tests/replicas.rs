@@ -8,9 +8,8 @@ use std::time::Duration;
 use common::*;
 use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4};
+use import_testkit::postgres::fresh_database;
 use serde_json::json;
-
-const SECRET_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL; run cargo xtask test"]
@@ -29,71 +28,37 @@ async fn three_replicas_share_the_work_and_survive_a_sigkill() {
         s3.put("replicas", &format!("cams/{i:03}.mp4"), &bytes)
             .unwrap();
     }
-    let root = tempfile::tempdir().unwrap();
-    let media = root.path().join("media");
-    std::fs::create_dir_all(&media).unwrap();
-    let media_url = format!("file://{}", media.display());
-    let env = [("VIMPORT_SECRET_KEY", SECRET_KEY)];
-    let keys_dir = root.path().join("keys");
-    let key = keys_create(
-        &[
-            "--database-url",
-            &db,
-            "--data-dir",
-            keys_dir.to_str().unwrap(),
-        ],
-        &env,
-    );
     let allow = s3.addr().to_string();
-    let mut replicas: Vec<_> = (0..3)
-        .map(|i| {
-            let data = root.path().join(format!("r{i}"));
-            serve(
-                &[
-                    "--workers",
-                    "2",
-                    "--lease-secs",
-                    "2",
-                    "--allow-endpoint",
-                    &allow,
-                    "--database-url",
-                    &db,
-                    "--data-dir",
-                    data.to_str().unwrap(),
-                    "--media-url",
-                    &media_url,
-                ],
-                &env,
-            )
-        })
-        .collect();
-    let base = replicas[0].1.clone();
-    let ci = s3_integration(&key, &base, &s3, "replicas").await;
+    let mut replicas = Replicas::start(3, &db, &allow, &["--workers", "2", "--lease-secs", "2"]);
+    let key = replicas.key.clone();
+    let base = ApiClient::new(&replicas.servers[0].1, &key);
+    let ci = base
+        .s3_integration(&s3_integration_body(&s3, "replicas"))
+        .await;
     // The job is created through another replica than the integration: they share the database.
-    let other = replicas[1].1.clone();
+    let other = ApiClient::new(&replicas.servers[1].1, &key);
     let keys: Vec<String> = (0..N).map(|i| format!("cams/{i:03}.mp4")).collect();
-    let job = upload(&key, &other, "replicas", &keys, &ci).await;
+    let job = other.upload_s3_keys("replicas", &keys, &ci).await;
 
-    let seen = poll_job(
-        &key,
-        &base,
-        &job,
-        Duration::from_millis(20),
-        Duration::from_secs(120),
-        |j| j["counts"]["uploaded"].as_u64().unwrap_or(0) >= 6 || j["terminal"] == json!(true),
-    )
-    .await;
+    let seen = base
+        .poll_job(
+            &job,
+            Duration::from_millis(20),
+            Duration::from_secs(120),
+            |j| j["counts"]["uploaded"].as_u64().unwrap_or(0) >= 6 || is_terminal(j),
+        )
+        .await;
     assert_eq!(
         seen["terminal"],
         json!(false),
         "finished before the kill; make the objects bigger"
     );
-    let (victim, _) = replicas.remove(2);
+    let (victim, _) = replicas.servers.remove(2);
     kill(victim);
 
-    let rows = all_uploaded_once(&key, &other, &job, N).await;
+    let rows = other.all_uploaded_once(&job, N).await;
     // One stored video per row; a killed replica may leave a staging file behind.
-    let stored = stored_videos(&media);
+    let stored = stored_videos(&replicas.media);
     assert_eq!(stored.len(), N, "{stored:?}");
     for row in &rows {
         let vid = row["video_id"].as_str().unwrap();
@@ -102,7 +67,5 @@ async fn three_replicas_share_the_work_and_survive_a_sigkill() {
             "{vid} stored under its id"
         );
     }
-    for (child, _) in replicas {
-        kill(child);
-    }
+    drop(replicas);
 }

@@ -1,12 +1,14 @@
-//! Driving `vimport` child processes: keys, servers and API calls, shared by
-//! the crash and replica tests and the scale benchmark.
+//! Driving `vimport` child processes (keys, servers), shared by the crash and
+//! replica tests and the benchmarks. The API calls are
+//! [`import_testkit::api::ApiClient`]'s; fresh databases come from
+//! [`import_testkit::postgres`].
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+pub use import_testkit::api::{ApiClient, is_terminal, s3_integration_body};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_vimport");
@@ -57,148 +59,80 @@ pub fn serve(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
     (child, url)
 }
 
+/// The sealing key replicas share (64 hex digits), so each can open the
+/// secrets another stored.
+pub const REPLICA_SECRET_KEY: &str =
+    "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// `vimport serve` replicas sharing one database and one `file://` media
+/// folder, with a key created in that database. Dropping it kills the
+/// replicas still running.
+pub struct Replicas {
+    /// The API key.
+    pub key: String,
+    /// The shared media folder.
+    pub media: PathBuf,
+    /// Each replica's process and base URL.
+    pub servers: Vec<(Child, String)>,
+    _root: tempfile::TempDir,
+}
+
+impl Replicas {
+    /// Start `count` replicas on `database_url` that may read from `allow`,
+    /// each with `args` too (`--workers N`, ...).
+    pub fn start(count: usize, database_url: &str, allow: &str, args: &[&str]) -> Replicas {
+        let root = tempfile::tempdir().unwrap();
+        let media = root.path().join("media");
+        std::fs::create_dir_all(&media).unwrap();
+        let media_url = format!("file://{}", media.display());
+        let env = [("VIMPORT_SECRET_KEY", REPLICA_SECRET_KEY)];
+        let keys_dir = root.path().join("keys");
+        let key = keys_create(
+            &[
+                "--database-url",
+                database_url,
+                "--data-dir",
+                keys_dir.to_str().unwrap(),
+            ],
+            &env,
+        );
+        let servers = (0..count)
+            .map(|i| {
+                let data = root.path().join(format!("r{i}"));
+                let shared = [
+                    "--allow-endpoint",
+                    allow,
+                    "--database-url",
+                    database_url,
+                    "--data-dir",
+                    data.to_str().unwrap(),
+                    "--media-url",
+                    &media_url,
+                ];
+                serve(&[args, &shared[..]].concat(), &env)
+            })
+            .collect();
+        Replicas {
+            key,
+            media,
+            servers,
+            _root: root,
+        }
+    }
+}
+
+impl Drop for Replicas {
+    fn drop(&mut self) {
+        for (child, _) in self.servers.drain(..) {
+            kill(child);
+        }
+    }
+}
+
 /// Stop a child with SIGKILL.
 pub fn kill(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// One API call that must succeed; answers the JSON body.
-pub async fn call(key: &str, method: reqwest::Method, url: String, body: Option<Value>) -> Value {
-    let mut req = reqwest::Client::new()
-        .request(method, url)
-        .header("X-API-Key", key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    assert!(res.status().is_success(), "{}", res.status());
-    res.json().await.unwrap()
-}
-
-/// Save an S3 integration for a stand-in bucket; answers its id.
-pub async fn s3_integration(
-    key: &str,
-    base: &str,
-    s3: &import_testkit::S3StandIn,
-    bucket: &str,
-) -> String {
-    let body = json!({"name": bucket, "type": "s3", "access_key_id": s3.access_key(), "secret_access_key": s3.secret_key(),
-                      "endpoint_url": s3.endpoint(), "bucket": bucket});
-    let v = call(
-        key,
-        reqwest::Method::POST,
-        format!("{base}/api/cloud-integrations/s3"),
-        Some(body),
-    )
-    .await;
-    v["id"].as_str().unwrap().to_owned()
-}
-
-/// Start an import of `keys`; answers the job id.
-pub async fn upload(
-    key: &str,
-    base: &str,
-    bucket: &str,
-    keys: &[String],
-    integration: &str,
-) -> String {
-    let body = json!({"keys": keys, "bucket": bucket, "integration_id": integration});
-    let v = call(
-        key,
-        reqwest::Method::POST,
-        format!("{base}/api/s3/upload"),
-        Some(body),
-    )
-    .await;
-    v["import_job_id"].as_str().unwrap().to_owned()
-}
-
-/// Poll a job every `every` until `done(job)` holds; answers the job.
-pub async fn poll_job(
-    key: &str,
-    base: &str,
-    job: &str,
-    every: Duration,
-    timeout: Duration,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let j = call(
-            key,
-            reqwest::Method::GET,
-            format!("{base}/api/import-jobs/{job}"),
-            None,
-        )
-        .await;
-        if done(&j) {
-            return j;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {job} did not get there in time: {j}"
-        );
-        tokio::time::sleep(every).await;
-    }
-}
-
-/// Wait until the job is terminal with every one of its `n` rows uploaded,
-/// and check each object appears in exactly one row; answers the rows.
-pub async fn all_uploaded_once(key: &str, base: &str, job: &str, n: usize) -> Vec<Value> {
-    let done = poll_job(
-        key,
-        base,
-        job,
-        Duration::from_millis(200),
-        Duration::from_secs(180),
-        |j| j["terminal"] == json!(true),
-    )
-    .await;
-    assert_eq!(
-        done["counts"],
-        json!({"uploaded": n, "failed": 0, "pending": 0}),
-        "{done}"
-    );
-    let page = call(
-        key,
-        reqwest::Method::GET,
-        format!("{base}/api/import-jobs/{job}/videos?limit=1000"),
-        None,
-    )
-    .await;
-    let rows = page["videos"].as_array().unwrap().clone();
-    assert_eq!(rows.len(), n);
-    let uris: std::collections::BTreeSet<&str> = rows
-        .iter()
-        .map(|r| r["import_source_uri"].as_str().unwrap())
-        .collect();
-    assert_eq!(uris.len(), n, "every object once");
-    rows
-}
-
-/// A new empty PostgreSQL database on the test server; answers its URL.
-pub async fn fresh_database(name: &str) -> String {
-    use sqlx::Connection;
-    let admin = std::env::var("VIMPORT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let mut conn = sqlx::postgres::PgConnection::connect(&admin)
-        .await
-        .expect("PostgreSQL answers");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    format!(
-        "{}/{name}",
-        admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b)
-    )
 }
 
 /// The stored videos of a local media folder, leaving out staging files (`NAME#N`).
