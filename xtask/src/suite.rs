@@ -17,11 +17,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+// The variable the PostgreSQL store tests read their database URL from.
+use import_testkit::postgres::POSTGRES_URL_VAR;
 
 use crate::{cargo, run_command};
 
-/// The variable the PostgreSQL store tests read their database URL from.
-const POSTGRES_URL_VAR: &str = "VIMPORT_TEST_POSTGRES_URL";
 /// The database of the local server (trust authentication on 127.0.0.1).
 const LOCAL_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Where the local server listens.
