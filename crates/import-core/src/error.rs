@@ -125,7 +125,7 @@ pub enum Error {
 
     /// A saved integration of another provider or bucket than the request's.
     #[error(
-        "the integration is a {} integration for bucket `{integration_bucket}`, but the request imports from {} bucket `{request_bucket}`; pass an integration saved for that bucket, or leave `integration_id` out",
+        "the integration is a `{}` integration for bucket `{integration_bucket}`, but the request imports from {} bucket `{request_bucket}`; pass an integration saved for that bucket, or leave `integration_id` out",
         .integration_kind.wire_name(), .request_kind.wire_name()
     )]
     IntegrationMismatch {
@@ -141,10 +141,11 @@ pub enum Error {
 
     /// A GCS import has no integration to take credentials from.
     #[error(
-        "a GCS import needs a saved `gcs` integration for bucket `{bucket}`; add one with the service-account key (POST /api/cloud-integrations/gcs, `vimport integrations add gcs`) and pass its id"
+        "`integration_id` is required for GCS imports{}: save a `gcs` integration with the bucket's service-account key (POST {}, or `vimport integrations add gcs`) and pass its id",
+        bucket_note(.bucket), crate::routes::ADD_GCS_INTEGRATION.template
     )]
     GcsIntegrationRequired {
-        /// The bucket of the request.
+        /// The bucket of the request; empty when the request named none.
         bucket: String,
     },
 
@@ -302,6 +303,15 @@ pub enum PagingProblem {
     /// `offset` on a multi-view job.
     #[error("`offset` paging is not available on a multi-view job; page with `cursor` instead")]
     OffsetOnMultiView,
+}
+
+/// ` (bucket `b`)` for a message about a bucket, when it is known.
+fn bucket_note(bucket: &str) -> String {
+    if bucket.is_empty() {
+        String::new()
+    } else {
+        format!(" (bucket `{bucket}`)")
+    }
 }
 
 impl Error {

@@ -68,7 +68,7 @@ pub use readiness::{
 };
 pub use request::{
     DEFAULT_COLLECTION, DEFAULT_MAX_OBJECTS, ImportObjects, ImportRequest, ImportRequestBuilder,
-    object_in_prefix, split_requests, upload_route,
+    SavedIntegration, object_in_prefix, split_requests, upload_route,
 };
 pub use retry::{Decision, Outcome, RetryPolicy, RetryState, parse_retry_after};
 pub use sniff::{NotMp4, SNIFF_LEN, sniff_mp4};

@@ -313,9 +313,12 @@ impl ImportRequest {
 
     /// Rebuild and validate a request from an upload body, as a server does.
     ///
-    /// `integration_bucket` is the bucket of the integration named by
-    /// `integration_id`, if any: a single-view GCS body carries no bucket of its
-    /// own. Names in `files`/`keys` are taken literally.
+    /// `integration` is the saved integration named by `integration_id`, if
+    /// any: a single-view GCS body carries no bucket of its own. Every upload
+    /// rule is checked here: a GCS import names an integration
+    /// ([`Error::GcsIntegrationRequired`]), the integration is of this route's
+    /// provider and bucket ([`Error::IntegrationMismatch`]), and the objects,
+    /// sets and fields are valid. Names in `files`/`keys` are taken literally.
     ///
     /// ```
     /// use import_core::{ImportRequest, Provider, UploadBody};
@@ -330,9 +333,25 @@ impl ImportRequest {
     pub fn from_upload_body(
         provider: Provider,
         body: &UploadBody,
-        integration_bucket: Option<&str>,
+        integration: Option<SavedIntegration<'_>>,
         max_objects: usize,
     ) -> Result<ImportRequest> {
+        if provider == Provider::Gcs && body.integration_id.is_none() {
+            return Err(Error::GcsIntegrationRequired {
+                bucket: body.bucket.clone().unwrap_or_default(),
+            });
+        }
+        if let Some(saved) = integration
+            && saved.kind != provider
+        {
+            return Err(Error::IntegrationMismatch {
+                integration_kind: saved.kind,
+                integration_bucket: saved.bucket.to_owned(),
+                request_kind: provider,
+                request_bucket: body.bucket.clone().unwrap_or_default(),
+            });
+        }
+        let integration_bucket = integration.map(|saved| saved.bucket);
         let names_field = names_field(provider);
         let names = match provider {
             Provider::S3 => body.keys.as_ref(),
@@ -408,7 +427,11 @@ impl ImportRequest {
         if let Some(id) = &body.integration_id {
             builder = builder.integration_id(id.clone());
         }
-        builder.scope(body.scope.unwrap_or_default()).build()
+        let request = builder.scope(body.scope.unwrap_or_default()).build()?;
+        if let Some(saved) = integration {
+            request.check_integration(saved.kind, saved.bucket)?;
+        }
+        Ok(request)
     }
 
     /// The provider of every object.
@@ -576,6 +599,15 @@ impl ImportRequest {
         }
         Ok(body)
     }
+}
+
+/// A saved integration as an upload sees it: its provider and bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedIntegration<'a> {
+    /// Its provider.
+    pub kind: Provider,
+    /// Its bucket.
+    pub bucket: &'a str,
 }
 
 /// The upload route of a provider.
@@ -869,7 +901,8 @@ mod tests {
         let err = req.check_integration(Provider::Gcs, "bkt").unwrap_err();
         assert_eq!(err.http_status(), 400);
         assert!(
-            err.to_string().contains("gcs integration for bucket `bkt`"),
+            err.to_string()
+                .contains("`gcs` integration for bucket `bkt`"),
             "{err}"
         );
         assert!(req.check_integration(Provider::S3, "other").is_err());
@@ -886,9 +919,10 @@ mod tests {
             ImportRequest::from_upload_body(Provider::S3, &body(r#"{"keys":["a.mp4"]}"#), None, 10)
                 .unwrap_err();
         assert!(err.to_string().starts_with("`bucket` is required"), "{err}");
+        // An integration id whose integration is not given: no bucket.
         let err = ImportRequest::from_upload_body(
             Provider::Gcs,
-            &body(r#"{"files":["a.mp4"]}"#),
+            &body(r#"{"files":["a.mp4"],"integration_id":"ci_1"}"#),
             None,
             10,
         )
@@ -960,6 +994,58 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("`s3://bkt/x.mov`"), "{err}");
+    }
+
+    #[test]
+    fn upload_bodies_are_checked_against_the_saved_integration() {
+        let body = |json: &str| serde_json::from_str::<UploadBody>(json).unwrap();
+        let err = ImportRequest::from_upload_body(
+            Provider::Gcs,
+            &body(r#"{"files":["a.mp4"],"bucket":"bkt"}"#),
+            None,
+            10,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            Error::GcsIntegrationRequired {
+                bucket: "bkt".into()
+            }
+        );
+        assert!(
+            err.to_string().contains("`integration_id` is required"),
+            "{err}"
+        );
+        let s3 = SavedIntegration {
+            kind: Provider::S3,
+            bucket: "bkt",
+        };
+        let err = ImportRequest::from_upload_body(
+            Provider::Gcs,
+            &body(r#"{"files":["a.mp4"],"integration_id":"ci_1"}"#),
+            Some(s3),
+            10,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::IntegrationMismatch { .. }), "{err}");
+        assert!(err.to_string().contains("is a `s3` integration"), "{err}");
+        let err = ImportRequest::from_upload_body(
+            Provider::S3,
+            &body(r#"{"keys":["a.mp4"],"bucket":"other","integration_id":"ci_1"}"#),
+            Some(s3),
+            10,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::IntegrationMismatch { .. }), "{err}");
+        // A body without a bucket imports from the integration's.
+        let req = ImportRequest::from_upload_body(
+            Provider::S3,
+            &body(r#"{"keys":["a.mp4"],"integration_id":"ci_1"}"#),
+            Some(s3),
+            10,
+        )
+        .unwrap();
+        assert_eq!(req.bucket(), "bkt");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use axum::Json;
 use axum::extract::State;
 use import_core::wire::{JobStatus, UploadBody, UploadResponse};
-use import_core::{CloudUri, ImportObjects, ImportRequest, Provider, VideoId, ViewRole};
+use import_core::{
+    CloudUri, ImportObjects, ImportRequest, Provider, SavedIntegration, VideoId, ViewRole,
+};
 
 use super::St;
 use super::body::JsonBody;
@@ -45,16 +47,18 @@ async fn upload(
     JsonBody(body): JsonBody<UploadBody>,
     provider: Provider,
 ) -> Result<Json<UploadResponse>, ApiError> {
-    let named = named_integration(&st, &who, &body, provider).await?;
+    let named = named_integration(&st, &who, &body).await?;
+    // Every upload rule is the core's, the saved integration's provider and
+    // bucket included.
     let request = ImportRequest::from_upload_body(
         provider,
         &body,
-        named.as_ref().map(|r| r.bucket.as_str()),
+        named.as_ref().map(|r| SavedIntegration {
+            kind: r.kind,
+            bucket: &r.bucket,
+        }),
         st.config.max_objects,
     )?;
-    if let Some(rec) = &named {
-        request.check_integration(rec.kind, &rec.bucket)?;
-    }
     let folder = match request.folder_id() {
         Some(id) => Some(
             st.store
@@ -89,21 +93,13 @@ async fn upload(
     }))
 }
 
-/// The integration the body names, visible to the caller and of this
-/// route's provider; GCS imports must name one.
+/// The integration the body names, if the caller may see it.
 async fn named_integration(
     st: &AppState,
     who: &Principal,
     body: &UploadBody,
-    provider: Provider,
 ) -> Result<Option<IntegrationRecord>, ApiError> {
     let Some(id) = &body.integration_id else {
-        if provider == Provider::Gcs {
-            return Err(ApiError::bad_request(format!(
-                "`integration_id` is required for GCS imports: save a `gcs` integration with the bucket's service-account key (POST {}) and pass its id",
-                import_core::routes::ADD_GCS_INTEGRATION.template
-            )));
-        }
         return Ok(None);
     };
     let rec = st
@@ -111,14 +107,6 @@ async fn named_integration(
         .integration(who, id)
         .await?
         .ok_or_else(|| ApiError::not_found("integration"))?;
-    if rec.kind != provider {
-        return Err(ApiError::bad_request(format!(
-            "integration `{}` is a `{}` integration; this route imports from {} buckets: pass an integration of that provider",
-            rec.id,
-            rec.kind.wire_name(),
-            provider.wire_name()
-        )));
-    }
     Ok(Some(rec))
 }
 
