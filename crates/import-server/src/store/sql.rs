@@ -165,6 +165,17 @@ impl SqlStore {
     /// `url`: `sqlite:///path/to/file.db`, `sqlite::memory:`, or
     /// `postgres://user@host:port/database`.
     pub async fn open(url: &str) -> Result<SqlStore, StartupError> {
+        Self::open_with_connections(url, None).await
+    }
+
+    /// [`SqlStore::open`] with at most `max_connections` pooled connections
+    /// instead of the default (8 for a SQLite file, 1 for `:memory:`, 16 for
+    /// PostgreSQL). A pool of one makes every statement run on the same
+    /// connection, which tests of prepared-statement reuse need.
+    pub async fn open_with_connections(
+        url: &str,
+        max_connections: Option<u32>,
+    ) -> Result<SqlStore, StartupError> {
         let Some(dialect) = Dialect::of_url(url) else {
             return Err(StartupError::Config {
                 what: format!("database URL `{}`", crate::config::redact_url(url)),
@@ -178,6 +189,7 @@ impl SqlStore {
             Dialect::Sqlite => (format!("{url}?mode=rwc"), 8),
             Dialect::Postgres => (url.to_owned(), 16),
         };
+        let max = max_connections.unwrap_or(max).max(1);
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(Duration::from_secs(30))
@@ -843,7 +855,16 @@ impl Store for SqlStore {
                 VideoMetadata::default(),
             ),
         };
+        // Not kept as a prepared statement: sqlx-core 0.9.0's `Any` driver
+        // binds a NULL `Option<f64>` as FLOAT4 (its `Real`/`Double` NULL
+        // mapping is swapped, `any/arguments.rs`) and a present one as
+        // FLOAT8. PostgreSQL prepares a statement with the parameter types of
+        // its first execution on a connection, so a cached `finish` first run
+        // for a failed row (NULL `duration_s`) then refuses an uploaded row's
+        // duration ("incorrect binary data format in bind parameter 6").
+        // Preparing it afresh each time takes each execution's own types.
         let row = sqlx::query(AssertSqlSafe(self.sql.finish.as_str()))
+            .persistent(false)
             .bind(status.as_str())
             .bind(&error)
             .bind(not_before)

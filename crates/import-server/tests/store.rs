@@ -1,0 +1,168 @@
+//! The store's statements with optional parameters, bound NULL, then a value,
+//! then NULL again, on one pooled connection, on SQLite and on PostgreSQL:
+//! a prepared statement reused with other parameter types must still work.
+
+use import_core::wire::{VideoMetadata, VideoStatus};
+use import_core::{ImportJobId, PageRequest, Provider, Scope, VideoId};
+use import_server::store::{JobRecord, NewVideo, Principal, RowOutcome, SqlStore, Store};
+use import_testkit::postgres;
+
+fn video(i: usize) -> NewVideo {
+    NewVideo {
+        id: VideoId::new(format!("vi_{i:04}")).unwrap(),
+        set_id: None,
+        role: None,
+        object: format!("cam/{i}.mp4"),
+        source_uri: format!("s3://bkt/cam/{i}.mp4"),
+    }
+}
+
+fn job(id: &ImportJobId, total: usize) -> JobRecord {
+    JobRecord {
+        id: id.clone(),
+        org_id: "org".into(),
+        user_id: "ada".into(),
+        scope: Scope::User,
+        source: Provider::S3,
+        bucket: "bkt".into(),
+        prefix: None,
+        folder_id: None,
+        folder_name: None,
+        collection: "videos".into(),
+        integration_id: None,
+        multi_view: false,
+        total: total as i64,
+        uploaded: 0,
+        failed: 0,
+        created_at: 1,
+        updated_at: 1,
+        completed_at: None,
+    }
+}
+
+fn metadata() -> VideoMetadata {
+    VideoMetadata {
+        size_bytes: Some(1_000),
+        sha256: Some("ab".repeat(32)),
+        duration_s: Some(2.5),
+        width: Some(640),
+        height: Some(480),
+        codec: Some("avc1".into()),
+    }
+}
+
+/// Claim and finish rows alternating NULL and present metadata (and a retry
+/// in between, which binds NULL again), then check every row and the job.
+async fn nulls_then_values_then_nulls(store: &SqlStore) {
+    let id: ImportJobId = "ij_optional".parse().unwrap();
+    let videos: Vec<NewVideo> = (0..6).map(video).collect();
+    store
+        .create_job(job(&id, videos.len()), videos)
+        .await
+        .unwrap();
+    let outcomes = [
+        RowOutcome::Failed("not an MP4".into()),
+        RowOutcome::Uploaded(metadata()),
+        RowOutcome::RetryLater {
+            not_before: 0,
+            error: "busy".into(),
+        },
+        RowOutcome::Uploaded(metadata()),
+        RowOutcome::Failed("missing".into()),
+        RowOutcome::Uploaded(metadata()),
+    ];
+    let mut finished = 0;
+    for (round, outcome) in outcomes.into_iter().enumerate() {
+        let row = store
+            .claim("wk_test", 10 + round as i64, 1_000_000)
+            .await
+            .unwrap()
+            .expect("a row to claim");
+        assert!(
+            store.finish(&row.id, "wk_test", outcome, 20).await.unwrap(),
+            "round {round}: the row was finished"
+        );
+        finished += 1;
+    }
+    // The row sent back by RetryLater is claimed again and fails.
+    while let Some(row) = store.claim("wk_test", 100, 1_000_000).await.unwrap() {
+        let outcome = RowOutcome::Failed("still busy".into());
+        assert!(
+            store
+                .finish(&row.id, "wk_test", outcome, 101)
+                .await
+                .unwrap()
+        );
+        finished += 1;
+    }
+    assert_eq!(finished, 7);
+    let who = Principal {
+        user_id: "ada".into(),
+        org_id: "org".into(),
+        display_name: None,
+    };
+    let job = store.job(&who, &id).await.unwrap().expect("the job");
+    assert_eq!((job.uploaded, job.failed), (3, 3));
+    assert!(job.completed_at.is_some());
+    let rows = store
+        .list_rows(&job, &PageRequest::new(10, None, None).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 6);
+    for row in &rows {
+        match row.status {
+            VideoStatus::Uploaded => assert_eq!(row.metadata, metadata(), "{}", row.id),
+            VideoStatus::UploadingFailed => {
+                assert_eq!(row.metadata, VideoMetadata::default(), "{}", row.id);
+            }
+            ref other => panic!("{} ended {other}", row.id),
+        }
+    }
+    // A retry binds NULL metadata again; the next finish binds values.
+    let retried = store.retry_rows(&job, None, 200).await.unwrap();
+    assert_eq!(retried.len(), 3);
+    let row = store
+        .claim("wk_test", 300, 1_000_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let outcome = RowOutcome::Uploaded(metadata());
+    assert!(
+        store
+            .finish(&row.id, "wk_test", outcome, 301)
+            .await
+            .unwrap()
+    );
+    let row = store
+        .claim("wk_test", 302, 1_000_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let outcome = RowOutcome::Failed("gone".into());
+    assert!(
+        store
+            .finish(&row.id, "wk_test", outcome, 303)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn sqlite_statements_take_null_then_a_value_then_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = SqlStore::open_with_connections(&url, Some(1))
+        .await
+        .unwrap();
+    nulls_then_values_then_nulls(&store).await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL; run cargo xtask test"]
+async fn postgres_statements_take_null_then_a_value_then_null() {
+    let url = postgres::fresh_database(&postgres::unique_name("vimport_test_")).await;
+    let store = SqlStore::open_with_connections(&url, Some(1))
+        .await
+        .unwrap();
+    nulls_then_values_then_nulls(&store).await;
+}
