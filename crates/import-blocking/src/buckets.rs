@@ -10,7 +10,7 @@ use std::future::Future;
 
 use import_core::client::{BucketFailure, ClientError};
 use import_core::glob::Glob;
-use import_providers::{expand, open_source, preflight};
+use import_providers::{ProviderError, expand, open_source, preflight};
 
 pub use import_providers::{
     DEFAULT_HF_ENDPOINT, DEFAULT_PREFLIGHT_CONCURRENCY, EndpointPolicy, GcsServiceAccount,
@@ -44,6 +44,33 @@ where
         Ok(output) => output,
         Err(panic) => std::panic::resume_unwind(panic),
     })
+}
+
+/// The client error for a failure of the bucket crate: the clients take its
+/// parts, and the core's [`BucketFailure`] says what they mean for a caller.
+fn client_error(err: ProviderError) -> ClientError {
+    let failure = match err {
+        ProviderError::Unresolvable { ref host } => BucketFailure::Unresolvable {
+            host: host.clone(),
+            message: err.to_string(),
+        },
+        ProviderError::List {
+            prefix,
+            kind,
+            message,
+        } => BucketFailure::List {
+            prefix,
+            transient: kind.is_transient(),
+            message,
+        },
+        ProviderError::InvalidPrefix { uri, problem } => {
+            BucketFailure::InvalidPrefix { uri, problem }
+        }
+        other => BucketFailure::Source {
+            message: other.to_string(),
+        },
+    };
+    failure.into()
 }
 
 impl Client {
@@ -92,11 +119,11 @@ impl Client {
     ) -> Result<PreflightReport> {
         source
             .check_serves(request.provider(), request.bucket())
-            .map_err(BucketFailure::from)?;
+            .map_err(client_error)?;
         block_on(request.bucket(), async {
             let store = open_source(source, policy, hf_endpoint)
                 .await
-                .map_err(BucketFailure::from)?;
+                .map_err(client_error)?;
             Ok(preflight(request, store, prefix, options, |_, _| {}).await)
         })?
     }
@@ -137,14 +164,14 @@ impl Client {
         let glob = glob.map(Glob::parse).transpose()?;
         source
             .check_serves(prefix.provider(), prefix.bucket())
-            .map_err(BucketFailure::from)?;
+            .map_err(client_error)?;
         block_on(prefix_uri, async {
             let store = open_source(source, policy, hf_endpoint)
                 .await
-                .map_err(BucketFailure::from)?;
+                .map_err(client_error)?;
             expand(store, prefix_uri, glob.as_ref())
                 .await
-                .map_err(|e| ClientError::from(BucketFailure::from(e)))
+                .map_err(client_error)
         })?
     }
 }

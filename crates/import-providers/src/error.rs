@@ -433,37 +433,6 @@ pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
     out
 }
 
-/// What a failure of this crate means to a client of the import API: the
-/// core's [`BucketFailure`](import_core::client::BucketFailure), which the
-/// clients turn into their error. The parts are taken here, once, for both
-/// clients.
-impl From<ProviderError> for import_core::client::BucketFailure {
-    fn from(err: ProviderError) -> Self {
-        use import_core::client::BucketFailure;
-        match err {
-            ProviderError::Unresolvable { ref host } => BucketFailure::Unresolvable {
-                host: host.clone(),
-                message: err.to_string(),
-            },
-            ProviderError::List {
-                prefix,
-                kind,
-                message,
-            } => BucketFailure::List {
-                prefix,
-                transient: kind.is_transient(),
-                message,
-            },
-            ProviderError::InvalidPrefix { uri, problem } => {
-                BucketFailure::InvalidPrefix { uri, problem }
-            }
-            other => BucketFailure::Source {
-                message: other.to_string(),
-            },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
