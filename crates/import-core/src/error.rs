@@ -124,10 +124,7 @@ pub enum Error {
     },
 
     /// A saved integration of another provider or bucket than the request's.
-    #[error(
-        "the integration is a `{}` integration for bucket `{integration_bucket}`, but the request imports from {} bucket `{request_bucket}`; pass an integration saved for that bucket, or leave `integration_id` out",
-        .integration_kind.wire_name(), .request_kind.wire_name()
-    )]
+    #[error("{}", mismatch_text(*.integration_kind, .integration_bucket, *.request_kind, .request_bucket))]
     IntegrationMismatch {
         /// The integration's provider.
         integration_kind: Provider,
@@ -303,6 +300,32 @@ pub enum PagingProblem {
     /// `offset` on a multi-view job.
     #[error("`offset` paging is not available on a multi-view job; page with `cursor` instead")]
     OffsetOnMultiView,
+}
+
+/// The text of [`Error::IntegrationMismatch`]: another provider, or another
+/// bucket of the same provider, with the fix that applies.
+fn mismatch_text(
+    integration_kind: Provider,
+    integration_bucket: &str,
+    request_kind: Provider,
+    request_bucket: &str,
+) -> String {
+    if integration_kind != request_kind {
+        return format!(
+            "the integration is a `{}` integration, but the request imports from {} buckets; pass an integration of that provider",
+            integration_kind.wire_name(),
+            request_kind.wire_name()
+        );
+    }
+    let fix = if request_kind == Provider::Gcs {
+        "pass a `gcs` integration saved for that bucket"
+    } else {
+        "pass an integration saved for that bucket, or leave `integration_id` out"
+    };
+    format!(
+        "the integration is for bucket `{integration_bucket}`, but the request imports from {} bucket `{request_bucket}`; {fix}",
+        request_kind.wire_name()
+    )
 }
 
 /// ` (bucket `b`)` for a message about a bucket, when it is known.

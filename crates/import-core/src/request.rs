@@ -902,10 +902,16 @@ mod tests {
         assert_eq!(err.http_status(), 400);
         assert!(
             err.to_string()
-                .contains("`gcs` integration for bucket `bkt`"),
+                .contains("is a `gcs` integration, but the request imports from s3 buckets"),
             "{err}"
         );
-        assert!(req.check_integration(Provider::S3, "other").is_err());
+        let err = req.check_integration(Provider::S3, "other").unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "the integration is for bucket `other`, but the request imports from s3 bucket `bkt`"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! The store's statements with optional parameters, bound NULL, then a value,
-//! then NULL again, on one pooled connection, on SQLite and on PostgreSQL:
-//! a prepared statement reused with other parameter types must still work.
+//! The store on SQLite and on PostgreSQL: statements with optional
+//! parameters bound NULL, then a value, then NULL again on one pooled
+//! connection (a prepared statement reused with other parameter types must
+//! still work), and who sees which folder and job.
 
 use import_core::wire::{VideoMetadata, VideoStatus};
-use import_core::{ImportJobId, PageRequest, Provider, Scope, VideoId};
-use import_server::store::{JobRecord, NewVideo, Principal, RowOutcome, SqlStore, Store};
+use import_core::{FolderId, ImportJobId, PageRequest, Provider, Scope, VideoId};
+use import_server::store::{
+    FolderRecord, JobRecord, NewVideo, Principal, RowOutcome, SqlStore, Store,
+};
 use import_testkit::postgres;
 
 fn video(i: usize) -> NewVideo {
@@ -44,7 +47,8 @@ fn metadata() -> VideoMetadata {
     VideoMetadata {
         size_bytes: Some(1_000),
         sha256: Some("ab".repeat(32)),
-        duration_s: Some(2.5),
+        // Not exact in 15 digits, as SQLite writes a REAL into JSON.
+        duration_s: Some(7007.0 / 600.0),
         width: Some(640),
         height: Some(480),
         codec: Some("avc1".into()),
@@ -147,22 +151,114 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     );
 }
 
+fn principal(user: &str, org: &str) -> Principal {
+    Principal {
+        user_id: user.into(),
+        org_id: org.into(),
+        display_name: None,
+    }
+}
+
+/// A `user` folder and job are their owner's; an `org` one is every member's;
+/// nothing is seen from another organisation.
+async fn visibility(store: &SqlStore) {
+    let ada = principal("ada", "acme");
+    let bob = principal("bob", "acme");
+    let eve = principal("eve", "evil");
+    for (id, scope, owner) in [("fo_user", Scope::User, "ada"), ("fo_org", Scope::Org, "")] {
+        let folder = FolderRecord {
+            id: FolderId::new(id).unwrap(),
+            org_id: "acme".into(),
+            scope,
+            owner_id: owner.into(),
+            name: id.into(),
+            description: None,
+            created_by: "ada".into(),
+            created_at: 1,
+        };
+        assert!(store.insert_folder(folder).await.unwrap().is_some());
+    }
+    let user_folder = FolderId::new("fo_user").unwrap();
+    let org_folder = FolderId::new("fo_org").unwrap();
+    assert!(
+        store
+            .folder_by_id(&ada, &user_folder)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .folder_by_id(&bob, &user_folder)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .folder_by_id(&eve, &user_folder)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .folder_by_id(&ada, &org_folder)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .folder_by_id(&bob, &org_folder)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .folder_by_id(&eve, &org_folder)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    for (id, scope) in [("ij_user", Scope::User), ("ij_org", Scope::Org)] {
+        let mut record = job(&id.parse().unwrap(), 1);
+        record.org_id = "acme".into();
+        record.scope = scope;
+        let row = NewVideo {
+            id: VideoId::new(format!("vi_{id}")).unwrap(),
+            ..video(0)
+        };
+        store.create_job(record, vec![row]).await.unwrap();
+    }
+    let user_job: ImportJobId = "ij_user".parse().unwrap();
+    let org_job: ImportJobId = "ij_org".parse().unwrap();
+    assert!(store.job(&ada, &user_job).await.unwrap().is_some());
+    assert!(store.job(&bob, &user_job).await.unwrap().is_none());
+    assert!(store.job(&bob, &org_job).await.unwrap().is_some());
+    assert!(store.job(&eve, &org_job).await.unwrap().is_none());
+}
+
 #[tokio::test]
-async fn sqlite_statements_take_null_then_a_value_then_null() {
+async fn store_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("store.db").display());
     let store = SqlStore::open_with_connections(&url, Some(1))
         .await
         .unwrap();
     nulls_then_values_then_nulls(&store).await;
+    visibility(&store).await;
 }
 
 #[tokio::test]
 #[ignore = "needs PostgreSQL; run cargo xtask test"]
-async fn postgres_statements_take_null_then_a_value_then_null() {
+async fn store_on_postgres() {
     let url = postgres::fresh_database(&postgres::unique_name("vimport_test_")).await;
     let store = SqlStore::open_with_connections(&url, Some(1))
         .await
         .unwrap();
     nulls_then_values_then_nulls(&store).await;
+    visibility(&store).await;
 }

@@ -56,7 +56,8 @@ pub struct ClientConfig {
 /// assert_eq!(from_env.api_key.expose(), "vk_env");
 /// # Ok::<(), import_core::Error>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+/// `Debug` never shows the API key.
+#[derive(Clone, Default)]
 #[must_use]
 pub struct ClientConfigBuilder {
     api_key: Option<String>,
@@ -64,6 +65,18 @@ pub struct ClientConfigBuilder {
     timeout: Option<Duration>,
     user_agent: Option<String>,
     retry: Option<RetryPolicy>,
+}
+
+impl std::fmt::Debug for ClientConfigBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfigBuilder")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("user_agent", &self.user_agent)
+            .field("retry", &self.retry)
+            .finish()
+    }
 }
 
 impl ClientConfigBuilder {
@@ -233,6 +246,16 @@ impl<C: FromConfig> ClientBuilder<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builders_never_show_the_key() {
+        let builder = ClientConfigBuilder::default().api_key("vk_secret_123");
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains("vk_secret_123"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        let config = builder.build().unwrap();
+        assert!(!format!("{config:?}").contains("vk_secret_123"));
+    }
 
     #[test]
     fn config_checks() {

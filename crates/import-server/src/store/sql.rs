@@ -66,13 +66,28 @@ impl Dialect {
         }
     }
 
-    /// A page of rows as one JSON array of arrays.
+    /// A page of rows as one JSON array of arrays, in the order of
+    /// [`ROW_COLUMNS`]. `duration_s` travels as text with every digit: SQLite
+    /// writes a REAL into JSON with 15 significant digits only, which would
+    /// change a duration such as 7007/600 on its way out.
     fn json_rows(self) -> String {
+        let columns = ROW_COLUMNS.replace("duration_s", self.exact_duration());
         match self {
-            Dialect::Sqlite => format!("json_group_array(json_array({ROW_COLUMNS}))"),
-            Dialect::Postgres => format!(
-                "COALESCE(json_agg(json_build_array({ROW_COLUMNS}) ORDER BY id), '[]')::text"
-            ),
+            Dialect::Sqlite => format!("json_group_array(json_array({columns}))"),
+            Dialect::Postgres => {
+                format!("COALESCE(json_agg(json_build_array({columns}) ORDER BY id), '[]')::text")
+            }
+        }
+    }
+
+    /// `duration_s` as text that parses back to the same `f64` (17
+    /// significant digits on SQLite; PostgreSQL's shortest exact form).
+    fn exact_duration(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => {
+                "CASE WHEN duration_s IS NULL THEN NULL ELSE printf('%!.17g', duration_s) END"
+            }
+            Dialect::Postgres => "duration_s::text",
         }
     }
 }
@@ -375,7 +390,7 @@ type JsonRow = (
     Option<String>,
     Option<i64>,
     Option<String>,
-    Option<f64>,
+    Option<String>,
     Option<i64>,
     Option<i64>,
     Option<String>,
@@ -416,7 +431,11 @@ fn rows_from_json(json: &str) -> StoreResult<Vec<RowRecord>> {
                     metadata: VideoMetadata {
                         size_bytes: size.map(|v| v as u64),
                         sha256,
-                        duration_s,
+                        duration_s: duration_s.map(|d| d.parse::<f64>()).transpose().map_err(
+                            |_| StoreError::Corrupt {
+                                column: "duration_s",
+                            },
+                        )?,
                         width: width.map(|v| v as u32),
                         height: height.map(|v| v as u32),
                         codec,
@@ -515,7 +534,6 @@ impl Store for SqlStore {
         .bind(id.as_str())
         .bind(&who.org_id)
         .bind(Scope::Org.as_str())
-        .bind(&who.org_id)
         .bind(&who.user_id)
         .fetch_optional(&self.pool)
         .await?;
