@@ -37,6 +37,11 @@ pub(super) fn source_failure(err: &object_store::Error) -> Copy {
 }
 
 /// A multipart upload that is aborted unless [`StagedUpload::finish`] ends it.
+///
+/// Known gap: once `finish` has taken the writer, a copy dropped while the
+/// final part and the completion are in flight (its lease lost at that very
+/// moment) is not aborted here; the staged parts stay until the media store's
+/// own clean-up (the sources issue asks for a sweep).
 struct StagedUpload {
     writer: Option<WriteMultipart>,
 }
