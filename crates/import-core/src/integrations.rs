@@ -22,6 +22,28 @@ struct Target {
     prefix: Option<String>,
 }
 
+/// The accessors every checked integration body has: what it names.
+macro_rules! target_accessors {
+    ($($ty:ty),+) => {$(
+        impl $ty {
+            /// The display name.
+            pub fn name(&self) -> &str {
+                &self.target.name
+            }
+            /// The bucket (`namespace/name` for Hugging Face).
+            pub fn bucket(&self) -> &str {
+                &self.target.bucket
+            }
+            /// The prefix, without leading `/`.
+            pub fn prefix(&self) -> Option<&str> {
+                self.target.prefix.as_deref()
+            }
+        }
+    )+};
+}
+
+target_accessors!(S3Integration, GcsIntegration, HfIntegration);
+
 impl Target {
     fn new(provider: Provider, name: &str, bucket: &str, prefix: Option<&str>) -> Result<Target> {
         let bucket = required("bucket", bucket)?;
@@ -129,18 +151,6 @@ impl TryFrom<AddS3Integration> for S3Integration {
 }
 
 impl S3Integration {
-    /// The display name.
-    pub fn name(&self) -> &str {
-        &self.target.name
-    }
-    /// The bucket.
-    pub fn bucket(&self) -> &str {
-        &self.target.bucket
-    }
-    /// The prefix, without leading `/`.
-    pub fn prefix(&self) -> Option<&str> {
-        self.target.prefix.as_deref()
-    }
     /// The region to sign for (`auto` for an endpoint given without one).
     pub fn region(&self) -> &str {
         &self.region
@@ -244,18 +254,6 @@ impl TryFrom<AddGcsIntegration> for GcsIntegration {
 }
 
 impl GcsIntegration {
-    /// The display name.
-    pub fn name(&self) -> &str {
-        &self.target.name
-    }
-    /// The bucket.
-    pub fn bucket(&self) -> &str {
-        &self.target.bucket
-    }
-    /// The prefix, without leading `/`.
-    pub fn prefix(&self) -> Option<&str> {
-        self.target.prefix.as_deref()
-    }
     /// The service-account key, a JSON object (secret).
     pub fn service_account(&self) -> &Value {
         &self.service_account
@@ -324,18 +322,6 @@ impl TryFrom<AddHfIntegration> for HfIntegration {
 }
 
 impl HfIntegration {
-    /// The display name.
-    pub fn name(&self) -> &str {
-        &self.target.name
-    }
-    /// The bucket, `namespace/name`.
-    pub fn bucket(&self) -> &str {
-        &self.target.bucket
-    }
-    /// The prefix, without leading `/`.
-    pub fn prefix(&self) -> Option<&str> {
-        self.target.prefix.as_deref()
-    }
     /// The Hub token (secret).
     pub fn token(&self) -> &str {
         &self.token
