@@ -20,13 +20,21 @@ use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4};
 use import_testkit::postgres::fresh_database;
 
+/// Rows of the big job: `VIMPORT_BENCH_ROWS`, default 1,000,000.
+fn rows() -> usize {
+    std::env::var("VIMPORT_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
 
 async fn million(label: &str, database_url: String, dir: &std::path::Path) {
-    const ROWS: usize = 1_000_000;
+    let rows = rows();
     let store = SqlStore::open(&database_url).await.unwrap();
     let mut config = ServerConfig::new(dir);
     config.listen = "127.0.0.1:0".parse().unwrap();
@@ -34,7 +42,7 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
     config.database_url = Some(database_url);
     let server = Server::start(config).await.unwrap();
     let key = server.create_api_key("bench", "bench", None).await.unwrap();
-    let videos: Vec<NewVideo> = (0..ROWS)
+    let videos: Vec<NewVideo> = (0..rows)
         .map(|i| NewVideo {
             id: import_core::VideoId::new(format!("vi_{i:010}")).unwrap(),
             set_id: None,
@@ -56,7 +64,7 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
         collection: "videos".into(),
         integration_id: None,
         multi_view: false,
-        total: ROWS as i64,
+        total: rows as i64,
         uploaded: 0,
         failed: 0,
         created_at: 1,
@@ -81,16 +89,16 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
         median(times)
     };
     let shallow = time(None).await;
-    let deep = time(Some(&format!("vi_{:010}", ROWS - 501))).await;
+    let deep = time(Some(&format!("vi_{:010}", rows - 501))).await;
     let mut checks = Vec::new();
     for _ in 0..40 {
         let t = Instant::now();
         let job = client.ok(&api::get_import_job(&id)).await;
         checks.push(t.elapsed());
-        assert_eq!(job["total"], ROWS);
+        assert_eq!(job["total"], rows);
     }
     println!(
-        "million [{label}]: creating a 1,000,000-row job {:.2} s; 500-row page at depth 0 {:.2} ms, at the end {:.2} ms, ratio {:.2} (target < 1.5); one readiness check (GET job) {:.2} ms",
+        "million [{label}]: creating a {rows}-row job {:.2} s; 500-row page at depth 0 {:.2} ms, at the end {:.2} ms, ratio {:.2} (target < 1.5); one readiness check (GET job) {:.2} ms",
         created.as_secs_f64(),
         shallow.as_secs_f64() * 1e3,
         deep.as_secs_f64() * 1e3,
