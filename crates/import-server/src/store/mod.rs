@@ -329,6 +329,10 @@ pub trait Store: Send + Sync + 'static {
         outcome: RowOutcome,
         now: i64,
     ) -> StoreResult<bool>;
+    /// Give a claimed row back to `PENDING` without spending the attempt its
+    /// claim counted (its worker could not record the outcome); false if the
+    /// lease was lost.
+    async fn hand_back(&self, id: &VideoId, worker: &str, now: i64) -> StoreResult<bool>;
     /// Put rows whose lease expired back to `PENDING`; answers how many.
     async fn release_expired(&self, now: i64) -> StoreResult<u64>;
 

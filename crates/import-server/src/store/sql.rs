@@ -132,6 +132,7 @@ struct Statements {
     finish: String,
     complete_job: String,
     release_expired: String,
+    hand_back: String,
     /// `retry_rows`, without its closing id filter and `RETURNING`.
     retry: String,
     /// New rows of a job: `$1` a JSON array of `[id, set_id, role, object,
@@ -181,6 +182,11 @@ impl Statements {
             release_expired: format!(
                 "UPDATE videos SET status = {pending}, lease_owner = NULL, lease_until = NULL, updated_at = $1
                  WHERE status = {uploading} AND lease_until < $1"
+            ),
+            hand_back: format!(
+                "UPDATE videos SET status = {pending}, lease_owner = NULL, lease_until = NULL,
+                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $1
+                 WHERE id = $2 AND lease_owner = $3 AND status = {uploading}"
             ),
             retry: format!(
                 "UPDATE videos SET status = {pending}, error = NULL, not_before = 0, attempts = 0, updated_at = $1
@@ -947,6 +953,16 @@ impl Store for SqlStore {
             .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn hand_back(&self, id: &VideoId, worker: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(AssertSqlSafe(self.sql.hand_back.as_str()))
+            .bind(now)
+            .bind(id.as_str())
+            .bind(worker)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn release_expired(&self, now: i64) -> StoreResult<u64> {

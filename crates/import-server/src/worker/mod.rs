@@ -25,6 +25,13 @@ pub(crate) use source::SourceCache;
 /// Longest wait between two retries of a row.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
+/// Retries of a failed write of a row's outcome (a busy or briefly
+/// unreachable database) before the worker hands the row back.
+const RECORD_RETRIES: u32 = 4;
+/// The wait before the first of those retries; it doubles each time (0.1, 0.2,
+/// 0.4, 0.8 s: 1.5 s in all, well inside any lease).
+const RECORD_BACKOFF: Duration = Duration::from_millis(100);
+
 /// How a copy ended, before it is written to the row.
 pub(crate) enum Copy {
     /// Stored, with its metadata.
@@ -118,14 +125,28 @@ async fn process(state: &AppState, cache: &SourceCache, worker: &str, row: Claim
             }
         }
     };
-    let copy = tokio::select! {
-        copy = import(state, cache, &row) => copy,
+    // The lease is kept until the outcome is written, its retries included.
+    let work = async {
+        let copy = import(state, cache, &row).await;
+        let outcome = outcome_of(state, &row, copy, started);
+        record(state, &row, worker, outcome).await;
+    };
+    tokio::select! {
+        () = work => {}
         () = heartbeat => {
             tracing::warn!(video = %row.id, "lease lost while copying; another worker has the row");
-            return;
         }
-    };
-    let now = now_ms();
+    }
+}
+
+/// What a copy means for its row: failed for good once the row has used its
+/// attempts, else retried after a backoff.
+fn outcome_of(
+    state: &AppState,
+    row: &ClaimedRow,
+    copy: Copy,
+    started: std::time::Instant,
+) -> RowOutcome {
     let outcome = match copy {
         Copy::Done(meta) => RowOutcome::Uploaded(meta),
         Copy::Fail(reason) => RowOutcome::Failed(reason),
@@ -142,7 +163,7 @@ async fn process(state: &AppState, cache: &SourceCache, worker: &str, row: Claim
                 .with_max_backoff(MAX_BACKOFF)
                 .backoff(retry);
             RowOutcome::RetryLater {
-                not_before: now + wait.as_millis() as i64,
+                not_before: now_ms() + wait.as_millis() as i64,
                 error: reason,
             }
         }
@@ -157,13 +178,53 @@ async fn process(state: &AppState, cache: &SourceCache, worker: &str, row: Claim
     } else {
         tracing::info!(video = %row.id, outcome = label, elapsed_ms = started.elapsed().as_millis() as u64, "row finished");
     }
-    match state.store.finish(&row.id, worker, outcome, now).await {
-        Ok(true) => {}
+    outcome
+}
+
+/// Write a row's outcome. A failed write (the database busy or briefly
+/// away) is tried again [`RECORD_RETRIES`] times with a short backoff; if it
+/// still fails, the row goes back to the queue without spending the attempt
+/// its claim counted, so the copy is redone at once instead of after the
+/// lease. Only when that write fails too does the lease decide (and the
+/// attempt counts, as for a crash).
+async fn record(state: &AppState, row: &ClaimedRow, worker: &str, outcome: RowOutcome) {
+    let backoff = RetryPolicy::default()
+        .with_initial_backoff(RECORD_BACKOFF)
+        .with_jitter(false);
+    let mut last_error = None;
+    for retry in 0..=RECORD_RETRIES {
+        if retry > 0 {
+            tokio::time::sleep(backoff.backoff(retry - 1)).await;
+        }
+        match state
+            .store
+            .finish(&row.id, worker, outcome.clone(), now_ms())
+            .await
+        {
+            Ok(true) => return,
+            Ok(false) => {
+                tracing::warn!(video = %row.id, "the row's lease was lost before it was marked; another worker will redo it");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(video = %row.id, retry, error = %e, "recording a row's outcome failed; trying again");
+                last_error = Some(e);
+            }
+        }
+    }
+    let error = last_error.map(|e| e.to_string()).unwrap_or_default();
+    match state.store.hand_back(&row.id, worker, now_ms()).await {
+        Ok(true) => {
+            tracing::warn!(video = %row.id, tries = RECORD_RETRIES + 1, %error,
+                "could not record the row's outcome; it is queued again without spending an attempt");
+            state.wake.notify_waiters();
+        }
         Ok(false) => {
             tracing::warn!(video = %row.id, "the row's lease was lost before it was marked; another worker will redo it")
         }
         Err(e) => {
-            tracing::warn!(video = %row.id, error = %e, "marking a row failed; its lease will expire and it will be redone")
+            tracing::warn!(video = %row.id, %error, hand_back_error = %e,
+                "could not record the row's outcome nor hand the row back; its lease will expire and it will be redone")
         }
     }
 }

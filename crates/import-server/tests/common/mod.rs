@@ -4,8 +4,10 @@
 //! [`import_testkit::api::ApiClient`]'s, which [`Env`] dereferences to.
 #![allow(dead_code, unreachable_pub)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use import_server::store::{SqlStore, Store};
 use import_server::{Server, ServerConfig};
 use import_testkit::S3StandIn;
 use import_testkit::api::{ApiClient, s3_integration_body};
@@ -63,12 +65,23 @@ pub async fn env() -> Env {
 }
 
 pub async fn env_with(tune: impl FnOnce(&mut ServerConfig)) -> Env {
+    env_with_store(tune, |store| Arc::new(store)).await
+}
+
+/// [`env_with`] on a store that `wrap` makes from the real one (a wrapper
+/// that injects faults, say).
+pub async fn env_with_store(
+    tune: impl FnOnce(&mut ServerConfig),
+    wrap: impl FnOnce(SqlStore) -> Arc<dyn Store>,
+) -> Env {
     let s3 = S3StandIn::start(AK, SK).await.unwrap();
     s3.create_bucket(BUCKET).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path(), &[s3.addr().to_string()]);
     tune(&mut c);
-    let server = Server::start(c).await.unwrap();
+    std::fs::create_dir_all(&c.data_dir).unwrap();
+    let store = SqlStore::open(&c.database_url()).await.unwrap();
+    let server = Server::start_with_store(c, wrap(store)).await.unwrap();
     let key = server
         .create_api_key("user_ada", "org_acme", Some("Ada"))
         .await

@@ -1,0 +1,265 @@
+//! A worker whose write of a row's outcome fails: it writes again at once
+//! (a few times, with a short backoff), and if the database still refuses,
+//! hands the row back without spending its attempt instead of waiting for the
+//! lease to expire.
+//!
+//! The failing database is a wrapper around the real store (SQLite, or
+//! PostgreSQL with `VIMPORT_TEST_STORE=postgres`) that refuses the first `n`
+//! `finish` calls as a busy database does (`StoreError::Unavailable`); a
+//! mock only of the failure, every other call and every successful one runs
+//! on the real database.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use common::*;
+use import_core::{FolderId, ImportJobId, IntegrationId, PageRequest, Provider, Scope, VideoId};
+use import_server::StoreError;
+use import_server::store::*;
+
+/// The real store, with `finish` refused while `refusals` lasts, and every
+/// claim recorded with the attempts it counted.
+struct RefusingStore {
+    inner: SqlStore,
+    refusals: AtomicU32,
+    finishes: AtomicU32,
+    claims: Mutex<Vec<(VideoId, i64)>>,
+}
+
+impl RefusingStore {
+    fn new(inner: SqlStore, refusals: u32) -> Arc<RefusingStore> {
+        Arc::new(RefusingStore {
+            inner,
+            refusals: AtomicU32::new(refusals),
+            finishes: AtomicU32::new(0),
+            claims: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+#[async_trait]
+impl Store for RefusingStore {
+    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<()> {
+        self.inner.create_api_key(key).await
+    }
+    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<Principal>> {
+        self.inner.principal_for_key(key_hash).await
+    }
+    async fn insert_folder(&self, folder: FolderRecord) -> StoreResult<Option<FolderRecord>> {
+        self.inner.insert_folder(folder).await
+    }
+    async fn folder_by_name(
+        &self,
+        who: &Principal,
+        name: &str,
+        scope: Scope,
+    ) -> StoreResult<Option<FolderRecord>> {
+        self.inner.folder_by_name(who, name, scope).await
+    }
+    async fn folder_by_id(
+        &self,
+        who: &Principal,
+        id: &FolderId,
+    ) -> StoreResult<Option<FolderRecord>> {
+        self.inner.folder_by_id(who, id).await
+    }
+    async fn insert_integration(&self, rec: IntegrationRecord) -> StoreResult<()> {
+        self.inner.insert_integration(rec).await
+    }
+    async fn list_integrations(&self, who: &Principal) -> StoreResult<Vec<IntegrationRecord>> {
+        self.inner.list_integrations(who).await
+    }
+    async fn integration(
+        &self,
+        who: &Principal,
+        id: &IntegrationId,
+    ) -> StoreResult<Option<IntegrationRecord>> {
+        self.inner.integration(who, id).await
+    }
+    async fn integration_by_id(
+        &self,
+        id: &IntegrationId,
+    ) -> StoreResult<Option<IntegrationRecord>> {
+        self.inner.integration_by_id(id).await
+    }
+    async fn newest_integration(
+        &self,
+        who: &Principal,
+        kind: Provider,
+        bucket: &str,
+    ) -> StoreResult<Option<IntegrationRecord>> {
+        self.inner.newest_integration(who, kind, bucket).await
+    }
+    async fn delete_integration(&self, who: &Principal, id: &IntegrationId) -> StoreResult<bool> {
+        self.inner.delete_integration(who, id).await
+    }
+    async fn touch_integration(&self, id: &IntegrationId, now: i64) -> StoreResult<()> {
+        self.inner.touch_integration(id, now).await
+    }
+    async fn create_job(&self, job: JobRecord, videos: Vec<NewVideo>) -> StoreResult<()> {
+        self.inner.create_job(job, videos).await
+    }
+    async fn job(&self, who: &Principal, id: &ImportJobId) -> StoreResult<Option<JobRecord>> {
+        self.inner.job(who, id).await
+    }
+    async fn job_by_id(&self, id: &ImportJobId) -> StoreResult<Option<JobRecord>> {
+        self.inner.job_by_id(id).await
+    }
+    async fn list_rows(&self, job: &JobRecord, page: &PageRequest) -> StoreResult<Vec<RowRecord>> {
+        self.inner.list_rows(job, page).await
+    }
+    async fn set_views(
+        &self,
+        job_id: &ImportJobId,
+        set_ids: &[VideoId],
+    ) -> StoreResult<Vec<RowRecord>> {
+        self.inner.set_views(job_id, set_ids).await
+    }
+    async fn retry_rows(
+        &self,
+        job: &JobRecord,
+        ids: Option<&[VideoId]>,
+        now: i64,
+    ) -> StoreResult<Vec<VideoId>> {
+        self.inner.retry_rows(job, ids, now).await
+    }
+    async fn video(
+        &self,
+        who: &Principal,
+        id: &VideoId,
+    ) -> StoreResult<Option<(RowRecord, JobRecord)>> {
+        self.inner.video(who, id).await
+    }
+    async fn claim(
+        &self,
+        worker: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<Option<ClaimedRow>> {
+        let row = self.inner.claim(worker, now, lease_until).await?;
+        if let Some(row) = &row {
+            self.claims
+                .lock()
+                .unwrap()
+                .push((row.id.clone(), row.attempts));
+        }
+        Ok(row)
+    }
+    async fn renew_lease(&self, id: &VideoId, worker: &str, lease_until: i64) -> StoreResult<bool> {
+        self.inner.renew_lease(id, worker, lease_until).await
+    }
+    async fn finish(
+        &self,
+        id: &VideoId,
+        worker: &str,
+        outcome: RowOutcome,
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.finishes.fetch_add(1, Ordering::SeqCst);
+        let refuse = self
+            .refusals
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refuse {
+            return Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
+        }
+        self.inner.finish(id, worker, outcome, now).await
+    }
+    async fn hand_back(&self, id: &VideoId, worker: &str, now: i64) -> StoreResult<bool> {
+        self.inner.hand_back(id, worker, now).await
+    }
+    async fn release_expired(&self, now: i64) -> StoreResult<u64> {
+        self.inner.release_expired(now).await
+    }
+    async fn idem_begin(
+        &self,
+        user: &str,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+    ) -> StoreResult<IdemBegin> {
+        self.inner.idem_begin(user, key, fingerprint, now).await
+    }
+    async fn idem_finish(
+        &self,
+        user: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> StoreResult<()> {
+        self.inner.idem_finish(user, key, status, body).await
+    }
+    async fn idem_abort(&self, user: &str, key: &str) -> StoreResult<()> {
+        self.inner.idem_abort(user, key).await
+    }
+    async fn idem_prune(&self, before: i64) -> StoreResult<u64> {
+        self.inner.idem_prune(before).await
+    }
+}
+
+/// Import one good object on a server whose first `refusals` writes of an
+/// outcome fail; answers the store and how long the import took.
+async fn import_with_refusals(refusals: u32) -> (Arc<RefusingStore>, Duration) {
+    let holder: Arc<Mutex<Option<Arc<RefusingStore>>>> = Arc::default();
+    let keep = holder.clone();
+    let env = env_with_store(
+        |c| {
+            // One worker, and a lease far longer than the test: a row that
+            // waited for its lease would fail the time bound below.
+            c.workers = 1;
+            c.lease = Duration::from_secs(120);
+            c.max_attempts = 1;
+        },
+        move |inner| {
+            let store = RefusingStore::new(inner, refusals);
+            *keep.lock().unwrap() = Some(store.clone());
+            store
+        },
+    )
+    .await;
+    let store = holder.lock().unwrap().take().unwrap();
+    env.s3
+        .put(BUCKET, "cam/front.mp4", &mp4(320, 240, 2_000))
+        .unwrap();
+    let ci = env.s3_integration(SK, None).await;
+    let start = Instant::now();
+    let job = env
+        .upload_s3_keys(BUCKET, &["cam/front.mp4".to_owned()], &ci)
+        .await;
+    let done = env.wait_job(&job).await;
+    let took = start.elapsed();
+    assert_eq!(done["counts"]["uploaded"], 1, "{done}");
+    assert_eq!(done["counts"]["failed"], 0, "{done}");
+    env.server.shutdown().await;
+    (store, took)
+}
+
+#[tokio::test]
+async fn a_refused_write_is_retried_at_once_without_a_new_claim() {
+    let (store, took) = import_with_refusals(2).await;
+    // Two refusals, then the third write lands: one claim, three writes.
+    assert_eq!(store.finishes.load(Ordering::SeqCst), 3);
+    let claims = store.claims.lock().unwrap().clone();
+    assert_eq!(claims.len(), 1, "{claims:?}");
+    assert_eq!(claims[0].1, 1);
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_write_refused_every_time_hands_the_row_back_without_spending_its_attempt() {
+    // The first write and its four retries are refused: the row is handed
+    // back, claimed again at once with the same attempt count (1 with
+    // `max_attempts = 1`), and recorded by the second claim's write.
+    let (store, took) = import_with_refusals(5).await;
+    assert_eq!(store.finishes.load(Ordering::SeqCst), 6);
+    let claims = store.claims.lock().unwrap().clone();
+    assert_eq!(claims.len(), 2, "{claims:?}");
+    assert_eq!(claims[0].0, claims[1].0);
+    assert_eq!(claims[0].1, 1);
+    assert_eq!(claims[1].1, 1, "the hand-back spent an attempt");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+}
