@@ -1,10 +1,14 @@
-//! Scale benchmarks: a 1,000,000-row job on SQLite and on PostgreSQL, and the
-//! import rate of 20,000 small real objects with 1 and with 3 replicas on
-//! PostgreSQL. Prints the figures; asserts no time.
+//! Scale benchmarks, on SQLite and on PostgreSQL: a 1,000,000-row job
+//! (`million`: its creation, pages at both ends); the queue's ceiling
+//! (`queue`: 32 workers claiming and finishing rows of a 1,000,000-row job
+//! with instant sources, no bytes copied, and the claim query's plan); and
+//! the import rate of 20,000 small real objects with 1 and with 3 replicas on
+//! PostgreSQL (`replicas`). Prints the figures; asserts no time.
 //!
 //! ```text
-//! cargo bench -p vimport --bench scale                 # both (needs PostgreSQL on 127.0.0.1:5432)
-//! cargo bench -p vimport --bench scale -- million      # or: replicas
+//! cargo bench -p vimport --bench scale                 # all (PostgreSQL: $VIMPORT_TEST_POSTGRES_URL, else 127.0.0.1:5432)
+//! cargo bench -p vimport --bench scale -- million      # or: queue, replicas
+//! VIMPORT_BENCH_ROWS=100000 cargo bench -p vimport --bench scale -- million queue
 //! ```
 #![allow(missing_docs)]
 
@@ -14,7 +18,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use import_core::{ImportJobId, PageRequest, api};
-use import_server::store::{JobRecord, NewVideo, SqlStore, Store};
+use import_server::store::{JobRecord, NewVideo, RowOutcome, SqlStore, Store};
 use import_server::{Server, ServerConfig};
 use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4};
@@ -108,6 +112,100 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
     server.shutdown().await;
 }
 
+/// Workers of the queue benchmark.
+const QUEUE_WORKERS: usize = 32;
+/// How long the queue benchmark claims and finishes rows.
+const QUEUE_SECONDS: u64 = 10;
+
+/// The queue's ceiling: `QUEUE_WORKERS` tasks claim and finish rows of a
+/// big pending job as fast as the store lets them (each row "copied" in no
+/// time), for `QUEUE_SECONDS`, on the store's default pool.
+async fn queue(label: &str, database_url: String) {
+    let rows = rows();
+    let store = SqlStore::open(&database_url).await.unwrap();
+    let videos: Vec<NewVideo> = (0..rows)
+        .map(|i| NewVideo {
+            id: import_core::VideoId::new(format!("vi_{i:010}")).unwrap(),
+            set_id: None,
+            role: None,
+            object: format!("fleet/cam-{i:07}.mp4"),
+            source_uri: format!("s3://bench-bucket/fleet/cam-{i:07}.mp4"),
+        })
+        .collect();
+    let job = JobRecord {
+        id: "ij_queue".parse().unwrap(),
+        org_id: "bench".into(),
+        user_id: "bench".into(),
+        scope: import_core::Scope::User,
+        source: import_core::Provider::S3,
+        bucket: "bench-bucket".into(),
+        prefix: Some("fleet/".into()),
+        folder_id: None,
+        folder_name: None,
+        collection: "videos".into(),
+        integration_id: None,
+        multi_view: false,
+        total: rows as i64,
+        uploaded: 0,
+        failed: 0,
+        created_at: 1,
+        updated_at: 1,
+        completed_at: None,
+    };
+    store.create_job(job, videos).await.unwrap();
+    let plan = store.explain_claim(2).await.unwrap();
+    println!("queue [{label}]: the claim's plan at {rows} pending rows:");
+    for line in &plan {
+        println!("    {line}");
+    }
+    let meta = import_core::wire::VideoMetadata {
+        size_bytes: Some(4096),
+        sha256: Some("ab".repeat(32)),
+        duration_s: Some(2.0),
+        width: Some(640),
+        height: Some(480),
+        codec: Some("avc1".into()),
+    };
+    let deadline = Instant::now() + Duration::from_secs(QUEUE_SECONDS);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..QUEUE_WORKERS)
+        .map(|w| {
+            let store = store.clone();
+            let meta = meta.clone();
+            tokio::spawn(async move {
+                let worker = format!("wk_bench_{w}");
+                let (mut done, mut errors) = (0u64, 0u64);
+                while Instant::now() < deadline {
+                    let now = 10;
+                    match store.claim(&worker, now, now + 60_000).await {
+                        Ok(Some(row)) => {
+                            let outcome = RowOutcome::Uploaded(meta.clone());
+                            match store.finish(&row.id, &worker, outcome, now).await {
+                                Ok(true) => done += 1,
+                                _ => errors += 1,
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => errors += 1,
+                    }
+                }
+                (done, errors)
+            })
+        })
+        .collect();
+    let (mut done, mut errors) = (0, 0);
+    for t in tasks {
+        let (d, e) = t.await.unwrap();
+        done += d;
+        errors += e;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "queue [{label}]: {QUEUE_WORKERS} workers claimed and finished {done} rows in {secs:.1} s = {:.0} rows/s ({errors} failed store calls; target >= 2000 rows/s on PostgreSQL)",
+        done as f64 / secs
+    );
+}
+
 async fn replicas_run(s3: &S3StandIn, count: usize, objects: usize) -> f64 {
     let db = fresh_database(&format!("vimport_bench_r{count}")).await;
     let allow = s3.addr().to_string();
@@ -156,6 +254,12 @@ fn main() {
             let dir = tempfile::tempdir().unwrap();
             let pg = fresh_database("vimport_bench_million").await;
             million("PostgreSQL", pg, dir.path()).await;
+        }
+        if want("queue") {
+            let dir = tempfile::tempdir().unwrap();
+            let sqlite = format!("sqlite://{}", dir.path().join("queue.db").display());
+            queue("SQLite", sqlite).await;
+            queue("PostgreSQL", fresh_database("vimport_bench_queue").await).await;
         }
         if want("replicas") {
             const OBJECTS: usize = 20_000;
