@@ -6,6 +6,9 @@
 //! cargo bench -p vimport --bench server -- create pages  # some of: create pages throughput memory
 //! ```
 //!
+//! `create` and `pages` run on SQLite and on PostgreSQL (a fresh database on
+//! `$VIMPORT_TEST_POSTGRES_URL`'s server, else 127.0.0.1:5432).
+//!
 //! Each prints its figures; `docs/performance.md` records them. Nothing here
 //! asserts a time.
 #![allow(missing_docs)]
@@ -38,20 +41,22 @@ impl Drop for Served {
 }
 
 fn serve(workers: usize, allow: &str) -> Served {
+    serve_on(workers, allow, None)
+}
+
+/// [`serve`] on a database of the caller's (`None`: the data folder's SQLite file).
+fn serve_on(workers: usize, allow: &str, database_url: Option<&str>) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let key = common::keys_create(&["--data-dir", data], &[]);
-    let (child, base) = common::serve(
-        &[
-            "--allow-endpoint",
-            allow,
-            "--workers",
-            &workers.to_string(),
-            "--data-dir",
-            data,
-        ],
-        &[],
-    );
+    let mut store = vec!["--data-dir", data];
+    if let Some(url) = database_url {
+        store.extend(["--database-url", url]);
+    }
+    let key = common::keys_create(&store, &[]);
+    let workers = workers.to_string();
+    let mut args = vec!["--allow-endpoint", allow, "--workers", &workers];
+    args.extend(&store);
+    let (child, base) = common::serve(&args, &[]);
     Served {
         child,
         api: ApiClient::new(base, key),
@@ -109,7 +114,19 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 async fn create_and_pages(s3: &S3StandIn, run_pages: bool) {
-    let server = serve(0, &s3.addr().to_string());
+    let database = import_testkit::postgres::fresh_database("vimport_bench_create").await;
+    for (label, url) in [("SQLite", None), ("PostgreSQL", Some(database.as_str()))] {
+        create_and_pages_on(s3, run_pages, label, url).await;
+    }
+}
+
+async fn create_and_pages_on(
+    s3: &S3StandIn,
+    run_pages: bool,
+    label: &str,
+    database_url: Option<&str>,
+) {
+    let server = serve_on(0, &s3.addr().to_string(), database_url);
     let ci = server.integration(s3, "bench-bucket").await;
     let keys: Vec<String> = (0..100_000)
         .map(|i| {
@@ -125,7 +142,7 @@ async fn create_and_pages(s3: &S3StandIn, run_pages: bool) {
     let job = server.api.upload(&request).await;
     let created = start.elapsed();
     println!(
-        "create: one request creating a 100,000-object job: {:.2} s (target < 3 s)",
+        "create [{label}]: one request creating a 100,000-object job: {:.2} s (target < 1 s)",
         created.as_secs_f64()
     );
     if !run_pages {
@@ -157,7 +174,7 @@ async fn create_and_pages(s3: &S3StandIn, run_pages: bool) {
     let shallow = time_pages(None).await;
     let deep_t = time_pages(Some(&deep)).await;
     println!(
-        "pages: 500-row page at depth 0: {:.2} ms, at depth 99,500: {:.2} ms (median of 60), ratio {:.2} (target < 1.5)",
+        "pages [{label}]: 500-row page at depth 0: {:.2} ms, at depth 99,500: {:.2} ms (median of 60), ratio {:.2} (target < 1.5)",
         shallow.as_secs_f64() * 1e3,
         deep_t.as_secs_f64() * 1e3,
         deep_t.as_secs_f64() / shallow.as_secs_f64()

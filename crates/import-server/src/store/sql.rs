@@ -21,17 +21,28 @@ use crate::error::{StartupError, StoreError};
 
 /// Schema migrations of each dialect, applied in order; the table
 /// `schema_migrations` records which ran.
-const SQLITE_MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_initial.sql")];
-const POSTGRES_MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_initial.sql")];
+const SQLITE_MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_initial.sql"),
+    include_str!("../../migrations/sqlite/0002_leaner_video_indexes.sql"),
+];
+const POSTGRES_MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_initial.sql"),
+    include_str!("../../migrations/postgres/0002_leaner_video_indexes.sql"),
+];
 
 /// Items per statement that takes a list (rows to insert, ids to look up):
-/// the list travels as one JSON parameter ([`Dialect::json_list`],
-/// [`Statements::insert_videos`]), about 2 MB for 10,000 rows. One parameter
+/// the list travels as one JSON parameter ([`Dialect::json_list`]), or for
+/// new rows on PostgreSQL one text array per column
+/// ([`Dialect::insert_videos`]), about 2 MB for 10,000 rows. One parameter
 /// instead of one per value: SQLite looks a parameter up by a linear scan of
 /// the statement's parameters, so thousands of them cost time quadratic in
 /// their number (a 1,000,000-row job took 59 s with 500 rows of 8 parameters
 /// per statement).
 const LIST_CHUNK: usize = 10_000;
+
+/// A job with at least this many rows refreshes PostgreSQL's statistics of
+/// `videos` once it is written (see `create_job`).
+const ANALYZE_AFTER_ROWS: usize = 10_000;
 
 /// An idempotency reservation older than this is taken over (its server died).
 const STALE_RESERVATION_MS: i64 = 60_000;
@@ -95,12 +106,24 @@ impl Dialect {
         }
     }
 
-    /// The rows of a JSON array of arrays parameter (`$N`), each as `r`, for
-    /// `INSERT ... SELECT r ->> 0, ...`.
-    fn json_rows_of(self, param: &str) -> String {
+    /// `INSERT INTO videos` of a chunk of new rows: `$1` the job, `$2` the
+    /// status, `$3` the time, then the rows' `id, set_id, role, object,
+    /// source_uri` as a list: one JSON array of arrays in `$4`
+    /// on SQLite, a text array per column in `$4`..`$8` on PostgreSQL, whose
+    /// `unnest` reads them in half the time `json_array_elements` takes.
+    fn insert_videos(self) -> String {
+        let head =
+            "INSERT INTO videos (id, job_id, set_id, role, object, source_uri, status, updated_at)";
         match self {
-            Dialect::Sqlite => format!("(SELECT value AS r FROM json_each({param}))"),
-            Dialect::Postgres => format!("json_array_elements({param}::json) AS r"),
+            Dialect::Sqlite => format!(
+                "{head} SELECT value ->> 0, $1, value ->> 1, value ->> 2, value ->> 3, value ->> 4, $2, $3
+                 FROM json_each($4)"
+            ),
+            Dialect::Postgres => format!(
+                "{head} SELECT r.id, $1, r.set_id, r.role, r.object, r.source_uri, $2, $3
+                 FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+                   AS r(id, set_id, role, object, source_uri)"
+            ),
         }
     }
 
@@ -136,8 +159,7 @@ struct Statements {
     hand_back: String,
     /// `retry_rows`, without its closing id filter and `RETURNING`.
     retry: String,
-    /// New rows of a job: `$1` a JSON array of `[id, set_id, role, object,
-    /// source_uri]`, `$2` the job, `$3` the status, `$4` the time.
+    /// New rows of a job ([`Dialect::insert_videos`]).
     insert_videos: String,
 }
 
@@ -204,11 +226,7 @@ impl Statements {
                 "UPDATE videos SET status = {pending}, error = NULL, not_before = 0, attempts = 0, updated_at = $1
                  WHERE job_id = $2 AND status = {failed}"
             ),
-            insert_videos: format!(
-                "INSERT INTO videos (id, job_id, set_id, role, object, source_uri, status, updated_at)
-                 SELECT r ->> 0, $2, r ->> 1, r ->> 2, r ->> 3, r ->> 4, $3, $4 FROM {}",
-                dialect.json_rows_of("$1")
-            ),
+            insert_videos: dialect.insert_videos(),
         }
     }
 }
@@ -428,6 +446,33 @@ fn job_from(row: &AnyRow) -> StoreResult<JobRecord> {
 }
 
 const ROW_COLUMNS: &str = "id, job_id, set_id, role, object, source_uri, status, error, size_bytes, sha256, duration_s, width, height, codec";
+
+/// A PostgreSQL array literal of text values (`{"a","b\\"c",NULL}`), for a
+/// `$N::text[]` parameter: every element quoted, `"` and `\` escaped with a
+/// backslash, `None` as an unquoted `NULL`.
+fn text_array<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
+    let mut out = String::from("{");
+    for (i, value) in values.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match value {
+            None => out.push_str("NULL"),
+            Some(text) => {
+                out.push('"');
+                for c in text.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            }
+        }
+    }
+    out.push('}');
+    out
+}
 
 /// A list as the JSON text of a list parameter.
 fn json_text<T: serde::Serialize>(list: &T) -> StoreResult<String> {
@@ -722,27 +767,53 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
         for chunk in videos.chunks(LIST_CHUNK) {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|v| {
-                    (
-                        v.id.as_str(),
-                        v.set_id.as_ref().map(VideoId::as_str),
-                        v.role.as_ref().map(ViewRole::as_str),
-                        v.object.as_str(),
-                        v.source_uri.as_str(),
-                    )
-                })
-                .collect();
-            sqlx::query(AssertSqlSafe(self.sql.insert_videos.as_str()))
-                .bind(json_text(&rows)?)
+            let q = sqlx::query(AssertSqlSafe(self.sql.insert_videos.as_str()))
                 .bind(j.id.as_str())
                 .bind(VideoStatus::Pending.as_str())
-                .bind(j.created_at)
-                .execute(&mut *tx)
-                .await?;
+                .bind(j.created_at);
+            let q = match self.dialect {
+                Dialect::Sqlite => {
+                    let rows: Vec<_> = chunk
+                        .iter()
+                        .map(|v| {
+                            (
+                                v.id.as_str(),
+                                v.set_id.as_ref().map(VideoId::as_str),
+                                v.role.as_ref().map(ViewRole::as_str),
+                                v.object.as_str(),
+                                v.source_uri.as_str(),
+                            )
+                        })
+                        .collect();
+                    q.bind(json_text(&rows)?)
+                }
+                Dialect::Postgres => q
+                    .bind(text_array(chunk.iter().map(|v| Some(v.id.as_str()))))
+                    .bind(text_array(
+                        chunk.iter().map(|v| v.set_id.as_ref().map(VideoId::as_str)),
+                    ))
+                    .bind(text_array(
+                        chunk.iter().map(|v| v.role.as_ref().map(ViewRole::as_str)),
+                    ))
+                    .bind(text_array(chunk.iter().map(|v| Some(v.object.as_str()))))
+                    .bind(text_array(
+                        chunk.iter().map(|v| Some(v.source_uri.as_str())),
+                    )),
+            };
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        if self.dialect == Dialect::Postgres && videos.len() >= ANALYZE_AFTER_ROWS {
+            // Fresh statistics for the planner: without them PostgreSQL takes
+            // a big new job for a few dozen rows and reads a page of it by
+            // sorting all its rows (32 ms instead of 2 ms for the first page
+            // of 100,000). ANALYZE samples a bounded number of rows (300 x
+            // default_statistics_target) whatever the table's size. The job
+            // exists already; a failure here only costs speed.
+            if let Err(e) = sqlx::query("ANALYZE videos").execute(&self.pool).await {
+                tracing::warn!(error = %e, "refreshing the planner's statistics after a big job failed");
+            }
+        }
         Ok(())
     }
 
