@@ -308,7 +308,10 @@ async fn lists_round_trip(store: &SqlStore) {
         .collect();
     let expected: Vec<(String, String)> = written[..ROWS - 2].to_vec();
     assert_eq!(listed, expected);
-    let views = store.set_views(&id, std::slice::from_ref(&set)).await.unwrap();
+    let views = store
+        .set_views(&id, std::slice::from_ref(&set))
+        .await
+        .unwrap();
     assert_eq!(views.len(), 3);
 
     // Fail three rows, among them awkward ones, then retry two by id.
