@@ -49,11 +49,12 @@ use import_core::api::{self, ApiRequest};
 use import_core::routes;
 use import_core::wire::{
     AddGcsIntegration, AddHfIntegration, AddS3Integration, CloudIntegration, ErrorBody, Folder,
-    FolderRequest, ImportJob, RetryRequest, RetryResponse, UploadBody, UploadResponse,
-    VerifyResponse, VideoStatusResponse, VideosPage,
+    FolderRequest, ImportJob, ImportJobList, RetryRequest, RetryResponse, UploadBody,
+    UploadResponse, VerifyResponse, VideoStatusResponse, VideosPage,
 };
 use import_core::{
-    DEFAULT_PAGE_LIMIT, ImportJobId, ImportRequest, ImportRequestBuilder, IntegrationId,
+    DEFAULT_JOB_PAGE_LIMIT, DEFAULT_PAGE_LIMIT, FolderId, ImportJobId, ImportRequest,
+    ImportRequestBuilder, IntegrationId, JobListRequest, JobStatus, MAX_JOB_PAGE_LIMIT,
     MAX_PAGE_LIMIT, PageRequest, Provider, Scope, VideoId, ViewSet,
 };
 
@@ -385,6 +386,67 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
         .ok(StatusCode::OK, "The video's status.")
         .error(StatusCode::NOT_FOUND, Some("No such video."))
         .finish(registry),
+        Route::new(
+            api::list_import_jobs(&JobListRequest::new()),
+            routes::LIST_IMPORT_JOBS,
+            "imports",
+        )
+        .summary("List the caller's import jobs")
+        .description(
+            "**Extension.** The jobs the caller can see (its own, and the `org` jobs of its \
+             organisation), newest first, each as the job's own route shows it. Page with `cursor` (the previous page's `next_cursor`).",
+        )
+        .query(
+            "limit",
+            false,
+            "Jobs per page.",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+                .minimum(Some(1))
+                .maximum(Some(MAX_JOB_PAGE_LIMIT))
+                .default(Some(DEFAULT_JOB_PAGE_LIMIT.into()))
+                .into(),
+        )
+        .query_ref::<ImportJobId>(
+            "cursor",
+            false,
+            "The previous page's `next_cursor`: older jobs follow.",
+        )
+        .query_ref::<JobStatus>("status", false, "Only jobs in this status.")
+        .query_ref::<FolderId>("folder_id", false, "Only jobs into this folder.")
+        .query(
+            "created_after",
+            false,
+            "Only jobs created after this RFC 3339 UTC time (`2026-11-28T17:34:06Z`).",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                .into(),
+        )
+        .ok(StatusCode::OK, "One page of jobs.")
+        .error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("`limit` is outside 1..=500, or a filter is malformed."),
+        )
+        .finish(registry),
+        Route::new(
+            api::cancel_import_job(&job),
+            routes::CANCEL_IMPORT_JOB,
+            "imports",
+        )
+        .summary("Cancel an import job")
+        .description(
+            "**Extension.** The job's rows not yet terminal end `UPLOADING_FAILED` with \
+             `error_code` `cancelled`; copies in flight stop within seconds; the job's `status` \
+             becomes `cancelled` and it is terminal. A job that is terminal already is left as \
+             it is; cancelling again answers the job again. `POST .../retry` imports the \
+             cancelled rows after all.",
+        )
+        .path_param::<ImportJobId>("import_job_id", "The import job.")
+        .ok(StatusCode::OK, "The job, as it is now.")
+        .error(StatusCode::NOT_FOUND, Some("No such import job."))
+        .finish(registry),
     ]);
     ops
 }
@@ -612,6 +674,7 @@ answers!(
     VideosPage,
     RetryResponse,
     VideoStatusResponse,
+    ImportJobList,
 );
 
 /// The components the operations refer to.
@@ -988,7 +1051,7 @@ mod tests {
     use super::*;
 
     /// Every route of the contract, as `spec/api.md` writes it.
-    const CONTRACT: [(&str, &str); 16] = [
+    const CONTRACT: [(&str, &str); 18] = [
         ("POST", "/api/keys/verify"),
         ("POST", "/api/folders/create-or-get"),
         ("POST", "/api/folders"),
@@ -1005,6 +1068,8 @@ mod tests {
         ("GET", "/api/import-jobs/{import_job_id}/videos"),
         ("POST", "/api/import-jobs/{import_job_id}/retry"),
         ("GET", "/api/video/{video_id}/status"),
+        ("GET", "/api/import-jobs"),
+        ("POST", "/api/import-jobs/{import_job_id}/cancel"),
     ];
 
     fn json() -> serde_json::Value {

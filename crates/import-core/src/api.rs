@@ -19,8 +19,8 @@ use crate::request::ImportRequest;
 use crate::routes::{self, Route};
 use crate::wire::{
     AddGcsIntegration, AddHfIntegration, AddS3Integration, CloudIntegration, ErrorBody, Folder,
-    FolderRequest, ImportJob, RetryRequest, RetryResponse, UploadBody, UploadResponse,
-    VerifyResponse, VideoStatusResponse, VideosPage,
+    FolderRequest, ImportJob, ImportJobList, RetryRequest, RetryResponse, UploadBody,
+    UploadResponse, VerifyResponse, VideoStatusResponse, VideosPage,
 };
 
 /// Header carrying the API key.
@@ -385,6 +385,20 @@ pub fn retry_import_job(
             video_ids: video_ids.map(<[VideoId]>::to_vec),
         },
     )
+}
+
+/// `GET /api/import-jobs?limit=&cursor=&status=&folder_id=&created_after=`
+/// (*extension*): the caller's visible jobs, newest first.
+pub fn list_import_jobs(query: &crate::JobListRequest) -> ApiRequest<ImportJobList> {
+    let mut req = ApiRequest::route(routes::LIST_IMPORT_JOBS, "");
+    req.query.extend(query.query_pairs());
+    req
+}
+
+/// `POST /api/import-jobs/{id}/cancel` (*extension*): the rows not yet
+/// uploaded fail as `cancelled` and the job ends `cancelled`; answers the job.
+pub fn cancel_import_job(id: &ImportJobId) -> ApiRequest<ImportJob> {
+    ApiRequest::route(routes::CANCEL_IMPORT_JOB, id.as_str())
 }
 
 /// `GET /api/video/{id}/status` (*extension*).

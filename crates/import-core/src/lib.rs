@@ -62,7 +62,10 @@ pub use ids::{FolderId, ImportJobId, IntegrationId, Scope, VideoId, check_idempo
 pub use integrations::{
     GcsIntegration, HfIntegration, S3Integration, gcs_integration_candidates, integration_prefix,
 };
-pub use pager::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, PageRequest, Pager};
+pub use pager::{
+    DEFAULT_JOB_PAGE_LIMIT, DEFAULT_PAGE_LIMIT, JobListRequest, MAX_JOB_PAGE_LIMIT, MAX_PAGE_LIMIT,
+    PageRequest, Pager,
+};
 pub use readiness::{
     DEFAULT_POLL_INTERVAL, FailedVideo, ImportOutcome, Next, Progress, ReadinessTracker,
 };
@@ -78,6 +81,6 @@ pub use uri::{
 };
 pub use view::{ViewRole, ViewSet};
 pub use wire::{
-    CloudIntegration, Counts, ImportJob, JobStatus, UploadBody, UploadResponse, VideoRow,
-    VideoStatus, VideosPage,
+    CloudIntegration, Counts, FailureCode, FailureSummary, ImportJob, ImportJobList, JobStatus,
+    UploadBody, UploadResponse, VideoRow, VideoStatus, VideosPage,
 };

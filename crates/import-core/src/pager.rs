@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{self, ApiRequest};
 use crate::error::{AnswerError, PagingProblem, Result};
-use crate::ids::{ImportJobId, VideoId};
-use crate::wire::{ImportJob, VideoRow, VideosPage};
+use crate::ids::{FolderId, ImportJobId, VideoId};
+use crate::wire::{ImportJob, JobStatus, VideoRow, VideosPage};
 
 /// Default rows per page.
 pub const DEFAULT_PAGE_LIMIT: u32 = 500;
@@ -109,6 +109,185 @@ impl PageRequest {
     /// The offset.
     pub fn offset(&self) -> Option<u64> {
         self.offset
+    }
+}
+
+/// Default jobs per page of `GET /api/import-jobs`.
+pub const DEFAULT_JOB_PAGE_LIMIT: u32 = 50;
+/// Most jobs per page of `GET /api/import-jobs`.
+pub const MAX_JOB_PAGE_LIMIT: u32 = 500;
+
+/// The query of `GET /api/import-jobs` (*extension*): the caller's visible
+/// jobs, newest first, with optional filters; validated.
+///
+/// ```
+/// use import_core::{JobListRequest, JobStatus};
+/// let q = JobListRequest::from_query(Some("20"), None, Some("cancelled"), None, Some("2026-11-28T00:00:00Z"))?;
+/// assert_eq!(q.limit(), 20);
+/// assert_eq!(q.status(), Some(&JobStatus::Cancelled));
+/// assert_eq!(q.created_after_ms(), Some(1_764_288_000_000));
+/// assert!(JobListRequest::from_query(Some("501"), None, None, None, None).is_err());
+/// assert!(JobListRequest::from_query(None, None, Some("sleeping"), None, None).is_err());
+/// # Ok::<(), import_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JobListRequest {
+    limit: Option<u32>,
+    cursor: Option<ImportJobId>,
+    status: Option<JobStatus>,
+    folder_id: Option<FolderId>,
+    created_after_ms: Option<i64>,
+}
+
+fn field(field: &'static str, problem: impl Into<String>) -> crate::Error {
+    crate::Error::InvalidField {
+        field,
+        problem: problem.into(),
+    }
+}
+
+impl JobListRequest {
+    /// The first page with the default limit and no filter.
+    pub fn new() -> JobListRequest {
+        JobListRequest::default()
+    }
+
+    /// At most `limit` jobs (1 to [`MAX_JOB_PAGE_LIMIT`]).
+    pub fn with_limit(mut self, limit: u32) -> Result<JobListRequest> {
+        if !(1..=MAX_JOB_PAGE_LIMIT).contains(&limit) {
+            return Err(field(
+                "limit",
+                format!(
+                    "{limit} is out of range: use 1 to {MAX_JOB_PAGE_LIMIT} (default {DEFAULT_JOB_PAGE_LIMIT})"
+                ),
+            ));
+        }
+        self.limit = Some(limit);
+        Ok(self)
+    }
+
+    /// The page after the one whose `next_cursor` this is.
+    pub fn with_cursor(mut self, cursor: ImportJobId) -> JobListRequest {
+        self.cursor = Some(cursor);
+        self
+    }
+
+    /// Only jobs in `status`. A status this crate does not know is refused.
+    pub fn with_status(mut self, status: JobStatus) -> Result<JobListRequest> {
+        if let JobStatus::Unknown(s) = &status {
+            let known: Vec<&str> = JobStatus::KNOWN.iter().map(JobStatus::as_str).collect();
+            return Err(field(
+                "status",
+                format!("`{s}` is not a job status: use one of {}", known.join(", ")),
+            ));
+        }
+        self.status = Some(status);
+        Ok(self)
+    }
+
+    /// Only jobs into this folder.
+    pub fn with_folder(mut self, folder: FolderId) -> JobListRequest {
+        self.folder_id = Some(folder);
+        self
+    }
+
+    /// Only jobs created after `ms` (milliseconds since the Unix epoch).
+    pub fn with_created_after_ms(mut self, ms: i64) -> JobListRequest {
+        self.created_after_ms = Some(ms);
+        self
+    }
+
+    /// Parse the raw query parameters a server receives.
+    pub fn from_query(
+        limit: Option<&str>,
+        cursor: Option<&str>,
+        status: Option<&str>,
+        folder_id: Option<&str>,
+        created_after: Option<&str>,
+    ) -> Result<JobListRequest> {
+        let mut q = JobListRequest::new();
+        fn given(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        if let Some(raw) = given(limit) {
+            let n: u32 = raw
+                .parse()
+                .map_err(|_| field("limit", format!("must be a whole number, got `{raw}`")))?;
+            q = q.with_limit(n)?;
+        }
+        if let Some(raw) = given(cursor) {
+            q = q.with_cursor(ImportJobId::new(raw)?);
+        }
+        if let Some(raw) = given(status) {
+            q = q.with_status(JobStatus::from_wire(raw))?;
+        }
+        if let Some(raw) = given(folder_id) {
+            q = q.with_folder(FolderId::new(raw)?);
+        }
+        if let Some(raw) = given(created_after) {
+            let t = humantime::parse_rfc3339_weak(raw).map_err(|_| {
+                field(
+                    "created_after",
+                    format!("`{raw}` is not an RFC 3339 UTC time such as 2026-11-28T17:34:06Z"),
+                )
+            })?;
+            let ms = t
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            q = q.with_created_after_ms(ms);
+        }
+        Ok(q)
+    }
+
+    /// Jobs per page.
+    pub fn limit(&self) -> u32 {
+        self.limit.unwrap_or(DEFAULT_JOB_PAGE_LIMIT)
+    }
+
+    /// The cursor: jobs older than this one follow.
+    pub fn cursor(&self) -> Option<&ImportJobId> {
+        self.cursor.as_ref()
+    }
+
+    /// The status filter.
+    pub fn status(&self) -> Option<&JobStatus> {
+        self.status.as_ref()
+    }
+
+    /// The folder filter.
+    pub fn folder_id(&self) -> Option<&FolderId> {
+        self.folder_id.as_ref()
+    }
+
+    /// The creation-time filter (ms since the Unix epoch).
+    pub fn created_after_ms(&self) -> Option<i64> {
+        self.created_after_ms
+    }
+
+    /// The query pairs of the request, in a fixed order.
+    pub(crate) fn query_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        if let Some(limit) = self.limit {
+            q.push(("limit", limit.to_string()));
+        }
+        if let Some(cursor) = &self.cursor {
+            q.push(("cursor", cursor.as_str().to_owned()));
+        }
+        if let Some(status) = &self.status {
+            q.push(("status", status.as_str().to_owned()));
+        }
+        if let Some(folder) = &self.folder_id {
+            q.push(("folder_id", folder.as_str().to_owned()));
+        }
+        if let Some(ms) = self.created_after_ms {
+            let t = std::time::UNIX_EPOCH
+                + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+            q.push((
+                "created_after",
+                humantime::format_rfc3339_millis(t).to_string(),
+            ));
+        }
+        q
     }
 }
 
@@ -280,6 +459,7 @@ mod tests {
                     status: crate::VideoStatus::Pending,
                     import_source_uri: None,
                     error: None,
+                    error_code: None,
                     set_video_id: None,
                     views: None,
                     failed_views: None,

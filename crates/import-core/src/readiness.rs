@@ -395,6 +395,7 @@ mod tests {
             terminal,
             counts: terminal.map(|_| Counts::default()),
             poll_after_seconds: Some(2),
+            failure_summary: None,
             multi_view: None,
         }
     }
@@ -405,6 +406,7 @@ mod tests {
             status: VideoStatus::from_wire(status),
             import_source_uri: Some(format!("s3://b/{id}.mp4")),
             error: (status == "UPLOADING_FAILED").then(|| "object not found".to_owned()),
+            error_code: None,
             set_video_id: None,
             views: None,
             failed_views: None,
@@ -637,6 +639,7 @@ mod tests {
             status: VideoStatus::UploadingFailed,
             role: "left".into(),
             error: Some("access denied".into()),
+            error_code: None,
         }]);
         t.handle_page(p).unwrap();
         let out = t.outcome().unwrap();

@@ -12,7 +12,7 @@
 //!
 //! assert_eq!(routes::GET_IMPORT_JOB.template, "/api/import-jobs/{import_job_id}");
 //! assert_eq!(routes::GET_IMPORT_JOB.fill("ij_7"), "/api/import-jobs/ij_7");
-//! assert_eq!(routes::ALL.len(), 16);
+//! assert_eq!(routes::ALL.len(), 18);
 //! assert!(routes::ALL.iter().all(|r: &Route| r.template.starts_with("/api/")));
 //! ```
 
@@ -159,6 +159,16 @@ pub const UPLOAD_S3: Route = Route::new(Verb::Post, "/api/s3/upload", "upload_s3
 /// `POST /api/hf-buckets/upload`.
 pub const UPLOAD_HF_BUCKET: Route =
     Route::new(Verb::Post, "/api/hf-buckets/upload", "upload_hf_bucket");
+/// `GET /api/import-jobs` (extension): the caller's jobs, newest first.
+pub const LIST_IMPORT_JOBS: Route =
+    Route::new(Verb::Get, "/api/import-jobs", "list_import_jobs").extension();
+/// `POST /api/import-jobs/{import_job_id}/cancel` (extension).
+pub const CANCEL_IMPORT_JOB: Route = Route::new(
+    Verb::Post,
+    "/api/import-jobs/{import_job_id}/cancel",
+    "cancel_import_job",
+)
+.extension();
 /// `GET /api/import-jobs/{import_job_id}`.
 pub const GET_IMPORT_JOB: Route = Route::new(
     Verb::Get,
@@ -203,6 +213,8 @@ pub const ALL: &[Route] = &[
     GET_IMPORT_JOB_VIDEOS,
     RETRY_IMPORT_JOB,
     GET_VIDEO_STATUS,
+    LIST_IMPORT_JOBS,
+    CANCEL_IMPORT_JOB,
 ];
 
 /// The upload route of a provider.

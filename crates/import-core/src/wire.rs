@@ -12,55 +12,92 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{FolderId, ImportJobId, IntegrationId, Scope, VideoId};
 use crate::uri::Provider;
 
-/// The status of one video of an import job.
-///
-/// A status this crate does not know is kept as [`VideoStatus::Unknown`] and
-/// counts as not terminal.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum VideoStatus {
-    /// Queued.
-    Pending,
-    /// Being copied.
-    Uploading,
-    /// Stored (terminal).
-    Uploaded,
-    /// Failed (terminal); the row's `error` says why.
-    UploadingFailed,
-    /// A status this version does not know (not terminal).
-    Unknown(String),
+/// A string enum of the wire that stays open: a value this crate does not
+/// know is kept as `Unknown` (a newer server may send more), with `as_str`,
+/// `from_wire`, `KNOWN`, `Display`, serde and an OpenAPI string enum.
+macro_rules! open_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($schema_doc:literal) {
+            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+            /// A value this version does not know, kept as it came.
+            Unknown(String),
+        }
+
+        impl $name {
+            /// Every value this crate knows, in declaration order.
+            pub const KNOWN: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire value.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( $name::$variant => $wire, )+
+                    $name::Unknown(s) => s,
+                }
+            }
+
+            /// Parse a wire value; anything unknown is kept.
+            pub fn from_wire(s: &str) -> $name {
+                match s {
+                    $( $wire => $name::$variant, )+
+                    other => $name::Unknown(other.to_owned()),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Ok($name::from_wire(&String::deserialize(d)?))
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                string_enum(&[$($wire),+], $schema_doc)
+            }
+        }
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+open_enum! {
+    /// The status of one video of an import job.
+    ///
+    /// A status this crate does not know is kept as [`VideoStatus::Unknown`] and
+    /// counts as not terminal.
+    pub enum VideoStatus ("Per-video status; clients treat unknown values as not terminal.") {
+        /// Queued.
+        Pending = "PENDING",
+        /// Being copied.
+        Uploading = "UPLOADING",
+        /// Stored (terminal).
+        Uploaded = "UPLOADED",
+        /// Failed (terminal); the row's `error` says why.
+        UploadingFailed = "UPLOADING_FAILED",
+    }
 }
 
 impl VideoStatus {
-    /// The wire value.
-    pub fn as_str(&self) -> &str {
-        match self {
-            VideoStatus::Pending => "PENDING",
-            VideoStatus::Uploading => "UPLOADING",
-            VideoStatus::Uploaded => "UPLOADED",
-            VideoStatus::UploadingFailed => "UPLOADING_FAILED",
-            VideoStatus::Unknown(s) => s,
-        }
-    }
-
-    /// Parse a wire value; anything unknown is kept.
-    pub fn from_wire(s: &str) -> VideoStatus {
-        match s {
-            "PENDING" => VideoStatus::Pending,
-            "UPLOADING" => VideoStatus::Uploading,
-            "UPLOADED" => VideoStatus::Uploaded,
-            "UPLOADING_FAILED" => VideoStatus::UploadingFailed,
-            other => VideoStatus::Unknown(other.to_owned()),
-        }
-    }
-
-    /// Every status this crate knows, in the order a row goes through them.
-    pub const KNOWN: [VideoStatus; 4] = [
-        VideoStatus::Pending,
-        VideoStatus::Uploading,
-        VideoStatus::Uploaded,
-        VideoStatus::UploadingFailed,
-    ];
-
     /// The terminal statuses: a row in one of them changes no more (until a
     /// retry). Every other status, an unknown one included, is not terminal.
     pub const TERMINAL: [VideoStatus; 2] = [VideoStatus::Uploaded, VideoStatus::UploadingFailed];
@@ -77,74 +114,24 @@ impl VideoStatus {
     }
 }
 
-impl fmt::Display for VideoStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+open_enum! {
+    /// The overall status of an import job (*extension*).
+    pub enum JobStatus ("Overall job status (extension).") {
+        /// Rows are still pending or copying.
+        Importing = "importing",
+        /// Every row uploaded.
+        Completed = "completed",
+        /// Terminal, some rows failed.
+        CompletedWithErrors = "completed_with_errors",
+        /// Terminal, every row failed.
+        Failed = "failed",
+        /// Terminal: cancelled by its owner; the rows it had not uploaded
+        /// failed with `error_code` `cancelled`.
+        Cancelled = "cancelled",
     }
-}
-
-impl Serialize for VideoStatus {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for VideoStatus {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(VideoStatus::from_wire(&String::deserialize(d)?))
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for VideoStatus {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_enum(
-            &["PENDING", "UPLOADING", "UPLOADED", "UPLOADING_FAILED"],
-            "Per-video status; clients treat unknown values as not terminal.",
-        )
-    }
-}
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for VideoStatus {}
-
-/// The overall status of an import job (*extension*).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum JobStatus {
-    /// Rows are still pending or copying.
-    Importing,
-    /// Every row uploaded.
-    Completed,
-    /// Terminal, some rows failed.
-    CompletedWithErrors,
-    /// Terminal, every row failed.
-    Failed,
-    /// A status this version does not know.
-    Unknown(String),
 }
 
 impl JobStatus {
-    /// The wire value.
-    pub fn as_str(&self) -> &str {
-        match self {
-            JobStatus::Importing => "importing",
-            JobStatus::Completed => "completed",
-            JobStatus::CompletedWithErrors => "completed_with_errors",
-            JobStatus::Failed => "failed",
-            JobStatus::Unknown(s) => s,
-        }
-    }
-
-    /// Parse a wire value; anything unknown is kept.
-    pub fn from_wire(s: &str) -> JobStatus {
-        match s {
-            "importing" => JobStatus::Importing,
-            "completed" => JobStatus::Completed,
-            "completed_with_errors" => JobStatus::CompletedWithErrors,
-            "failed" => JobStatus::Failed,
-            other => JobStatus::Unknown(other.to_owned()),
-        }
-    }
-
     /// The job status that follows from counts of rows.
     ///
     /// ```
@@ -165,40 +152,57 @@ impl JobStatus {
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
-            JobStatus::Completed | JobStatus::CompletedWithErrors | JobStatus::Failed
+            JobStatus::Completed
+                | JobStatus::CompletedWithErrors
+                | JobStatus::Failed
+                | JobStatus::Cancelled
         )
     }
 }
 
-impl fmt::Display for JobStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+open_enum! {
+    /// Why a row failed, as a machine can read it (*extension*): every failed
+    /// row carries one beside its `error` sentence; uploaded rows have none.
+    /// A code this crate does not know is kept as [`FailureCode::Unknown`].
+    ///
+    /// ```
+    /// use import_core::FailureCode;
+    /// assert_eq!(FailureCode::NotMp4.as_str(), "not_mp4");
+    /// assert_eq!(FailureCode::from_wire("empty"), FailureCode::Empty);
+    /// assert!(FailureCode::KNOWN.contains(&FailureCode::Cancelled));
+    /// ```
+    pub enum FailureCode ("Why a row failed (extension); clients keep unknown codes as they came.") {
+        /// The object (or its bucket) does not exist.
+        NotFound = "not_found",
+        /// The credentials were accepted but do not grant access.
+        AccessDenied = "access_denied",
+        /// The credentials themselves were refused (wrong secret, expired token).
+        BadCredentials = "bad_credentials",
+        /// The job's integration was deleted before the row was copied.
+        IntegrationMissing = "integration_missing",
+        /// The object has no bytes.
+        Empty = "empty",
+        /// The object is not an MP4 (no `ftyp` box first).
+        NotMp4 = "not_mp4",
+        /// An MP4 that cannot be read (truncated, no `moov`, no video track).
+        InvalidVideo = "invalid_video",
+        /// The object is outside the integration's prefix.
+        OutsidePrefix = "outside_prefix",
+        /// The object is larger than the server accepts.
+        TooLarge = "too_large",
+        /// The copy does not match the checksum the source declares.
+        ChecksumMismatch = "checksum_mismatch",
+        /// The source kept failing (5xx, timeouts, resets) through every attempt.
+        SourceUnavailable = "source_unavailable",
+        /// The source was refused or answered something unusable (an endpoint
+        /// the server may not reach, an unexpected answer).
+        SourceError = "source_error",
+        /// The media store kept refusing the copy through every attempt.
+        StorageUnavailable = "storage_unavailable",
+        /// The job was cancelled before the row was uploaded.
+        Cancelled = "cancelled",
     }
 }
-
-impl Serialize for JobStatus {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for JobStatus {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(JobStatus::from_wire(&String::deserialize(d)?))
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for JobStatus {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_enum(
-            &["importing", "completed", "completed_with_errors", "failed"],
-            "Overall job status (extension).",
-        )
-    }
-}
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for JobStatus {}
 
 #[cfg(feature = "openapi")]
 fn string_enum(
@@ -462,6 +466,32 @@ pub struct Counts {
     pub pending: u64,
 }
 
+/// One line of a job's `failure_summary` (*extension*).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FailureSummary {
+    /// The failure code.
+    pub code: FailureCode,
+    /// Listed rows that failed with it.
+    pub count: u64,
+    /// Up to five of their source URIs.
+    pub examples: Vec<String>,
+}
+
+/// `GET /api/import-jobs` answer (*extension*): the caller's visible jobs,
+/// newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImportJobList {
+    /// The jobs of this page, each as `GET /api/import-jobs/{id}` shows it.
+    pub jobs: Vec<ImportJob>,
+    /// Whether more jobs follow.
+    pub has_more: bool,
+    /// The cursor of the next page.
+    #[serde(default)]
+    pub next_cursor: Option<ImportJobId>,
+}
+
 /// `GET /api/import-jobs/{id}` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -503,6 +533,10 @@ pub struct ImportJob {
     /// *Extension*: suggested seconds before the next poll.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_after_seconds: Option<u64>,
+    /// *Extension*: the listed rows that failed, by code, most frequent
+    /// first (kept up to date as rows finish).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_summary: Option<Vec<FailureSummary>>,
     /// *Extension*: whether the job was made of view sets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_view: Option<bool>,
@@ -531,6 +565,9 @@ pub struct FailedView {
     /// Why it failed.
     #[serde(default)]
     pub error: Option<String>,
+    /// *Extension*: why it failed, as a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<FailureCode>,
 }
 
 /// One row of `GET /api/import-jobs/{id}/videos`.
@@ -547,6 +584,9 @@ pub struct VideoRow {
     /// *Extension*: why the row failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// *Extension*: why the row failed, as a code (failed rows only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<FailureCode>,
     /// Multi-view: the set's id (= the front's video id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set_video_id: Option<VideoId>,
@@ -643,6 +683,12 @@ pub struct VideoStatusResponse {
     /// Present once `UPLOADED`.
     #[serde(default)]
     pub metadata: VideoMetadata,
+    /// *Extension*: why the video failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// *Extension*: why the video failed, as a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<FailureCode>,
 }
 
 /// One part of a field error's location: a name or an index.

@@ -3,7 +3,15 @@
 
 use std::process::Command;
 
-const ALLOWED: &[&str] = &["serde", "serde_json", "thiserror", "http", "httpdate"];
+const ALLOWED: &[&str] = &[
+    "serde",
+    "serde_json",
+    "thiserror",
+    "http",
+    "httpdate",
+    // RFC 3339 times (`created_after` of the job list): pure formatting and parsing.
+    "humantime",
+];
 /// Allowed only as optional dependencies behind a feature.
 const OPTIONAL: &[&str] = &["utoipa"];
 

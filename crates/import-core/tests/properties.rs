@@ -91,6 +91,7 @@ fn row(id: usize, status: &VideoStatus) -> VideoRow {
         status: status.clone(),
         import_source_uri: None,
         error: None,
+        error_code: None,
         set_video_id: None,
         views: None,
         failed_views: None,

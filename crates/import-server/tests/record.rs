@@ -127,6 +127,25 @@ impl Store for RefusingStore {
     ) -> StoreResult<Vec<VideoId>> {
         self.inner.retry_rows(job, ids, now).await
     }
+    async fn failure_summaries(
+        &self,
+        jobs: &[ImportJobId],
+    ) -> StoreResult<std::collections::BTreeMap<ImportJobId, Vec<import_core::FailureSummary>>>
+    {
+        self.inner.failure_summaries(jobs).await
+    }
+    async fn cancel_job(
+        &self,
+        who: &Principal,
+        id: &ImportJobId,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<Option<JobRecord>> {
+        self.inner.cancel_job(who, id, reason, now).await
+    }
+    async fn list_jobs(&self, who: &Principal, query: &JobQuery) -> StoreResult<Vec<JobRecord>> {
+        self.inner.list_jobs(who, query).await
+    }
     async fn video(
         &self,
         who: &Principal,

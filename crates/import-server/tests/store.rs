@@ -4,7 +4,7 @@
 //! still work), and who sees which folder and job.
 
 use import_core::wire::{VideoMetadata, VideoStatus};
-use import_core::{FolderId, ImportJobId, PageRequest, Provider, Scope, VideoId};
+use import_core::{FailureCode, FolderId, ImportJobId, PageRequest, Provider, Scope, VideoId};
 use import_server::store::{
     FolderRecord, JobRecord, NewVideo, Principal, RowOutcome, SqlStore, Store,
 };
@@ -40,6 +40,7 @@ fn job(id: &ImportJobId, total: usize) -> JobRecord {
         created_at: 1,
         updated_at: 1,
         completed_at: None,
+        cancelled_at: None,
     }
 }
 
@@ -65,14 +66,14 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
         .await
         .unwrap();
     let outcomes = [
-        RowOutcome::Failed("not an MP4".into()),
+        RowOutcome::Failed(FailureCode::NotMp4, "not an MP4".into()),
         RowOutcome::Uploaded(metadata()),
         RowOutcome::RetryLater {
             not_before: 0,
             error: "busy".into(),
         },
         RowOutcome::Uploaded(metadata()),
-        RowOutcome::Failed("missing".into()),
+        RowOutcome::Failed(FailureCode::NotMp4, "missing".into()),
         RowOutcome::Uploaded(metadata()),
     ];
     let mut finished = 0;
@@ -90,7 +91,7 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     }
     // The row sent back by RetryLater is claimed again and fails.
     while let Some(row) = store.claim("wk_test", 100, 1_000_000).await.unwrap() {
-        let outcome = RowOutcome::Failed("still busy".into());
+        let outcome = RowOutcome::Failed(FailureCode::NotMp4, "still busy".into());
         assert!(
             store
                 .finish(&row.id, "wk_test", outcome, 101)
@@ -142,7 +143,7 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
         .await
         .unwrap()
         .unwrap();
-    let outcome = RowOutcome::Failed("gone".into());
+    let outcome = RowOutcome::Failed(FailureCode::NotMp4, "gone".into());
     assert!(
         store
             .finish(&row.id, "wk_test", outcome, 303)
@@ -323,7 +324,7 @@ async fn lists_round_trip(store: &SqlStore) {
             .await
             .unwrap()
             .unwrap();
-        let outcome = RowOutcome::Failed("no".into());
+        let outcome = RowOutcome::Failed(FailureCode::NotMp4, "no".into());
         assert!(store.finish(&row.id, "wk_test", outcome, 11).await.unwrap());
         if row.job_id == id {
             failed.push(row.id);

@@ -74,6 +74,7 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
         created_at: 1,
         updated_at: 1,
         completed_at: None,
+        cancelled_at: None,
     };
     let start = Instant::now();
     store.create_job(job, videos).await.unwrap();
@@ -151,6 +152,7 @@ async fn queue(label: &str, database_url: String) {
         created_at: 1,
         updated_at: 1,
         completed_at: None,
+        cancelled_at: None,
     };
     store.create_job(job, videos).await.unwrap();
     let plan = store.explain_claim(2).await.unwrap();

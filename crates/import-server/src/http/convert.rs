@@ -1,7 +1,7 @@
 //! Store records to wire answers: the one place a record becomes JSON.
 
 use import_core::wire::{
-    CloudIntegration, Counts, Folder, ImportJob, JobStatus, VideoRow, VideoStatus,
+    CloudIntegration, Counts, FailureSummary, Folder, ImportJob, JobStatus, VideoRow, VideoStatus,
 };
 
 use crate::clock::rfc3339;
@@ -38,15 +38,17 @@ pub(crate) fn integration(who: &Principal, r: IntegrationRecord) -> CloudIntegra
     }
 }
 
-/// A job with its counts and readiness (the extension fields).
-pub(crate) fn job(job: &JobRecord) -> ImportJob {
+/// A job with its counts, readiness and failure summary (the extension fields).
+pub(crate) fn job(job: &JobRecord, failures: Vec<FailureSummary>) -> ImportJob {
     let counts = Counts {
         uploaded: job.uploaded.max(0) as u64,
         failed: job.failed.max(0) as u64,
         pending: (job.total - job.uploaded - job.failed).max(0) as u64,
     };
     let terminal = job.completed_at.is_some();
-    let status = if terminal {
+    let status = if job.cancelled_at.is_some() {
+        JobStatus::Cancelled
+    } else if terminal {
         JobStatus::from_counts(&Counts {
             pending: 0,
             ..counts
@@ -69,17 +71,18 @@ pub(crate) fn job(job: &JobRecord) -> ImportJob {
         terminal: Some(terminal),
         counts: Some(counts),
         poll_after_seconds: Some(if terminal { 0 } else { POLL_AFTER_SECONDS }),
+        failure_summary: Some(failures),
         multi_view: Some(job.multi_view),
     }
 }
 
 /// A listed row; its `error` only when it failed.
 pub(crate) fn row(row: &RowRecord) -> VideoRow {
+    let failed = row.status == VideoStatus::UploadingFailed;
     VideoRow {
         video_id: row.id.clone(),
-        error: (row.status == VideoStatus::UploadingFailed)
-            .then(|| row.error.clone())
-            .flatten(),
+        error: failed.then(|| row.error.clone()).flatten(),
+        error_code: failed.then(|| row.error_code.clone()).flatten(),
         status: row.status.clone(),
         import_source_uri: Some(row.source_uri.clone()),
         set_video_id: None,

@@ -1,21 +1,22 @@
-//! Import job routes: the job, its rows page by page, retry, one video's status.
+//! Import job routes: the job, the caller's jobs, its rows page by page,
+//! retry, cancel, one video's status.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use import_core::wire::{
-    FailedView, ImportJob, RetryRequest, RetryResponse, VideoMetadata, VideoStatus,
+    FailedView, ImportJob, ImportJobList, RetryRequest, RetryResponse, VideoMetadata, VideoStatus,
     VideoStatusResponse, VideosPage, ViewStatus,
 };
-use import_core::{ImportJobId, PageRequest, VideoId};
+use import_core::{ImportJobId, JobListRequest, PageRequest, VideoId};
 
 use super::guard::Caller;
 use super::{St, convert, path_id, query_map};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{JobRecord, Principal, RowRecord};
+use crate::store::{JobQuery, JobRecord, Principal, RowRecord};
 
 /// Most ids accepted by one retry request.
 const MAX_RETRY_IDS: usize = 10_000;
@@ -36,7 +37,73 @@ pub(crate) async fn get_job(
     Path(id): Path<String>,
 ) -> Result<Json<ImportJob>, ApiError> {
     let job = visible_job(&st, &who, &id).await?;
-    Ok(Json(convert::job(&job)))
+    Ok(Json(with_summary(&st, job).await?))
+}
+
+/// A job as the API shows it, its failure summary included.
+async fn with_summary(st: &AppState, job: JobRecord) -> Result<ImportJob, ApiError> {
+    let mut summaries = st
+        .store
+        .failure_summaries(std::slice::from_ref(&job.id))
+        .await?;
+    let summary = summaries.remove(&job.id).unwrap_or_default();
+    Ok(convert::job(&job, summary))
+}
+
+pub(crate) async fn list_jobs(
+    State(st): St,
+    axum::Extension(who): Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ImportJobList>, ApiError> {
+    let q = query_map(raw.as_deref());
+    let get = |k: &str| q.get(k).map(String::as_str);
+    let req = JobListRequest::from_query(
+        get("limit"),
+        get("cursor"),
+        get("status"),
+        get("folder_id"),
+        get("created_after"),
+    )?;
+    let query = JobQuery {
+        limit: req.limit() + 1,
+        before: req.cursor().cloned(),
+        status: req.status().cloned(),
+        folder_id: req.folder_id().cloned(),
+        created_after: req.created_after_ms(),
+    };
+    let mut jobs = st.store.list_jobs(&who, &query).await?;
+    let has_more = jobs.len() > req.limit() as usize;
+    jobs.truncate(req.limit() as usize);
+    let ids: Vec<ImportJobId> = jobs.iter().map(|j| j.id.clone()).collect();
+    let mut summaries = st.store.failure_summaries(&ids).await?;
+    let next_cursor = if has_more { ids.last().cloned() } else { None };
+    Ok(Json(ImportJobList {
+        jobs: jobs
+            .iter()
+            .map(|j| convert::job(j, summaries.remove(&j.id).unwrap_or_default()))
+            .collect(),
+        has_more,
+        next_cursor,
+    }))
+}
+
+/// What a cancelled row's `error` says.
+const CANCELLED_REASON: &str =
+    "the import job was cancelled before this object was uploaded; retry the job to import it";
+
+pub(crate) async fn cancel_job(
+    State(st): St,
+    axum::Extension(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ImportJob>, ApiError> {
+    const WHAT: &str = "import job";
+    let id: ImportJobId = path_id(&id, WHAT)?;
+    let job = st
+        .store
+        .cancel_job(&who, &id, CANCELLED_REASON, now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found(WHAT))?;
+    Ok(Json(with_summary(&st, job).await?))
 }
 
 pub(crate) async fn get_job_videos(
@@ -77,6 +144,7 @@ pub(crate) async fn get_job_videos(
                         status: v.status.clone(),
                         role: role.clone(),
                         error: v.error,
+                        error_code: v.error_code,
                     });
                 }
                 map.insert(
@@ -156,12 +224,15 @@ pub(crate) async fn video_status(
         .video(&who, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(WHAT))?;
+    let failed = row.status == VideoStatus::UploadingFailed;
     Ok(Json(VideoStatusResponse {
         metadata: if row.status == VideoStatus::Uploaded {
             row.metadata
         } else {
             VideoMetadata::default()
         },
+        error: failed.then_some(row.error).flatten(),
+        error_code: failed.then_some(row.error_code).flatten(),
         video_id: row.id,
         status: row.status,
         import_job_id: job.id,

@@ -64,6 +64,8 @@ fn handler(route: &Route) -> Option<MethodRouter<Arc<AppState>>> {
         GET_IMPORT_JOB_VIDEOS => on!(jobs::get_job_videos),
         RETRY_IMPORT_JOB => on!(jobs::retry_job),
         GET_VIDEO_STATUS => on!(jobs::video_status),
+        LIST_IMPORT_JOBS => on!(jobs::list_jobs),
+        CANCEL_IMPORT_JOB => on!(jobs::cancel_job),
         _ => None,
     }
 }

@@ -140,6 +140,7 @@ fn new_job(
         created_at: now,
         updated_at: now,
         completed_at: None,
+        cancelled_at: None,
     })
 }
 

@@ -5,9 +5,10 @@
 //! Every method is one transaction.
 
 use async_trait::async_trait;
-use import_core::wire::{VideoMetadata, VideoStatus};
+use import_core::wire::{FailureSummary, JobStatus, VideoMetadata, VideoStatus};
 use import_core::{
-    FolderId, ImportJobId, IntegrationId, PageRequest, Provider, Scope, VideoId, ViewRole,
+    FailureCode, FolderId, ImportJobId, IntegrationId, PageRequest, Provider, Scope, VideoId,
+    ViewRole,
 };
 
 use crate::error::StoreError;
@@ -147,6 +148,23 @@ pub struct JobRecord {
     pub updated_at: i64,
     /// Became terminal (ms).
     pub completed_at: Option<i64>,
+    /// Cancelled by its owner (ms).
+    pub cancelled_at: Option<i64>,
+}
+
+/// Which jobs [`Store::list_jobs`] answers.
+#[derive(Debug, Clone, Default)]
+pub struct JobQuery {
+    /// At most this many.
+    pub limit: u32,
+    /// Only jobs older than this one (the cursor of the previous page).
+    pub before: Option<ImportJobId>,
+    /// Only jobs in this status.
+    pub status: Option<JobStatus>,
+    /// Only jobs into this folder.
+    pub folder_id: Option<FolderId>,
+    /// Only jobs created after this time (ms).
+    pub created_after: Option<i64>,
 }
 
 /// A row to create with a job.
@@ -183,6 +201,8 @@ pub struct RowRecord {
     pub status: VideoStatus,
     /// Failure reason.
     pub error: Option<String>,
+    /// Failure code.
+    pub error_code: Option<FailureCode>,
     /// Metadata once uploaded.
     pub metadata: VideoMetadata,
 }
@@ -205,8 +225,8 @@ pub struct ClaimedRow {
 pub enum RowOutcome {
     /// Stored, with its metadata.
     Uploaded(VideoMetadata),
-    /// Failed for good, with a reason a person understands.
-    Failed(String),
+    /// Failed for good, with its code and a reason a person understands.
+    Failed(FailureCode, String),
     /// A transient failure: back to `PENDING` until `not_before` (ms).
     RetryLater {
         /// Earliest next claim (ms).
@@ -305,6 +325,25 @@ pub trait Store: Send + Sync + 'static {
         ids: Option<&[VideoId]>,
         now: i64,
     ) -> StoreResult<Vec<VideoId>>;
+    /// The failure summaries of jobs: their failed listed rows by code, most
+    /// frequent first, each with up to five example source URIs (an entry,
+    /// maybe empty, for every job asked).
+    async fn failure_summaries(
+        &self,
+        jobs: &[ImportJobId],
+    ) -> StoreResult<std::collections::BTreeMap<ImportJobId, Vec<FailureSummary>>>;
+    /// Cancel a job visible to `who`: its rows not yet terminal fail with
+    /// `reason` and code `cancelled`, and it becomes terminal. A job that is
+    /// terminal already is left as it is. `None` if `who` cannot see it.
+    async fn cancel_job(
+        &self,
+        who: &Principal,
+        id: &ImportJobId,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<Option<JobRecord>>;
+    /// The jobs visible to `who`, newest first.
+    async fn list_jobs(&self, who: &Principal, query: &JobQuery) -> StoreResult<Vec<JobRecord>>;
     /// A video visible to the caller, with its job.
     async fn video(
         &self,

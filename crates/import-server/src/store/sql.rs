@@ -3,19 +3,21 @@
 //! replicas sharing the work). The few statements that differ are chosen by
 //! [`Dialect`].
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use import_core::wire::{VideoMetadata, VideoStatus};
+use import_core::wire::{FailureSummary, JobStatus, VideoMetadata, VideoStatus};
 use import_core::{
-    FolderId, ImportJobId, IntegrationId, PageRequest, Provider, Scope, VideoId, ViewRole,
+    FailureCode, FolderId, ImportJobId, IntegrationId, PageRequest, Provider, Scope, VideoId,
+    ViewRole,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 
 use super::{
-    ClaimedRow, FolderRecord, IdemBegin, IntegrationRecord, JobRecord, NewApiKey, NewVideo,
-    Principal, RowOutcome, RowRecord, Store, StoreResult,
+    ClaimedRow, FolderRecord, IdemBegin, IntegrationRecord, JobQuery, JobRecord, NewApiKey,
+    NewVideo, Principal, RowOutcome, RowRecord, Store, StoreResult,
 };
 use crate::error::{StartupError, StoreError};
 
@@ -24,10 +26,12 @@ use crate::error::{StartupError, StoreError};
 const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_initial.sql"),
     include_str!("../../migrations/sqlite/0002_leaner_video_indexes.sql"),
+    include_str!("../../migrations/sqlite/0003_failure_codes_and_cancel.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_initial.sql"),
     include_str!("../../migrations/postgres/0002_leaner_video_indexes.sql"),
+    include_str!("../../migrations/postgres/0003_failure_codes_and_cancel.sql"),
 ];
 
 /// Items per statement that takes a list (rows to insert, ids to look up):
@@ -161,6 +165,8 @@ struct Statements {
     retry: String,
     /// New rows of a job ([`Dialect::insert_videos`]).
     insert_videos: String,
+    /// A job's unfinished rows failed as cancelled.
+    cancel: String,
 }
 
 impl Statements {
@@ -192,9 +198,10 @@ impl Statements {
             ),
             finish: format!(
                 "UPDATE videos SET status = $1, error = $2, not_before = $3, lease_owner = NULL, lease_until = NULL,
-                    size_bytes = $4, sha256 = $5, duration_s = $6, width = $7, height = $8, codec = $9, updated_at = $10
+                    size_bytes = $4, sha256 = $5, duration_s = $6, width = $7, height = $8, codec = $9, updated_at = $10,
+                    error_code = $13
                  WHERE id = $11 AND lease_owner = $12 AND status = {uploading}
-                 RETURNING job_id, role"
+                 RETURNING job_id, role, source_uri"
             ),
             // Count a finished row. This locks the job's row until the commit,
             // which serialises the finishes of one job.
@@ -227,6 +234,12 @@ impl Statements {
                  WHERE job_id = $2 AND status = {failed}"
             ),
             insert_videos: dialect.insert_videos(),
+            cancel: format!(
+                "UPDATE videos SET status = {failed}, error = $1, error_code = $2, lease_owner = NULL,
+                    lease_until = NULL, not_before = 0, updated_at = $3
+                 WHERE job_id = $4 AND status NOT IN ({terminal})
+                 RETURNING role"
+            ),
         }
     }
 }
@@ -442,10 +455,11 @@ fn job_from(row: &AnyRow) -> StoreResult<JobRecord> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         completed_at: row.try_get("completed_at")?,
+        cancelled_at: row.try_get("cancelled_at")?,
     })
 }
 
-const ROW_COLUMNS: &str = "id, job_id, set_id, role, object, source_uri, status, error, size_bytes, sha256, duration_s, width, height, codec";
+const ROW_COLUMNS: &str = "id, job_id, set_id, role, object, source_uri, status, error, error_code, size_bytes, sha256, duration_s, width, height, codec";
 
 /// A PostgreSQL array literal of text values (`{"a","b\\"c",NULL}`), for a
 /// `$N::text[]` parameter: every element quoted, `"` and `\` escaped with a
@@ -474,6 +488,96 @@ fn text_array<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
     out
 }
 
+/// Most example URIs a job's failure summary keeps per code.
+pub(crate) const FAILURE_EXAMPLES: usize = 5;
+
+/// Add `count` failures with `code` to a job's summary, keeping the first
+/// [`FAILURE_EXAMPLES`] source URIs. Run it while the transaction holds the
+/// job's row lock (after updating its counters), so that two finishes of one
+/// job never read and write the same line at once.
+async fn count_failures(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    job_id: &str,
+    code: &FailureCode,
+    count: i64,
+    uris: &[String],
+) -> StoreResult<()> {
+    let line: Option<(i64, String)> =
+        sqlx::query_as("SELECT count, examples FROM job_failures WHERE job_id = $1 AND code = $2")
+            .bind(job_id)
+            .bind(code.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+    let (before, mut examples) = match line {
+        Some((n, json)) => (
+            n,
+            serde_json::from_str::<Vec<String>>(&json)
+                .map_err(|_| StoreError::Corrupt { column: "examples" })?,
+        ),
+        None => (0, Vec::new()),
+    };
+    for uri in uris {
+        if examples.len() >= FAILURE_EXAMPLES {
+            break;
+        }
+        examples.push(uri.clone());
+    }
+    sqlx::query(
+        "INSERT INTO job_failures (job_id, code, count, examples) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (job_id, code) DO UPDATE SET count = excluded.count, examples = excluded.examples",
+    )
+    .bind(job_id)
+    .bind(code.as_str())
+    .bind(before + count)
+    .bind(json_text(&examples)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Count a job's failure summary again from its failed listed rows (after a
+/// retry or a cancel changed many at once). Run it under the job's row lock.
+async fn rebuild_failures(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    job_id: &str,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM job_failures WHERE job_id = $1")
+        .bind(job_id)
+        .execute(&mut **tx)
+        .await?;
+    let failed = status_sql(&VideoStatus::UploadingFailed);
+    let front = format!("'{}'", ViewRole::FRONT);
+    let counts: Vec<(String, i64)> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT error_code, COUNT(*) FROM videos
+         WHERE job_id = $1 AND status = {failed} AND error_code IS NOT NULL AND (role IS NULL OR role = {front})
+         GROUP BY error_code"
+    )))
+    .bind(job_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (code, count) in counts {
+        let examples: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT source_uri FROM videos
+             WHERE job_id = $1 AND status = {failed} AND error_code = $2 AND (role IS NULL OR role = {front})
+             ORDER BY id LIMIT {FAILURE_EXAMPLES}"
+        )))
+        .bind(job_id)
+        .bind(&code)
+        .fetch_all(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO job_failures (job_id, code, count, examples) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(job_id)
+        .bind(&code)
+        .bind(count)
+        .bind(json_text(&examples)?)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// A list as the JSON text of a list parameter.
 fn json_text<T: serde::Serialize>(list: &T) -> StoreResult<String> {
     serde_json::to_string(list).map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))
@@ -488,6 +592,7 @@ type JsonRow = (
     String,
     String,
     String,
+    Option<String>,
     Option<String>,
     Option<i64>,
     Option<String>,
@@ -513,6 +618,7 @@ fn rows_from_json(json: &str) -> StoreResult<Vec<RowRecord>> {
                 source_uri,
                 status,
                 error,
+                error_code,
                 size,
                 sha256,
                 duration_s,
@@ -529,6 +635,7 @@ fn rows_from_json(json: &str) -> StoreResult<Vec<RowRecord>> {
                     source_uri,
                     status: VideoStatus::from_wire(&status),
                     error,
+                    error_code: error_code.map(|c| FailureCode::from_wire(&c)),
                     metadata: VideoMetadata {
                         size_bytes: size.map(|v| v as u64),
                         sha256,
@@ -919,15 +1026,125 @@ impl Store for SqlStore {
             }
         }
         if !retried.is_empty() {
-            sqlx::query("UPDATE jobs SET failed = failed - $1, completed_at = NULL, updated_at = $2 WHERE id = $3")
+            // A retried job (a cancelled one included) is importing again.
+            sqlx::query("UPDATE jobs SET failed = failed - $1, completed_at = NULL, cancelled_at = NULL, updated_at = $2 WHERE id = $3")
                 .bind(failed_listed)
                 .bind(now)
                 .bind(job.id.as_str())
                 .execute(&mut *tx)
                 .await?;
+            rebuild_failures(&mut tx, job.id.as_str()).await?;
         }
         tx.commit().await?;
         Ok(retried)
+    }
+
+    async fn failure_summaries(
+        &self,
+        jobs: &[ImportJobId],
+    ) -> StoreResult<BTreeMap<ImportJobId, Vec<FailureSummary>>> {
+        let mut out: BTreeMap<ImportJobId, Vec<FailureSummary>> =
+            jobs.iter().map(|id| (id.clone(), Vec::new())).collect();
+        for chunk in jobs.chunks(LIST_CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(ImportJobId::as_str).collect();
+            let lines: Vec<(String, String, i64, String)> = sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT job_id, code, count, examples FROM job_failures
+                 WHERE job_id IN {} AND count > 0 ORDER BY job_id, count DESC, code",
+                self.dialect.json_list("$1")
+            )))
+            .bind(json_text(&ids)?)
+            .fetch_all(&self.pool)
+            .await?;
+            for (job_id, code, count, examples) in lines {
+                let job_id: ImportJobId = typed("job_id", job_id)?;
+                out.entry(job_id).or_default().push(FailureSummary {
+                    code: FailureCode::from_wire(&code),
+                    count: count.max(0) as u64,
+                    examples: serde_json::from_str(&examples)
+                        .map_err(|_| StoreError::Corrupt { column: "examples" })?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn cancel_job(
+        &self,
+        who: &Principal,
+        id: &ImportJobId,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<Option<JobRecord>> {
+        let Some(job) = self.job(who, id).await? else {
+            return Ok(None);
+        };
+        if job.completed_at.is_some() {
+            // Terminal already (completed, or cancelled before): nothing to stop.
+            return Ok(Some(job));
+        }
+        let mut tx = self.pool.begin().await?;
+        // The rows first, then the job: the order in which `finish` locks them.
+        let rows = sqlx::query(AssertSqlSafe(self.sql.cancel.as_str()))
+            .bind(reason)
+            .bind(FailureCode::Cancelled.as_str())
+            .bind(now)
+            .bind(id.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut cancelled_listed = 0i64;
+        for row in &rows {
+            let role: Option<ViewRole> = typed_opt("role", row.try_get("role")?)?;
+            if listed(role.as_ref()) {
+                cancelled_listed += 1;
+            }
+        }
+        sqlx::query(
+            "UPDATE jobs SET failed = failed + $1, cancelled_at = $2, completed_at = $2, updated_at = $2
+             WHERE id = $3 AND completed_at IS NULL",
+        )
+        .bind(cancelled_listed)
+        .bind(now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        rebuild_failures(&mut tx, id.as_str()).await?;
+        tx.commit().await?;
+        self.job(who, id).await
+    }
+
+    async fn list_jobs(&self, who: &Principal, query: &JobQuery) -> StoreResult<Vec<JobRecord>> {
+        let status = match &query.status {
+            None => "",
+            Some(JobStatus::Importing) => " AND completed_at IS NULL",
+            Some(JobStatus::Cancelled) => " AND cancelled_at IS NOT NULL",
+            Some(JobStatus::Completed) => {
+                " AND completed_at IS NOT NULL AND cancelled_at IS NULL AND failed = 0"
+            }
+            Some(JobStatus::CompletedWithErrors) => {
+                " AND completed_at IS NOT NULL AND cancelled_at IS NULL AND failed > 0 AND uploaded > 0"
+            }
+            Some(JobStatus::Failed) => {
+                " AND completed_at IS NOT NULL AND cancelled_at IS NULL AND failed > 0 AND uploaded = 0"
+            }
+            // A status this server does not know matches no job.
+            Some(JobStatus::Unknown(_)) => " AND 1 = 0",
+        };
+        let sql = format!(
+            "SELECT * FROM jobs WHERE org_id = $1 AND (user_id = $2 OR scope = $3)
+               AND ($4 = '' OR id < $4) AND ($5 = '' OR folder_id = $5) AND created_at > $6{status}
+             ORDER BY id DESC LIMIT $7"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(&who.org_id)
+            .bind(&who.user_id)
+            .bind(Scope::Org.as_str())
+            .bind(query.before.as_ref().map_or("", ImportJobId::as_str))
+            .bind(query.folder_id.as_ref().map_or("", FolderId::as_str))
+            .bind(query.created_after.unwrap_or(i64::MIN))
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(job_from).collect()
     }
 
     async fn video(
@@ -1003,17 +1220,19 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        let (status, error, not_before, meta) = match outcome {
-            RowOutcome::Uploaded(meta) => (VideoStatus::Uploaded, None, 0, meta),
-            RowOutcome::Failed(error) => (
+        let (status, error, code, not_before, meta) = match outcome {
+            RowOutcome::Uploaded(meta) => (VideoStatus::Uploaded, None, None, 0, meta),
+            RowOutcome::Failed(code, error) => (
                 VideoStatus::UploadingFailed,
                 Some(error),
+                Some(code),
                 0,
                 VideoMetadata::default(),
             ),
             RowOutcome::RetryLater { not_before, error } => (
                 VideoStatus::Pending,
                 Some(error),
+                None,
                 not_before,
                 VideoMetadata::default(),
             ),
@@ -1040,6 +1259,7 @@ impl Store for SqlStore {
             .bind(now)
             .bind(id.as_str())
             .bind(worker)
+            .bind(code.as_ref().map(FailureCode::as_str))
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {
@@ -1077,6 +1297,11 @@ impl Store for SqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
+        }
+        // The job's failure summary, under the job's lock taken above.
+        if let Some(code) = code.filter(|_| fail > 0) {
+            let uri: String = row.try_get("source_uri")?;
+            count_failures(&mut tx, &job_id, &code, 1, &[uri]).await?;
         }
         tx.commit().await?;
         Ok(true)

@@ -5,7 +5,7 @@
 
 use aws_lc_rs::digest;
 use futures::StreamExt;
-use import_core::{NotMp4, SNIFF_LEN, sniff_mp4};
+use import_core::{FailureCode, NotMp4, SNIFF_LEN, sniff_mp4};
 use import_providers::{FailureKind, classify};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
@@ -29,11 +29,17 @@ pub(super) struct Copied {
 /// A source failure as a row outcome: transient ones are retried.
 pub(super) fn source_failure(err: &object_store::Error) -> Copy {
     let failure = classify(err);
-    if failure.kind == FailureKind::Transient {
-        Copy::Retry(failure.message)
-    } else {
-        Copy::Fail(failure.message)
-    }
+    let code = match failure.kind {
+        FailureKind::Transient => {
+            return Copy::Retry(FailureCode::SourceUnavailable, failure.message);
+        }
+        FailureKind::NotFound => FailureCode::NotFound,
+        FailureKind::AccessDenied => FailureCode::AccessDenied,
+        FailureKind::BadCredentials => FailureCode::BadCredentials,
+        // `FailureKind` may grow: anything else is a source error.
+        _ => FailureCode::SourceError,
+    };
+    Copy::Fail(code, failure.message)
 }
 
 /// A multipart upload that is aborted unless [`StagedUpload::finish`] ends it.
@@ -50,13 +56,19 @@ impl StagedUpload {
     async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), Copy> {
         let Some(writer) = self.writer.as_mut() else {
             return Err(Copy::Retry(
+                FailureCode::StorageUnavailable,
                 "the upload to the media store was already closed".into(),
             ));
         };
         writer
             .wait_for_capacity(PARTS_IN_FLIGHT)
             .await
-            .map_err(|e| Copy::Retry(format!("writing to the media store failed: {e}")))?;
+            .map_err(|e| {
+                Copy::Retry(
+                    FailureCode::StorageUnavailable,
+                    format!("writing to the media store failed: {e}"),
+                )
+            })?;
         writer.put(chunk);
         Ok(())
     }
@@ -64,13 +76,15 @@ impl StagedUpload {
     async fn finish(mut self) -> Result<(), Copy> {
         let Some(writer) = self.writer.take() else {
             return Err(Copy::Retry(
+                FailureCode::StorageUnavailable,
                 "the upload to the media store was already closed".into(),
             ));
         };
         writer.finish().await.map(drop).map_err(|e| {
-            Copy::Retry(format!(
-                "finishing the upload to the media store failed: {e}"
-            ))
+            Copy::Retry(
+                FailureCode::StorageUnavailable,
+                format!("finishing the upload to the media store failed: {e}"),
+            )
         })
     }
 }
@@ -114,10 +128,12 @@ pub(super) async fn copy_object(
     dest: &StorePath,
 ) -> Result<Copied, Copy> {
     let got = source.get(path).await.map_err(|e| source_failure(&e))?;
-    let upload = media
-        .put_multipart(dest)
-        .await
-        .map_err(|e| Copy::Retry(format!("the media store refused the upload: {e}")))?;
+    let upload = media.put_multipart(dest).await.map_err(|e| {
+        Copy::Retry(
+            FailureCode::StorageUnavailable,
+            format!("the media store refused the upload: {e}"),
+        )
+    })?;
     let mut upload = StagedUpload {
         writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
     };
@@ -160,9 +176,10 @@ async fn stream_into(
         sniff(&head_bytes)?;
     }
     if copied != size {
-        return Err(Copy::Retry(format!(
-            "the object changed while it was copied: {copied} bytes read, {size} expected"
-        )));
+        return Err(Copy::Retry(
+            FailureCode::SourceUnavailable,
+            format!("the object changed while it was copied: {copied} bytes read, {size} expected"),
+        ));
     }
     Ok(Copied {
         size: copied,
@@ -171,7 +188,11 @@ async fn stream_into(
 }
 
 fn sniff(head: &[u8]) -> Result<(), Copy> {
-    sniff_mp4(head)
-        .map(drop)
-        .map_err(|not_mp4: NotMp4| Copy::Fail(not_mp4.to_string()))
+    sniff_mp4(head).map(drop).map_err(|not_mp4: NotMp4| {
+        let code = match not_mp4 {
+            NotMp4::Empty => FailureCode::Empty,
+            _ => FailureCode::NotMp4,
+        };
+        Copy::Fail(code, not_mp4.to_string())
+    })
 }

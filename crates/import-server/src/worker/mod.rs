@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use import_core::wire::VideoMetadata;
-use import_core::{RetryPolicy, VideoId, object_in_prefix};
+use import_core::{FailureCode, RetryPolicy, VideoId, object_in_prefix};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as StorePath;
 use tokio::sync::watch;
@@ -25,6 +25,10 @@ pub(crate) use source::SourceCache;
 /// Longest wait between two retries of a row.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
+/// Longest time between two renewals of a row's lease: a copy whose row was
+/// taken away (its job cancelled) stops within this.
+const MAX_HEARTBEAT: Duration = Duration::from_secs(2);
+
 /// Retries of a failed write of a row's outcome (a busy or briefly
 /// unreachable database) before the worker hands the row back.
 const RECORD_RETRIES: u32 = 4;
@@ -36,10 +40,10 @@ const RECORD_BACKOFF: Duration = Duration::from_millis(100);
 pub(crate) enum Copy {
     /// Stored, with its metadata.
     Done(VideoMetadata),
-    /// Permanent: the row fails with this reason.
-    Fail(String),
-    /// Transient: retry later.
-    Retry(String),
+    /// Permanent: the row fails with this code and reason.
+    Fail(FailureCode, String),
+    /// Transient: retry later; the code and reason stand if no attempt is left.
+    Retry(FailureCode, String),
 }
 
 /// Start `n` workers and the lease reaper; they stop when `shutdown` turns true.
@@ -114,7 +118,9 @@ async fn work(
 async fn process(state: &AppState, cache: &SourceCache, worker: &str, row: ClaimedRow) {
     let started = std::time::Instant::now();
     let heartbeat = async {
-        let every = (state.config.lease / 3).max(Duration::from_millis(100));
+        let every = (state.config.lease / 3)
+            .min(MAX_HEARTBEAT)
+            .max(Duration::from_millis(100));
         loop {
             tokio::time::sleep(every).await;
             let until = now_ms() + state.config.lease.as_millis() as i64;
@@ -134,7 +140,7 @@ async fn process(state: &AppState, cache: &SourceCache, worker: &str, row: Claim
     tokio::select! {
         () = work => {}
         () = heartbeat => {
-            tracing::warn!(video = %row.id, "lease lost while copying; another worker has the row");
+            tracing::warn!(video = %row.id, "the row was taken from this worker while it copied (its job was cancelled, or its lease expired); the copy stops");
         }
     }
 }
@@ -149,14 +155,17 @@ fn outcome_of(
 ) -> RowOutcome {
     let outcome = match copy {
         Copy::Done(meta) => RowOutcome::Uploaded(meta),
-        Copy::Fail(reason) => RowOutcome::Failed(reason),
-        Copy::Retry(reason) if row.attempts >= i64::from(state.config.max_attempts) => {
-            RowOutcome::Failed(format!(
-                "the source kept failing after {} attempts: {reason}",
-                row.attempts
-            ))
+        Copy::Fail(code, reason) => RowOutcome::Failed(code, reason),
+        Copy::Retry(code, reason) if row.attempts >= i64::from(state.config.max_attempts) => {
+            RowOutcome::Failed(
+                code,
+                format!(
+                    "the source kept failing after {} attempts: {reason}",
+                    row.attempts
+                ),
+            )
         }
-        Copy::Retry(reason) => {
+        Copy::Retry(_, reason) => {
             let retry = u32::try_from(row.attempts.saturating_sub(1)).unwrap_or(u32::MAX);
             let wait = RetryPolicy::default()
                 .with_initial_backoff(state.config.retry_base)
@@ -170,10 +179,10 @@ fn outcome_of(
     };
     let label = match &outcome {
         RowOutcome::Uploaded(_) => import_core::VideoStatus::Uploaded.as_str(),
-        RowOutcome::Failed(_) => import_core::VideoStatus::UploadingFailed.as_str(),
+        RowOutcome::Failed(..) => import_core::VideoStatus::UploadingFailed.as_str(),
         RowOutcome::RetryLater { .. } => "retry",
     };
-    if let RowOutcome::Failed(reason) | RowOutcome::RetryLater { error: reason, .. } = &outcome {
+    if let RowOutcome::Failed(_, reason) | RowOutcome::RetryLater { error: reason, .. } = &outcome {
         tracing::info!(video = %row.id, outcome = label, reason = %reason, "row finished");
     } else {
         tracing::info!(video = %row.id, outcome = label, elapsed_ms = started.elapsed().as_millis() as u64, "row finished");
@@ -203,7 +212,7 @@ async fn record(state: &AppState, row: &ClaimedRow, worker: &str, outcome: RowOu
         {
             Ok(true) => return,
             Ok(false) => {
-                tracing::warn!(video = %row.id, "the row's lease was lost before it was marked; another worker will redo it");
+                tracing::warn!(video = %row.id, "the row was taken from this worker before its outcome was written (its job was cancelled, or its lease expired)");
                 return;
             }
             Err(e) => {
@@ -244,8 +253,13 @@ async fn import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> Copy
 async fn try_import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> Result<Copy, Copy> {
     let job = match state.store.job_by_id(&row.job_id).await {
         Ok(Some(job)) => job,
-        Ok(None) => return Err(Copy::Fail("the import job no longer exists".into())),
-        Err(e) => return Err(Copy::Retry(e.to_string())),
+        Ok(None) => {
+            return Err(Copy::Fail(
+                FailureCode::SourceError,
+                "the import job no longer exists".into(),
+            ));
+        }
+        Err(e) => return Err(Copy::Retry(FailureCode::StorageUnavailable, e.to_string())),
     };
     let source = source::open(
         state,
@@ -258,20 +272,27 @@ async fn try_import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> 
     if let Some(rec) = &source.integration
         && !object_in_prefix(&row.object, rec.prefix.as_deref())
     {
-        return Err(Copy::Fail(format!(
-            "`{}` is outside the integration's prefix `{}`; import objects under that prefix, or use an integration that covers this path",
-            row.object,
-            rec.prefix.as_deref().unwrap_or_default()
-        )));
+        return Err(Copy::Fail(
+            FailureCode::OutsidePrefix,
+            format!(
+                "`{}` is outside the integration's prefix `{}`; import objects under that prefix, or use an integration that covers this path",
+                row.object,
+                rec.prefix.as_deref().unwrap_or_default()
+            ),
+        ));
     }
-    let path = import_providers::object_path(&row.object).map_err(|e| Copy::Fail(e.to_string()))?;
+    let path = import_providers::object_path(&row.object)
+        .map_err(|e| Copy::Fail(FailureCode::SourceError, e.to_string()))?;
     let head = source
         .store
         .head(&path)
         .await
         .map_err(|e| copy::source_failure(&e))?;
     if head.size == 0 {
-        return Err(Copy::Fail(import_core::NotMp4::Empty.to_string()));
+        return Err(Copy::Fail(
+            FailureCode::Empty,
+            import_core::NotMp4::Empty.to_string(),
+        ));
     }
     let dest = media_path(&row.id);
     let copied = copy::copy_object(

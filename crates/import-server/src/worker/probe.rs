@@ -1,5 +1,6 @@
 //! Probing a stored video: duration, size and codec from its `moov` box.
 
+use import_core::FailureCode;
 use import_core::wire::VideoMetadata;
 use import_providers::mp4::{ProbeError, probe};
 use object_store::path::Path as StorePath;
@@ -26,8 +27,11 @@ pub(super) async fn probe_stored(
         }),
         Err(ProbeError::Invalid(reason)) => {
             let _ = media.delete(dest).await;
-            Copy::Fail(reason)
+            Copy::Fail(FailureCode::InvalidVideo, reason)
         }
-        Err(e) => Copy::Retry(format!("reading back the stored video failed: {e}")),
+        Err(e) => Copy::Retry(
+            FailureCode::StorageUnavailable,
+            format!("reading back the stored video failed: {e}"),
+        ),
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use import_core::{IntegrationId, Provider};
+use import_core::{FailureCode, IntegrationId, Provider};
 use import_providers::{ProviderError, open_source};
 use object_store::ObjectStore;
 use tokio::sync::Mutex;
@@ -40,18 +40,21 @@ pub(super) async fn open(
             Ok(Some(rec)) => Some(rec),
             Ok(None) => {
                 return Err(Copy::Fail(
+                    FailureCode::IntegrationMissing,
                     "the job's integration was deleted; save the integration again and import these objects anew".into(),
                 ));
             }
-            Err(e) => return Err(Copy::Retry(e.to_string())),
+            Err(e) => return Err(Copy::Retry(FailureCode::StorageUnavailable, e.to_string())),
         },
         None => None,
     };
     let config = source_config(provider, bucket, integration.as_ref(), &state.secrets)
-        .map_err(|e| Copy::Fail(e.to_string()))?;
+        .map_err(|e| Copy::Fail(FailureCode::SourceError, e.to_string()))?;
     let refused = |e: ProviderError| match e {
-        ProviderError::Unresolvable { .. } => Copy::Retry(e.to_string()),
-        _ => Copy::Fail(e.to_string()),
+        ProviderError::Unresolvable { .. } => {
+            Copy::Retry(FailureCode::SourceUnavailable, e.to_string())
+        }
+        _ => Copy::Fail(FailureCode::SourceError, e.to_string()),
     };
     let key = match &integration {
         Some(rec) => rec.id.to_string(),
