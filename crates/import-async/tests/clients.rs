@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use import_core::wire::{
-    CloudIntegration, Folder, ImportJob, RetryResponse, UploadResponse, VerifyResponse, VideoRow,
-    VideosPage,
+    CloudIntegration, Folder, ImportJob, ImportJobList, RetryResponse, UploadResponse,
+    VerifyResponse, VideoRow, VideosPage,
 };
 use import_core::{
-    ImportJobId, ImportOutcome, ImportRequest, IntegrationId, PageRequest, Progress, Provider,
-    ReadinessTracker, RetryPolicy, Scope, VideoId,
+    ImportJobId, ImportOutcome, ImportRequest, IntegrationId, JobListRequest, PageRequest,
+    Progress, Provider, ReadinessTracker, RetryPolicy, Scope, VideoId,
 };
 use import_testkit::clients::{Driver, Result, wait_options};
 use serde_json::Value;
@@ -112,6 +112,12 @@ impl Driver for Async {
     }
     async fn retry(&self, job: &ImportJobId, ids: Option<Vec<VideoId>>) -> Result<RetryResponse> {
         self.0.retry_import_job(job, ids.as_deref()).await
+    }
+    async fn list_jobs(&self, query: &JobListRequest) -> Result<ImportJobList> {
+        self.0.list_import_jobs(query).await
+    }
+    async fn cancel(&self, job: &ImportJobId) -> Result<ImportJob> {
+        self.0.cancel_import_job(job).await
     }
 }
 

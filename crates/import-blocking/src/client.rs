@@ -8,9 +8,9 @@ use import_core::client::{
 use import_core::{AnswerError, ApiRequest, Next, api};
 
 use crate::{
-    Error, Folder, ImportJob, ImportJobId, ImportOutcome, ImportRequest, PageRequest,
-    ReadinessTracker, Result, RetryResponse, Scope, UploadResponse, VerifyResponse, VideoId,
-    VideosPage, WaitOptions,
+    Error, Folder, ImportJob, ImportJobId, ImportJobList, ImportOutcome, ImportRequest,
+    JobListRequest, PageRequest, ReadinessTracker, Result, RetryResponse, Scope, UploadResponse,
+    VerifyResponse, VideoId, VideosPage, WaitOptions,
 };
 
 /// Largest answer body read.
@@ -227,5 +227,18 @@ impl Client {
         video_ids: Option<&[VideoId]>,
     ) -> Result<RetryResponse> {
         self.send(api::retry_import_job(job, video_ids))
+    }
+
+    /// *Extension*: one page of the caller's import jobs, newest first
+    /// (`GET /api/import-jobs`); the next page is
+    /// `query.with_cursor(page.next_cursor)` while `has_more`.
+    pub fn list_import_jobs(&self, query: &JobListRequest) -> Result<ImportJobList> {
+        self.send(api::list_import_jobs(query))
+    }
+
+    /// *Extension*: cancel a job: its rows not yet uploaded fail with
+    /// `error_code` `cancelled`, and the job ends `cancelled`. Answers the job.
+    pub fn cancel_import_job(&self, job: &ImportJobId) -> Result<ImportJob> {
+        self.send(api::cancel_import_job(job))
     }
 }

@@ -43,12 +43,13 @@ pub use buckets::{
 pub use client::{Client, ClientBuilder};
 pub use import_core::client::{ClientError as Error, GcsKey, S3Keys, WaitOptions};
 pub use import_core::wire::{
-    CloudIntegration, Folder, ImportJob, RetryResponse, UploadResponse, VerifyResponse, VideoRow,
-    VideosPage,
+    CloudIntegration, FailureSummary, Folder, ImportJob, ImportJobList, RetryResponse,
+    UploadResponse, VerifyResponse, VideoRow, VideosPage,
 };
 pub use import_core::{
-    AnswerError, CloudUri, FolderId, ImportJobId, ImportOutcome, ImportRequest, IntegrationId,
-    PageRequest, Progress, Provider, ReadinessTracker, RetryPolicy, Scope, VideoId, ViewSet,
+    AnswerError, CloudUri, FailureCode, FolderId, ImportJobId, ImportOutcome, ImportRequest,
+    IntegrationId, JobListRequest, JobStatus, PageRequest, Progress, Provider, ReadinessTracker,
+    RetryPolicy, Scope, VideoId, ViewSet,
 };
 pub use integrations::CloudIntegrations;
 pub use pages::VideoRows;

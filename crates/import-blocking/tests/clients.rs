@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use import_core::wire::{
-    CloudIntegration, Folder, ImportJob, RetryResponse, UploadResponse, VerifyResponse, VideoRow,
-    VideosPage,
+    CloudIntegration, Folder, ImportJob, ImportJobList, RetryResponse, UploadResponse,
+    VerifyResponse, VideoRow, VideosPage,
 };
 use import_core::{
-    ImportJobId, ImportOutcome, ImportRequest, IntegrationId, PageRequest, Progress, Provider,
-    ReadinessTracker, RetryPolicy, Scope, VideoId,
+    ImportJobId, ImportOutcome, ImportRequest, IntegrationId, JobListRequest, PageRequest,
+    Progress, Provider, ReadinessTracker, RetryPolicy, Scope, VideoId,
 };
 use import_testkit::clients::{Driver, Result, wait_options};
 use serde_json::Value;
@@ -142,6 +142,14 @@ impl Driver for Blocking {
     async fn retry(&self, job: &ImportJobId, ids: Option<Vec<VideoId>>) -> Result<RetryResponse> {
         let j = job.clone();
         blocking(self, move |c| c.retry_import_job(&j, ids.as_deref())).await
+    }
+    async fn list_jobs(&self, query: &JobListRequest) -> Result<ImportJobList> {
+        let q = query.clone();
+        blocking(self, move |c| c.list_import_jobs(&q)).await
+    }
+    async fn cancel(&self, job: &ImportJobId) -> Result<ImportJob> {
+        let j = job.clone();
+        blocking(self, move |c| c.cancel_import_job(&j)).await
     }
 }
 

@@ -28,12 +28,13 @@ use axum::http::header::RETRY_AFTER;
 use import_core::api::{self, IDEMPOTENCY_KEY_HEADER};
 use import_core::client::WaitOptions;
 use import_core::wire::{
-    CloudIntegration, Folder, ImportJob, RetryResponse, UploadResponse, VerifyResponse, VideoRow,
-    VideosPage,
+    CloudIntegration, Folder, ImportJob, ImportJobList, RetryResponse, UploadResponse,
+    VerifyResponse, VideoRow, VideosPage,
 };
 use import_core::{
-    AnswerError, ImportJobId, ImportOutcome, ImportRequest, IntegrationId, PageRequest, Progress,
-    Provider, ReadinessTracker, RetryPolicy, Scope, VideoId, ViewSet,
+    AnswerError, FailureCode, ImportJobId, ImportOutcome, ImportRequest, IntegrationId,
+    JobListRequest, JobStatus, PageRequest, Progress, Provider, ReadinessTracker, RetryPolicy,
+    Scope, VideoId, ViewSet,
 };
 use import_server::{Server, ServerConfig};
 use serde_json::{Value, json};
@@ -116,6 +117,10 @@ pub trait Driver: Sized + Sync {
     async fn resume(&self, tracker: ReadinessTracker) -> Result<ImportOutcome>;
     /// Retry the named (or all) failed rows.
     async fn retry(&self, job: &ImportJobId, ids: Option<Vec<VideoId>>) -> Result<RetryResponse>;
+    /// One page of the caller's jobs.
+    async fn list_jobs(&self, query: &JobListRequest) -> Result<ImportJobList>;
+    /// Cancel a job.
+    async fn cancel(&self, job: &ImportJobId) -> Result<ImportJob>;
 }
 
 /// How the suite waits: polls every 100 ms, pages of 2 rows.
@@ -629,6 +634,60 @@ pub async fn wire_requests<D: Driver>(d: &D, env: &Env) {
     assert!(seen[0].body.is_empty());
 }
 
+/// The caller's jobs, newest first and paged; a cancel fails the pending
+/// rows with the `cancelled` code and ends the job `cancelled` (no workers:
+/// the rows wait until then).
+pub async fn jobs_listed_and_cancelled<D: Driver>(d: &D, env: &Env) {
+    let integration = r2(
+        d,
+        env,
+        json!({"access_key_id": AK, "secret_access_key": SK}),
+    )
+    .await;
+    let mut jobs = Vec::new();
+    for i in 0..3 {
+        let request = ImportRequest::builder()
+            .uris([format!("s3://{BUCKET}/jobs/{i}.mp4")])
+            .integration_id(integration.id.clone())
+            .build()
+            .unwrap();
+        jobs.push(d.upload(&request, None).await.unwrap().import_job_id);
+    }
+    let mut listed = Vec::new();
+    let mut query = JobListRequest::new().with_limit(2).unwrap();
+    loop {
+        let page = d.list_jobs(&query).await.unwrap();
+        listed.extend(page.jobs.iter().map(|j| j.job_id.clone()));
+        match page.next_cursor {
+            Some(cursor) if page.has_more => query = query.with_cursor(cursor),
+            _ => break,
+        }
+        assert!(listed.len() <= jobs.len(), "paging does not end");
+    }
+    jobs.reverse();
+    assert_eq!(listed, jobs);
+
+    let cancelled = d.cancel(&jobs[0]).await.unwrap();
+    assert_eq!(cancelled.status, Some(JobStatus::Cancelled));
+    assert_eq!(cancelled.terminal, Some(true));
+    let summary = cancelled.failure_summary.unwrap();
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0].code, FailureCode::Cancelled);
+    assert_eq!(summary[0].count, 1);
+    let rows = d.rows(&jobs[0], 10).await.unwrap();
+    assert_eq!(rows[0].error_code, Some(FailureCode::Cancelled));
+    let again = d.cancel(&jobs[0]).await.unwrap();
+    assert_eq!(again.status, Some(JobStatus::Cancelled));
+    let only = JobListRequest::new()
+        .with_status(JobStatus::Cancelled)
+        .unwrap();
+    let page = d.list_jobs(&only).await.unwrap();
+    assert_eq!(page.jobs.len(), 1);
+    assert_eq!(page.jobs[0].job_id, jobs[0]);
+    let err = d.cancel(&"ij_nope".parse().unwrap()).await.unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+}
+
 /// The suite's tests for one client: `client_suite!(MyDriver)` where
 /// `MyDriver:` [`Driver`]. Each test starts its own [`Env`] on a
 /// two-thread tokio runtime (the calling crate depends on `tokio`).
@@ -644,6 +703,7 @@ macro_rules! client_suite {
             wait_times_out_and_resumes => 0,
             errors_are_typed => 1,
             wire_requests => 1,
+            jobs_listed_and_cancelled => 0,
         }
     };
     ($driver:ty; $($name:ident => $workers:expr),* $(,)?) => {
