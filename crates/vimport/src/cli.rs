@@ -51,6 +51,14 @@ pub enum Command {
     Wait(WaitArgs),
     /// Retry the failed videos of an import job (all of them, or the ids given).
     Retry(RetryArgs),
+    /// List your import jobs, newest first.
+    Jobs(JobsArgs),
+    /// Cancel an import job: its videos not yet uploaded fail as `cancelled`.
+    Cancel(CancelArgs),
+    /// Why an import job's videos failed: the failure summary, or with
+    /// --failed the failed videos' source URIs (one per line, ready for
+    /// `vimport upload --from-file`).
+    Report(ReportArgs),
     /// Manage saved cloud integrations (bucket credentials).
     #[command(subcommand)]
     Integrations(IntegrationsCommand),
@@ -124,6 +132,11 @@ pub struct UploadArgs {
     /// plain HTTP (a MinIO on 127.0.0.1:9000, say).
     #[arg(long = "allow-endpoint")]
     pub allow_endpoints: Vec<String>,
+    /// Read object URIs from FILE, one per line (`-`: standard input); blank
+    /// lines and lines starting with `#` are skipped. At most 1,000,000 URIs;
+    /// more than 100,000 become several import jobs.
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
     /// Wait until the import is ready and print the outcome.
     #[arg(long)]
     pub wait: bool,
@@ -187,6 +200,71 @@ pub struct RetryArgs {
     pub id: String,
     /// Video ids to retry (default: every failed video).
     pub video_ids: Vec<String>,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// A job status, for `vimport jobs --status`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum JobStatusArg {
+    /// Rows still pending or copying.
+    Importing,
+    /// Every row uploaded.
+    Completed,
+    /// Done, some rows failed.
+    CompletedWithErrors,
+    /// Done, every row failed.
+    Failed,
+    /// Cancelled by its owner.
+    Cancelled,
+}
+
+/// `vimport jobs`.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Jobs per page (1 to 500).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Only jobs in this status.
+    #[arg(long, value_enum)]
+    pub status: Option<JobStatusArg>,
+    /// Only jobs into this folder (its id).
+    #[arg(long)]
+    pub folder_id: Option<String>,
+    /// Only jobs created after this RFC 3339 UTC time (2026-11-28T17:34:06Z).
+    #[arg(long)]
+    pub created_after: Option<String>,
+    /// Start after this job id (the `next_cursor` of the previous page).
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// Follow the cursor through every page.
+    #[arg(long)]
+    pub all: bool,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `vimport cancel`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The import job id.
+    pub id: String,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `vimport report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The import job id.
+    pub id: String,
+    /// Print the failed videos' source URIs, one per line (with --json: the
+    /// failed rows with their codes and reasons).
+    #[arg(long)]
+    pub failed: bool,
     /// API connection options.
     #[command(flatten)]
     pub api: ApiArgs,

@@ -1,18 +1,21 @@
-//! The client commands: upload, job, videos, wait, retry, integrations, verify.
+//! The client commands: upload, job, jobs, videos, wait, retry, cancel,
+//! report, integrations, verify.
 
 use std::time::Duration;
 
 use futures::TryStreamExt;
 use import_async::{
-    Client, Error, ImportJobId, ImportOutcome, ImportRequest, IntegrationId, PageRequest, Provider,
-    Scope, VideoId, ViewSet, WaitOptions,
+    Client, Error, FailureCode, ImportJob, ImportJobId, ImportOutcome, ImportRequest,
+    IntegrationId, JobListRequest, JobStatus, PageRequest, Provider, Scope, VideoId, ViewSet,
+    WaitOptions,
 };
 use import_core::VideoStatus;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::cli::{
-    AddCommand, ApiArgs, Command, IntegrationsCommand, ProviderArg, ScopeArg, UploadArgs,
+    AddCommand, ApiArgs, Command, IntegrationsCommand, JobStatusArg, JobsArgs, ProviderArg,
+    ScopeArg, UploadArgs,
 };
 use crate::config;
 use crate::output::{Exit, fail, json, usage};
@@ -44,6 +47,17 @@ pub(crate) async fn run(command: Command) -> Exit {
             .await
         }
         Command::Verify(a) => with_client(&a.api, |c| verify(c, a.api.json)).await,
+        Command::Jobs(a) => {
+            let query = match jobs_query(&a) {
+                Ok(q) => q,
+                Err(exit) => return exit,
+            };
+            with_client(&a.api, |c| jobs(c, query, a.all, a.api.json)).await
+        }
+        Command::Cancel(a) => with_client(&a.api, |c| cancel(c, a.id.clone(), a.api.json)).await,
+        Command::Report(a) => {
+            with_client(&a.api, |c| report(c, a.id.clone(), a.failed, a.api.json)).await
+        }
         Command::Integrations(cmd) => integrations(cmd).await,
         Command::Serve(_) | Command::Keys(_) | Command::Demo(_) => Exit::Usage,
     }
@@ -105,8 +119,62 @@ fn upload_request(a: &UploadArgs) -> Result<ImportRequest, Exit> {
     builder.build().map_err(usage)
 }
 
+/// Most URIs `vimport upload --from-file` reads.
+const MAX_FROM_FILE_URIS: usize = 1_000_000;
+
+/// The URIs of a `--from-file` list: one per line, blank lines and `#`
+/// comments skipped.
+fn uris_from_text(text: &str) -> Result<Vec<String>, String> {
+    let uris: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    if uris.len() > MAX_FROM_FILE_URIS {
+        return Err(format!(
+            "the list has {} URIs, more than the {MAX_FROM_FILE_URIS} one upload reads; split it into several files",
+            uris.len()
+        ));
+    }
+    Ok(uris)
+}
+
+/// Read `--from-file` (`-` for standard input), bounded in size.
+fn read_uri_list(path: &std::path::Path) -> Result<Vec<String>, String> {
+    use std::io::Read;
+    // 1,000,000 URIs of up to ~1 KiB each, and some comments.
+    const MAX_BYTES: u64 = 1 << 30;
+    let shown = path.display();
+    let mut text = String::new();
+    let read = if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .take(MAX_BYTES + 1)
+            .read_to_string(&mut text)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(MAX_BYTES + 1).read_to_string(&mut text))
+    };
+    read.map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if text.len() as u64 > MAX_BYTES {
+        return Err(format!(
+            "{shown} is larger than 1 GiB; split it into several files"
+        ));
+    }
+    uris_from_text(&text)
+}
+
 async fn upload(a: UploadArgs) -> Exit {
     let mut a = a;
+    if let Some(path) = a.from_file.clone() {
+        match read_uri_list(&path) {
+            Ok(found) if found.is_empty() => {
+                return usage(format!("{} names no object URI", path.display()));
+            }
+            Ok(found) => a.uris.extend(found),
+            Err(message) => return usage(message),
+        }
+    }
     if let Some(prefix) = a.expand.clone() {
         match crate::buckets::expand(&a, &prefix).await {
             Ok(found) if found.is_empty() => {
@@ -296,8 +364,15 @@ pub(crate) async fn wait_and_report(
                     outcome.uploaded.len(),
                     outcome.failed.len()
                 );
+                // Each uploaded video with its source: one more walk of the
+                // rows (the outcome keeps the ids only); the ids alone if it fails.
+                let sources = uploaded_sources(client, job).await;
                 for id in &outcome.uploaded {
-                    println!("{:<17} {id}", VideoStatus::Uploaded.as_str());
+                    println!(
+                        "{}  {id}  {}",
+                        VideoStatus::Uploaded.as_str(),
+                        sources.get(id).map_or("-", String::as_str)
+                    );
                 }
                 for f in &outcome.failed {
                     println!(
@@ -313,6 +388,21 @@ pub(crate) async fn wait_and_report(
         }
         Err(e) => Err(fail(&e)),
     }
+}
+
+/// The source URI of every uploaded row of a job (empty if the walk fails).
+async fn uploaded_sources(
+    client: &Client,
+    job: &ImportJobId,
+) -> std::collections::HashMap<VideoId, String> {
+    let Ok(stream) = client.videos(job, import_core::MAX_PAGE_LIMIT) else {
+        return Default::default();
+    };
+    let rows: Vec<_> = stream.try_collect().await.unwrap_or_default();
+    rows.into_iter()
+        .filter(|r| r.status == VideoStatus::Uploaded)
+        .filter_map(|r| Some((r.video_id, r.import_source_uri?)))
+        .collect()
 }
 
 async fn wait(client: Client, id: String, options: WaitOptions, json_out: bool) -> Exit {
@@ -364,6 +454,191 @@ async fn job(client: Client, id: String, json_out: bool) -> Exit {
         }
         Err(e) => fail(&e),
     }
+}
+
+fn job_status(s: JobStatusArg) -> JobStatus {
+    match s {
+        JobStatusArg::Importing => JobStatus::Importing,
+        JobStatusArg::Completed => JobStatus::Completed,
+        JobStatusArg::CompletedWithErrors => JobStatus::CompletedWithErrors,
+        JobStatusArg::Failed => JobStatus::Failed,
+        JobStatusArg::Cancelled => JobStatus::Cancelled,
+    }
+}
+
+/// The query of `vimport jobs` (exit code 2 when invalid).
+fn jobs_query(a: &JobsArgs) -> Result<JobListRequest, Exit> {
+    let mut q = JobListRequest::new().with_limit(a.limit).map_err(usage)?;
+    if let Some(status) = a.status {
+        q = q.with_status(job_status(status)).map_err(usage)?;
+    }
+    if let Some(folder) = &a.folder_id {
+        q = q.with_folder(parse_id(folder)?);
+    }
+    if let Some(after) = &a.created_after {
+        // The core's parser, as the server runs it.
+        let parsed =
+            JobListRequest::from_query(None, None, None, None, Some(after)).map_err(usage)?;
+        if let Some(ms) = parsed.created_after_ms() {
+            q = q.with_created_after_ms(ms);
+        }
+    }
+    if let Some(cursor) = &a.cursor {
+        q = q.with_cursor(parse_id(cursor)?);
+    }
+    Ok(q)
+}
+
+fn print_job_line(j: &ImportJob) {
+    let counts = j.counts.unwrap_or_default();
+    let status = j
+        .status
+        .as_ref()
+        .map_or_else(|| "-".to_owned(), ToString::to_string);
+    println!(
+        "{}  {:<21}  {:>7}  {:>8}  {:>6}  {:>7}  {}  {}://{}/{}",
+        j.job_id,
+        status,
+        j.total,
+        counts.uploaded,
+        counts.failed,
+        counts.pending,
+        j.created_at,
+        j.source.wire_name(),
+        j.bucket,
+        j.prefix.as_deref().unwrap_or("")
+    );
+}
+
+async fn jobs(client: Client, query: JobListRequest, all: bool, json_out: bool) -> Exit {
+    let mut query = query;
+    let mut listed = Vec::new();
+    if !json_out {
+        println!(
+            "{:<29}  {:<21}  {:>7}  {:>8}  {:>6}  {:>7}  {:<24}  SOURCE",
+            "JOB", "STATUS", "TOTAL", "UPLOADED", "FAILED", "PENDING", "CREATED"
+        );
+    }
+    loop {
+        let page = match client.list_import_jobs(&query).await {
+            Ok(p) => p,
+            Err(e) => return fail(&e),
+        };
+        if !json_out {
+            page.jobs.iter().for_each(print_job_line);
+        }
+        let next = page.next_cursor.clone().filter(|_| page.has_more);
+        if json_out && !all {
+            json(&page);
+            return Exit::Ok;
+        }
+        listed.extend(page.jobs);
+        match next {
+            Some(cursor) if all => query = query.with_cursor(cursor),
+            Some(cursor) => {
+                eprintln!("more jobs follow: --cursor {cursor}, or --all");
+                break;
+            }
+            None => break,
+        }
+    }
+    if json_out {
+        json(&listed);
+    }
+    Exit::Ok
+}
+
+async fn cancel(client: Client, id: String, json_out: bool) -> Exit {
+    let job: ImportJobId = match parse_id(&id) {
+        Ok(j) => j,
+        Err(exit) => return exit,
+    };
+    match client.cancel_import_job(&job).await {
+        Ok(j) if json_out => {
+            json(&j);
+            Exit::Ok
+        }
+        Ok(j) => {
+            let cancelled = j
+                .failure_summary
+                .iter()
+                .flatten()
+                .find(|line| line.code == FailureCode::Cancelled)
+                .map_or(0, |line| line.count);
+            match j.status {
+                Some(JobStatus::Cancelled) => println!(
+                    "import job {} is cancelled: {cancelled} videos not uploaded failed as `cancelled`; `vimport retry {}` imports them after all",
+                    j.job_id, j.job_id
+                ),
+                Some(other) => println!(
+                    "import job {} had already ended ({other}); nothing was cancelled",
+                    j.job_id
+                ),
+                None => println!("import job {} cancelled", j.job_id),
+            }
+            Exit::Ok
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+async fn report(client: Client, id: String, failed_only: bool, json_out: bool) -> Exit {
+    let job: ImportJobId = match parse_id(&id) {
+        Ok(j) => j,
+        Err(exit) => return exit,
+    };
+    if !failed_only {
+        return match client.get_import_job(&job).await {
+            Ok(j) if json_out => {
+                json(&j.failure_summary.unwrap_or_default());
+                Exit::Ok
+            }
+            Ok(j) => {
+                let summary = j.failure_summary.unwrap_or_default();
+                if summary.is_empty() {
+                    println!("import job {job}: no video failed");
+                }
+                for line in summary {
+                    println!("{:<20} {:>7}", line.code, line.count);
+                    for example in line.examples {
+                        println!("    {example}");
+                    }
+                }
+                Exit::Ok
+            }
+            Err(e) => fail(&e),
+        };
+    }
+    let stream = match client.videos(&job, import_core::MAX_PAGE_LIMIT) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let rows: Result<Vec<_>, Error> = stream.try_collect().await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => return fail(&e),
+    };
+    let failed: Vec<_> = rows
+        .into_iter()
+        .filter(|r| r.status == VideoStatus::UploadingFailed)
+        .collect();
+    if json_out {
+        let out: Vec<_> = failed
+            .iter()
+            .map(|r| {
+                json!({"video_id": r.video_id, "import_source_uri": r.import_source_uri,
+                       "error_code": r.error_code, "error": r.error})
+            })
+            .collect();
+        json(&out);
+    } else {
+        for r in &failed {
+            if let Some(uri) = &r.import_source_uri {
+                println!("{uri}");
+            }
+        }
+    }
+    Exit::Ok
 }
 
 fn print_row(row: &import_async::VideoRow) {
@@ -605,5 +880,22 @@ async fn integrations(cmd: IntegrationsCommand) -> Exit {
                 None => Exit::Error,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_uri_list_skips_blank_lines_and_comments() {
+        let text = "# cameras\n\n s3://b/a.mp4 \n#s3://b/skipped.mp4\n\ts3://b/c.mp4\r\n";
+        assert_eq!(
+            uris_from_text(text).unwrap(),
+            vec!["s3://b/a.mp4", "s3://b/c.mp4"]
+        );
+        assert!(uris_from_text("# nothing\n").unwrap().is_empty());
+        let many = "s3://b/a.mp4\n".repeat(MAX_FROM_FILE_URIS + 1);
+        assert!(uris_from_text(&many).unwrap_err().contains("split it"));
     }
 }

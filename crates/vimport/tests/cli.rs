@@ -283,6 +283,160 @@ async fn wait_timeout_is_exit_code_four() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_report_feeds_an_upload_and_jobs_can_be_listed_and_cancelled() {
+    let env = env(2).await;
+    env.s3
+        .put("cli-bucket", "r/a.mp4", &sample_mp4(&Mp4Spec::default()))
+        .unwrap();
+    env.s3.put("cli-bucket", "r/b.mp4", &jpeg_bytes()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.txt");
+    std::fs::write(
+        &list,
+        "# two objects\n\n  s3://cli-bucket/r/a.mp4  \ns3://cli-bucket/r/b.mp4\n# done\n",
+    )
+    .unwrap();
+    let list = list.to_str().unwrap();
+    let endpoint = env.s3.endpoint();
+    let out = env
+        .vimport(&[
+            "integrations",
+            "add",
+            "s3",
+            "--name",
+            "cli r2",
+            "--bucket",
+            "cli-bucket",
+            "--access-key-id",
+            "AKIDCLI",
+            "--secret-access-key",
+            "cli-secret",
+            "--endpoint-url",
+            &endpoint,
+            "--json",
+        ])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let ci = stdout_json(&out)["id"].as_str().unwrap().to_owned();
+    // One good video, one JPEG named `.mp4`.
+    let out = env
+        .vimport(&[
+            "upload",
+            "--from-file",
+            list,
+            "--integration",
+            &ci,
+            "--wait",
+            "--json",
+        ])
+        .await;
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let job = stdout_json(&out)["import_job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The failed sources, one per line: a list `upload --from-file` takes back.
+    let out = env.vimport(&["report", &job, "--failed"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        vec!["s3://cli-bucket/r/b.mp4"]
+    );
+    let again = dir.path().join("failed.txt");
+    std::fs::write(&again, &text).unwrap();
+    let out = env
+        .vimport(&[
+            "upload",
+            "--from-file",
+            again.to_str().unwrap(),
+            "--integration",
+            &ci,
+            "--json",
+        ])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = env.vimport(&["report", &job, "--failed", "--json"]).await;
+    let rows = stdout_json(&out);
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["error_code"], "not_mp4", "{rows}");
+    assert!(rows[0]["error"].as_str().unwrap().contains("MP4"), "{rows}");
+    let out = env.vimport(&["report", &job]).await;
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(summary.contains("not_mp4"), "{summary}");
+    assert!(summary.contains("    s3://cli-bucket/r/b.mp4"), "{summary}");
+
+    // Both jobs, newest first.
+    let out = env.vimport(&["jobs", "--json"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let page = stdout_json(&out);
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 2);
+    assert_eq!(page["jobs"][1]["job_id"], job.as_str());
+    let out = env.vimport(&["jobs", "--limit", "1", "--all"]).await;
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(table.starts_with("JOB"), "{table}");
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(table.contains(&job), "{table}");
+
+    // Bad input: exit code 2, nothing sent.
+    for args in [
+        vec!["upload", "--from-file", "/nonexistent/list.txt"],
+        vec!["jobs", "--limit", "0"],
+        vec!["jobs", "--created-after", "yesterday"],
+        vec!["cancel", "not/an/id"],
+    ] {
+        let out = env.vimport(&args).await;
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+    }
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "# nothing\n\n").unwrap();
+    let out = env
+        .vimport(&["upload", "--from-file", empty.to_str().unwrap()])
+        .await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("names no object URI"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_a_job_that_has_not_run() {
+    let env = env(0).await;
+    let out = env
+        .vimport(&[
+            "upload",
+            "s3://cli-bucket/c/a.mp4",
+            "s3://cli-bucket/c/b.mp4",
+            "--json",
+        ])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let job = stdout_json(&out)["import_job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = env.vimport(&["cancel", &job]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("is cancelled: 2 videos"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = env.vimport(&["cancel", &job, "--json"]).await;
+    assert_eq!(stdout_json(&out)["status"], "cancelled");
+    let out = env
+        .vimport(&["jobs", "--status", "cancelled", "--json"])
+        .await;
+    assert_eq!(stdout_json(&out)["jobs"][0]["job_id"], job.as_str());
+    let out = env.vimport(&["report", &job, "--json"]).await;
+    assert_eq!(stdout_json(&out)[0]["code"], "cancelled");
+    assert_eq!(stdout_json(&out)[0]["count"], 2);
+}
+
 #[test]
 fn the_demo_runs() {
     let out = Command::new(BIN).args(["demo", "--json"]).output().unwrap();
@@ -293,7 +447,15 @@ fn the_demo_runs() {
     assert!(v["failed"][0]["error"].as_str().unwrap().contains("JPEG"));
     let out = Command::new(BIN).arg("demo").output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("==> done"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("==> done"));
+    // Each uploaded video with its source.
+    let uploaded: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("UPLOADED  vi_"))
+        .collect();
+    assert_eq!(uploaded.len(), 6, "{text}");
+    assert!(uploaded.iter().all(|l| l.contains("  s3://")), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
