@@ -49,7 +49,7 @@ use import_core::api::{self, ApiRequest};
 use import_core::routes;
 use import_core::wire::{
     AddGcsIntegration, AddHfIntegration, AddS3Integration, CloudIntegration, ErrorBody, Folder,
-    FolderRequest, ImportJob, ImportJobList, RetryRequest, RetryResponse, UploadBody,
+    FolderRequest, ImportJob, ImportJobList, Probe, RetryRequest, RetryResponse, UploadBody,
     UploadResponse, VerifyResponse, VideoStatusResponse, VideosPage,
 };
 use import_core::{
@@ -152,7 +152,11 @@ pub(crate) fn document() -> OpenApi {
         .build()
 }
 
-const TAGS: [(&str, &str); 4] = [
+const TAGS: [(&str, &str); 5] = [
+    (
+        "operations",
+        "Probes and metrics of the reference server (no API key).",
+    ),
     ("keys", "API keys."),
     ("folders", "Folders that imported videos go into."),
     (
@@ -430,6 +434,33 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
             Some("`limit` is outside 1..=500, or a filter is malformed."),
         )
         .finish(registry),
+        Route::new(api::health(), routes::HEALTHZ, "operations")
+            .summary("Is the server alive")
+            .description("200 while the process runs. No API key.")
+            .ok(StatusCode::OK, "Alive: `{\"status\": \"ok\"}`.")
+            .finish(registry),
+        Route::new(api::readiness(), routes::READYZ, "operations")
+            .summary("Can the server serve and import")
+            .description(
+                "200 when the database answers, its schema is current and the media store takes \
+                 a write (checked at most every 30 s); otherwise 503 with `status` `not_ready` \
+                 and the `reason`. No API key.",
+            )
+            .ok(StatusCode::OK, "Ready.")
+            .error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("Not ready; the body's `reason` says why."),
+            )
+            .finish(registry),
+        Route::new(api::metrics(), routes::METRICS, "operations")
+            .summary("Metrics in the Prometheus text format")
+            .description(
+                "The Prometheus text format (`text/plain; version=0.0.4`), not JSON: rows by \
+                 status, claimable rows, claims, copied bytes, copy duration, failures by code, \
+                 HTTP requests by route and status, request latency. No API key.",
+            )
+            .ok(StatusCode::OK, "The metrics, as text.")
+            .finish(registry),
         Route::new(
             api::cancel_import_job(&job),
             routes::CANCEL_IMPORT_JOB,
@@ -675,6 +706,7 @@ answers!(
     RetryResponse,
     VideoStatusResponse,
     ImportJobList,
+    Probe,
 );
 
 /// The components the operations refer to.
@@ -762,6 +794,8 @@ struct Route<T> {
     path: String,
     /// Whether the route table marks it as ours only.
     extension: bool,
+    /// Answers without an API key: no security, no `401`.
+    public: bool,
     described: bool,
     has_body: bool,
     wants_idempotency_key: bool,
@@ -799,6 +833,7 @@ impl<T: Answer> Route<T> {
             method: route.method(),
             path: route.template.to_owned(),
             extension: route.extension,
+            public: route.public,
             described: false,
             has_body: request.body().is_some(),
             wants_idempotency_key: route.takes_idempotency_key(),
@@ -977,7 +1012,13 @@ impl<T: Answer> Route<T> {
         operation = operation.response(status.as_str(), ok.build());
 
         let mut errors = self.errors;
-        let mut defaults = vec![StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS];
+        let mut defaults = if self.public {
+            // No key to check: the operation overrides the document's security.
+            operation = operation.securities(Some(Vec::<SecurityRequirement>::new()));
+            Vec::new()
+        } else {
+            vec![StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS]
+        };
         if self.wants_idempotency_key {
             defaults.push(StatusCode::CONFLICT);
         }
@@ -1051,7 +1092,7 @@ mod tests {
     use super::*;
 
     /// Every route of the contract, as `spec/api.md` writes it.
-    const CONTRACT: [(&str, &str); 18] = [
+    const CONTRACT: [(&str, &str); 21] = [
         ("POST", "/api/keys/verify"),
         ("POST", "/api/folders/create-or-get"),
         ("POST", "/api/folders"),
@@ -1070,6 +1111,9 @@ mod tests {
         ("GET", "/api/video/{video_id}/status"),
         ("GET", "/api/import-jobs"),
         ("POST", "/api/import-jobs/{import_job_id}/cancel"),
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/metrics"),
     ];
 
     fn json() -> serde_json::Value {

@@ -236,6 +236,19 @@ impl Client {
         self.send(api::list_import_jobs(query))
     }
 
+    /// *Extension* of the reference server: `GET /healthz`, sent without
+    /// the API key's checks mattering (the route takes none).
+    pub fn health(&self) -> Result<import_core::Probe> {
+        self.send(api::health())
+    }
+
+    /// *Extension* of the reference server: `GET /readyz`. `Ok` when the
+    /// server is ready; a `503` (with the reason) is an error, retried first
+    /// as any `503` is under the client's retry policy.
+    pub fn readiness(&self) -> Result<import_core::Probe> {
+        self.send(api::readiness())
+    }
+
     /// *Extension*: cancel a job: its rows not yet uploaded fail with
     /// `error_code` `cancelled`, and the job ends `cancelled`. Answers the job.
     pub fn cancel_import_job(&self, job: &ImportJobId) -> Result<ImportJob> {

@@ -19,7 +19,7 @@ use crate::request::ImportRequest;
 use crate::routes::{self, Route};
 use crate::wire::{
     AddGcsIntegration, AddHfIntegration, AddS3Integration, CloudIntegration, ErrorBody, Folder,
-    FolderRequest, ImportJob, ImportJobList, RetryRequest, RetryResponse, UploadBody,
+    FolderRequest, ImportJob, ImportJobList, Probe, RetryRequest, RetryResponse, UploadBody,
     UploadResponse, VerifyResponse, VideoStatusResponse, VideosPage,
 };
 
@@ -385,6 +385,24 @@ pub fn retry_import_job(
             video_ids: video_ids.map(<[VideoId]>::to_vec),
         },
     )
+}
+
+/// `GET /healthz` (*extension* of the reference server, no API key needed).
+pub fn health() -> ApiRequest<Probe> {
+    ApiRequest::route(routes::HEALTHZ, "")
+}
+
+/// `GET /readyz` (*extension* of the reference server, no API key needed):
+/// `200` ready, `503` with the reason otherwise.
+pub fn readiness() -> ApiRequest<Probe> {
+    ApiRequest::route(routes::READYZ, "")
+}
+
+/// `GET /metrics` (*extension* of the reference server, no API key needed).
+/// Its body is the Prometheus text format, not JSON: read it as text (the
+/// clients do not decode it).
+pub fn metrics() -> ApiRequest<()> {
+    ApiRequest::route(routes::METRICS, "")
 }
 
 /// `GET /api/import-jobs?limit=&cursor=&status=&folder_id=&created_after=`

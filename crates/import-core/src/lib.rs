@@ -82,5 +82,5 @@ pub use uri::{
 pub use view::{ViewRole, ViewSet};
 pub use wire::{
     CloudIntegration, Counts, FailureCode, FailureSummary, ImportJob, ImportJobList, JobStatus,
-    UploadBody, UploadResponse, VideoRow, VideoStatus, VideosPage,
+    Probe, ProbeStatus, UploadBody, UploadResponse, VideoRow, VideoStatus, VideosPage,
 };

@@ -12,8 +12,10 @@
 //!
 //! assert_eq!(routes::GET_IMPORT_JOB.template, "/api/import-jobs/{import_job_id}");
 //! assert_eq!(routes::GET_IMPORT_JOB.fill("ij_7"), "/api/import-jobs/ij_7");
-//! assert_eq!(routes::ALL.len(), 18);
-//! assert!(routes::ALL.iter().all(|r: &Route| r.template.starts_with("/api/")));
+//! assert_eq!(routes::ALL.len(), 21);
+//! // Every route but the public probes is under /api/ and takes an API key.
+//! assert!(routes::ALL.iter().all(|r: &Route| r.public || r.template.starts_with("/api/")));
+//! assert!(routes::HEALTHZ.public && !routes::GET_IMPORT_JOB.public);
 //! ```
 
 use http::Method;
@@ -53,6 +55,9 @@ pub struct Route {
     pub operation_id: &'static str,
     /// Whether the hosted API lacks it (a route of this project only).
     pub extension: bool,
+    /// Whether it answers without an API key (the probes and metrics of the
+    /// reference server).
+    pub public: bool,
 }
 
 impl Route {
@@ -62,12 +67,20 @@ impl Route {
             template,
             operation_id,
             extension: false,
+            public: false,
         }
     }
 
     const fn extension(self) -> Route {
         Route {
             extension: true,
+            ..self
+        }
+    }
+
+    const fn public(self) -> Route {
+        Route {
+            public: true,
             ..self
         }
     }
@@ -159,6 +172,19 @@ pub const UPLOAD_S3: Route = Route::new(Verb::Post, "/api/s3/upload", "upload_s3
 /// `POST /api/hf-buckets/upload`.
 pub const UPLOAD_HF_BUCKET: Route =
     Route::new(Verb::Post, "/api/hf-buckets/upload", "upload_hf_bucket");
+/// `GET /healthz` (extension, no API key): 200 while the process runs.
+pub const HEALTHZ: Route = Route::new(Verb::Get, "/healthz", "healthz")
+    .extension()
+    .public();
+/// `GET /readyz` (extension, no API key): 200 when the server can serve and
+/// import, 503 with the reason otherwise.
+pub const READYZ: Route = Route::new(Verb::Get, "/readyz", "readyz")
+    .extension()
+    .public();
+/// `GET /metrics` (extension, no API key): Prometheus text format.
+pub const METRICS: Route = Route::new(Verb::Get, "/metrics", "metrics")
+    .extension()
+    .public();
 /// `GET /api/import-jobs` (extension): the caller's jobs, newest first.
 pub const LIST_IMPORT_JOBS: Route =
     Route::new(Verb::Get, "/api/import-jobs", "list_import_jobs").extension();
@@ -215,6 +241,9 @@ pub const ALL: &[Route] = &[
     GET_VIDEO_STATUS,
     LIST_IMPORT_JOBS,
     CANCEL_IMPORT_JOB,
+    HEALTHZ,
+    READYZ,
+    METRICS,
 ];
 
 /// The upload route of a provider.

@@ -216,6 +216,30 @@ fn string_enum(
         .into()
 }
 
+open_enum! {
+    /// What a probe of the reference server answers (*extension*).
+    pub enum ProbeStatus ("Probe answer (extension).") {
+        /// `GET /healthz`: the process runs.
+        Ok = "ok",
+        /// `GET /readyz`: the database answers, its schema is current and the
+        /// media store takes a write.
+        Ready = "ready",
+        /// `GET /readyz` with `503`: `reason` says what is wrong.
+        NotReady = "not_ready",
+    }
+}
+
+/// `GET /healthz` and `GET /readyz` answer (*extension*).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Probe {
+    /// `ok`, `ready` or `not_ready`.
+    pub status: ProbeStatus,
+    /// Why the server is not ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// `POST /api/keys/verify` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -326,6 +326,8 @@ impl Server {
             media,
             config,
             wake: Notify::new(),
+            metrics: crate::metrics::Metrics::new(),
+            media_check: tokio::sync::Mutex::new(None),
         });
         let (stop, stopped) = watch::channel(false);
         let mut tasks = crate::worker::spawn(state.clone(), workers, stopped.clone());

@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 
 use crate::config::ServerConfig;
 use crate::crypto::SecretBox;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Shared state of one server process.
@@ -24,4 +25,12 @@ pub(crate) struct AppState {
     pub(crate) config: ServerConfig,
     /// Wakes idle workers when rows are queued.
     pub(crate) wake: Notify,
+    /// The metrics `GET /metrics` shows.
+    pub(crate) metrics: Metrics,
+    /// The last check that the media store takes a write, and when it ran
+    /// (`GET /readyz` writes at most once per [`MEDIA_CHECK_EVERY`]).
+    pub(crate) media_check: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
 }
+
+/// How long `GET /readyz` reuses its last write to the media store.
+pub(crate) const MEDIA_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);

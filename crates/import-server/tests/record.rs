@@ -146,6 +146,12 @@ impl Store for RefusingStore {
     async fn list_jobs(&self, who: &Principal, query: &JobQuery) -> StoreResult<Vec<JobRecord>> {
         self.inner.list_jobs(who, query).await
     }
+    async fn ready(&self) -> StoreResult<Result<(), String>> {
+        self.inner.ready().await
+    }
+    async fn row_gauges(&self, now: i64) -> StoreResult<RowGauges> {
+        self.inner.row_gauges(now).await
+    }
     async fn video(
         &self,
         who: &Principal,

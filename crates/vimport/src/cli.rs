@@ -64,6 +64,9 @@ pub enum Command {
     Integrations(IntegrationsCommand),
     /// Check the API key.
     Verify(VerifyArgs),
+    /// Ask a reference server whether it is alive and ready (`/healthz`,
+    /// `/readyz`); exit code 1 when it is not.
+    Health(HealthArgs),
     /// Run the reference server: the import API and its background workers.
     Serve(ServeArgs),
     /// Manage the reference server's API keys.
@@ -266,6 +269,14 @@ pub struct ReportArgs {
     #[arg(long)]
     pub failed: bool,
     /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `vimport health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// API connection options (the probes need no API key).
     #[command(flatten)]
     pub api: ApiArgs,
 }

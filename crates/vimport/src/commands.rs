@@ -54,6 +54,7 @@ pub(crate) async fn run(command: Command) -> Exit {
             };
             with_client(&a.api, |c| jobs(c, query, a.all, a.api.json)).await
         }
+        Command::Health(a) => health(a).await,
         Command::Cancel(a) => with_client(&a.api, |c| cancel(c, a.id.clone(), a.api.json)).await,
         Command::Report(a) => {
             with_client(&a.api, |c| report(c, a.id.clone(), a.failed, a.api.json)).await
@@ -516,7 +517,7 @@ async fn jobs(client: Client, query: JobListRequest, all: bool, json_out: bool) 
     if !json_out {
         println!(
             "{:<29}  {:<21}  {:>7}  {:>8}  {:>6}  {:>7}  {:<24}  SOURCE",
-            "JOB", "STATUS", "TOTAL", "UPLOADED", "FAILED", "PENDING", "CREATED"
+            "JOB", "STATUS", "TOTAL", "DONE", "FAILED", "WAITING", "CREATED"
         );
     }
     loop {
@@ -546,6 +547,33 @@ async fn jobs(client: Client, query: JobListRequest, all: bool, json_out: bool) 
         json(&listed);
     }
     Exit::Ok
+}
+
+async fn health(a: crate::cli::HealthArgs) -> Exit {
+    // The probes take no API key; a placeholder satisfies the client.
+    let mut api = a.api.clone();
+    if api.api_key.is_none() && config::client(&api).is_err() {
+        api.api_key = Some("probe".to_owned());
+    }
+    let client = match config::client(&api) {
+        Ok(c) => c,
+        Err(message) => return usage(message),
+    };
+    let alive = match client.health().await {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    match client.readiness().await {
+        Ok(ready) if a.api.json => {
+            json(&json!({"health": alive, "readiness": ready}));
+            Exit::Ok
+        }
+        Ok(ready) => {
+            println!("alive: {}; {}", alive.status, ready.status);
+            Exit::Ok
+        }
+        Err(e) => fail(&e),
+    }
 }
 
 async fn cancel(client: Client, id: String, json_out: bool) -> Exit {

@@ -18,6 +18,7 @@ mod guard;
 mod integrations;
 mod jobs;
 mod keys;
+mod probes;
 mod uploads;
 
 /// The shared state, as handlers extract it.
@@ -66,6 +67,9 @@ fn handler(route: &Route) -> Option<MethodRouter<Arc<AppState>>> {
         GET_VIDEO_STATUS => on!(jobs::video_status),
         LIST_IMPORT_JOBS => on!(jobs::list_jobs),
         CANCEL_IMPORT_JOB => on!(jobs::cancel_job),
+        HEALTHZ => on!(probes::healthz),
+        READYZ => on!(probes::readyz),
+        METRICS => on!(probes::metrics),
         _ => None,
     }
 }
@@ -74,19 +78,33 @@ fn handler(route: &Route) -> Option<MethodRouter<Arc<AppState>>> {
 /// template registered once with its handler.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.body_limit;
-    let mut router = Router::new();
+    // The API behind the guard (key, body limit, idempotency); the probes
+    // and the metrics without it.
+    let mut api = Router::new();
+    let mut public = Router::new();
     for route in table::ALL {
         let handler = handler(route).unwrap_or_else(|| axum::routing::any(not_implemented));
-        router = router.route(route.template, handler);
+        if route.public {
+            public = public.route(route.template, handler);
+        } else {
+            api = api.route(route.template, handler);
+        }
     }
-    router
+    let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::guard,
         ))
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(limit));
+    public
+        .method_not_allowed_fallback(method_not_allowed)
+        .merge(api)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            probes::record_request,
+        ))
         .with_state(state)
 }
 

@@ -152,6 +152,20 @@ pub struct JobRecord {
     pub cancelled_at: Option<i64>,
 }
 
+/// Row counts for the metrics ([`Store::row_gauges`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowGauges {
+    /// Listed rows by status, from the jobs' counters (`UPLOADING`: every row
+    /// being copied, views of sets included).
+    pub by_status: Vec<(VideoStatus, i64)>,
+    /// Pending rows whose time has come, counted up to [`CLAIMABLE_COUNT_CAP`].
+    pub claimable: i64,
+}
+
+/// The most claimable rows [`Store::row_gauges`] counts: the count walks the
+/// queue's index, so it is bounded.
+pub const CLAIMABLE_COUNT_CAP: i64 = 1_000_000;
+
 /// Which jobs [`Store::list_jobs`] answers.
 #[derive(Debug, Clone, Default)]
 pub struct JobQuery {
@@ -344,6 +358,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<JobRecord>>;
     /// The jobs visible to `who`, newest first.
     async fn list_jobs(&self, who: &Principal, query: &JobQuery) -> StoreResult<Vec<JobRecord>>;
+    /// Whether the database answers and its schema is the one this server
+    /// writes; the reason when not.
+    async fn ready(&self) -> StoreResult<Result<(), String>>;
+    /// Row counts for the metrics, at time `now`.
+    async fn row_gauges(&self, now: i64) -> StoreResult<RowGauges>;
     /// A video visible to the caller, with its job.
     async fn video(
         &self,

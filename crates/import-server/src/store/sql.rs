@@ -16,8 +16,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 
 use super::{
-    ClaimedRow, FolderRecord, IdemBegin, IntegrationRecord, JobQuery, JobRecord, NewApiKey,
-    NewVideo, Principal, RowOutcome, RowRecord, Store, StoreResult,
+    CLAIMABLE_COUNT_CAP, ClaimedRow, FolderRecord, IdemBegin, IntegrationRecord, JobQuery,
+    JobRecord, NewApiKey, NewVideo, Principal, RowGauges, RowOutcome, RowRecord, Store,
+    StoreResult,
 };
 use crate::error::{StartupError, StoreError};
 
@@ -1110,6 +1111,55 @@ impl Store for SqlStore {
         rebuild_failures(&mut tx, id.as_str()).await?;
         tx.commit().await?;
         self.job(who, id).await
+    }
+
+    async fn ready(&self) -> StoreResult<Result<(), String>> {
+        let version: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+                .fetch_one(&self.pool)
+                .await?;
+        let expected = self.dialect.migrations().len() as i64;
+        Ok(if version == expected {
+            Ok(())
+        } else {
+            Err(format!(
+                "the database schema is at version {version}, this server needs {expected}; restart it to migrate, or run the server version that matches"
+            ))
+        })
+    }
+
+    async fn row_gauges(&self, now: i64) -> StoreResult<RowGauges> {
+        let (total, uploaded, failed): (i64, i64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT), CAST(COALESCE(SUM(uploaded), 0) AS BIGINT),
+                    CAST(COALESCE(SUM(failed), 0) AS BIGINT) FROM jobs",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let uploading: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM videos WHERE status = {}",
+            status_sql(&VideoStatus::Uploading)
+        )))
+        .fetch_one(&self.pool)
+        .await?;
+        let claimable: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM videos WHERE status = {} AND not_before <= $1 LIMIT {CLAIMABLE_COUNT_CAP}) c",
+            status_sql(&VideoStatus::Pending)
+        )))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(RowGauges {
+            by_status: vec![
+                (
+                    VideoStatus::Pending,
+                    (total - uploaded - failed - uploading).max(0),
+                ),
+                (VideoStatus::Uploading, uploading),
+                (VideoStatus::Uploaded, uploaded),
+                (VideoStatus::UploadingFailed, failed),
+            ],
+            claimable,
+        })
     }
 
     async fn list_jobs(&self, who: &Principal, query: &JobQuery) -> StoreResult<Vec<JobRecord>> {

@@ -9,6 +9,7 @@ use import_core::{FailureCode, NotMp4, SNIFF_LEN, sniff_mp4};
 use import_providers::{FailureKind, classify};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use prometheus_client::metrics::counter::Counter;
 
 use super::Copy;
 use crate::crypto::hex;
@@ -126,6 +127,7 @@ pub(super) async fn copy_object(
     size: u64,
     media: &dyn ObjectStore,
     dest: &StorePath,
+    copied_bytes: &Counter,
 ) -> Result<Copied, Copy> {
     let got = source.get(path).await.map_err(|e| source_failure(&e))?;
     let upload = media.put_multipart(dest).await.map_err(|e| {
@@ -137,7 +139,7 @@ pub(super) async fn copy_object(
     let mut upload = StagedUpload {
         writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
     };
-    match stream_into(&mut upload, got.into_stream(), size).await {
+    match stream_into(&mut upload, got.into_stream(), size, copied_bytes).await {
         Ok(copied) => {
             upload.finish().await?;
             Ok(copied)
@@ -155,6 +157,7 @@ async fn stream_into(
     upload: &mut StagedUpload,
     mut stream: futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>,
     size: u64,
+    copied_bytes: &Counter,
 ) -> Result<Copied, Copy> {
     let mut hasher = digest::Context::new(&digest::SHA256);
     let mut head_bytes: Vec<u8> = Vec::with_capacity(SNIFF_LEN);
@@ -170,6 +173,7 @@ async fn stream_into(
         }
         hasher.update(&chunk);
         copied += chunk.len() as u64;
+        copied_bytes.inc_by(chunk.len() as u64);
         upload.write(chunk).await?;
     }
     if head_bytes.len() < SNIFF_LEN {

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::now_ms;
 use crate::ids::new_worker_id;
+use crate::metrics::CodeLabel;
 use crate::state::AppState;
 use crate::store::{ClaimedRow, RowOutcome};
 
@@ -99,7 +100,10 @@ async fn work(
         let lease = state.config.lease.as_millis() as i64;
         let claimed = state.store.claim(&worker, now, now + lease).await;
         match claimed {
-            Ok(Some(row)) => process(&state, &cache, &worker, row).await,
+            Ok(Some(row)) => {
+                state.metrics.claims.inc();
+                process(&state, &cache, &worker, row).await;
+            }
             Ok(None) => {
                 tokio::select! {
                     _ = state.wake.notified() => {}
@@ -153,6 +157,21 @@ fn outcome_of(
     copy: Copy,
     started: std::time::Instant,
 ) -> RowOutcome {
+    match &copy {
+        Copy::Done(_) => state
+            .metrics
+            .copy_seconds
+            .observe(started.elapsed().as_secs_f64()),
+        Copy::Fail(code, _) | Copy::Retry(code, _) => {
+            state
+                .metrics
+                .source_failures
+                .get_or_create(&CodeLabel {
+                    code: code.as_str().to_owned(),
+                })
+                .inc();
+        }
+    }
     let outcome = match copy {
         Copy::Done(meta) => RowOutcome::Uploaded(meta),
         Copy::Fail(code, reason) => RowOutcome::Failed(code, reason),
@@ -301,6 +320,7 @@ async fn try_import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> 
         head.size,
         state.media.as_ref(),
         &dest,
+        &state.metrics.copied_bytes,
     )
     .await?;
     Ok(probe::probe_stored(state.media.as_ref(), &dest, copied).await)
