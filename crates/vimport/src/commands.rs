@@ -550,14 +550,18 @@ async fn jobs(client: Client, query: JobListRequest, all: bool, json_out: bool) 
 }
 
 async fn health(a: crate::cli::HealthArgs) -> Exit {
-    // The probes take no API key; a placeholder satisfies the client.
-    let mut api = a.api.clone();
-    if api.api_key.is_none() && config::client(&api).is_err() {
-        api.api_key = Some("probe".to_owned());
-    }
-    let client = match config::client(&api) {
+    // The probes take no API key: without one, a placeholder satisfies the
+    // client (the server does not look at it on these routes).
+    let client = match config::client(&a.api) {
         Ok(c) => c,
-        Err(message) => return usage(message),
+        Err(_) => {
+            let mut api = a.api.clone();
+            api.api_key = Some("no-key-needed".to_owned());
+            match config::client(&api) {
+                Ok(c) => c,
+                Err(message) => return usage(message),
+            }
+        }
     };
     let alive = match client.health().await {
         Ok(p) => p,

@@ -437,6 +437,22 @@ async fn cancel_stops_a_job_that_has_not_run() {
     assert_eq!(stdout_json(&out)[0]["count"], 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_asks_the_probes_without_a_key() {
+    let env = env(0).await;
+    let out = env
+        .vimport_env(&["health"], &[("VIMPORT_API_KEY", "")])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "alive: ok; ready"
+    );
+    let out = env.vimport(&["health", "--json"]).await;
+    let v = stdout_json(&out);
+    assert_eq!(v["readiness"]["status"], "ready");
+}
+
 #[test]
 fn the_demo_runs() {
     let out = Command::new(BIN).args(["demo", "--json"]).output().unwrap();
