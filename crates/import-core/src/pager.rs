@@ -125,7 +125,7 @@ pub const MAX_JOB_PAGE_LIMIT: u32 = 500;
 /// let q = JobListRequest::from_query(Some("20"), None, Some("cancelled"), None, Some("2026-11-28T00:00:00Z"))?;
 /// assert_eq!(q.limit(), 20);
 /// assert_eq!(q.status(), Some(&JobStatus::Cancelled));
-/// assert_eq!(q.created_after_ms(), Some(1_764_288_000_000));
+/// assert_eq!(q.created_after_ms(), Some(1_795_824_000_000));
 /// assert!(JobListRequest::from_query(Some("501"), None, None, None, None).is_err());
 /// assert!(JobListRequest::from_query(None, None, Some("sleeping"), None, None).is_err());
 /// # Ok::<(), import_core::Error>(())

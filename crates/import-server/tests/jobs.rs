@@ -8,7 +8,8 @@ use common::*;
 use import_core::api;
 use import_core::{FailureCode, JobListRequest, JobStatus};
 use import_testkit::api::ApiClient;
-use import_testkit::mp4::jpeg_bytes;
+use import_testkit::mp4::{Mp4Spec, jpeg_bytes, sample_mp4};
+use import_testkit::{HfOptions, HfStandIn};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -277,4 +278,64 @@ async fn a_cancelled_job_fails_its_pending_rows_and_can_be_retried() {
     let running = env.job(&job).await;
     assert_eq!(running["status"], "importing");
     assert_eq!(running["failure_summary"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_stops_a_copy_in_flight_within_seconds() {
+    // A slow public bucket: 8 MiB sent 64 KiB every 50 ms, a copy of ~6.4 s.
+    let hf = HfStandIn::start_with(HfOptions {
+        chunk_delay: Some(std::time::Duration::from_millis(50)),
+        ..HfOptions::default()
+    })
+    .await
+    .unwrap();
+    hf.add_bucket("acme", "slow", None).unwrap();
+    let video = sample_mp4(&Mp4Spec {
+        mdat_bytes: 8 << 20,
+        ..Mp4Spec::default()
+    });
+    hf.put("acme", "slow", "big.mp4", &video).unwrap();
+    let endpoint = hf.endpoint();
+    let env = env_with(move |c| c.hf_endpoint = endpoint).await;
+    let (status, up) = env
+        .post(
+            "/api/hf-buckets/upload",
+            json!({"files": ["big.mp4"], "bucket": "acme/slow"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{up}");
+    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    // Wait (bounded) until the copy is under way.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while hf.bytes_served() < 256 * 1024 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, cancelled) = env
+        .send(&api::cancel_import_job(&job.parse().unwrap()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    // Within the 2 s lease renewal (and a chunk or two in the pipes), the
+    // copy stops: the source sends nothing more.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let stopped_at = hf.bytes_served();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(
+        hf.bytes_served(),
+        stopped_at,
+        "the copy goes on after the cancel"
+    );
+    assert!(stopped_at < video.len() as u64, "the copy ran to its end");
+    // Nothing stored, nothing staged; the row stays cancelled.
+    let videos = env.dir.path().join("media/videos");
+    let left: Vec<_> = std::fs::read_dir(&videos)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    let rows = env.rows(&job, 10).await;
+    assert_eq!(rows[0]["error_code"], "cancelled");
 }

@@ -41,6 +41,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures::StreamExt;
 use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
 use tempfile::TempDir;
@@ -66,6 +67,9 @@ pub struct HfOptions {
     /// The folder to serve; `None` (the default) makes a temporary folder
     /// that the stand-in owns and deletes when dropped.
     pub root: Option<PathBuf>,
+    /// Wait this long before each 64 KiB chunk of a file's body: a slow
+    /// source, to keep a copy in flight (default none).
+    pub chunk_delay: Option<std::time::Duration>,
 }
 
 impl Default for HfOptions {
@@ -74,6 +78,7 @@ impl Default for HfOptions {
             redirect: true,
             page_size: DEFAULT_PAGE_SIZE,
             root: None,
+            chunk_delay: None,
         }
     }
 }
@@ -134,6 +139,8 @@ impl HfStandIn {
             page_size: options.page_size,
             buckets: RwLock::new(HashMap::new()),
             requests: AtomicU64::new(0),
+            chunk_delay: options.chunk_delay,
+            bytes_served: Arc::new(AtomicU64::new(0)),
             signer: RandomState::new(),
         });
         let router = router(Arc::clone(&state));
@@ -144,6 +151,14 @@ impl HfStandIn {
             state,
             _owned_root: owned,
         })
+    }
+
+    /// Bytes of file bodies sent so far (a body the client dropped counts
+    /// what it was sent).
+    pub fn bytes_served(&self) -> u64 {
+        self.state
+            .bytes_served
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The endpoint URL, `http://127.0.0.1:PORT` (no trailing slash).
@@ -265,6 +280,9 @@ struct HfState {
     /// `(namespace, name)` → token of a private bucket, `None` when public.
     buckets: RwLock<HashMap<(String, String), Option<String>>>,
     requests: AtomicU64,
+    chunk_delay: Option<std::time::Duration>,
+    /// Bytes of file bodies sent so far.
+    bytes_served: Arc<AtomicU64>,
     /// Keys the `sig` of the `/cdn` URLs, like a CDN's signing secret.
     signer: RandomState,
 }
@@ -475,7 +493,7 @@ async fn resolve_get(
         Err(reject) => return reject.into_response(),
     };
     if !state.redirect {
-        return serve_file(file, &meta, &headers).await;
+        return serve_file(&state, file, &meta, &headers).await;
     }
     let location = format!(
         "{}/cdn/{}/{}/{}?sig={}",
@@ -510,7 +528,7 @@ async fn cdn_get(
     }
     let bucket = state.root.join(&ns).join(&name);
     match open_file(&bucket, &path).await {
-        Ok((file, meta)) => serve_file(file, &meta, &headers).await,
+        Ok((file, meta)) => serve_file(&state, file, &meta, &headers).await,
         Err(reject) => reject.into_response(),
     }
 }
@@ -574,6 +592,7 @@ fn parse_range(value: Option<&HeaderValue>, size: u64) -> RangeAsk {
 
 /// Streams a file, or the part of it that `Range` asks for.
 async fn serve_file(
+    state: &HfState,
     mut file: tokio::fs::File,
     meta: &std::fs::Metadata,
     request_headers: &HeaderMap,
@@ -602,8 +621,21 @@ async fn serve_file(
         return Reject::Internal(err.to_string()).into_response();
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    let body = Body::from_stream(ReaderStream::with_capacity(file.take(len), 64 * 1024));
-    (status, headers, body).into_response()
+    let delay = state.chunk_delay;
+    let served = Arc::clone(&state.bytes_served);
+    let chunks = ReaderStream::with_capacity(file.take(len), 64 * 1024).then(move |chunk| {
+        let served = Arc::clone(&served);
+        async move {
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            if let Ok(bytes) = &chunk {
+                served.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::SeqCst);
+            }
+            chunk
+        }
+    });
+    (status, headers, Body::from_stream(chunks)).into_response()
 }
 
 /// One entry of a tree listing or a paths-info answer.
