@@ -89,3 +89,41 @@ async fn sigkill_mid_import_loses_and_duplicates_nothing() {
     assert_eq!(stored_videos(&dir.path().join("media")).len(), N);
     kill(child);
 }
+
+/// SIGTERM stops `vimport serve` gracefully: it answers probes until then,
+/// exits with status 0 within seconds, and a restart on the same data serves
+/// again.
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (mut child, base) = serve(&["--data-dir", data], &[]);
+    let probe = |base: &str| {
+        let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+        import_testkit::raw::request(addr, "GET", "/healthz", &[], b"")
+            .is_ok_and(|r| r.status == 200)
+    };
+    assert!(probe(&base), "the server answers /healthz");
+    let pid = child.id().to_string();
+    // The shell's own `kill`: no procps needed.
+    let sent = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "vimport serve did not stop within 20 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "vimport serve exited with {status}");
+    let (child, base) = serve(&["--data-dir", data], &[]);
+    assert!(probe(&base), "a restart on the same data serves");
+    kill(child);
+}
