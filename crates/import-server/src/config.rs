@@ -41,6 +41,9 @@ pub struct ServerConfig {
     pub max_attempts: u32,
     /// First backoff after a transient failure; doubles each attempt.
     pub retry_base: Duration,
+    /// Largest object imported, in bytes; a larger one fails (`too_large`)
+    /// before any of its body is read.
+    pub max_object_size: u64,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -121,6 +124,7 @@ impl ServerConfig {
             lease: Duration::from_secs(60),
             max_attempts: 5,
             retry_base: Duration::from_secs(1),
+            max_object_size: import_core::fields::DEFAULT_MAX_OBJECT_SIZE,
         }
     }
 

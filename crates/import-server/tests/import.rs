@@ -470,3 +470,29 @@ async fn transient_source_errors_are_retried_then_give_up() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_object_over_the_size_limit_fails_before_it_is_read() {
+    let env = env_with(|c| c.max_object_size = 1_000).await;
+    let video = mp4(320, 240, 1_000);
+    assert!(video.len() > 1_000);
+    env.s3.put(BUCKET, "big/a.mp4", &video).unwrap();
+    let ci = env.s3_integration(SK, None).await;
+    let job = env
+        .upload_s3_keys(BUCKET, &["big/a.mp4".to_owned()], &ci)
+        .await;
+    env.wait_job(&job).await;
+    let rows = env.rows(&job, 10).await;
+    assert_eq!(rows[0]["status"], "UPLOADING_FAILED");
+    assert_eq!(rows[0]["error_code"], "too_large");
+    let error = rows[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("the object is {} bytes", video.len()))
+            && error.contains("limit of 1000 bytes (--max-object-size)"),
+        "{error}"
+    );
+    // Nothing of it reached the media store.
+    let videos = env.dir.path().join("media/videos");
+    let stored = std::fs::read_dir(&videos).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(stored, 0);
+}

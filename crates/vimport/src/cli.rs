@@ -489,6 +489,16 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub lease_secs: u64,
+    /// Largest object imported: bytes, or with KiB, MiB, GiB or TiB (default
+    /// 50GiB). A larger object fails with `too_large` before any of it is read.
+    #[arg(
+        long,
+        env = "VIMPORT_MAX_OBJECT_SIZE",
+        default_value = "50GiB",
+        value_parser = import_core::fields::parse_byte_size,
+        hide_env_values = true
+    )]
+    pub max_object_size: u64,
 }
 
 /// One `--media-option` as given, checked by `vimport serve` (not by the parser,

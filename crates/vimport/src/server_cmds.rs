@@ -30,6 +30,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     config.allow_endpoints = args.allow_endpoints;
     config.hf_endpoint = args.hf_endpoint;
     config.lease = std::time::Duration::from_secs(args.lease_secs.max(1));
+    config.max_object_size = args.max_object_size;
     let server = match Server::start(config).await {
         Ok(s) => s,
         Err(e) => {

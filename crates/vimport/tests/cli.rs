@@ -386,6 +386,7 @@ async fn a_failure_report_feeds_an_upload_and_jobs_can_be_listed_and_cancelled()
         vec!["jobs", "--limit", "0"],
         vec!["jobs", "--created-after", "yesterday"],
         vec!["cancel", "not/an/id"],
+        vec!["serve", "--max-object-size", "5GB"],
     ] {
         let out = env.vimport(&args).await;
         assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));

@@ -171,6 +171,16 @@ async fn stream_into(
                 sniff(&head_bytes)?;
             }
         }
+        // Never more than the source declared: a body that runs on is cut
+        // here, not written to the end.
+        if copied + chunk.len() as u64 > size {
+            return Err(Copy::Retry(
+                FailureCode::SourceError,
+                format!(
+                    "the source sent more than the {size} bytes it declared for the object; the copy was stopped"
+                ),
+            ));
+        }
         hasher.update(&chunk);
         copied += chunk.len() as u64;
         copied_bytes.inc_by(chunk.len() as u64);
@@ -199,4 +209,70 @@ fn sniff(head: &[u8]) -> Result<(), Copy> {
         };
         Copy::Fail(code, not_mp4.to_string())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+    use object_store::memory::InMemory;
+
+    use super::*;
+
+    /// The first bytes of an MP4: an `ftyp` box.
+    fn ftyp() -> bytes::Bytes {
+        let mut b = vec![0, 0, 0, 24];
+        b.extend_from_slice(b"ftypisom\0\0\0\0isommp41");
+        bytes::Bytes::from(b)
+    }
+
+    async fn staged(media: &InMemory) -> StagedUpload {
+        let upload = media
+            .put_multipart(&StorePath::from("videos/x.mp4"))
+            .await
+            .unwrap();
+        StagedUpload {
+            writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_runs_on_is_cut_at_the_declared_size() {
+        let media = InMemory::new();
+        let mut upload = staged(&media).await;
+        // An endless body behind an object that declares 100,000 bytes.
+        let endless = futures::stream::once(async { Ok(ftyp()) })
+            .chain(futures::stream::repeat_with(|| {
+                Ok(bytes::Bytes::from(vec![0u8; 64 * 1024]))
+            }))
+            .boxed();
+        let written = Counter::default();
+        let result = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            stream_into(&mut upload, endless, 100_000, &written),
+        )
+        .await
+        .expect("the copy ends");
+        match result {
+            Err(Copy::Retry(FailureCode::SourceError, reason)) => {
+                assert!(reason.contains("more than the 100000 bytes"), "{reason}");
+            }
+            Err(Copy::Retry(..) | Copy::Fail(..)) => panic!("another failure"),
+            Ok(_) | Err(Copy::Done(_)) => panic!("an endless body was accepted"),
+        }
+        assert!(written.get() <= 100_000, "wrote {}", written.get());
+        upload.abort().await;
+    }
+
+    #[tokio::test]
+    async fn a_body_shorter_than_declared_fails() {
+        let media = InMemory::new();
+        let mut upload = staged(&media).await;
+        let short = futures::stream::once(async { Ok(ftyp()) }).boxed();
+        let result = stream_into(&mut upload, short, 1_000, &Counter::default()).await;
+        assert!(
+            matches!(result, Err(Copy::Retry(FailureCode::SourceUnavailable, ref r)) if r.contains("24 bytes read, 1000 expected")),
+            "a short body was accepted"
+        );
+        upload.abort().await;
+    }
 }

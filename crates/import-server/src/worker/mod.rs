@@ -307,6 +307,15 @@ async fn try_import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> 
         .head(&path)
         .await
         .map_err(|e| copy::source_failure(&e))?;
+    if head.size > state.config.max_object_size {
+        return Err(Copy::Fail(
+            FailureCode::TooLarge,
+            format!(
+                "the object is {} bytes, larger than this server's limit of {} bytes (--max-object-size); split the recording, or ask the operator to raise the limit",
+                head.size, state.config.max_object_size
+            ),
+        ));
+    }
     if head.size == 0 {
         return Err(Copy::Fail(
             FailureCode::Empty,
