@@ -187,6 +187,44 @@ impl From<FolderName> for String {
     }
 }
 
+/// Default of the reference server's `--max-object-size`: 50 GiB.
+pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 50 * 1024 * 1024 * 1024;
+
+/// A size in bytes as an operator writes it: a whole number of bytes, or with
+/// a `KiB`, `MiB`, `GiB` or `TiB` suffix (powers of 1024; a space before it
+/// is allowed).
+///
+/// ```
+/// use import_core::fields::parse_byte_size;
+/// assert_eq!(parse_byte_size("1000").unwrap(), 1000);
+/// assert_eq!(parse_byte_size("512 MiB").unwrap(), 512 << 20);
+/// assert_eq!(parse_byte_size("50GiB").unwrap(), 50 << 30);
+/// assert!(parse_byte_size("5GB").is_err());
+/// assert!(parse_byte_size("-1").is_err());
+/// ```
+pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        "TiB" => 40,
+        other => {
+            return Err(format!(
+                "`{text}`: unknown unit `{other}`; write bytes, or a number with KiB, MiB, GiB or TiB (for example 50GiB)"
+            ));
+        }
+    };
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("`{text}` is not a size; write bytes, or a number with KiB, MiB, GiB or TiB (for example 50GiB)")
+    })?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,42 +265,4 @@ mod tests {
             }
         );
     }
-}
-
-/// Default of the reference server's `--max-object-size`: 50 GiB.
-pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 50 * 1024 * 1024 * 1024;
-
-/// A size in bytes as an operator writes it: a whole number of bytes, or with
-/// a `KiB`, `MiB`, `GiB` or `TiB` suffix (powers of 1024; a space before it
-/// is allowed).
-///
-/// ```
-/// use import_core::fields::parse_byte_size;
-/// assert_eq!(parse_byte_size("1000").unwrap(), 1000);
-/// assert_eq!(parse_byte_size("512 MiB").unwrap(), 512 << 20);
-/// assert_eq!(parse_byte_size("50GiB").unwrap(), 50 << 30);
-/// assert!(parse_byte_size("5GB").is_err());
-/// assert!(parse_byte_size("-1").is_err());
-/// ```
-pub fn parse_byte_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let shift = match unit.trim() {
-        "" | "B" => 0,
-        "KiB" => 10,
-        "MiB" => 20,
-        "GiB" => 30,
-        "TiB" => 40,
-        other => {
-            return Err(format!(
-                "`{text}`: unknown unit `{other}`; write bytes, or a number with KiB, MiB, GiB or TiB (for example 50GiB)"
-            ));
-        }
-    };
-    let n: u64 = digits.parse().map_err(|_| {
-        format!("`{text}` is not a size; write bytes, or a number with KiB, MiB, GiB or TiB (for example 50GiB)")
-    })?;
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("`{text}` is too large"))
 }
