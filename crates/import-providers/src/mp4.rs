@@ -6,8 +6,9 @@ use std::io::Cursor;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-/// Largest `moov` box read (a `moov` holds sample tables; hours of video fit).
-pub const MAX_MOOV_BYTES: u64 = 256 * 1024 * 1024;
+/// Largest `moov` box read, into one buffer (a `moov` holds sample tables:
+/// an hour of 30 fps video needs a few MiB, so many hours fit).
+pub const MAX_MOOV_BYTES: u64 = 32 * 1024 * 1024;
 /// Most top-level boxes walked before giving up.
 const MAX_TOP_LEVEL_BOXES: usize = 10_000;
 
@@ -118,20 +119,24 @@ pub async fn probe(store: &dyn ObjectStore, path: &Path, len: u64) -> Result<Mp4
             moov.size
         )));
     }
-    let mut buf = store
-        .get_range(path, ftyp.offset..ftyp.offset + ftyp.size.min(4096))
-        .await?
-        .to_vec();
     if ftyp.size > 4096 {
         return Err(ProbeError::Invalid(
             "not a playable MP4: its `ftyp` box is implausibly large".into(),
         ));
     }
+    // One buffer: the `ftyp`, then the `moov` read in place after it.
+    let ftyp_bytes = store
+        .get_range(path, ftyp.offset..ftyp.offset + ftyp.size)
+        .await?;
+    let mut buf = Vec::with_capacity((ftyp.size + moov.size) as usize);
+    buf.extend_from_slice(&ftyp_bytes);
+    drop(ftyp_bytes);
     let moov_bytes = store
         .get_range(path, moov.offset..moov.offset + moov.size)
         .await?;
     buf.extend_from_slice(&moov_bytes);
-    let codec_fourcc = first_sample_entry(&moov_bytes);
+    drop(moov_bytes);
+    let codec_fourcc = first_sample_entry(&buf[ftyp.size as usize..]);
     let context = mp4parse::read_mp4(&mut Cursor::new(&buf)).map_err(|e| {
         ProbeError::Invalid(format!(
             "not a playable MP4: its `moov` box cannot be parsed ({e:?}); re-export the recording"
@@ -205,4 +210,49 @@ fn first_sample_entry(moov: &[u8]) -> Option<String> {
         return Some(String::from_utf8_lossy(entry).into_owned());
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::memory::InMemory;
+    use object_store::{ObjectStore, ObjectStoreExt};
+
+    use super::*;
+
+    async fn stored(bytes: Vec<u8>) -> (InMemory, Path, u64) {
+        let store = InMemory::new();
+        let path = Path::from("v.mp4");
+        let len = bytes.len() as u64;
+        store.put(&path, bytes.into()).await.unwrap();
+        (store, path, len)
+    }
+
+    fn ftyp() -> Vec<u8> {
+        let mut b = vec![0, 0, 0, 24];
+        b.extend_from_slice(b"ftypisom\0\0\0\0isommp41");
+        b
+    }
+
+    #[tokio::test]
+    async fn a_moov_over_the_cap_fails_with_its_size_and_is_not_read() {
+        let size = MAX_MOOV_BYTES + 8;
+        let mut bytes = ftyp();
+        bytes.extend_from_slice(&(size as u32).to_be_bytes());
+        bytes.extend_from_slice(b"moov");
+        bytes.resize(bytes.len() + size as usize - 8, 0);
+        let (store, path, len) = stored(bytes).await;
+        let err = probe(&store as &dyn ObjectStore, &path, len)
+            .await
+            .unwrap_err();
+        match err {
+            ProbeError::Invalid(reason) => {
+                assert!(
+                    reason.contains(&format!("`moov` box is {size} bytes")),
+                    "{reason}"
+                );
+                assert!(reason.contains(&MAX_MOOV_BYTES.to_string()), "{reason}");
+            }
+            other => panic!("another error: {other}"),
+        }
+    }
 }

@@ -327,6 +327,7 @@ impl Server {
             config,
             wake: Notify::new(),
             metrics: crate::metrics::Metrics::new(),
+            sources: Arc::default(),
             media_check: tokio::sync::Mutex::new(None),
         });
         let (stop, stopped) = watch::channel(false);

@@ -27,6 +27,8 @@ pub(crate) struct AppState {
     pub(crate) wake: Notify,
     /// The metrics `GET /metrics` shows.
     pub(crate) metrics: Metrics,
+    /// Sources opened for integrations, shared by the workers.
+    pub(crate) sources: Arc<crate::worker::SourceCache>,
     /// The last check that the media store takes a write, and when it ran
     /// (`GET /readyz` writes at most once per [`MEDIA_CHECK_EVERY`]).
     pub(crate) media_check: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,

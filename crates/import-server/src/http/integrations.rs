@@ -128,6 +128,7 @@ pub(crate) async fn delete_integration(
 ) -> Result<StatusCode, ApiError> {
     let id: IntegrationId = path_id(&id, "integration")?;
     if st.store.delete_integration(&who, &id).await? {
+        st.sources.forget(&id).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("integration"))

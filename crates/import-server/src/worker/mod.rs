@@ -53,7 +53,7 @@ pub(crate) fn spawn(
     n: usize,
     shutdown: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
-    let cache = Arc::new(SourceCache::default());
+    let cache = state.sources.clone();
     let mut handles: Vec<JoinHandle<()>> = (0..n)
         .map(|_| {
             let worker = new_worker_id(now_ms() as u64);
