@@ -201,6 +201,9 @@ open_enum! {
         StorageUnavailable = "storage_unavailable",
         /// The job was cancelled before the row was uploaded.
         Cancelled = "cancelled",
+        /// Every attempt was interrupted (its worker stopped or lost its
+        /// lease), as many times as a row may be claimed.
+        Interrupted = "interrupted",
     }
 }
 

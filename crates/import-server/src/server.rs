@@ -297,14 +297,20 @@ impl Server {
                 sweep_staged_uploads(&config.data_dir.join("media").join("videos"));
             }
             let far = now_ms() + config.lease.as_millis() as i64 * 2 + 86_400_000;
-            let n = store
-                .release_expired(far)
+            let released = store
+                .release_expired(far, config.max_attempts)
                 .await
                 .map_err(|e| StartupError::Database(e.to_string()))?;
-            if n > 0 {
+            if released.requeued > 0 {
                 tracing::warn!(
-                    rows = n,
+                    rows = released.requeued,
                     "rows interrupted by the last stop are queued again"
+                );
+            }
+            if released.failed > 0 {
+                tracing::warn!(
+                    rows = released.failed,
+                    "rows interrupted by the last stop on every attempt failed as `interrupted`"
                 );
             }
         }

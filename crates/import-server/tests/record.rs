@@ -197,8 +197,8 @@ impl Store for RefusingStore {
     async fn hand_back(&self, id: &VideoId, worker: &str, now: i64) -> StoreResult<bool> {
         self.inner.hand_back(id, worker, now).await
     }
-    async fn release_expired(&self, now: i64) -> StoreResult<u64> {
-        self.inner.release_expired(now).await
+    async fn release_expired(&self, now: i64, max_attempts: u32) -> StoreResult<Released> {
+        self.inner.release_expired(now, max_attempts).await
     }
     async fn idem_begin(
         &self,

@@ -6,7 +6,7 @@
 use import_core::wire::{VideoMetadata, VideoStatus};
 use import_core::{FailureCode, FolderId, ImportJobId, PageRequest, Provider, Scope, VideoId};
 use import_server::store::{
-    FolderRecord, JobRecord, NewVideo, Principal, RowOutcome, SqlStore, Store,
+    FolderRecord, JobRecord, NewVideo, Principal, Released, RowOutcome, SqlStore, Store,
 };
 use import_testkit::postgres;
 
@@ -337,6 +337,66 @@ async fn lists_round_trip(store: &SqlStore) {
     assert_eq!(retried, vec![failed[0].clone(), failed[2].clone()]);
 }
 
+/// A row whose lease expires on every attempt (its worker keeps dying) is
+/// queued again until it was claimed `max_attempts` times, then fails as
+/// `interrupted`, counted in its job, and is never claimed again.
+async fn interrupted_on_every_attempt(store: &SqlStore) {
+    let id: ImportJobId = "ij_interrupted".parse().unwrap();
+    store
+        .create_job(job(&id, 1), vec![video(9000)])
+        .await
+        .unwrap();
+    let row = store.claim("wk_dead", 10, 20).await.unwrap().unwrap();
+    assert_eq!(row.attempts, 1);
+    let released = store.release_expired(30, 2).await.unwrap();
+    assert_eq!(
+        released,
+        Released {
+            requeued: 1,
+            failed: 0
+        }
+    );
+    let row = store.claim("wk_dead", 40, 50).await.unwrap().unwrap();
+    assert_eq!(row.attempts, 2);
+    let released = store.release_expired(60, 2).await.unwrap();
+    assert_eq!(
+        released,
+        Released {
+            requeued: 0,
+            failed: 1
+        }
+    );
+    assert!(store.claim("wk_live", 70, 80).await.unwrap().is_none());
+    let record = store
+        .job(&principal("ada", "org"), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((record.uploaded, record.failed), (0, 1));
+    assert!(record.completed_at.is_some(), "the job is complete");
+    let rows = store
+        .list_rows(&record, &PageRequest::first(10).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(rows[0].status, VideoStatus::UploadingFailed);
+    assert_eq!(rows[0].error_code, Some(FailureCode::Interrupted));
+    assert!(
+        rows[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("interrupted on every attempt")
+    );
+    let summaries = store
+        .failure_summaries(std::slice::from_ref(&id))
+        .await
+        .unwrap();
+    assert_eq!(summaries[&id].len(), 1);
+    assert_eq!(summaries[&id][0].code, FailureCode::Interrupted);
+    assert_eq!(summaries[&id][0].count, 1);
+    assert_eq!(summaries[&id][0].examples, vec![rows[0].source_uri.clone()]);
+}
+
 #[tokio::test]
 async fn store_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -344,6 +404,7 @@ async fn store_on_sqlite() {
     let store = SqlStore::open_with_connections(&url, Some(1))
         .await
         .unwrap();
+    interrupted_on_every_attempt(&store).await;
     nulls_then_values_then_nulls(&store).await;
     lists_round_trip(&store).await;
     visibility(&store).await;
@@ -356,6 +417,7 @@ async fn store_on_postgres() {
     let store = SqlStore::open_with_connections(&url, Some(1))
         .await
         .unwrap();
+    interrupted_on_every_attempt(&store).await;
     nulls_then_values_then_nulls(&store).await;
     lists_round_trip(&store).await;
     visibility(&store).await;

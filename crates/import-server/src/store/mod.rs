@@ -166,6 +166,18 @@ pub struct RowGauges {
 /// queue's index, so it is bounded.
 pub const CLAIMABLE_COUNT_CAP: i64 = 1_000_000;
 
+/// What [`Store::release_expired`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Released {
+    /// Rows queued again.
+    pub requeued: u64,
+    /// Rows failed for good: interrupted on every attempt.
+    pub failed: u64,
+}
+
+/// What a row interrupted on every attempt says.
+pub const INTERRUPTED_REASON: &str = "the import of this object was interrupted on every attempt (its worker stopped or lost its lease each time); check the server's logs for what stops it, then retry the row";
+
 /// Which jobs [`Store::list_jobs`] answers.
 #[derive(Debug, Clone, Default)]
 pub struct JobQuery {
@@ -391,8 +403,10 @@ pub trait Store: Send + Sync + 'static {
     /// claim counted (its worker could not record the outcome); false if the
     /// lease was lost.
     async fn hand_back(&self, id: &VideoId, worker: &str, now: i64) -> StoreResult<bool>;
-    /// Put rows whose lease expired back to `PENDING`; answers how many.
-    async fn release_expired(&self, now: i64) -> StoreResult<u64>;
+    /// Rows whose lease expired: back to `PENDING`, or, when they were
+    /// claimed `max_attempts` times already, `UPLOADING_FAILED` with code
+    /// `interrupted` (counted in their jobs like any finished row).
+    async fn release_expired(&self, now: i64, max_attempts: u32) -> StoreResult<Released>;
 
     /// Look up or reserve an idempotency key.
     async fn idem_begin(

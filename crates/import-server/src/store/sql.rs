@@ -16,9 +16,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 
 use super::{
-    CLAIMABLE_COUNT_CAP, ClaimedRow, FolderRecord, IdemBegin, IntegrationRecord, JobQuery,
-    JobRecord, NewApiKey, NewVideo, Principal, RowGauges, RowOutcome, RowRecord, Store,
-    StoreResult,
+    CLAIMABLE_COUNT_CAP, ClaimedRow, FolderRecord, INTERRUPTED_REASON, IdemBegin,
+    IntegrationRecord, JobQuery, JobRecord, NewApiKey, NewVideo, Principal, Released, RowGauges,
+    RowOutcome, RowRecord, Store, StoreResult,
 };
 use crate::error::{StartupError, StoreError};
 
@@ -161,6 +161,7 @@ struct Statements {
     count_finished: String,
     complete_job: String,
     release_expired: String,
+    fail_interrupted: String,
     hand_back: String,
     /// `retry_rows`, without its closing id filter and `RETURNING`.
     retry: String,
@@ -223,7 +224,13 @@ impl Statements {
             ),
             release_expired: format!(
                 "UPDATE videos SET status = {pending}, lease_owner = NULL, lease_until = NULL, updated_at = $1
-                 WHERE status = {uploading} AND lease_until < $1"
+                 WHERE status = {uploading} AND lease_until < $1 AND attempts < $2"
+            ),
+            fail_interrupted: format!(
+                "UPDATE videos SET status = {failed}, error = $1, error_code = $2, lease_owner = NULL,
+                    lease_until = NULL, updated_at = $3
+                 WHERE status = {uploading} AND lease_until < $3 AND attempts >= $4
+                 RETURNING job_id, role, source_uri"
             ),
             hand_back: format!(
                 "UPDATE videos SET status = {pending}, lease_owner = NULL, lease_until = NULL,
@@ -1367,12 +1374,65 @@ impl Store for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn release_expired(&self, now: i64) -> StoreResult<u64> {
-        let done = sqlx::query(AssertSqlSafe(self.sql.release_expired.as_str()))
+    async fn release_expired(&self, now: i64, max_attempts: u32) -> StoreResult<Released> {
+        let mut tx = self.pool.begin().await?;
+        // The rows first, then their jobs: the order in which `finish` locks them.
+        let failed = sqlx::query(AssertSqlSafe(self.sql.fail_interrupted.as_str()))
+            .bind(INTERRUPTED_REASON)
+            .bind(FailureCode::Interrupted.as_str())
             .bind(now)
-            .execute(&self.pool)
+            .bind(i64::from(max_attempts))
+            .fetch_all(&mut *tx)
             .await?;
-        Ok(done.rows_affected())
+        let requeued = sqlx::query(AssertSqlSafe(self.sql.release_expired.as_str()))
+            .bind(now)
+            .bind(i64::from(max_attempts))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        // Per job, in id order: (listed failures, their source URIs, any row).
+        let mut by_job: BTreeMap<String, (i64, Vec<String>)> = BTreeMap::new();
+        for row in &failed {
+            let job_id: String = row.try_get("job_id")?;
+            let role: Option<ViewRole> = typed_opt("role", row.try_get("role")?)?;
+            let entry = by_job.entry(job_id).or_default();
+            if listed(role.as_ref()) {
+                entry.0 += 1;
+                entry.1.push(row.try_get("source_uri")?);
+            }
+        }
+        for (job_id, (listed_failures, uris)) in &by_job {
+            let remaining: Option<i64> =
+                sqlx::query_scalar(AssertSqlSafe(self.sql.count_finished.as_str()))
+                    .bind(0i64)
+                    .bind(*listed_failures)
+                    .bind(now)
+                    .bind(job_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if remaining.is_some_and(|n| n <= 0) {
+                sqlx::query(AssertSqlSafe(self.sql.complete_job.as_str()))
+                    .bind(now)
+                    .bind(job_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if *listed_failures > 0 {
+                count_failures(
+                    &mut tx,
+                    job_id,
+                    &FailureCode::Interrupted,
+                    *listed_failures,
+                    uris,
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Released {
+            requeued,
+            failed: failed.len() as u64,
+        })
     }
 
     async fn idem_begin(

@@ -68,11 +68,25 @@ async fn reap(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
     let every = (state.config.lease / 3).max(Duration::from_millis(200));
     loop {
         let now = now_ms();
-        match state.store.release_expired(now).await {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::warn!(rows = n, "leases expired; rows queued again");
-                state.wake.notify_waiters();
+        match state
+            .store
+            .release_expired(now, state.config.max_attempts)
+            .await
+        {
+            Ok(released) => {
+                if released.requeued > 0 {
+                    tracing::warn!(
+                        rows = released.requeued,
+                        "leases expired; rows queued again"
+                    );
+                    state.wake.notify_waiters();
+                }
+                if released.failed > 0 {
+                    tracing::warn!(
+                        rows = released.failed,
+                        "leases expired on rows interrupted on every attempt; they failed as `interrupted`"
+                    );
+                }
             }
             Err(e) => tracing::warn!(error = %e, "releasing expired leases failed"),
         }
