@@ -190,6 +190,12 @@ impl From<FolderName> for String {
 /// Default of the reference server's `--max-object-size`: 50 GiB.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 50 * 1024 * 1024 * 1024;
 
+/// Default of the reference server's `--min-source-rate`: 64 KiB/s.
+pub const DEFAULT_MIN_SOURCE_RATE: u64 = 64 * 1024;
+
+/// Default of the reference server's `--source-rate-window`, in seconds.
+pub const DEFAULT_SOURCE_RATE_WINDOW_SECS: u64 = 60;
+
 /// A size in bytes as an operator writes it: a whole number of bytes, or with
 /// a `KiB`, `MiB`, `GiB` or `TiB` suffix (powers of 1024; a space before it
 /// is allowed).

@@ -44,6 +44,12 @@ pub struct ServerConfig {
     /// Largest object imported, in bytes; a larger one fails (`too_large`)
     /// before any of its body is read.
     pub max_object_size: u64,
+    /// Least average rate a source must deliver over every
+    /// [`source_rate_window`](Self::source_rate_window), in bytes per second;
+    /// a slower attempt stops (and is retried). 0 turns the floor off.
+    pub min_source_rate: u64,
+    /// The window [`min_source_rate`](Self::min_source_rate) is measured over.
+    pub source_rate_window: Duration,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -125,6 +131,10 @@ impl ServerConfig {
             max_attempts: 5,
             retry_base: Duration::from_secs(1),
             max_object_size: import_core::fields::DEFAULT_MAX_OBJECT_SIZE,
+            min_source_rate: import_core::fields::DEFAULT_MIN_SOURCE_RATE,
+            source_rate_window: Duration::from_secs(
+                import_core::fields::DEFAULT_SOURCE_RATE_WINDOW_SECS,
+            ),
         }
     }
 

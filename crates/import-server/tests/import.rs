@@ -496,3 +496,50 @@ async fn an_object_over_the_size_limit_fails_before_it_is_read() {
     let stored = std::fs::read_dir(&videos).map(|d| d.count()).unwrap_or(0);
     assert_eq!(stored, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_under_the_rate_floor_fails_with_the_rate_named() {
+    // 64 KiB every 100 ms (640 KiB/s) against a floor of 1 MiB/s over 1 s.
+    let hf = import_testkit::HfStandIn::start_with(import_testkit::HfOptions {
+        chunk_delay: Some(std::time::Duration::from_millis(100)),
+        ..import_testkit::HfOptions::default()
+    })
+    .await
+    .unwrap();
+    hf.add_bucket("acme", "drip", None).unwrap();
+    let video = sample_mp4(&Mp4Spec {
+        mdat_bytes: 4 << 20,
+        ..Mp4Spec::default()
+    });
+    hf.put("acme", "drip", "slow.mp4", &video).unwrap();
+    let endpoint = hf.endpoint();
+    let env = env_with(move |c| {
+        c.hf_endpoint = endpoint;
+        c.min_source_rate = 1 << 20;
+        c.source_rate_window = std::time::Duration::from_secs(1);
+        c.max_attempts = 2;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let (status, up) = env
+        .post(
+            "/api/hf-buckets/upload",
+            json!({"files": ["slow.mp4"], "bucket": "acme/drip"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{up}");
+    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    env.wait_job(&job).await;
+    let rows = env.rows(&job, 10).await;
+    assert_eq!(rows[0]["status"], "UPLOADING_FAILED");
+    assert_eq!(rows[0]["error_code"], "source_unavailable");
+    let error = rows[0]["error"].as_str().unwrap();
+    assert!(error.contains("less than the 1048576 bytes/s"), "{error}");
+    // Two attempts of about a window each, not the ~6.4 s the copy would take.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(hf.bytes_served() < 2 * video.len() as u64);
+}

@@ -490,15 +490,35 @@ pub struct ServeArgs {
     )]
     pub lease_secs: u64,
     /// Largest object imported: bytes, or with KiB, MiB, GiB or TiB (default
-    /// 50GiB). A larger object fails with `too_large` before any of it is read.
+    /// 50 GiB). A larger object fails with `too_large` before any of it is read.
     #[arg(
         long,
         env = "VIMPORT_MAX_OBJECT_SIZE",
-        default_value = "50GiB",
+        default_value_t = import_core::fields::DEFAULT_MAX_OBJECT_SIZE,
         value_parser = import_core::fields::parse_byte_size,
         hide_env_values = true
     )]
     pub max_object_size: u64,
+    /// Least average rate a source must deliver over every window, per second:
+    /// bytes, or with KiB, MiB, GiB (default 64 KiB; 0 turns it off). A slower
+    /// attempt stops, and is retried like other source failures.
+    #[arg(
+        long,
+        env = "VIMPORT_MIN_SOURCE_RATE",
+        default_value_t = import_core::fields::DEFAULT_MIN_SOURCE_RATE,
+        value_parser = import_core::fields::parse_byte_size,
+        hide_env_values = true
+    )]
+    pub min_source_rate: u64,
+    /// Seconds over which --min-source-rate is measured.
+    #[arg(
+        long,
+        env = "VIMPORT_SOURCE_RATE_WINDOW",
+        default_value_t = import_core::fields::DEFAULT_SOURCE_RATE_WINDOW_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        hide_env_values = true
+    )]
+    pub source_rate_window: u64,
 }
 
 /// One `--media-option` as given, checked by `vimport serve` (not by the parser,

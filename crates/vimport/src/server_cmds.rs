@@ -31,6 +31,8 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     config.hf_endpoint = args.hf_endpoint;
     config.lease = std::time::Duration::from_secs(args.lease_secs.max(1));
     config.max_object_size = args.max_object_size;
+    config.min_source_rate = args.min_source_rate;
+    config.source_rate_window = std::time::Duration::from_secs(args.source_rate_window);
     let server = match Server::start(config).await {
         Ok(s) => s,
         Err(e) => {

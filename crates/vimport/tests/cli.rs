@@ -387,6 +387,8 @@ async fn a_failure_report_feeds_an_upload_and_jobs_can_be_listed_and_cancelled()
         vec!["jobs", "--created-after", "yesterday"],
         vec!["cancel", "not/an/id"],
         vec!["serve", "--max-object-size", "5GB"],
+        vec!["serve", "--min-source-rate", "fast"],
+        vec!["serve", "--source-rate-window", "0"],
     ] {
         let out = env.vimport(&args).await;
         assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));

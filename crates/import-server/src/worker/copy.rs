@@ -43,6 +43,33 @@ pub(super) fn source_failure(err: &object_store::Error) -> Copy {
     Copy::Fail(code, failure.message)
 }
 
+/// The least a source must deliver: `bytes_per_sec` on average over every
+/// `window` of a copy, or the attempt stops (transient: it is retried).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RateFloor {
+    /// Bytes per second.
+    pub(crate) bytes_per_sec: u64,
+    /// The window the rate is measured over.
+    pub(crate) window: std::time::Duration,
+}
+
+impl RateFloor {
+    fn check(&self, bytes: u64) -> Result<(), Copy> {
+        let needed = self.bytes_per_sec as f64 * self.window.as_secs_f64();
+        if bytes as f64 >= needed {
+            return Ok(());
+        }
+        Err(Copy::Retry(
+            FailureCode::SourceUnavailable,
+            format!(
+                "the source sent {bytes} bytes in {:.0} s, less than the {} bytes/s this server requires (--min-source-rate over --source-rate-window); the attempt was stopped",
+                self.window.as_secs_f64(),
+                self.bytes_per_sec
+            ),
+        ))
+    }
+}
+
 /// A multipart upload that is aborted unless [`StagedUpload::finish`] ends it.
 ///
 /// Known gap: once `finish` has taken the writer, a copy dropped while the
@@ -128,6 +155,7 @@ pub(super) async fn copy_object(
     media: &dyn ObjectStore,
     dest: &StorePath,
     copied_bytes: &Counter,
+    floor: RateFloor,
 ) -> Result<Copied, Copy> {
     let got = source.get(path).await.map_err(|e| source_failure(&e))?;
     let upload = media.put_multipart(dest).await.map_err(|e| {
@@ -139,7 +167,7 @@ pub(super) async fn copy_object(
     let mut upload = StagedUpload {
         writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
     };
-    match stream_into(&mut upload, got.into_stream(), size, copied_bytes).await {
+    match stream_into(&mut upload, got.into_stream(), size, copied_bytes, floor).await {
         Ok(copied) => {
             upload.finish().await?;
             Ok(copied)
@@ -158,12 +186,35 @@ async fn stream_into(
     mut stream: futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>,
     size: u64,
     copied_bytes: &Counter,
+    floor: RateFloor,
 ) -> Result<Copied, Copy> {
     let mut hasher = digest::Context::new(&digest::SHA256);
     let mut head_bytes: Vec<u8> = Vec::with_capacity(SNIFF_LEN);
     let mut copied: u64 = 0;
-    while let Some(chunk) = stream.next().await {
+    // The rate floor: bytes received in the current window.
+    let mut window_start = tokio::time::Instant::now();
+    let mut window_bytes: u64 = 0;
+    loop {
+        let next = match tokio::time::timeout_at(window_start + floor.window, stream.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                // A whole window without a chunk, or too few bytes in it.
+                floor.check(window_bytes)?;
+                window_start = tokio::time::Instant::now();
+                window_bytes = 0;
+                continue;
+            }
+        };
+        let Some(chunk) = next else {
+            break;
+        };
         let chunk = chunk.map_err(|e| source_failure(&e))?;
+        window_bytes += chunk.len() as u64;
+        if tokio::time::Instant::now() >= window_start + floor.window {
+            floor.check(window_bytes)?;
+            window_start = tokio::time::Instant::now();
+            window_bytes = 0;
+        }
         if head_bytes.len() < SNIFF_LEN {
             let take = (SNIFF_LEN - head_bytes.len()).min(chunk.len());
             head_bytes.extend_from_slice(&chunk[..take]);
@@ -225,6 +276,66 @@ mod tests {
         bytes::Bytes::from(b)
     }
 
+    /// A floor no test source falls under.
+    fn no_floor() -> RateFloor {
+        RateFloor {
+            bytes_per_sec: 0,
+            window: std::time::Duration::from_secs(60),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_slower_than_the_floor_is_stopped_within_a_window() {
+        let media = InMemory::new();
+        let mut upload = staged(&media).await;
+        // 1 KiB every 50 ms (20 KiB/s) against a floor of 100 KiB/s over 1 s.
+        let drip = futures::stream::once(async { Ok(ftyp()) })
+            .chain(futures::stream::unfold((), |()| async {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                Some((Ok(bytes::Bytes::from(vec![0u8; 1024])), ()))
+            }))
+            .boxed();
+        let floor = RateFloor {
+            bytes_per_sec: 100 * 1024,
+            window: std::time::Duration::from_secs(1),
+        };
+        let started = std::time::Instant::now();
+        let result = stream_into(&mut upload, drip, 10 << 20, &Counter::default(), floor).await;
+        let took = started.elapsed();
+        match result {
+            Err(Copy::Retry(FailureCode::SourceUnavailable, reason)) => {
+                assert!(reason.contains("less than the 102400 bytes/s"), "{reason}");
+            }
+            _ => panic!("a drip-fed source was not stopped"),
+        }
+        assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+        upload.abort().await;
+    }
+
+    #[tokio::test]
+    async fn a_source_that_stalls_is_stopped_at_the_end_of_the_window() {
+        let media = InMemory::new();
+        let mut upload = staged(&media).await;
+        let stalled = futures::stream::once(async { Ok(ftyp()) })
+            .chain(futures::stream::pending())
+            .boxed();
+        let floor = RateFloor {
+            bytes_per_sec: 1,
+            window: std::time::Duration::from_secs(1),
+        };
+        let result = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            stream_into(&mut upload, stalled, 1_000, &Counter::default(), floor),
+        )
+        .await
+        .expect("a stalled source is stopped");
+        assert!(matches!(
+            result,
+            Err(Copy::Retry(FailureCode::SourceUnavailable, _))
+        ));
+        upload.abort().await;
+    }
+
     async fn staged(media: &InMemory) -> StagedUpload {
         let upload = media
             .put_multipart(&StorePath::from("videos/x.mp4"))
@@ -248,7 +359,7 @@ mod tests {
         let written = Counter::default();
         let result = tokio::time::timeout(
             std::time::Duration::from_secs(10),
-            stream_into(&mut upload, endless, 100_000, &written),
+            stream_into(&mut upload, endless, 100_000, &written, no_floor()),
         )
         .await
         .expect("the copy ends");
@@ -268,7 +379,7 @@ mod tests {
         let media = InMemory::new();
         let mut upload = staged(&media).await;
         let short = futures::stream::once(async { Ok(ftyp()) }).boxed();
-        let result = stream_into(&mut upload, short, 1_000, &Counter::default()).await;
+        let result = stream_into(&mut upload, short, 1_000, &Counter::default(), no_floor()).await;
         assert!(
             matches!(result, Err(Copy::Retry(FailureCode::SourceUnavailable, ref r)) if r.contains("24 bytes read, 1000 expected")),
             "a short body was accepted"

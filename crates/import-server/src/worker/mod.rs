@@ -344,6 +344,10 @@ async fn try_import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> 
         state.media.as_ref(),
         &dest,
         &state.metrics.copied_bytes,
+        copy::RateFloor {
+            bytes_per_sec: state.config.min_source_rate,
+            window: state.config.source_rate_window,
+        },
     )
     .await?;
     Ok(probe::probe_stored(state.media.as_ref(), &dest, copied).await)
