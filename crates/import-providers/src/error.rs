@@ -222,6 +222,15 @@ fn classify_by_status_or_transport(
     if let Some(failure) = status.and_then(classify_status) {
         return failure;
     }
+    if let Some(code) = status.filter(|s| (300..400).contains(s)) {
+        // The stores follow no redirect (they could lead past the endpoint guard).
+        return Failure::new(
+            FailureKind::Other,
+            format!(
+                "the bucket's endpoint answered with a redirect (HTTP {code}), which is not followed; set the integration's endpoint_url (or region) to the address that serves the bucket"
+            ),
+        );
+    }
     if let Some(http) = find_in_chain::<HttpError>(err) {
         return match http.kind() {
             HttpErrorKind::Timeout => Failure::new(

@@ -44,6 +44,43 @@ pub fn client_options(policy: &EndpointPolicy) -> ClientOptions {
         .with_dns_resolver(policy.resolver(&[]))
 }
 
+/// The HTTP client of the S3 and GCS stores, built here instead of by
+/// `object_store` so that it follows **no redirect**: a bucket endpoint that
+/// answers `3xx` gets an error that says what to fix (see
+/// [`crate::classify`]), and a redirect can never carry a request to an
+/// address the endpoint guard did not see. Otherwise as `object_store` would
+/// build it from [`client_options`]: the guarded resolver, the timeouts, this
+/// crate's `User-Agent`, no transparent decompression, `https` only unless
+/// the options allow `http`.
+#[derive(Debug)]
+struct GuardedConnector {
+    resolver: Arc<crate::endpoint::GuardedResolver>,
+}
+
+impl object_store::client::HttpConnector for GuardedConnector {
+    fn connect(
+        &self,
+        options: &ClientOptions,
+    ) -> object_store::Result<object_store::client::HttpClient> {
+        let allow_http = options
+            .get_config_value(&object_store::ClientConfigKey::AllowHttp)
+            .is_some_and(|v| v == "true");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(self.resolver.clone())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .user_agent(USER_AGENT)
+            .https_only(!allow_http)
+            .build()
+            .map_err(|e| object_store::Error::Generic {
+                store: "HTTP",
+                source: Box::new(e),
+            })?;
+        Ok(object_store::client::HttpClient::new(client))
+    }
+}
+
 /// The retry configuration of every store opened by [`open_source`].
 ///
 /// `object_store` retries by itself: 5xx answers, connection errors, dropped
@@ -125,6 +162,9 @@ pub async fn open_source(
             let region = config.s3_region()?.unwrap_or_else(|| "auto".to_owned());
             let mut builder = AmazonS3Builder::new()
                 .with_client_options(client_options(policy))
+                .with_http_connector(GuardedConnector {
+                    resolver: policy.resolver(&[]),
+                })
                 .with_retry(retry_config())
                 .with_bucket_name(bucket)
                 .with_region(region);
@@ -164,6 +204,9 @@ pub async fn open_source(
             let options = client_options(policy).with_allow_http(http);
             let store = GoogleCloudStorageBuilder::new()
                 .with_client_options(options)
+                .with_http_connector(GuardedConnector {
+                    resolver: policy.resolver(&[]),
+                })
                 .with_retry(retry_config())
                 .with_bucket_name(bucket)
                 .with_service_account_key(service_account.expose_json())

@@ -543,3 +543,73 @@ async fn a_source_under_the_rate_floor_fails_with_the_rate_named() {
     );
     assert!(hf.bytes_served() < 2 * video.len() as u64);
 }
+
+/// A bucket endpoint that answers every request with a `307` to another
+/// listener: the import fails with a message that says what to fix, and the
+/// other listener never sees a request (object_store's own client would have
+/// followed the redirect, past the endpoint guard).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_from_a_bucket_is_not_followed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let hits = Arc::new(AtomicUsize::new(0));
+    let seen = hits.clone();
+    let target = axum::Router::new().fallback(move || {
+        let seen = seen.clone();
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            "gotcha"
+        }
+    });
+    let target_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target_addr = target_listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(target_listener, target).await });
+    let location = format!("http://{target_addr}/stolen");
+    let bucket = axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move {
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(reqwest::header::LOCATION, location)],
+                "",
+            )
+        }
+    });
+    let bucket_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bucket_addr = bucket_listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(bucket_listener, bucket).await });
+
+    // Both listeners are allowed: only the redirect policy keeps the request away.
+    let env = env_with(|c| {
+        c.allow_endpoints = vec![bucket_addr.to_string(), target_addr.to_string()];
+        c.max_attempts = 1;
+    })
+    .await;
+    let (status, ci) = env
+        .post(
+            "/api/cloud-integrations/s3",
+            json!({"name": "redirecting", "type": "s3", "bucket": "redirecting-bucket",
+                   "access_key_id": "AKID", "secret_access_key": "secret",
+                   "endpoint_url": format!("http://{bucket_addr}")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ci}");
+    let (status, up) = env
+        .post(
+            "/api/s3/upload",
+            json!({"keys": ["x.mp4"], "bucket": "redirecting-bucket", "integration_id": ci["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{up}");
+    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    env.wait_job(&job).await;
+    let rows = env.rows(&job, 10).await;
+    assert_eq!(rows[0]["status"], "UPLOADING_FAILED");
+    let error = rows[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("redirect (HTTP 307)") && error.contains("endpoint_url"),
+        "{error}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the redirect was followed");
+}
