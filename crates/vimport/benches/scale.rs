@@ -37,15 +37,8 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-async fn million(label: &str, database_url: String, dir: &std::path::Path) {
-    let rows = rows();
-    let store = SqlStore::open(&database_url).await.unwrap();
-    let mut config = ServerConfig::new(dir);
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.workers = 0;
-    config.database_url = Some(database_url);
-    let server = Server::start(config).await.unwrap();
-    let key = server.create_api_key("bench", "bench", None).await.unwrap();
+/// A pending job `id` of `rows` rows (the objects need not exist).
+fn big_job(id: &str, rows: usize) -> (JobRecord, Vec<NewVideo>) {
     let videos: Vec<NewVideo> = (0..rows)
         .map(|i| NewVideo {
             id: import_core::VideoId::new(format!("vi_{i:010}")).unwrap(),
@@ -56,7 +49,7 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
         })
         .collect();
     let job = JobRecord {
-        id: "ij_million".parse().unwrap(),
+        id: id.parse().unwrap(),
         org_id: "bench".into(),
         user_id: "bench".into(),
         scope: import_core::Scope::User,
@@ -76,6 +69,19 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
         completed_at: None,
         cancelled_at: None,
     };
+    (job, videos)
+}
+
+async fn million(label: &str, database_url: String, dir: &std::path::Path) {
+    let rows = rows();
+    let store = SqlStore::open(&database_url).await.unwrap();
+    let mut config = ServerConfig::new(dir);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.workers = 0;
+    config.database_url = Some(database_url);
+    let server = Server::start(config).await.unwrap();
+    let key = server.create_api_key("bench", "bench", None).await.unwrap();
+    let (job, videos) = big_job("ij_million", rows);
     let start = Instant::now();
     store.create_job(job, videos).await.unwrap();
     let created = start.elapsed();
@@ -124,36 +130,7 @@ const QUEUE_SECONDS: u64 = 10;
 async fn queue(label: &str, database_url: String) {
     let rows = rows();
     let store = SqlStore::open(&database_url).await.unwrap();
-    let videos: Vec<NewVideo> = (0..rows)
-        .map(|i| NewVideo {
-            id: import_core::VideoId::new(format!("vi_{i:010}")).unwrap(),
-            set_id: None,
-            role: None,
-            object: format!("fleet/cam-{i:07}.mp4"),
-            source_uri: format!("s3://bench-bucket/fleet/cam-{i:07}.mp4"),
-        })
-        .collect();
-    let job = JobRecord {
-        id: "ij_queue".parse().unwrap(),
-        org_id: "bench".into(),
-        user_id: "bench".into(),
-        scope: import_core::Scope::User,
-        source: import_core::Provider::S3,
-        bucket: "bench-bucket".into(),
-        prefix: Some("fleet/".into()),
-        folder_id: None,
-        folder_name: None,
-        collection: "videos".into(),
-        integration_id: None,
-        multi_view: false,
-        total: rows as i64,
-        uploaded: 0,
-        failed: 0,
-        created_at: 1,
-        updated_at: 1,
-        completed_at: None,
-        cancelled_at: None,
-    };
+    let (job, videos) = big_job("ij_queue", rows);
     store.create_job(job, videos).await.unwrap();
     let plan = store.explain_claim(2).await.unwrap();
     println!("queue [{label}]: the claim's plan at {rows} pending rows:");

@@ -44,6 +44,29 @@ async fn env(workers: usize) -> Env {
 }
 
 impl Env {
+    /// `vimport integrations add s3 ... --json` for the stand-in bucket, then `extra`.
+    async fn add_r2(&self, extra: &[&str]) -> Output {
+        let endpoint = self.s3.endpoint();
+        let mut args = vec![
+            "integrations",
+            "add",
+            "s3",
+            "--name",
+            "cli r2",
+            "--bucket",
+            "cli-bucket",
+            "--access-key-id",
+            "AKIDCLI",
+            "--secret-access-key",
+            "cli-secret",
+            "--endpoint-url",
+            &endpoint,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        self.vimport(&args).await
+    }
+
     async fn vimport(&self, args: &[&str]) -> Output {
         self.vimport_env(args, &[]).await
     }
@@ -115,27 +138,7 @@ async fn every_command_with_json_and_exit_codes() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout_json(&out)["user_id"], "cli_user");
 
-    let endpoint = env.s3.endpoint();
-    let out = env
-        .vimport(&[
-            "integrations",
-            "add",
-            "s3",
-            "--name",
-            "cli r2",
-            "--bucket",
-            "cli-bucket",
-            "--access-key-id",
-            "AKIDCLI",
-            "--secret-access-key",
-            "cli-secret",
-            "--endpoint-url",
-            &endpoint,
-            "--json",
-            "--config",
-            cfgp,
-        ])
-        .await;
+    let out = env.add_r2(&["--config", cfgp]).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let integration = stdout_json(&out);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("cli-secret"));
@@ -298,25 +301,7 @@ async fn a_failure_report_feeds_an_upload_and_jobs_can_be_listed_and_cancelled()
     )
     .unwrap();
     let list = list.to_str().unwrap();
-    let endpoint = env.s3.endpoint();
-    let out = env
-        .vimport(&[
-            "integrations",
-            "add",
-            "s3",
-            "--name",
-            "cli r2",
-            "--bucket",
-            "cli-bucket",
-            "--access-key-id",
-            "AKIDCLI",
-            "--secret-access-key",
-            "cli-secret",
-            "--endpoint-url",
-            &endpoint,
-            "--json",
-        ])
-        .await;
+    let out = env.add_r2(&[]).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let ci = stdout_json(&out)["id"].as_str().unwrap().to_owned();
     // One good video, one JPEG named `.mp4`.
