@@ -68,7 +68,8 @@ pub use hf::{DEFAULT_HF_ENDPOINT, HfBucketStore};
 /// here for callers of [`expand`].
 pub use import_core::{PrefixError, PrefixUri, split_requests};
 pub use open::{
-    CONNECT_TIMEOUT, READ_TIMEOUT, USER_AGENT, client_options, open_source, retry_config,
+    CONNECT_TIMEOUT, MAX_ERROR_BODY, READ_TIMEOUT, USER_AGENT, client_options, open_source,
+    retry_config,
 };
 pub use path::object_path;
 pub use preflight::{

@@ -45,7 +45,8 @@ pub fn client_options(policy: &EndpointPolicy) -> ClientOptions {
 }
 
 /// The HTTP client of the S3 and GCS stores, built here instead of by
-/// `object_store` so that it follows **no redirect**: a bucket endpoint that
+/// `object_store` so that it reads at most [`MAX_ERROR_BODY`] bytes of an
+/// error answer and follows **no redirect**: a bucket endpoint that
 /// answers `3xx` gets an error that says what to fix (see
 /// [`crate::classify`]), and a redirect can never carry a request to an
 /// address the endpoint guard did not see. Otherwise as `object_store` would
@@ -77,7 +78,49 @@ impl object_store::client::HttpConnector for GuardedConnector {
                 store: "HTTP",
                 source: Box::new(e),
             })?;
-        Ok(object_store::client::HttpClient::new(client))
+        Ok(object_store::client::HttpClient::new(BoundedErrorBodies(
+            client,
+        )))
+    }
+}
+
+/// Most bytes of an error answer's body that are read (`object_store` reads
+/// the whole body of a failed request into its error message); the rest is
+/// dropped with the connection.
+pub const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The HTTP service of [`GuardedConnector`]: reqwest, with the body of every
+/// answer that is not a success cut at [`MAX_ERROR_BODY`] bytes.
+#[derive(Debug)]
+struct BoundedErrorBodies(reqwest::Client);
+
+#[async_trait::async_trait]
+impl object_store::client::HttpService for BoundedErrorBodies {
+    async fn call(
+        &self,
+        req: object_store::client::HttpRequest,
+    ) -> Result<object_store::client::HttpResponse, object_store::client::HttpError> {
+        use futures::StreamExt;
+        let res = object_store::client::HttpService::call(&self.0, req).await?;
+        if res.status().is_success() {
+            return Ok(res);
+        }
+        let (parts, body) = res.into_parts();
+        let mut stream = body.bytes_stream();
+        let mut kept = Vec::new();
+        while kept.len() < MAX_ERROR_BODY {
+            match stream.next().await {
+                Some(Ok(chunk)) => {
+                    let take = (MAX_ERROR_BODY - kept.len()).min(chunk.len());
+                    kept.extend_from_slice(&chunk[..take]);
+                }
+                Some(Err(_)) | None => break,
+            }
+        }
+        Ok(object_store::client::HttpResponse::from_parts(
+            parts,
+            kept.into(),
+        ))
     }
 }
 

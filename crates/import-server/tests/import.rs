@@ -613,3 +613,105 @@ async fn a_redirect_from_a_bucket_is_not_followed() {
     );
     assert_eq!(hits.load(Ordering::SeqCst), 0, "the redirect was followed");
 }
+
+/// Peak resident memory of this process so far (VmHWM), in bytes.
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// A bucket endpoint that answers the GET with `400` and a body of 256 MiB
+/// (an endless one, as far as the server can tell): the server reads 64 KiB
+/// of it, drops the rest, fails the row with a short reason, and its memory
+/// does not grow with the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_error_body_is_read_to_64_kib_only() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let served = Arc::new(AtomicU64::new(0));
+    let counter = served.clone();
+    // HEAD answers a plausible object; GET answers 400 with a body that never ends.
+    let bucket = axum::Router::new().fallback(move |method: axum::http::Method| {
+        let counter = counter.clone();
+        async move {
+            if method == axum::http::Method::HEAD {
+                return axum::response::IntoResponse::into_response((
+                    StatusCode::OK,
+                    [
+                        ("content-length", "1000"),
+                        ("last-modified", "Wed, 02 Dec 2026 10:00:00 GMT"),
+                        ("etag", "\"0123456789abcdef0123456789abcdef\""),
+                    ],
+                ));
+            }
+            let chunk = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+            // 256 MiB stands in for "endless": enough that reading it whole
+            // would break the memory bound below, bounded so that a
+            // regression fails instead of eating the machine.
+            let endless = futures::StreamExt::take(
+                futures::stream::repeat_with(move || {
+                    counter.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(chunk.clone())
+                }),
+                4096,
+            );
+            axum::response::IntoResponse::into_response((
+                StatusCode::BAD_REQUEST,
+                axum::body::Body::from_stream(endless),
+            ))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, bucket).await });
+
+    let env = env_with(|c| {
+        c.allow_endpoints = vec![addr.to_string()];
+        c.max_attempts = 1;
+    })
+    .await;
+    let before = peak_rss();
+    let (status, ci) = env
+        .post(
+            "/api/cloud-integrations/s3",
+            json!({"name": "endless", "type": "s3", "bucket": "endless-errors",
+                   "access_key_id": "AKID", "secret_access_key": "secret",
+                   "endpoint_url": format!("http://{addr}")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ci}");
+    let (status, up) = env
+        .post(
+            "/api/s3/upload",
+            json!({"keys": ["x.mp4"], "bucket": "endless-errors", "integration_id": ci["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{up}");
+    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    env.wait_job(&job).await;
+    let rows = env.rows(&job, 10).await;
+    assert_eq!(rows[0]["status"], "UPLOADING_FAILED");
+    let error = rows[0]["error"].as_str().unwrap();
+    assert!(
+        error.len() < 1024,
+        "the row's error holds the body: {} bytes",
+        error.len()
+    );
+    let grown = peak_rss().saturating_sub(before);
+    let sent = served.load(Ordering::SeqCst);
+    assert!(
+        sent > 0,
+        "the GET was never answered: the test proves nothing"
+    );
+    println!(
+        "endless error body: {sent} bytes sent before the server hung up, peak RSS grew {grown} bytes"
+    );
+    assert!(grown < 128 << 20, "peak RSS grew by {grown} bytes");
+    // What the server read is bounded; the socket buffers hold a little more.
+    assert!(sent < 64 << 20, "{sent} bytes were sent");
+}
