@@ -544,6 +544,38 @@ async fn a_source_under_the_rate_floor_fails_with_the_rate_named() {
     assert!(hf.bytes_served() < 2 * video.len() as u64);
 }
 
+/// Serve `router` on a free port of 127.0.0.1 for the rest of the test.
+async fn serve_local(router: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+/// Save an S3 integration for `bucket` at the plain-http `endpoint`, import
+/// `x.mp4` from it, wait, and answer the job's one row.
+async fn import_one_from(env: &Env, endpoint: std::net::SocketAddr, bucket: &str) -> Value {
+    let (status, ci) = env
+        .post(
+            "/api/cloud-integrations/s3",
+            json!({"name": bucket, "type": "s3", "bucket": bucket,
+                   "access_key_id": "AKID", "secret_access_key": "secret",
+                   "endpoint_url": format!("http://{endpoint}")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ci}");
+    let (status, up) = env
+        .post(
+            "/api/s3/upload",
+            json!({"keys": ["x.mp4"], "bucket": bucket, "integration_id": ci["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{up}");
+    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    env.wait_job(&job).await;
+    env.rows(&job, 10).await.remove(0)
+}
+
 /// A bucket endpoint that answers every request with a `307` to another
 /// listener: the import fails with a message that says what to fix, and the
 /// other listener never sees a request (object_store's own client would have
@@ -562,9 +594,7 @@ async fn a_redirect_from_a_bucket_is_not_followed() {
             "gotcha"
         }
     });
-    let target_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let target_addr = target_listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(target_listener, target).await });
+    let target_addr = serve_local(target).await;
     let location = format!("http://{target_addr}/stolen");
     let bucket = axum::Router::new().fallback(move || {
         let location = location.clone();
@@ -576,9 +606,7 @@ async fn a_redirect_from_a_bucket_is_not_followed() {
             )
         }
     });
-    let bucket_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bucket_addr = bucket_listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(bucket_listener, bucket).await });
+    let bucket_addr = serve_local(bucket).await;
 
     // Both listeners are allowed: only the redirect policy keeps the request away.
     let env = env_with(|c| {
@@ -586,27 +614,9 @@ async fn a_redirect_from_a_bucket_is_not_followed() {
         c.max_attempts = 1;
     })
     .await;
-    let (status, ci) = env
-        .post(
-            "/api/cloud-integrations/s3",
-            json!({"name": "redirecting", "type": "s3", "bucket": "redirecting-bucket",
-                   "access_key_id": "AKID", "secret_access_key": "secret",
-                   "endpoint_url": format!("http://{bucket_addr}")}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{ci}");
-    let (status, up) = env
-        .post(
-            "/api/s3/upload",
-            json!({"keys": ["x.mp4"], "bucket": "redirecting-bucket", "integration_id": ci["id"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{up}");
-    let job = up["import_job_id"].as_str().unwrap().to_owned();
-    env.wait_job(&job).await;
-    let rows = env.rows(&job, 10).await;
-    assert_eq!(rows[0]["status"], "UPLOADING_FAILED");
-    let error = rows[0]["error"].as_str().unwrap();
+    let row = import_one_from(&env, bucket_addr, "redirecting-bucket").await;
+    assert_eq!(row["status"], "UPLOADING_FAILED");
+    let error = row["error"].as_str().unwrap();
     assert!(
         error.contains("redirect (HTTP 307)") && error.contains("endpoint_url"),
         "{error}"
@@ -666,9 +676,7 @@ async fn an_endless_error_body_is_read_to_64_kib_only() {
             ))
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, bucket).await });
+    let addr = serve_local(bucket).await;
 
     let env = env_with(|c| {
         c.allow_endpoints = vec![addr.to_string()];
@@ -676,27 +684,9 @@ async fn an_endless_error_body_is_read_to_64_kib_only() {
     })
     .await;
     let before = peak_rss();
-    let (status, ci) = env
-        .post(
-            "/api/cloud-integrations/s3",
-            json!({"name": "endless", "type": "s3", "bucket": "endless-errors",
-                   "access_key_id": "AKID", "secret_access_key": "secret",
-                   "endpoint_url": format!("http://{addr}")}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{ci}");
-    let (status, up) = env
-        .post(
-            "/api/s3/upload",
-            json!({"keys": ["x.mp4"], "bucket": "endless-errors", "integration_id": ci["id"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{up}");
-    let job = up["import_job_id"].as_str().unwrap().to_owned();
-    env.wait_job(&job).await;
-    let rows = env.rows(&job, 10).await;
-    assert_eq!(rows[0]["status"], "UPLOADING_FAILED");
-    let error = rows[0]["error"].as_str().unwrap();
+    let row = import_one_from(&env, addr, "endless-errors").await;
+    assert_eq!(row["status"], "UPLOADING_FAILED");
+    let error = row["error"].as_str().unwrap();
     assert!(
         error.len() < 1024,
         "the row's error holds the body: {} bytes",

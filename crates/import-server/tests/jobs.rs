@@ -37,6 +37,16 @@ fn summary_of(job: &Value) -> Vec<(String, u64, Vec<String>)> {
         .collect()
 }
 
+/// A client of another organisation on the same server.
+async fn other_org(env: &Env) -> ApiClient {
+    let key = env
+        .server
+        .create_api_key("user_eve", "org_evil", None)
+        .await
+        .unwrap();
+    ApiClient::new(env.server.base_url(), key)
+}
+
 #[tokio::test]
 async fn failed_rows_carry_codes_and_the_job_sums_them_up() {
     let env = env().await;
@@ -209,12 +219,7 @@ async fn the_job_list_is_newest_first_filtered_paged_and_private() {
     }
 
     // Another organisation sees none of them.
-    let other = env
-        .server
-        .create_api_key("user_eve", "org_evil", None)
-        .await
-        .unwrap();
-    let eve = ApiClient::new(env.server.base_url(), other);
+    let eve = other_org(&env).await;
     let (status, page) = eve
         .send(&api::list_import_jobs(&JobListRequest::new()))
         .await;
@@ -231,12 +236,7 @@ async fn a_cancelled_job_fails_its_pending_rows_and_can_be_retried() {
     let job = env.upload_s3_keys(BUCKET, &keys, &ci).await;
     let id = job.parse().unwrap();
 
-    let other = env
-        .server
-        .create_api_key("user_eve", "org_evil", None)
-        .await
-        .unwrap();
-    let eve = ApiClient::new(env.server.base_url(), other);
+    let eve = other_org(&env).await;
     let (status, _) = eve.send(&api::cancel_import_job(&id)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 

@@ -325,6 +325,38 @@ impl SqlStore {
         self.dialect
     }
 
+    /// Count `uploaded` and `failed` finished rows in their job (which locks
+    /// the job's row until the commit) and, once every listed row is counted,
+    /// mark the job complete if no video of it is left: the one path of a
+    /// finished row into its job, for `finish` and for expired leases.
+    async fn count_in_job(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        job_id: &str,
+        uploaded: i64,
+        failed: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        let remaining: Option<i64> =
+            sqlx::query_scalar(AssertSqlSafe(self.sql.count_finished.as_str()))
+                .bind(uploaded)
+                .bind(failed)
+                .bind(now)
+                .bind(job_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        // Only once every listed row is counted can the job be done: one
+        // statement fewer under the job's lock for all the other rows.
+        if remaining.is_some_and(|n| n <= 0) {
+            sqlx::query(AssertSqlSafe(self.sql.complete_job.as_str()))
+                .bind(now)
+                .bind(job_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The database's plan for the claim query at time `now`, one line per
     /// plan node (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL;
     /// nothing is claimed). For the queue benchmark and for operators who
@@ -1337,23 +1369,7 @@ impl Store for SqlStore {
         };
         // A row back in the queue changes nothing its job shows.
         if status != VideoStatus::Pending {
-            let remaining: Option<i64> =
-                sqlx::query_scalar(AssertSqlSafe(self.sql.count_finished.as_str()))
-                    .bind(up)
-                    .bind(fail)
-                    .bind(now)
-                    .bind(&job_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            // Only once every listed row is counted can the job be done: one
-            // statement fewer under the job's lock for all the other rows.
-            if remaining.is_some_and(|n| n <= 0) {
-                sqlx::query(AssertSqlSafe(self.sql.complete_job.as_str()))
-                    .bind(now)
-                    .bind(&job_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            self.count_in_job(&mut tx, &job_id, up, fail, now).await?;
         }
         // The job's failure summary, under the job's lock taken above.
         if let Some(code) = code.filter(|_| fail > 0) {
@@ -1402,21 +1418,8 @@ impl Store for SqlStore {
             }
         }
         for (job_id, (listed_failures, uris)) in &by_job {
-            let remaining: Option<i64> =
-                sqlx::query_scalar(AssertSqlSafe(self.sql.count_finished.as_str()))
-                    .bind(0i64)
-                    .bind(*listed_failures)
-                    .bind(now)
-                    .bind(job_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if remaining.is_some_and(|n| n <= 0) {
-                sqlx::query(AssertSqlSafe(self.sql.complete_job.as_str()))
-                    .bind(now)
-                    .bind(job_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            self.count_in_job(&mut tx, job_id, 0, *listed_failures, now)
+                .await?;
             if *listed_failures > 0 {
                 count_failures(
                     &mut tx,
