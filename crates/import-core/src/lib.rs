@@ -81,6 +81,7 @@ pub use uri::{
 };
 pub use view::{ViewRole, ViewSet};
 pub use wire::{
-    CloudIntegration, Counts, FailureCode, FailureSummary, ImportJob, ImportJobList, JobStatus,
-    Probe, ProbeStatus, UploadBody, UploadResponse, VideoRow, VideoStatus, VideosPage,
+    ChecksumAlgorithm, CloudIntegration, Counts, FailureCode, FailureSummary, ImportJob,
+    ImportJobList, JobStatus, Probe, ProbeStatus, UploadBody, UploadResponse, VideoRow,
+    VideoStatus, VideosPage,
 };

@@ -207,6 +207,27 @@ open_enum! {
     }
 }
 
+open_enum! {
+    /// Which checksum the source declared for an object and the copy was
+    /// verified against (*extension*), in [`VideoMetadata::verified_checksum`].
+    /// The strongest one the source offers is checked: `sha256`, then `md5`,
+    /// then `crc32c`.
+    ///
+    /// ```
+    /// use import_core::ChecksumAlgorithm;
+    /// assert_eq!(ChecksumAlgorithm::Md5.as_str(), "md5");
+    /// assert_eq!(ChecksumAlgorithm::from_wire("crc32c"), ChecksumAlgorithm::Crc32c);
+    /// ```
+    pub enum ChecksumAlgorithm ("The checksum the copy was verified against (extension).") {
+        /// MD5: an S3 ETag of a single-part, unencrypted or SSE-S3 object, or GCS `md5Hash`.
+        Md5 = "md5",
+        /// CRC32C: S3 `x-amz-checksum-crc32c` (full object) or GCS `crc32c`.
+        Crc32c = "crc32c",
+        /// SHA-256: S3 `x-amz-checksum-sha256` (full object).
+        Sha256 = "sha256",
+    }
+}
+
 #[cfg(feature = "openapi")]
 fn string_enum(
     values: &[&str],
@@ -693,6 +714,10 @@ pub struct VideoMetadata {
     /// Codec (`avc1`, `hvc1`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codec: Option<String>,
+    /// *Extension*: the checksum the source declared and the copy matched;
+    /// absent (null) when the source declared none that could be checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_checksum: Option<ChecksumAlgorithm>,
 }
 
 /// `GET /api/video/{id}/status` answer (*extension*).

@@ -184,6 +184,19 @@ impl EndpointPolicy {
         if self.allowed.contains(&(host.clone(), port)) {
             return Ok(());
         }
+        // An allowed host is trusted by the resolver (its names may resolve
+        // inward): only on the port it was allowed with.
+        if self.allowed.iter().any(|(h, _)| *h == host) {
+            return Err(format!(
+                "a redirect to `{}` is refused: `{host}` is allowed only as `{}`",
+                display_url(url),
+                self.allowed()
+                    .into_iter()
+                    .filter(|e| e.starts_with(&host) || e.starts_with(&format!("[{host}]")))
+                    .collect::<Vec<_>>()
+                    .join("`, `")
+            ));
+        }
         if url.scheme() != "https" {
             return Err(format!(
                 "a redirect to `{}` is refused: plain http",
@@ -770,6 +783,25 @@ mod tests {
             assert!(matches!(err, ProviderError::InvalidConfig { .. }), "{url}");
             assert!(err.to_string().contains(expected), "{err}");
             assert!(!err.to_string().contains("pw@"), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_allowed_host_is_trusted_on_its_port_only() {
+        let policy =
+            EndpointPolicy::from_allowed(["minio.internal:9000", "10.0.0.8:9000"]).unwrap();
+        let ok = Url::parse("http://minio.internal:9000/b/x").unwrap();
+        assert!(policy.check_redirect(&ok).is_ok());
+        for other in [
+            "https://minio.internal:9001/b/x",
+            "https://minio.internal/b/x",
+            "http://10.0.0.8:22/",
+            "https://10.0.0.8/",
+        ] {
+            let err = policy
+                .check_redirect(&Url::parse(other).unwrap())
+                .expect_err(other);
+            assert!(err.contains("refused"), "{err}");
         }
     }
 

@@ -419,16 +419,23 @@ fn status_in_text(text: &str) -> Option<u16> {
     (digits.len() == 3).then(|| digits.parse().ok()).flatten()
 }
 
+/// The first line of `text`, at most `max` bytes, control characters
+/// replaced: what a source said reaches a row's `error` only so.
 fn shorten(text: &str, max: usize) -> String {
     let line = text.lines().next().unwrap_or_default().trim();
-    if line.len() <= max {
-        return line.to_owned();
-    }
-    let mut end = max;
+    let mut end = max.min(line.len());
     while !line.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &line[..end])
+    let cut: String = line[..end]
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if end < line.len() {
+        format!("{cut}…")
+    } else {
+        cut
+    }
 }
 
 /// Replace every occurrence of each secret in `text` by `<redacted>`.
@@ -526,6 +533,8 @@ mod tests {
         );
         assert_eq!(s3_error_code("<Code>a b</Code>"), None);
         assert_eq!(scrub("key=SECRET!", &["SECRET"]), "key=<redacted>!");
+        assert_eq!(shorten("a\u{1b}[31mb\nsecond line", 300), "a [31mb");
+        assert_eq!(shorten("ééé", 3), "é…");
         assert_eq!(shorten("abcdef\nsecond", 3), "abc…");
     }
 }

@@ -62,6 +62,8 @@ fn retry_policy() -> RetryPolicy {
 const MAX_REDIRECTS: usize = 10;
 /// How much of an error body is kept for the message.
 const ERROR_BODY_LIMIT: usize = 200;
+/// Most bytes of a listing page read (a page of 1,000 entries is ~300 KB).
+pub(crate) const MAX_LISTING_PAGE: usize = 16 * 1024 * 1024;
 
 /// A read-only [`ObjectStore`] over one Hugging Face Storage Bucket.
 ///
@@ -125,12 +127,25 @@ impl HfBucketStore {
         let hub_origin = endpoint.origin();
         let hub_host = endpoint.host_str().unwrap_or_default().to_owned();
         let redirect_policy = policy.clone();
+        let trusted_hub_host = hub_host.clone();
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
             }
             if attempt.url().origin() == hub_origin {
                 return attempt.follow();
+            }
+            // The Hub's host is trusted by the resolver, on its own port only.
+            if attempt
+                .url()
+                .host_str()
+                .is_some_and(|h| h.eq_ignore_ascii_case(&trusted_hub_host))
+            {
+                let refused = format!(
+                    "a redirect to `{}` is refused: the Hub's host on another port or scheme",
+                    display_url(attempt.url())
+                );
+                return attempt.error(GuardRefusal(refused));
             }
             match redirect_policy.check_redirect(attempt.url()) {
                 Ok(()) => attempt.follow(),
@@ -449,7 +464,15 @@ impl Inner {
                 ),
             });
         }
-        let body = response.bytes().await.map_err(HfError::from_reqwest)?;
+        let body = read_at_most(response, MAX_LISTING_PAGE)
+            .await
+            .map_err(HfError::from_reqwest)?;
+        if body.len() >= MAX_LISTING_PAGE {
+            return Err(HfError::protocol(format!(
+                "a listing page is larger than {} MiB; the listing was stopped",
+                MAX_LISTING_PAGE >> 20
+            )));
+        }
         let entries: Vec<TreeEntry> = serde_json::from_slice(&body).map_err(|e| {
             HfError::protocol(format!(
                 "a listing page is not a JSON array of entries ({e})"
@@ -464,7 +487,10 @@ async fn status_error(method: &Method, url: &Url, response: reqwest::Response) -
     let body = if *method == Method::HEAD {
         String::new()
     } else {
-        let bytes = response.bytes().await.unwrap_or_default();
+        // At most MAX_ERROR_BODY bytes: the rest is dropped with the connection.
+        let bytes = read_at_most(response, crate::open::MAX_ERROR_BODY)
+            .await
+            .unwrap_or_default();
         hub_error_text(&bytes)
     };
     let reason = status.canonical_reason().unwrap_or("");
@@ -483,16 +509,42 @@ async fn status_error(method: &Method, url: &Url, response: reqwest::Response) -
     }
 }
 
+/// The body of `response`, read to at most `limit` bytes (a body that runs
+/// on answers `limit` bytes; the rest is dropped with the connection).
+async fn read_at_most(
+    response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
+    let mut stream = response.bytes_stream();
+    let mut kept = Vec::new();
+    while kept.len() < limit {
+        match stream.next().await {
+            Some(chunk) => {
+                let chunk = chunk?;
+                let take = (limit - kept.len()).min(chunk.len());
+                kept.extend_from_slice(&chunk[..take]);
+            }
+            None => break,
+        }
+    }
+    Ok(kept)
+}
+
 /// The `error` field of a Hub JSON error, or the start of the body.
 fn hub_error_text(body: &[u8]) -> String {
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body)
         && let Some(serde_json::Value::String(e)) = map.get("error")
     {
-        return e.chars().take(ERROR_BODY_LIMIT).collect();
+        return e
+            .chars()
+            .take(ERROR_BODY_LIMIT)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
     }
     String::from_utf8_lossy(body)
         .chars()
         .take(ERROR_BODY_LIMIT)
+        .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()
         .trim()
         .to_owned()

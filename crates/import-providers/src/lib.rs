@@ -16,6 +16,9 @@
 //!   videos and a modest retry configuration;
 //! - [`HfBucketStore`]: a read-only `ObjectStore` over the Hugging Face Hub
 //!   bucket routes;
+//! - [`DeclaredChecksums`] and [`ChecksumCheck`]: the MD5, CRC32C or SHA-256
+//!   an S3 or GCS answer declares for an object (in `GetResult::extensions`),
+//!   and the check of a copy against it;
 //! - [`classify`]: what a failed read means for the import (retry later,
 //!   object missing, access denied, credentials refused) as a sentence a
 //!   person understands;
@@ -49,6 +52,7 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod checksum;
 mod config;
 mod endpoint;
 mod error;
@@ -59,6 +63,7 @@ mod open;
 mod path;
 mod preflight;
 
+pub use checksum::{ChecksumCheck, ChecksumMismatch, DeclaredChecksums};
 pub use config::{GCS_ADDRESS_FIELDS, GcsServiceAccount, S3Credentials, Secret, SourceConfig};
 pub use endpoint::{EndpointPolicy, check_source, forbidden_reason};
 pub use error::{Failure, FailureKind, ProviderError, classify};

@@ -8,6 +8,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 
+use crate::checksum::{DeclaredChecksums, HeaderDialect};
 use crate::config::SourceConfig;
 use crate::endpoint::{EndpointPolicy, check_source};
 use crate::error::{ProviderError, scrub};
@@ -53,9 +54,13 @@ pub fn client_options(policy: &EndpointPolicy) -> ClientOptions {
 /// build it from [`client_options`]: the guarded resolver, the timeouts, this
 /// crate's `User-Agent`, no transparent decompression, `https` only unless
 /// the options allow `http`.
+///
+/// Every successful answer also carries the [`DeclaredChecksums`] its
+/// headers name, in its extensions (`GetResult::extensions`).
 #[derive(Debug)]
 struct GuardedConnector {
     resolver: Arc<crate::endpoint::GuardedResolver>,
+    dialect: HeaderDialect,
 }
 
 impl object_store::client::HttpConnector for GuardedConnector {
@@ -78,9 +83,10 @@ impl object_store::client::HttpConnector for GuardedConnector {
                 store: "HTTP",
                 source: Box::new(e),
             })?;
-        Ok(object_store::client::HttpClient::new(BoundedErrorBodies(
+        Ok(object_store::client::HttpClient::new(BoundedErrorBodies {
             client,
-        )))
+            dialect: self.dialect,
+        }))
     }
 }
 
@@ -90,9 +96,13 @@ impl object_store::client::HttpConnector for GuardedConnector {
 pub const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// The HTTP service of [`GuardedConnector`]: reqwest, with the body of every
-/// answer that is not a success cut at [`MAX_ERROR_BODY`] bytes.
+/// answer that is not a success cut at [`MAX_ERROR_BODY`] bytes, and the
+/// checksums of every successful one read into its extensions.
 #[derive(Debug)]
-struct BoundedErrorBodies(reqwest::Client);
+struct BoundedErrorBodies {
+    client: reqwest::Client,
+    dialect: HeaderDialect,
+}
 
 #[async_trait::async_trait]
 impl object_store::client::HttpService for BoundedErrorBodies {
@@ -101,8 +111,10 @@ impl object_store::client::HttpService for BoundedErrorBodies {
         req: object_store::client::HttpRequest,
     ) -> Result<object_store::client::HttpResponse, object_store::client::HttpError> {
         use futures::StreamExt;
-        let res = object_store::client::HttpService::call(&self.0, req).await?;
+        let mut res = object_store::client::HttpService::call(&self.client, req).await?;
         if res.status().is_success() {
+            let declared = DeclaredChecksums::from_headers(self.dialect, res.headers());
+            res.extensions_mut().insert(declared);
             return Ok(res);
         }
         let (parts, body) = res.into_parts();
@@ -203,10 +215,18 @@ pub async fn open_source(
             ..
         } => {
             let region = config.s3_region()?.unwrap_or_else(|| "auto".to_owned());
+            // Ask for the object's checksums (`x-amz-checksum-*`) with every
+            // GET and HEAD; the header is signed with the request.
+            let mut checksum_mode = reqwest::header::HeaderMap::new();
+            checksum_mode.insert(
+                "x-amz-checksum-mode",
+                reqwest::header::HeaderValue::from_static("ENABLED"),
+            );
             let mut builder = AmazonS3Builder::new()
-                .with_client_options(client_options(policy))
+                .with_client_options(client_options(policy).with_default_headers(checksum_mode))
                 .with_http_connector(GuardedConnector {
                     resolver: policy.resolver(&[]),
+                    dialect: HeaderDialect::S3,
                 })
                 .with_retry(retry_config())
                 .with_bucket_name(bucket)
@@ -249,6 +269,7 @@ pub async fn open_source(
                 .with_client_options(options)
                 .with_http_connector(GuardedConnector {
                     resolver: policy.resolver(&[]),
+                    dialect: HeaderDialect::Gcs,
                 })
                 .with_retry(retry_config())
                 .with_bucket_name(bucket)

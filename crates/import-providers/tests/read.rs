@@ -497,3 +497,32 @@ async fn gcs_head_get_range_and_list_on_fake_gcs_server() {
         .unwrap_err();
     assert_eq!(classify(&err).kind, FailureKind::NotFound, "{err}");
 }
+
+/// A Hub whose listing page never ends: the reader stops at 16 MiB with a
+/// reason instead of reading it whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_hub_listing_page_is_cut() {
+    use import_testkit::hostile::{Behaviour, HostileS3};
+
+    let hub = HostileS3::start().await.unwrap();
+    // The Hub's tree route: /api/buckets/acme/b/tree.
+    hub.put(
+        "buckets/acme/b/tree",
+        Behaviour::EndlessBody {
+            declared: 2,
+            start: b"[".to_vec(),
+        },
+    );
+    let store = import_providers::HfBucketStore::new(
+        &hub.endpoint(),
+        "acme/b",
+        None,
+        &import_providers::EndpointPolicy::new(),
+    )
+    .unwrap();
+    let listed: Result<Vec<_>, _> = store.list(None).try_collect().await;
+    let err = listed.expect_err("an endless page was accepted");
+    let sent = hub.bytes_sent();
+    println!("endless listing page: {sent} bytes sent; {err}");
+    assert!(sent < 64 << 20, "{sent} bytes were sent");
+}

@@ -34,18 +34,15 @@ pub(crate) async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, 
 /// and `config.media_options` override them; an unknown option is an error, not
 /// silently dropped. Objects are written under the URL's path.
 fn open_media(config: &ServerConfig) -> Result<Arc<dyn ObjectStore>, StartupError> {
-    let url = match &config.media_url {
-        None => {
-            refuse_options_for_folder(config, "the default media folder")?;
-            return local_media(&config.data_dir.join("media"));
-        }
-        Some(url) => url.as_str(),
-    };
-    if url.starts_with("file://") || !url.contains("://") {
-        let path = url.strip_prefix("file://").unwrap_or(url);
-        refuse_options_for_folder(config, "a media folder")?;
-        return local_media(std::path::Path::new(path));
+    if let Some(folder) = media_folder(config) {
+        let what = match config.media_url {
+            None => "the default media folder",
+            Some(_) => "a media folder",
+        };
+        refuse_options_for_folder(config, what)?;
+        return local_media(&folder);
     }
+    let url = config.media_url.as_deref().unwrap_or_default();
     let shown = crate::config::redact_url(url);
     let what = || format!("media URL `{shown}`");
     let parsed = url::Url::parse(url).map_err(|e| StartupError::Config {
@@ -191,18 +188,14 @@ fn local_media(dir: &std::path::Path) -> Result<Arc<dyn ObjectStore>, StartupErr
     Ok(Arc::new(store))
 }
 
-/// Remove the staging files of uploads a stopped process left behind (`NAME#N`,
-/// as the local media store names them); their rows are copied again.
-fn sweep_staged_uploads(dir: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().contains('#')
-            && let Err(e) = std::fs::remove_file(entry.path())
-        {
-            tracing::warn!(path = %entry.path().display(), error = %e, "removing a stale staging file failed");
-        }
+/// The media folder of a configuration whose media store is a local folder.
+fn media_folder(config: &ServerConfig) -> Option<std::path::PathBuf> {
+    match config.media_url.as_deref() {
+        None => Some(config.data_dir.join("media")),
+        Some(url) if url.starts_with("file://") || !url.contains("://") => Some(
+            std::path::PathBuf::from(url.strip_prefix("file://").unwrap_or(url)),
+        ),
+        Some(_) => None,
     }
 }
 
@@ -290,12 +283,9 @@ impl Server {
                 fix: e.to_string(),
             })?;
         let media = open_media(&config)?;
-        // SQLite serves one process: rows it had claimed when it stopped are orphans,
-        // and so are the staging files of their uploads.
+        // SQLite serves one process: rows it had claimed when it stopped are
+        // orphans (the staging files of their uploads are swept below).
         if Dialect::of_url(&config.database_url()) == Some(Dialect::Sqlite) {
-            if config.media_url.is_none() {
-                sweep_staged_uploads(&config.data_dir.join("media").join("videos"));
-            }
             let far = now_ms() + config.lease.as_millis() as i64 * 2 + 86_400_000;
             let released = store
                 .release_expired(far, config.max_attempts)
@@ -330,6 +320,7 @@ impl Server {
             secrets,
             policy,
             media,
+            media_folder: media_folder(&config),
             config,
             wake: Notify::new(),
             metrics: crate::metrics::Metrics::new(),

@@ -21,6 +21,9 @@ pub(crate) struct AppState {
     pub(crate) policy: EndpointPolicy,
     /// Where imported videos go.
     pub(crate) media: Arc<dyn ObjectStore>,
+    /// The media folder, when the media store is a local folder (its
+    /// staging files are swept).
+    pub(crate) media_folder: Option<std::path::PathBuf>,
     /// The configuration.
     pub(crate) config: ServerConfig,
     /// Wakes idle workers when rows are queued.

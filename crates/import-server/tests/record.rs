@@ -200,6 +200,9 @@ impl Store for RefusingStore {
     async fn release_expired(&self, now: i64, max_attempts: u32) -> StoreResult<Released> {
         self.inner.release_expired(now, max_attempts).await
     }
+    async fn leased_among(&self, ids: &[VideoId], now: i64) -> StoreResult<Vec<VideoId>> {
+        self.inner.leased_among(ids, now).await
+    }
     async fn idem_begin(
         &self,
         user: &str,

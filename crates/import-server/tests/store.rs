@@ -53,6 +53,7 @@ fn metadata() -> VideoMetadata {
         width: Some(640),
         height: Some(480),
         codec: Some("avc1".into()),
+        verified_checksum: Some(import_core::ChecksumAlgorithm::Crc32c),
     }
 }
 

@@ -23,6 +23,10 @@
 //! server and injects faults (canned 503/429 answers, connections dropped
 //! before or after the server acted) while recording what clients sent.
 //!
+//! [`hostile`]'s [`HostileS3`] is a bucket endpoint that lies or attacks
+//! (endless bodies, endless error bodies, redirects, short bodies, bytes that
+//! do not match their MD5 `ETag`, drip feeds), for the server's copy path.
+//!
 //! Every server listens on a port the system picks and stops when its value
 //! is dropped; the folders the stand-ins create are temporary and deleted
 //! with them.
@@ -44,6 +48,7 @@ pub mod clients;
 pub mod fault;
 pub mod gcs;
 pub mod hf;
+pub mod hostile;
 pub mod mp4;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -57,5 +62,6 @@ mod serve;
 pub use fault::FaultProxy;
 pub use gcs::FakeGcs;
 pub use hf::{HfOptions, HfStandIn};
+pub use hostile::HostileS3;
 pub use mp4::{Codec, Mp4Spec, jpeg_bytes, sample_mp4, streamed_mp4_to_file, truncated_mp4};
 pub use s3::S3StandIn;

@@ -144,6 +144,7 @@ async fn queue(label: &str, database_url: String) {
         width: Some(640),
         height: Some(480),
         codec: Some("avc1".into()),
+        verified_checksum: Some(import_core::ChecksumAlgorithm::Md5),
     };
     let deadline = Instant::now() + Duration::from_secs(QUEUE_SECONDS);
     let start = Instant::now();

@@ -407,6 +407,9 @@ pub trait Store: Send + Sync + 'static {
     /// claimed `max_attempts` times already, `UPLOADING_FAILED` with code
     /// `interrupted` (counted in their jobs like any finished row).
     async fn release_expired(&self, now: i64, max_attempts: u32) -> StoreResult<Released>;
+    /// Which of `ids` are `UPLOADING` under a lease that has not expired at
+    /// `now`: their media uploads may be in progress and must be left alone.
+    async fn leased_among(&self, ids: &[VideoId], now: i64) -> StoreResult<Vec<VideoId>>;
 
     /// Look up or reserve an idempotency key.
     async fn idem_begin(

@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use import_core::wire::{FailureSummary, JobStatus, VideoMetadata, VideoStatus};
 use import_core::{
-    FailureCode, FolderId, ImportJobId, IntegrationId, PageRequest, Provider, Scope, VideoId,
-    ViewRole,
+    ChecksumAlgorithm, FailureCode, FolderId, ImportJobId, IntegrationId, PageRequest, Provider,
+    Scope, VideoId, ViewRole,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
@@ -28,11 +28,13 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_initial.sql"),
     include_str!("../../migrations/sqlite/0002_leaner_video_indexes.sql"),
     include_str!("../../migrations/sqlite/0003_failure_codes_and_cancel.sql"),
+    include_str!("../../migrations/sqlite/0004_verified_checksum.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_initial.sql"),
     include_str!("../../migrations/postgres/0002_leaner_video_indexes.sql"),
     include_str!("../../migrations/postgres/0003_failure_codes_and_cancel.sql"),
+    include_str!("../../migrations/postgres/0004_verified_checksum.sql"),
 ];
 
 /// Items per statement that takes a list (rows to insert, ids to look up):
@@ -201,7 +203,7 @@ impl Statements {
             finish: format!(
                 "UPDATE videos SET status = $1, error = $2, not_before = $3, lease_owner = NULL, lease_until = NULL,
                     size_bytes = $4, sha256 = $5, duration_s = $6, width = $7, height = $8, codec = $9, updated_at = $10,
-                    error_code = $13
+                    error_code = $13, verified_checksum = $14
                  WHERE id = $11 AND lease_owner = $12 AND status = {uploading}
                  RETURNING job_id, role, source_uri"
             ),
@@ -499,7 +501,7 @@ fn job_from(row: &AnyRow) -> StoreResult<JobRecord> {
     })
 }
 
-const ROW_COLUMNS: &str = "id, job_id, set_id, role, object, source_uri, status, error, error_code, size_bytes, sha256, duration_s, width, height, codec";
+const ROW_COLUMNS: &str = "id, job_id, set_id, role, object, source_uri, status, error, error_code, size_bytes, sha256, duration_s, width, height, codec, verified_checksum";
 
 /// A PostgreSQL array literal of text values (`{"a","b\\"c",NULL}`), for a
 /// `$N::text[]` parameter: every element quoted, `"` and `\` escaped with a
@@ -640,6 +642,7 @@ type JsonRow = (
     Option<i64>,
     Option<i64>,
     Option<String>,
+    Option<String>,
 );
 
 /// The one row decoder: every read of rows selects [`ROW_COLUMNS`] into one
@@ -665,6 +668,7 @@ fn rows_from_json(json: &str) -> StoreResult<Vec<RowRecord>> {
                 width,
                 height,
                 codec,
+                verified_checksum,
             )| {
                 Ok(RowRecord {
                     id: typed("id", id)?,
@@ -687,6 +691,8 @@ fn rows_from_json(json: &str) -> StoreResult<Vec<RowRecord>> {
                         width: width.map(|v| v as u32),
                         height: height.map(|v| v as u32),
                         codec,
+                        verified_checksum: verified_checksum
+                            .map(|c| ChecksumAlgorithm::from_wire(&c)),
                     },
                 })
             },
@@ -1349,6 +1355,11 @@ impl Store for SqlStore {
             .bind(id.as_str())
             .bind(worker)
             .bind(code.as_ref().map(FailureCode::as_str))
+            .bind(
+                meta.verified_checksum
+                    .as_ref()
+                    .map(ChecksumAlgorithm::as_str),
+            )
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {
@@ -1388,6 +1399,26 @@ impl Store for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn leased_among(&self, ids: &[VideoId], now: i64) -> StoreResult<Vec<VideoId>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(LIST_CHUNK) {
+            let list: Vec<&str> = chunk.iter().map(VideoId::as_str).collect();
+            let leased: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT id FROM videos WHERE id IN {} AND status = {} AND lease_until > $2",
+                self.dialect.json_list("$1"),
+                status_sql(&VideoStatus::Uploading)
+            )))
+            .bind(json_text(&list)?)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+            for (id,) in leased {
+                out.push(typed("id", id)?);
+            }
+        }
+        Ok(out)
     }
 
     async fn release_expired(&self, now: i64, max_attempts: u32) -> StoreResult<Released> {

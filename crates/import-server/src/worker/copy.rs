@@ -1,17 +1,19 @@
 //! `copy_object`: one object streamed from its source into the media store
-//! with bounded memory, its signature checked on the way and its SHA-256
-//! computed; the upload is aborted on every early return and when the copy is
-//! dropped (a lost lease), so no half-written multipart upload stays behind.
+//! with bounded memory, its signature checked on the way, its SHA-256
+//! computed and checked against the checksum the source declares; the upload
+//! is aborted on every early return and when the copy is dropped (a lost
+//! lease), so no half-written multipart upload stays behind, and it is
+//! completed only while the row's lease is confirmed.
 
 use aws_lc_rs::digest;
 use futures::StreamExt;
-use import_core::{FailureCode, NotMp4, SNIFF_LEN, sniff_mp4};
-use import_providers::{FailureKind, classify};
+use import_core::{ChecksumAlgorithm, FailureCode, NotMp4, SNIFF_LEN, sniff_mp4};
+use import_providers::{ChecksumCheck, DeclaredChecksums, FailureKind, classify};
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{GetOptions, ObjectStore, ObjectStoreExt, WriteMultipart};
 use prometheus_client::metrics::counter::Counter;
 
-use super::Copy;
+use super::{Copy, Lease, SLOW_AFTER, SlowLane};
 use crate::crypto::hex;
 
 /// Bytes per part written to the media store; memory per copy is a few parts.
@@ -25,6 +27,21 @@ pub(super) struct Copied {
     pub(super) size: u64,
     /// SHA-256 of those bytes, in hex.
     pub(super) sha256: String,
+    /// The source's checksum the bytes matched, if it declared one.
+    pub(super) verified: Option<ChecksumAlgorithm>,
+}
+
+/// The object to copy, as its `HEAD` described it.
+pub(super) struct Object<'a> {
+    /// Where it is read.
+    pub(super) source: &'a dyn ObjectStore,
+    /// Its path in the source.
+    pub(super) path: &'a StorePath,
+    /// Its declared size.
+    pub(super) size: u64,
+    /// Its ETag: the `GET` is pinned to it (`If-Match`), so an object
+    /// replaced during the copy fails the attempt instead of mixing versions.
+    pub(super) e_tag: Option<String>,
 }
 
 /// A source failure as a row outcome: transient ones are retried.
@@ -54,6 +71,22 @@ pub(crate) struct RateFloor {
 }
 
 impl RateFloor {
+    /// Move a copy that runs under the floor to the slow lane, once it has
+    /// run [`SLOW_AFTER`].
+    fn judge(&self, started: tokio::time::Instant, copied: u64, lane: &mut SlowLane) {
+        let elapsed = started.elapsed();
+        if !lane.open() || elapsed < SLOW_AFTER {
+            return;
+        }
+        if (copied as f64) < self.bytes_per_sec as f64 * elapsed.as_secs_f64() && lane.enter() {
+            tracing::info!(
+                copied,
+                elapsed_s = elapsed.as_secs(),
+                "a copy under the rate floor moved to the slow lane; its worker goes on"
+            );
+        }
+    }
+
     fn check(&self, bytes: u64) -> Result<(), Copy> {
         let needed = self.bytes_per_sec as f64 * self.window.as_secs_f64();
         if bytes as f64 >= needed {
@@ -72,10 +105,10 @@ impl RateFloor {
 
 /// A multipart upload that is aborted unless [`StagedUpload::finish`] ends it.
 ///
-/// Known gap: once `finish` has taken the writer, a copy dropped while the
-/// final part and the completion are in flight (its lease lost at that very
-/// moment) is not aborted here; the staged parts stay until the media store's
-/// own clean-up (the sources issue asks for a sweep).
+/// Once `finish` has taken the writer, a copy dropped while the final part
+/// and the completion are in flight is not aborted here: in a media folder
+/// the staging sweep removes what stays (`worker::sweep`), in a bucket the
+/// lifecycle rule of `docs/operations.md` does.
 struct StagedUpload {
     writer: Option<WriteMultipart>,
 }
@@ -145,19 +178,34 @@ impl Drop for StagedUpload {
     }
 }
 
-/// Copy `path` of `source` (declared `size` bytes by its HEAD) to `dest` of
-/// `media`. The copy fails when the first bytes are not an MP4 signature and
-/// is retried when the source delivers another number of bytes than `size`.
+/// Copy `object` to `dest` of `media`. The copy fails when the first bytes
+/// are not an MP4 signature, and is retried when the source delivers another
+/// number of bytes than its size, bytes that do not match the checksum it
+/// declares, or another version of the object. The upload is completed only
+/// after the row's lease is confirmed, within [`Lease::safe_for`].
 pub(super) async fn copy_object(
-    source: &dyn ObjectStore,
-    path: &StorePath,
-    size: u64,
+    object: Object<'_>,
     media: &dyn ObjectStore,
     dest: &StorePath,
     copied_bytes: &Counter,
     floor: RateFloor,
+    lease: &Lease<'_>,
+    lane: &mut SlowLane,
 ) -> Result<Copied, Copy> {
-    let got = source.get(path).await.map_err(|e| source_failure(&e))?;
+    let size = object.size;
+    let options = GetOptions {
+        if_match: object.e_tag,
+        ..GetOptions::default()
+    };
+    let got = object
+        .source
+        .get_opts(object.path, options)
+        .await
+        .map_err(|e| source_failure(&e))?;
+    let check = got
+        .extensions
+        .get::<DeclaredChecksums>()
+        .and_then(ChecksumCheck::new);
     let upload = media.put_multipart(dest).await.map_err(|e| {
         Copy::Retry(
             FailureCode::StorageUnavailable,
@@ -167,9 +215,35 @@ pub(super) async fn copy_object(
     let mut upload = StagedUpload {
         writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
     };
-    match stream_into(&mut upload, got.into_stream(), size, copied_bytes, floor).await {
+    let stream = got.into_stream();
+    match stream_into(
+        &mut upload,
+        stream,
+        size,
+        copied_bytes,
+        floor,
+        check,
+        Some(lane),
+    )
+    .await
+    {
         Ok(copied) => {
-            upload.finish().await?;
+            if let Err(lost) = lease.confirm().await {
+                upload.abort().await;
+                return Err(lost);
+            }
+            match tokio::time::timeout(lease.safe_for(), upload.finish()).await {
+                Ok(done) => done?,
+                Err(_) => {
+                    return Err(Copy::Retry(
+                        FailureCode::StorageUnavailable,
+                        format!(
+                            "the media store took more than {} s to complete the upload; it was abandoned",
+                            lease.safe_for().as_secs()
+                        ),
+                    ));
+                }
+            }
             Ok(copied)
         }
         Err(failure) => {
@@ -187,16 +261,35 @@ async fn stream_into(
     size: u64,
     copied_bytes: &Counter,
     floor: RateFloor,
+    mut check: Option<ChecksumCheck>,
+    mut lane: Option<&mut SlowLane>,
 ) -> Result<Copied, Copy> {
     let mut hasher = digest::Context::new(&digest::SHA256);
     let mut head_bytes: Vec<u8> = Vec::with_capacity(SNIFF_LEN);
     let mut copied: u64 = 0;
     // The rate floor: bytes received in the current window.
-    let mut window_start = tokio::time::Instant::now();
+    let started = tokio::time::Instant::now();
+    let mut window_start = started;
     let mut window_bytes: u64 = 0;
     loop {
-        let next = match tokio::time::timeout_at(window_start + floor.window, stream.next()).await {
+        // A copy that may still move to the slow lane is judged every second
+        // from SLOW_AFTER on, even while its source sends nothing.
+        let judge = lane.as_ref().is_some_and(|l| l.open()) && floor.bytes_per_sec > 0;
+        let window_end = window_start + floor.window;
+        let wake = if judge {
+            let next_second = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+            window_end.min(next_second.max(started + SLOW_AFTER))
+        } else {
+            window_end
+        };
+        let next = match tokio::time::timeout_at(wake, stream.next()).await {
             Ok(next) => next,
+            Err(_) if tokio::time::Instant::now() < window_end => {
+                if let Some(lane) = lane.as_deref_mut() {
+                    floor.judge(started, copied, lane);
+                }
+                continue;
+            }
             Err(_) => {
                 // A whole window without a chunk, or too few bytes in it.
                 floor.check(window_bytes)?;
@@ -233,7 +326,13 @@ async fn stream_into(
             ));
         }
         hasher.update(&chunk);
+        if let Some(check) = check.as_mut() {
+            check.update(&chunk);
+        }
         copied += chunk.len() as u64;
+        if judge && let Some(lane) = lane.as_deref_mut() {
+            floor.judge(started, copied, lane);
+        }
         copied_bytes.inc_by(chunk.len() as u64);
         upload.write(chunk).await?;
     }
@@ -246,9 +345,17 @@ async fn stream_into(
             format!("the object changed while it was copied: {copied} bytes read, {size} expected"),
         ));
     }
+    let sha256 = hasher.finish();
+    let verified = match check {
+        Some(check) => Some(check.finish(sha256.as_ref()).map_err(|mismatch| {
+            Copy::Retry(FailureCode::ChecksumMismatch, mismatch.to_string())
+        })?),
+        None => None,
+    };
     Ok(Copied {
         size: copied,
-        sha256: hex(hasher.finish().as_ref()),
+        sha256: hex(sha256.as_ref()),
+        verified,
     })
 }
 
@@ -300,7 +407,16 @@ mod tests {
             window: std::time::Duration::from_secs(1),
         };
         let started = std::time::Instant::now();
-        let result = stream_into(&mut upload, drip, 10 << 20, &Counter::default(), floor).await;
+        let result = stream_into(
+            &mut upload,
+            drip,
+            10 << 20,
+            &Counter::default(),
+            floor,
+            None,
+            None,
+        )
+        .await;
         let took = started.elapsed();
         match result {
             Err(Copy::Retry(FailureCode::SourceUnavailable, reason)) => {
@@ -325,7 +441,15 @@ mod tests {
         };
         let result = tokio::time::timeout(
             std::time::Duration::from_secs(5),
-            stream_into(&mut upload, stalled, 1_000, &Counter::default(), floor),
+            stream_into(
+                &mut upload,
+                stalled,
+                1_000,
+                &Counter::default(),
+                floor,
+                None,
+                None,
+            ),
         )
         .await
         .expect("a stalled source is stopped");
@@ -359,7 +483,15 @@ mod tests {
         let written = Counter::default();
         let result = tokio::time::timeout(
             std::time::Duration::from_secs(10),
-            stream_into(&mut upload, endless, 100_000, &written, no_floor()),
+            stream_into(
+                &mut upload,
+                endless,
+                100_000,
+                &written,
+                no_floor(),
+                None,
+                None,
+            ),
         )
         .await
         .expect("the copy ends");
@@ -379,7 +511,16 @@ mod tests {
         let media = InMemory::new();
         let mut upload = staged(&media).await;
         let short = futures::stream::once(async { Ok(ftyp()) }).boxed();
-        let result = stream_into(&mut upload, short, 1_000, &Counter::default(), no_floor()).await;
+        let result = stream_into(
+            &mut upload,
+            short,
+            1_000,
+            &Counter::default(),
+            no_floor(),
+            None,
+            None,
+        )
+        .await;
         assert!(
             matches!(result, Err(Copy::Retry(FailureCode::SourceUnavailable, ref r)) if r.contains("24 bytes read, 1000 expected")),
             "a short body was accepted"

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use import_core::wire::VideoMetadata;
-use import_core::{FailureCode, RetryPolicy, VideoId, object_in_prefix};
+use import_core::{FailureCode, Provider, RetryPolicy, VideoId, object_in_prefix};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as StorePath;
 use tokio::sync::watch;
@@ -20,6 +20,7 @@ use crate::store::{ClaimedRow, RowOutcome};
 mod copy;
 mod probe;
 mod source;
+mod sweep;
 
 pub(crate) use source::SourceCache;
 
@@ -47,6 +48,43 @@ pub(crate) enum Copy {
     Retry(FailureCode, String),
 }
 
+/// How long a copy runs before it is judged for the slow lane.
+pub(crate) const SLOW_AFTER: Duration = Duration::from_secs(5);
+
+/// The slow lane: a copy whose source has delivered less than the rate floor
+/// (`--min-source-rate`) on average after [`SLOW_AFTER`] moves out of its
+/// worker's way, so that a few slow or stalled sources never keep the queue
+/// waiting. Its worker claims the next row while the slow copy goes on (until
+/// it ends, or the rate floor stops it at the end of its window). The lane
+/// holds as many copies as there are workers; when it is full, a slow copy
+/// keeps its worker.
+pub(super) struct SlowLane {
+    /// Told when the copy moved to the slow lane (dropped when it ends).
+    release: Option<tokio::sync::oneshot::Sender<()>>,
+    permits: Arc<tokio::sync::Semaphore>,
+    /// Held while the copy is in the slow lane.
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl SlowLane {
+    /// Whether the copy may still move to the slow lane.
+    pub(super) fn open(&self) -> bool {
+        self.release.is_some()
+    }
+
+    /// Move the copy to the slow lane if it has room: its worker goes on.
+    pub(super) fn enter(&mut self) -> bool {
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            return false;
+        };
+        self.permit = Some(permit);
+        if let Some(release) = self.release.take() {
+            let _ = release.send(());
+        }
+        true
+    }
+}
+
 /// Start `n` workers and the lease reaper; they stop when `shutdown` turns true.
 pub(crate) fn spawn(
     state: Arc<AppState>,
@@ -54,10 +92,17 @@ pub(crate) fn spawn(
     shutdown: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
     let cache = state.sources.clone();
+    let slow = Arc::new(tokio::sync::Semaphore::new(n));
     let mut handles: Vec<JoinHandle<()>> = (0..n)
         .map(|_| {
             let worker = new_worker_id(now_ms() as u64);
-            tokio::spawn(work(state.clone(), cache.clone(), worker, shutdown.clone()))
+            tokio::spawn(work(
+                state.clone(),
+                cache.clone(),
+                worker,
+                slow.clone(),
+                shutdown.clone(),
+            ))
         })
         .collect();
     handles.push(tokio::spawn(reap(state, shutdown)));
@@ -66,6 +111,7 @@ pub(crate) fn spawn(
 
 async fn reap(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
     let every = (state.config.lease / 3).max(Duration::from_millis(200));
+    let mut last_sweep: Option<std::time::Instant> = None;
     loop {
         let now = now_ms();
         match state
@@ -93,6 +139,10 @@ async fn reap(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
         if let Err(e) = state.store.idem_prune(now - 24 * 3600 * 1000).await {
             tracing::warn!(error = %e, "pruning idempotency keys failed");
         }
+        if last_sweep.is_none_or(|at| at.elapsed() >= sweep::SWEEP_EVERY) {
+            sweep::sweep_staging(&state).await;
+            last_sweep = Some(std::time::Instant::now());
+        }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
@@ -104,6 +154,7 @@ async fn work(
     state: Arc<AppState>,
     cache: Arc<SourceCache>,
     worker: String,
+    slow: Arc<tokio::sync::Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -116,7 +167,22 @@ async fn work(
         match claimed {
             Ok(Some(row)) => {
                 state.metrics.claims.inc();
-                process(&state, &cache, &worker, row).await;
+                let (release, released) = tokio::sync::oneshot::channel();
+                let lane = SlowLane {
+                    release: Some(release),
+                    permits: slow.clone(),
+                    permit: None,
+                };
+                let copy = tokio::spawn({
+                    let (state, cache, worker) = (state.clone(), cache.clone(), worker.clone());
+                    async move { process(&state, &cache, &worker, row, lane).await }
+                });
+                // Until the copy ends (the sender is dropped) or moves to the
+                // slow lane (the sender fires). A copy in the slow lane runs
+                // on by itself; at shutdown it is dropped with the runtime and
+                // its lease decides, as for a crash.
+                let _ = released.await;
+                drop(copy);
             }
             Ok(None) => {
                 tokio::select! {
@@ -133,7 +199,13 @@ async fn work(
     }
 }
 
-async fn process(state: &AppState, cache: &SourceCache, worker: &str, row: ClaimedRow) {
+async fn process(
+    state: &AppState,
+    cache: &SourceCache,
+    worker: &str,
+    row: ClaimedRow,
+    mut lane: SlowLane,
+) {
     let started = std::time::Instant::now();
     let heartbeat = async {
         let every = (state.config.lease / 3)
@@ -151,7 +223,12 @@ async fn process(state: &AppState, cache: &SourceCache, worker: &str, row: Claim
     };
     // The lease is kept until the outcome is written, its retries included.
     let work = async {
-        let copy = import(state, cache, &row).await;
+        let lease = Lease {
+            state,
+            id: &row.id,
+            worker,
+        };
+        let copy = import(state, cache, &row, &lease, &mut lane).await;
         let outcome = outcome_of(state, &row, copy, started);
         record(state, &row, worker, outcome).await;
     };
@@ -275,15 +352,62 @@ fn media_path(video_id: &VideoId) -> StorePath {
     StorePath::from(format!("videos/{video_id}.mp4"))
 }
 
+/// The lease of the row a worker copies, confirmed before the worker changes
+/// the row's media file (completes its upload, or deletes what it stored).
+pub(super) struct Lease<'a> {
+    state: &'a AppState,
+    id: &'a VideoId,
+    worker: &'a str,
+}
+
+impl Lease<'_> {
+    /// Renew the lease for a whole lease period, or fail: a worker that lost
+    /// the row never touches the media file of the worker that took it over.
+    /// After this succeeds the row is this worker's for at least
+    /// [`Lease::safe_for`].
+    pub(super) async fn confirm(&self) -> Result<(), Copy> {
+        let until = now_ms() + self.state.config.lease.as_millis() as i64;
+        match self.state.store.renew_lease(self.id, self.worker, until).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Copy::Retry(
+                FailureCode::Interrupted,
+                "the row was taken from this worker before its copy was stored (its lease expired or its job was cancelled); this copy was dropped".into(),
+            )),
+            Err(e) => Err(Copy::Retry(
+                FailureCode::StorageUnavailable,
+                format!("the row's lease could not be confirmed before storing its copy: {e}"),
+            )),
+        }
+    }
+
+    /// How long a media write may take after [`Lease::confirm`]: half a
+    /// lease, so that it is over before anyone else may claim the row.
+    pub(super) fn safe_for(&self) -> Duration {
+        self.state.config.lease / 2
+    }
+}
+
 /// Import one claimed row: open its source, check the object is inside the
 /// integration's prefix and not empty, copy it, probe it.
-async fn import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> Copy {
-    match try_import(state, cache, row).await {
+async fn import(
+    state: &AppState,
+    cache: &SourceCache,
+    row: &ClaimedRow,
+    lease: &Lease<'_>,
+    lane: &mut SlowLane,
+) -> Copy {
+    match try_import(state, cache, row, lease, lane).await {
         Ok(done) | Err(done) => done,
     }
 }
 
-async fn try_import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> Result<Copy, Copy> {
+async fn try_import(
+    state: &AppState,
+    cache: &SourceCache,
+    row: &ClaimedRow,
+    lease: &Lease<'_>,
+    lane: &mut SlowLane,
+) -> Result<Copy, Copy> {
     let job = match state.store.job_by_id(&row.job_id).await {
         Ok(Some(job)) => job,
         Ok(None) => {
@@ -338,9 +462,15 @@ async fn try_import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> 
     }
     let dest = media_path(&row.id);
     let copied = copy::copy_object(
-        source.store.as_ref(),
-        &path,
-        head.size,
+        copy::Object {
+            source: source.store.as_ref(),
+            path: &path,
+            size: head.size,
+            // Pinned on S3 and GCS, whose GET honours `If-Match`. Not on the
+            // Hub: its HEAD and its CDN's GET may name one version with two
+            // different ETags.
+            e_tag: head.e_tag.filter(|_| job.source != Provider::HfBucket),
+        },
         state.media.as_ref(),
         &dest,
         &state.metrics.copied_bytes,
@@ -348,7 +478,9 @@ async fn try_import(state: &AppState, cache: &SourceCache, row: &ClaimedRow) -> 
             bytes_per_sec: state.config.min_source_rate,
             window: state.config.source_rate_window,
         },
+        lease,
+        lane,
     )
     .await?;
-    Ok(probe::probe_stored(state.media.as_ref(), &dest, copied).await)
+    Ok(probe::probe_stored(state.media.as_ref(), &dest, copied, lease).await)
 }

@@ -6,15 +6,16 @@ use import_providers::mp4::{ProbeError, probe};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-use super::Copy;
 use super::copy::Copied;
+use super::{Copy, Lease};
 
 /// The metadata of the video just stored at `dest`; a file that is not a
-/// playable MP4 fails its row and is deleted.
+/// playable MP4 fails its row and is deleted (while the row's lease holds).
 pub(super) async fn probe_stored(
     media: &dyn ObjectStore,
     dest: &StorePath,
     copied: Copied,
+    lease: &Lease<'_>,
 ) -> Copy {
     match probe(media, dest, copied.size).await {
         Ok(probe) => Copy::Done(VideoMetadata {
@@ -24,8 +25,12 @@ pub(super) async fn probe_stored(
             width: probe.width,
             height: probe.height,
             codec: probe.codec,
+            verified_checksum: copied.verified,
         }),
         Err(ProbeError::Invalid(reason)) => {
+            if let Err(lost) = lease.confirm().await {
+                return lost;
+            }
             let _ = media.delete(dest).await;
             Copy::Fail(FailureCode::InvalidVideo, reason)
         }

@@ -1,0 +1,87 @@
+//! The sweep of staging files: the local media store stages an upload as
+//! `videos/ID.mp4#N` and renames it on completion; a process that dies while
+//! copying leaves the staging file behind. The sweep removes those whose row
+//! is not under a live lease, on every store: at start and every
+//! [`SWEEP_EVERY`] from the reaper.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use import_core::VideoId;
+
+use crate::clock::now_ms;
+use crate::state::AppState;
+
+/// How often the reaper sweeps stale staging files.
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(300);
+
+/// Most staging files one sweep looks at (the rest wait for the next one).
+const MAX_PER_SWEEP: usize = 100_000;
+
+/// Remove the stale staging files of the local media folder, if the media
+/// store is a folder; answers how many were removed.
+///
+/// The folder is listed before the leases are read: a staging file is only
+/// created by a worker that holds its row's lease, so a file listed first
+/// whose row is then not under a live lease belongs to a worker that died or
+/// lost the row (a file renamed in between is simply gone).
+pub(crate) async fn sweep_staging(state: &AppState) -> usize {
+    let Some(folder) = state.media_folder.clone() else {
+        return 0;
+    };
+    let dir = folder.join("videos");
+    let listed = tokio::task::spawn_blocking(move || staging_files(&dir))
+        .await
+        .unwrap_or_default();
+    if listed.is_empty() {
+        return 0;
+    }
+    let ids: Vec<VideoId> = listed.iter().filter_map(|(id, _)| id.clone()).collect();
+    let leased = match state.store.leased_among(&ids, now_ms()).await {
+        Ok(leased) => leased,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading leases for the staging sweep failed; nothing removed");
+            return 0;
+        }
+    };
+    let mut removed = 0;
+    for (id, path) in listed {
+        if id.as_ref().is_some_and(|id| leased.contains(id)) {
+            continue;
+        }
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "removing a stale staging file failed");
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(
+            files = removed,
+            "removed staging files left by interrupted copies"
+        );
+    }
+    removed
+}
+
+/// The staging files of `dir` (`NAME#N`), with the video id of their name
+/// when it is one (a file with another name is removed regardless: nothing
+/// else stages there).
+fn staging_files(dir: &Path) -> Vec<(Option<VideoId>, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name();
+            let name = name.to_str()?;
+            let (base, _) = name.split_once('#')?;
+            let id = base.strip_suffix(".mp4").and_then(|s| s.parse().ok());
+            Some((id, entry.path()))
+        })
+        .take(MAX_PER_SWEEP)
+        .collect()
+}

@@ -1,0 +1,350 @@
+//! Sources that lie or attack (the sources issue): every test imports from
+//! [`HostileS3`], a bucket endpoint on loopback that the server is allowed
+//! to reach (`--allow-endpoint`), and checks the server copies nothing it
+//! should not, reads nothing without bound, and fails the row with a reason.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use import_testkit::hostile::{Behaviour, HostileS3};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Save an S3 integration for `bucket` at the hostile endpoint.
+async fn integration(env: &Env, s3: &HostileS3, bucket: &str) -> String {
+    let (status, ci) = env
+        .post(
+            "/api/cloud-integrations/s3",
+            json!({"name": bucket, "type": "s3", "bucket": bucket,
+                   "access_key_id": "AKID", "secret_access_key": "secret",
+                   "endpoint_url": s3.endpoint()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ci}");
+    ci["id"].as_str().unwrap().to_owned()
+}
+
+/// Import `keys` from the hostile endpoint; the job id.
+async fn import(env: &Env, s3: &HostileS3, keys: &[&str]) -> String {
+    let ci = integration(env, s3, "hostile").await;
+    let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+    env.upload_s3_keys("hostile", &keys, &ci).await
+}
+
+/// Import `x.mp4`, wait for its job, and answer its one row.
+async fn import_one(env: &Env, s3: &HostileS3) -> Value {
+    let job = import(env, s3, &["x.mp4"]).await;
+    env.wait_job(&job).await;
+    env.rows(&job, 10).await.remove(0)
+}
+
+/// A server allowed to reach `s3`, with one attempt per row unless `tune`
+/// says otherwise.
+async fn env_for(s3: &HostileS3, tune: impl FnOnce(&mut import_server::ServerConfig)) -> Env {
+    let addr = s3.addr().to_string();
+    env_with(move |c| {
+        c.allow_endpoints.push(addr);
+        c.max_attempts = 1;
+        tune(c);
+    })
+    .await
+}
+
+/// Files in the media folder (staging files included).
+fn media_files(env: &Env) -> Vec<String> {
+    std::fs::read_dir(env.dir.path().join("media/videos"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Peak resident memory of this process so far (VmHWM), in bytes.
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn error_of(row: &Value) -> &str {
+    row["error"].as_str().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_honest_object_is_verified_against_its_md5_etag() {
+    let s3 = HostileS3::start().await.unwrap();
+    s3.put("x.mp4", Behaviour::Honest(mp4(320, 240, 1_000)));
+    let env = env_for(&s3, |_| {}).await;
+    let row = import_one(&env, &s3).await;
+    assert_eq!(row["status"], "UPLOADED", "{row}");
+    let vid = row["video_id"].as_str().unwrap();
+    let (_, st) = env.get(&format!("/api/video/{vid}/status")).await;
+    assert_eq!(st["metadata"]["verified_checksum"], "md5", "{st}");
+    // The GET was pinned to the version the HEAD saw.
+    assert!(s3.requests().iter().any(|r| r == "GET /x.mp4"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flipped_byte_under_a_true_md5_etag_fails_as_a_checksum_mismatch() {
+    let s3 = HostileS3::start().await.unwrap();
+    let video = mp4(320, 240, 1_000);
+    let at = video.len() / 2;
+    s3.put("x.mp4", Behaviour::FlippedByte { bytes: video, at });
+    let env = env_for(&s3, |c| c.max_attempts = 2).await;
+    let row = import_one(&env, &s3).await;
+    assert_eq!(row["status"], "UPLOADING_FAILED");
+    assert_eq!(row["error_code"], "checksum_mismatch");
+    assert!(error_of(&row).contains("checksum mismatch (md5)"), "{row}");
+    // Retried once (two GETs), and nothing stayed in the media store.
+    let gets = s3
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET"))
+        .count();
+    assert_eq!(gets, 2);
+    assert!(media_files(&env).is_empty(), "{:?}", media_files(&env));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_replaced_during_the_copy_is_detected_not_mixed() {
+    let s3 = HostileS3::start().await.unwrap();
+    s3.put(
+        "x.mp4",
+        Behaviour::Replaced {
+            before: mp4(320, 240, 1_000),
+            after: mp4(640, 480, 2_000),
+        },
+    );
+    let env = env_for(&s3, |_| {}).await;
+    let row = import_one(&env, &s3).await;
+    assert_eq!(row["status"], "UPLOADING_FAILED");
+    assert_eq!(row["error_code"], "source_unavailable");
+    assert!(
+        error_of(&row).contains("changed while it was being read"),
+        "{row}"
+    );
+    assert!(media_files(&env).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_body_is_cut_at_the_declared_size() {
+    let s3 = HostileS3::start().await.unwrap();
+    let start = mp4(320, 240, 1_000)[..64].to_vec();
+    s3.put(
+        "x.mp4",
+        Behaviour::EndlessBody {
+            declared: 1_000,
+            start,
+        },
+    );
+    let env = env_for(&s3, |_| {}).await;
+    let before = peak_rss();
+    let row = import_one(&env, &s3).await;
+    let grown = peak_rss().saturating_sub(before);
+    let sent = s3.bytes_sent();
+    println!(
+        "endless body: {sent} bytes sent before the server hung up, peak RSS grew {grown} bytes, media files {:?}, reason: {}",
+        media_files(&env),
+        error_of(&row)
+    );
+    assert_eq!(row["status"], "UPLOADING_FAILED");
+    assert!(media_files(&env).is_empty(), "{:?}", media_files(&env));
+    assert!(sent < 64 << 20, "{sent} bytes were sent");
+    assert!(grown < 200 << 20, "peak RSS grew by {grown} bytes");
+}
+
+/// The GET answers `400` with a body that never ends: the server reads 64 KiB
+/// of it, drops the rest, fails the row with a short reason, and its memory
+/// does not grow with the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_error_body_is_read_to_64_kib_only() {
+    let s3 = HostileS3::start().await.unwrap();
+    s3.put("x.mp4", Behaviour::EndlessErrorBody);
+    let env = env_for(&s3, |_| {}).await;
+    let before = peak_rss();
+    let row = import_one(&env, &s3).await;
+    let grown = peak_rss().saturating_sub(before);
+    let sent = s3.bytes_sent();
+    println!(
+        "endless error body: {sent} bytes sent before the server hung up, peak RSS grew {grown} bytes"
+    );
+    assert_eq!(row["status"], "UPLOADING_FAILED");
+    assert!(
+        error_of(&row).len() < 1024,
+        "the row's error holds the body: {} bytes",
+        error_of(&row).len()
+    );
+    assert!(
+        sent > 0,
+        "the GET was never answered: the test proves nothing"
+    );
+    assert!(grown < 200 << 20, "peak RSS grew by {grown} bytes");
+    // What the server read is bounded; the socket buffers hold a little more.
+    assert!(sent < 64 << 20, "{sent} bytes were sent");
+}
+
+/// Every request answers `307` to a second listener: the import fails with a
+/// message that says what to fix, and the other listener sees no request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_a_second_listener_is_not_followed() {
+    let target = HostileS3::start().await.unwrap();
+    target.put("stolen", Behaviour::Honest(b"gotcha".to_vec()));
+    let s3 = HostileS3::start().await.unwrap();
+    s3.put(
+        "x.mp4",
+        Behaviour::Redirect(format!("{}/hostile/stolen", target.endpoint())),
+    );
+    // Both listeners are allowed: only the redirect policy keeps the request away.
+    let target_addr = target.addr().to_string();
+    let env = env_for(&s3, move |c| c.allow_endpoints.push(target_addr)).await;
+    let row = import_one(&env, &s3).await;
+    assert_eq!(row["status"], "UPLOADING_FAILED");
+    assert!(
+        error_of(&row).contains("redirect (HTTP 307)") && error_of(&row).contains("endpoint_url"),
+        "{row}"
+    );
+    assert!(target.requests().is_empty(), "{:?}", target.requests());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_body_fails() {
+    let s3 = HostileS3::start().await.unwrap();
+    let video = mp4(320, 240, 1_000);
+    let sent = video.len() / 2;
+    s3.put("x.mp4", Behaviour::ShortBody { bytes: video, sent });
+    let env = env_for(&s3, |_| {}).await;
+    let row = import_one(&env, &s3).await;
+    assert_eq!(row["status"], "UPLOADING_FAILED");
+    // object_store asks for the rest with a `Range` (this endpoint ignores
+    // it: a source error) or, for a source that keeps cutting, gives up (a
+    // short read: unavailable). Either way nothing is stored.
+    let code = row["error_code"].as_str().unwrap_or_default();
+    assert!(
+        ["source_unavailable", "source_error"].contains(&code),
+        "{row}"
+    );
+    assert!(media_files(&env).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_over_the_default_size_limit_is_never_read() {
+    let s3 = HostileS3::start().await.unwrap();
+    // 60 GiB declared, over the default 50 GiB.
+    s3.put(
+        "x.mp4",
+        Behaviour::EndlessBody {
+            declared: 60 << 30,
+            start: Vec::new(),
+        },
+    );
+    let env = env_for(&s3, |_| {}).await;
+    let row = import_one(&env, &s3).await;
+    assert_eq!(row["error_code"], "too_large", "{row}");
+    assert!(error_of(&row).contains("64424509440 bytes"), "{row}");
+    assert!(
+        !s3.requests().iter().any(|r| r.starts_with("GET")),
+        "{:?}",
+        s3.requests()
+    );
+    assert_eq!(s3.bytes_sent(), 0);
+}
+
+/// Four objects dripped at 1 KiB/s fill the four default workers; a good
+/// object queued behind them is still uploaded within 10 s, because a copy
+/// under the rate floor (default 64 KiB/s) moves to the slow lane after 5 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_drip_fed_objects_do_not_hold_a_good_one_back() {
+    let s3 = HostileS3::start().await.unwrap();
+    let video = mp4(320, 240, 1_000);
+    for i in 0..4 {
+        s3.put(
+            &format!("drip{i}.mp4"),
+            Behaviour::Drip {
+                bytes: video.clone(),
+                bytes_per_sec: 1024,
+            },
+        );
+    }
+    s3.put("good.mp4", Behaviour::Honest(video.clone()));
+    let defaults = import_server::ServerConfig::new(std::path::Path::new("."));
+    let env = env_for(&s3, |c| {
+        c.workers = defaults.workers;
+        c.min_source_rate = defaults.min_source_rate;
+        c.source_rate_window = defaults.source_rate_window;
+    })
+    .await;
+    assert_eq!(defaults.workers, 4);
+    let drips = import(
+        &env,
+        &s3,
+        &["drip0.mp4", "drip1.mp4", "drip2.mp4", "drip3.mp4"],
+    )
+    .await;
+    // Let the four workers take the drips first.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s3
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET"))
+        .count()
+        < 4
+    {
+        assert!(Instant::now() < deadline, "the drips were not all claimed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = Instant::now();
+    let good = import(&env, &s3, &["good.mp4"]).await;
+    let done = env.wait_job(&good).await;
+    let took = started.elapsed();
+    println!("the good object behind four drips was uploaded in {took:?}");
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(env.rows(&good, 10).await[0]["status"], "UPLOADED");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    // The drips are still in flight (slow lane), not failed or done.
+    let job = env.job(&drips).await;
+    assert_eq!(job["status"], "importing", "{job}");
+    let (status, _) = env
+        .post(&format!("/api/import-jobs/{drips}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// A Hub whose GET answers `400` with a body that never ends: the Hugging
+/// Face reader reads at most 64 KiB of it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_error_with_an_endless_body_is_read_to_64_kib_only() {
+    let hub = HostileS3::start().await.unwrap();
+    // The Hub's resolve route: /buckets/acme/b/resolve/x.mp4.
+    hub.put("acme/b/resolve/x.mp4", Behaviour::EndlessErrorBody);
+    let endpoint = hub.endpoint();
+    let env = env_with(move |c| {
+        c.hf_endpoint = endpoint;
+        c.max_attempts = 1;
+    })
+    .await;
+    let before = peak_rss();
+    let (status, up) = env
+        .post(
+            "/api/hf-buckets/upload",
+            json!({"files": ["x.mp4"], "bucket": "acme/b"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{up}");
+    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    env.wait_job(&job).await;
+    let row = env.rows(&job, 10).await.remove(0);
+    let grown = peak_rss().saturating_sub(before);
+    let sent = hub.bytes_sent();
+    println!("endless Hub error body: {sent} bytes sent, peak RSS grew {grown} bytes");
+    assert_eq!(row["status"], "UPLOADING_FAILED");
+    assert!(error_of(&row).len() < 1024, "{row}");
+    assert!(sent > 0 && sent < 64 << 20, "{sent} bytes were sent");
+    assert!(grown < 200 << 20, "peak RSS grew by {grown} bytes");
+}
