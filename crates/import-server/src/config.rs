@@ -50,6 +50,9 @@ pub struct ServerConfig {
     pub min_source_rate: u64,
     /// The window [`min_source_rate`](Self::min_source_rate) is measured over.
     pub source_rate_window: Duration,
+    /// How often stale staging files of a media folder are swept (also once
+    /// at start); 5 minutes by default.
+    pub staging_sweep: Duration,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -135,6 +138,7 @@ impl ServerConfig {
             source_rate_window: Duration::from_secs(
                 import_core::fields::DEFAULT_SOURCE_RATE_WINDOW_SECS,
             ),
+            staging_sweep: Duration::from_secs(300),
         }
     }
 

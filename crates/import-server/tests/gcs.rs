@@ -64,6 +64,12 @@ async fn gcs_import_through_fake_gcs_server() {
             .to_owned()
     };
     assert!(err("uploads/trip-042/missing.mp4").contains("not found"));
+    // The copy was checked against the MD5 the emulator declares in `x-goog-hash`.
+    let uploaded = rows.iter().find(|r| r["status"] == "UPLOADED").unwrap();
+    let vid = uploaded["video_id"].as_str().unwrap();
+    let (_, st) = env.get(&format!("/api/video/{vid}/status")).await;
+    println!("GCS metadata: {}", st["metadata"]);
+    assert_eq!(st["metadata"]["verified_checksum"], "md5", "{st}");
     assert!(err("elsewhere/x.mp4").contains("outside the integration's prefix"));
 
     // Without the operator's allow-list the emulator's plain-HTTP address is refused.

@@ -348,3 +348,103 @@ async fn a_hub_error_with_an_endless_body_is_read_to_64_kib_only() {
     assert!(sent > 0 && sent < 64 << 20, "{sent} bytes were sent");
     assert!(grown < 200 << 20, "peak RSS grew by {grown} bytes");
 }
+
+/// Staging files (`videos/ID.mp4#N`) left by a process that died are swept,
+/// on SQLite and PostgreSQL alike; the staging file of a copy in flight
+/// (its row under a live lease) is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_staging_files_are_swept_and_live_ones_kept() {
+    let s3 = HostileS3::start().await.unwrap();
+    // 256 KiB at 8 KiB/s: about 30 s in flight, longer than the test looks.
+    let mut video = mp4(320, 240, 1_000);
+    video.resize(256 * 1024, 0);
+    s3.put(
+        "x.mp4",
+        Behaviour::Drip {
+            bytes: video,
+            bytes_per_sec: 8 * 1024,
+        },
+    );
+    let stale = [
+        "vi_01M8X1TFPMC2QNM943A2QWBSWH.mp4#3".to_owned(),
+        "leftover.mp4#1".to_owned(),
+    ];
+    let leftovers = stale.clone();
+    let env = env_for(&s3, move |c| {
+        let videos = c.data_dir.join("media/videos");
+        std::fs::create_dir_all(&videos).unwrap();
+        for name in &leftovers {
+            std::fs::write(videos.join(name), b"half a video").unwrap();
+        }
+        c.staging_sweep = Duration::from_millis(100);
+        c.min_source_rate = 0;
+    })
+    .await;
+    let job = import(&env, &s3, &["x.mp4"]).await;
+    let vid = env.rows(&job, 10).await[0]["video_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let live_prefix = format!("{vid}.mp4#");
+    // The copy's own staging file appears, the stale ones go.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let files = media_files(&env);
+        let live = files.iter().any(|f| f.starts_with(&live_prefix));
+        let stale_left = files.iter().any(|f| stale.contains(f));
+        if live && !stale_left {
+            break;
+        }
+        assert!(Instant::now() < deadline, "files: {files:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Several sweeps later the live one is still there.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let files = media_files(&env);
+    assert!(
+        files.iter().any(|f| f.starts_with(&live_prefix)),
+        "the staging file of a copy in flight was swept: {files:?}"
+    );
+    // Cancelled, the copy aborts its upload: nothing is left.
+    let (status, _) = env
+        .post(&format!("/api/import-jobs/{job}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !media_files(&env).is_empty() {
+        assert!(Instant::now() < deadline, "left: {:?}", media_files(&env));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A Hub that redirects a download to an address inside the network (an IP
+/// literal, which never reaches the guarded resolver): the redirect is
+/// refused and the target sees no request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_redirect_into_the_network_is_refused() {
+    let target = HostileS3::start().await.unwrap();
+    let hub = HostileS3::start().await.unwrap();
+    hub.put(
+        "acme/b/resolve/x.mp4",
+        Behaviour::Redirect(format!("{}/internal/secret", target.endpoint())),
+    );
+    let endpoint = hub.endpoint();
+    let env = env_with(move |c| {
+        c.hf_endpoint = endpoint;
+        c.max_attempts = 1;
+    })
+    .await;
+    let (status, up) = env
+        .post(
+            "/api/hf-buckets/upload",
+            json!({"files": ["x.mp4"], "bucket": "acme/b"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{up}");
+    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    env.wait_job(&job).await;
+    let row = env.rows(&job, 10).await.remove(0);
+    assert_eq!(row["status"], "UPLOADING_FAILED");
+    assert!(error_of(&row).contains("refused"), "{row}");
+    assert!(target.requests().is_empty(), "{:?}", target.requests());
+}

@@ -13,7 +13,7 @@ use object_store::path::Path as StorePath;
 use object_store::{GetOptions, ObjectStore, ObjectStoreExt, WriteMultipart};
 use prometheus_client::metrics::counter::Counter;
 
-use super::{Copy, Lease, SLOW_AFTER, SlowLane};
+use super::{Copy, Fence, SLOW_AFTER, SlowLane};
 use crate::crypto::hex;
 
 /// Bytes per part written to the media store; memory per copy is a few parts.
@@ -182,14 +182,14 @@ impl Drop for StagedUpload {
 /// are not an MP4 signature, and is retried when the source delivers another
 /// number of bytes than its size, bytes that do not match the checksum it
 /// declares, or another version of the object. The upload is completed only
-/// after the row's lease is confirmed, within [`Lease::safe_for`].
+/// after the row's lease is confirmed, within [`Fence::safe_for`].
 pub(super) async fn copy_object(
     object: Object<'_>,
     media: &dyn ObjectStore,
     dest: &StorePath,
     copied_bytes: &Counter,
     floor: RateFloor,
-    lease: &Lease<'_>,
+    lease: &dyn Fence,
     lane: &mut SlowLane,
 ) -> Result<Copied, Copy> {
     let size = object.size;
@@ -458,6 +458,87 @@ mod tests {
             Err(Copy::Retry(FailureCode::SourceUnavailable, _))
         ));
         upload.abort().await;
+    }
+
+    /// A fence that answers as told.
+    struct TestFence(bool);
+
+    impl Fence for TestFence {
+        fn confirm(&self) -> futures::future::BoxFuture<'_, Result<(), Copy>> {
+            let held = self.0;
+            Box::pin(async move {
+                if held {
+                    Ok(())
+                } else {
+                    Err(Copy::Retry(FailureCode::Interrupted, "lost".into()))
+                }
+            })
+        }
+        fn safe_for(&self) -> std::time::Duration {
+            std::time::Duration::from_secs(5)
+        }
+    }
+
+    fn lane() -> SlowLane {
+        SlowLane {
+            release: None,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+            permit: None,
+        }
+    }
+
+    /// A worker whose lease was lost never completes its upload: the media
+    /// store keeps the file of the worker that took the row over.
+    #[tokio::test]
+    async fn a_copy_whose_lease_is_lost_never_writes_the_media_file() {
+        let source = InMemory::new();
+        let mut body = ftyp().to_vec();
+        body.extend_from_slice(&[7u8; 10_000]);
+        let path = StorePath::from("in/x.mp4");
+        source.put(&path, body.clone().into()).await.unwrap();
+        let media = InMemory::new();
+        let dest = StorePath::from("videos/x.mp4");
+        // The file the new owner of the row wrote.
+        media
+            .put(&dest, b"the other worker's copy".to_vec().into())
+            .await
+            .unwrap();
+        let object = |size| Object {
+            source: &source,
+            path: &path,
+            size,
+            e_tag: None,
+        };
+        let lost = copy_object(
+            object(body.len() as u64),
+            &media,
+            &dest,
+            &Counter::default(),
+            no_floor(),
+            &TestFence(false),
+            &mut lane(),
+        )
+        .await;
+        assert!(matches!(
+            lost,
+            Err(Copy::Retry(FailureCode::Interrupted, _))
+        ));
+        let kept = media.get(&dest).await.unwrap().bytes().await.unwrap();
+        assert_eq!(&kept[..], b"the other worker's copy");
+        // Held: the copy replaces it.
+        let held = copy_object(
+            object(body.len() as u64),
+            &media,
+            &dest,
+            &Counter::default(),
+            no_floor(),
+            &TestFence(true),
+            &mut lane(),
+        )
+        .await;
+        assert!(held.is_ok());
+        let stored = media.get(&dest).await.unwrap().bytes().await.unwrap();
+        assert_eq!(stored.len(), body.len());
     }
 
     async fn staged(media: &InMemory) -> StagedUpload {

@@ -139,7 +139,7 @@ async fn reap(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
         if let Err(e) = state.store.idem_prune(now - 24 * 3600 * 1000).await {
             tracing::warn!(error = %e, "pruning idempotency keys failed");
         }
-        if last_sweep.is_none_or(|at| at.elapsed() >= sweep::SWEEP_EVERY) {
+        if last_sweep.is_none_or(|at| at.elapsed() >= state.config.staging_sweep) {
             sweep::sweep_staging(&state).await;
             last_sweep = Some(std::time::Instant::now());
         }
@@ -360,12 +360,32 @@ pub(super) struct Lease<'a> {
     worker: &'a str,
 }
 
+/// What a copy must hold before it changes its row's media file: the row's
+/// lease ([`Lease`]), confirmed.
+pub(super) trait Fence: Sync {
+    /// Confirm the row is still this worker's, for at least
+    /// [`Fence::safe_for`] from now; else the reason to stop.
+    fn confirm(&self) -> futures::future::BoxFuture<'_, Result<(), Copy>>;
+    /// How long a media write may take after a confirmation.
+    fn safe_for(&self) -> Duration;
+}
+
+impl Fence for Lease<'_> {
+    fn confirm(&self) -> futures::future::BoxFuture<'_, Result<(), Copy>> {
+        Box::pin(self.renew())
+    }
+
+    /// Half a lease, so that the write is over before anyone else may
+    /// claim the row.
+    fn safe_for(&self) -> Duration {
+        self.state.config.lease / 2
+    }
+}
+
 impl Lease<'_> {
     /// Renew the lease for a whole lease period, or fail: a worker that lost
     /// the row never touches the media file of the worker that took it over.
-    /// After this succeeds the row is this worker's for at least
-    /// [`Lease::safe_for`].
-    pub(super) async fn confirm(&self) -> Result<(), Copy> {
+    async fn renew(&self) -> Result<(), Copy> {
         let until = now_ms() + self.state.config.lease.as_millis() as i64;
         match self.state.store.renew_lease(self.id, self.worker, until).await {
             Ok(true) => Ok(()),
@@ -378,12 +398,6 @@ impl Lease<'_> {
                 format!("the row's lease could not be confirmed before storing its copy: {e}"),
             )),
         }
-    }
-
-    /// How long a media write may take after [`Lease::confirm`]: half a
-    /// lease, so that it is over before anyone else may claim the row.
-    pub(super) fn safe_for(&self) -> Duration {
-        self.state.config.lease / 2
     }
 }
 

@@ -7,7 +7,7 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::copy::Copied;
-use super::{Copy, Lease};
+use super::{Copy, Fence};
 
 /// The metadata of the video just stored at `dest`; a file that is not a
 /// playable MP4 fails its row and is deleted (while the row's lease holds).
@@ -15,7 +15,7 @@ pub(super) async fn probe_stored(
     media: &dyn ObjectStore,
     dest: &StorePath,
     copied: Copied,
-    lease: &Lease<'_>,
+    lease: &dyn Fence,
 ) -> Copy {
     match probe(media, dest, copied.size).await {
         Ok(probe) => Copy::Done(VideoMetadata {

@@ -2,18 +2,14 @@
 //! `videos/ID.mp4#N` and renames it on completion; a process that dies while
 //! copying leaves the staging file behind. The sweep removes those whose row
 //! is not under a live lease, on every store: at start and every
-//! [`SWEEP_EVERY`] from the reaper.
+//! `ServerConfig::staging_sweep` from the reaper.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use import_core::VideoId;
 
 use crate::clock::now_ms;
 use crate::state::AppState;
-
-/// How often the reaper sweeps stale staging files.
-pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(300);
 
 /// Most staging files one sweep looks at (the rest wait for the next one).
 const MAX_PER_SWEEP: usize = 100_000;
