@@ -196,6 +196,11 @@ pub const DEFAULT_MIN_SOURCE_RATE: u64 = 64 * 1024;
 /// Default of the reference server's `--source-rate-window`, in seconds.
 pub const DEFAULT_SOURCE_RATE_WINDOW_SECS: u64 = 60;
 
+/// Default of the reference server's `--instance-timeout`, in seconds: a
+/// server process whose heartbeat is older than this is dead, and another
+/// queues its rows again.
+pub const DEFAULT_INSTANCE_TIMEOUT_SECS: u64 = 15;
+
 /// A size in bytes as an operator writes it: a whole number of bytes, or with
 /// a `KiB`, `MiB`, `GiB` or `TiB` suffix (powers of 1024; a space before it
 /// is allowed).

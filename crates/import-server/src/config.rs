@@ -53,6 +53,12 @@ pub struct ServerConfig {
     /// How often stale staging files of a media folder are swept (also once
     /// at start); 5 minutes by default.
     pub staging_sweep: Duration,
+    /// A server process whose heartbeat is older than this is dead: another
+    /// queues its rows again (`--instance-timeout`).
+    pub instance_timeout: Duration,
+    /// How long a stop waits for the copies in flight before it hands their
+    /// rows back.
+    pub stop_grace: Duration,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -139,6 +145,10 @@ impl ServerConfig {
                 import_core::fields::DEFAULT_SOURCE_RATE_WINDOW_SECS,
             ),
             staging_sweep: Duration::from_secs(300),
+            instance_timeout: Duration::from_secs(
+                import_core::fields::DEFAULT_INSTANCE_TIMEOUT_SECS,
+            ),
+            stop_grace: Duration::from_secs(5),
         }
     }
 

@@ -41,6 +41,10 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The request's idempotency reservation was taken over by a retry (this
+    /// process was thought dead): the retry serves the request.
+    #[error("this request's Idempotency-Key was taken over by a retry of it")]
+    IdempotencyTakenOver,
     /// A column holds a value this server never writes (an unknown provider,
     /// scope, id or role): the database was changed by something else.
     #[error("the database holds a value in `{column}` that this server does not write")]
@@ -127,6 +131,14 @@ impl ApiError {
         }
     }
 
+    /// The same answer with `Retry-After: secs`.
+    pub fn with_retry_after(self, secs: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(secs),
+            ..self
+        }
+    }
+
     /// The status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -148,6 +160,11 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %e, "store unavailable");
                 ApiError::unavailable("the server is busy; retry shortly", 2)
             }
+            StoreError::IdempotencyTakenOver => ApiError::new(
+                StatusCode::CONFLICT,
+                "a retry of this request with the same Idempotency-Key is being served; retry in a moment to get its answer",
+            )
+            .with_retry_after(1),
             e @ (StoreError::Database(_) | StoreError::Corrupt { .. }) => {
                 tracing::error!(error = %e, "store failure");
                 ApiError::new(

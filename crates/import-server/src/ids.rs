@@ -95,6 +95,11 @@ pub(crate) fn new_worker_id(millis: u64) -> String {
     IdGen::<()>::with_prefix("wk_", millis).next_text()
 }
 
+/// A new server process id, `in_...`.
+pub(crate) fn new_instance_id(millis: u64) -> String {
+    IdGen::<()>::with_prefix("in_", millis).next_text()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

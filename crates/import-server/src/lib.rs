@@ -29,6 +29,7 @@ mod crypto;
 mod error;
 mod http;
 mod ids;
+mod instance;
 mod metrics;
 mod secrets;
 mod server;

@@ -283,9 +283,19 @@ impl Server {
                 fix: e.to_string(),
             })?;
         let media = open_media(&config)?;
-        // SQLite serves one process: rows it had claimed when it stopped are
-        // orphans (the staging files of their uploads are swept below).
-        if Dialect::of_url(&config.database_url()) == Some(Dialect::Sqlite) {
+        let sqlite = Dialect::of_url(&config.database_url()) == Some(Dialect::Sqlite);
+        // Registered before anything is claimed.
+        let instance = crate::instance::Instance::register(&config, store.as_ref(), sqlite).await?;
+        // On SQLite with no other live process, every row being copied is an
+        // orphan of the last stop (rows claimed by a version without the
+        // process registry included): queued again at once. The staging
+        // files of their uploads are swept by the reaper.
+        let alone = sqlite
+            && instance
+                .alone(store.as_ref(), config.instance_timeout)
+                .await
+                .map_err(|e| StartupError::Database(e.to_string()))?;
+        if alone {
             let far = now_ms() + config.lease.as_millis() as i64 * 2 + 86_400_000;
             let released = store
                 .release_expired(far, config.max_attempts)
@@ -321,6 +331,8 @@ impl Server {
             policy,
             media,
             media_folder: media_folder(&config),
+            instance,
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
             config,
             wake: Notify::new(),
             metrics: crate::metrics::Metrics::new(),
@@ -374,11 +386,35 @@ impl Server {
     }
 
     /// Stop accepting requests, let workers finish their current row, and return.
+    ///
+    /// The workers stop claiming; copies in flight get `stop_grace` (5 s) to
+    /// finish, then the rows still being copied are handed back (queued
+    /// again without spending an attempt) and this process leaves the
+    /// registry, so another process (or the next start) takes them at once.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
         }
+        let state = self.state;
+        let deadline = tokio::time::Instant::now() + state.config.stop_grace;
+        while state.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        match state
+            .store
+            .hand_back_instance(&state.instance.id, now_ms())
+            .await
+        {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "rows still being copied were handed back"),
+            Err(e) => {
+                tracing::warn!(error = %e, "handing back the rows being copied failed; they are queued again when this process is seen dead")
+            }
+        }
+        state.instance.release_locks();
     }
 
     /// Wait until stopped by another task (never returns on its own).

@@ -26,6 +26,10 @@ pub(crate) struct AppState {
     pub(crate) media_folder: Option<std::path::PathBuf>,
     /// The configuration.
     pub(crate) config: ServerConfig,
+    /// This process, as the database knows it.
+    pub(crate) instance: crate::instance::Instance,
+    /// Copies in flight (for a stop's grace).
+    pub(crate) in_flight: std::sync::atomic::AtomicUsize,
     /// Wakes idle workers when rows are queued.
     pub(crate) wake: Notify,
     /// The metrics `GET /metrics` shows.

@@ -100,8 +100,13 @@ impl Store for RefusingStore {
     async fn touch_integration(&self, id: &IntegrationId, now: i64) -> StoreResult<()> {
         self.inner.touch_integration(id, now).await
     }
-    async fn create_job(&self, job: JobRecord, videos: Vec<NewVideo>) -> StoreResult<()> {
-        self.inner.create_job(job, videos).await
+    async fn create_job(
+        &self,
+        job: JobRecord,
+        videos: Vec<NewVideo>,
+        answer: Option<IdemAnswer>,
+    ) -> StoreResult<()> {
+        self.inner.create_job(job, videos, answer).await
     }
     async fn job(&self, who: &Principal, id: &ImportJobId) -> StoreResult<Option<JobRecord>> {
         self.inner.job(who, id).await
@@ -162,10 +167,11 @@ impl Store for RefusingStore {
     async fn claim(
         &self,
         worker: &str,
+        instance: &str,
         now: i64,
         lease_until: i64,
     ) -> StoreResult<Option<ClaimedRow>> {
-        let row = self.inner.claim(worker, now, lease_until).await?;
+        let row = self.inner.claim(worker, instance, now, lease_until).await?;
         if let Some(row) = &row {
             self.claims
                 .lock()
@@ -203,26 +209,55 @@ impl Store for RefusingStore {
     async fn leased_among(&self, ids: &[VideoId], now: i64) -> StoreResult<Vec<VideoId>> {
         self.inner.leased_among(ids, now).await
     }
+    async fn register_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
+        self.inner.register_instance(instance).await
+    }
+    async fn beat_instance(&self, id: &str, now: i64) -> StoreResult<bool> {
+        self.inner.beat_instance(id, now).await
+    }
+    async fn instances(&self) -> StoreResult<Vec<InstanceRecord>> {
+        self.inner.instances().await
+    }
+    async fn hold_instance_lock(&self, lock_key: i64) -> StoreResult<Option<InstanceLock>> {
+        self.inner.hold_instance_lock(lock_key).await
+    }
+    async fn instance_lock_free(&self, lock_key: i64) -> StoreResult<bool> {
+        self.inner.instance_lock_free(lock_key).await
+    }
+    async fn release_instance(
+        &self,
+        id: &str,
+        now: i64,
+        max_attempts: u32,
+    ) -> StoreResult<Released> {
+        self.inner.release_instance(id, now, max_attempts).await
+    }
+    async fn hand_back_instance(&self, id: &str, now: i64) -> StoreResult<u64> {
+        self.inner.hand_back_instance(id, now).await
+    }
     async fn idem_begin(
         &self,
-        user: &str,
-        key: &str,
+        key: &IdemKey,
         fingerprint: &str,
         now: i64,
+        instance: &str,
     ) -> StoreResult<IdemBegin> {
-        self.inner.idem_begin(user, key, fingerprint, now).await
+        self.inner.idem_begin(key, fingerprint, now, instance).await
     }
-    async fn idem_finish(
+    async fn idem_take_over(
         &self,
-        user: &str,
-        key: &str,
-        status: u16,
-        body: &[u8],
-    ) -> StoreResult<()> {
-        self.inner.idem_finish(user, key, status, body).await
+        key: &IdemKey,
+        from: Option<&str>,
+        instance: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.inner.idem_take_over(key, from, instance, now).await
     }
-    async fn idem_abort(&self, user: &str, key: &str) -> StoreResult<()> {
-        self.inner.idem_abort(user, key).await
+    async fn idem_finish(&self, key: &IdemKey, status: u16, body: &[u8]) -> StoreResult<()> {
+        self.inner.idem_finish(key, status, body).await
+    }
+    async fn idem_abort(&self, key: &IdemKey) -> StoreResult<()> {
+        self.inner.idem_abort(key).await
     }
     async fn idem_prune(&self, before: i64) -> StoreResult<u64> {
         self.inner.idem_prune(before).await

@@ -63,7 +63,7 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     let id: ImportJobId = "ij_optional".parse().unwrap();
     let videos: Vec<NewVideo> = (0..6).map(video).collect();
     store
-        .create_job(job(&id, videos.len()), videos)
+        .create_job(job(&id, videos.len()), videos, None)
         .await
         .unwrap();
     let outcomes = [
@@ -80,7 +80,7 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     let mut finished = 0;
     for (round, outcome) in outcomes.into_iter().enumerate() {
         let row = store
-            .claim("wk_test", 10 + round as i64, 1_000_000)
+            .claim("wk_test", "in_test", 10 + round as i64, 1_000_000)
             .await
             .unwrap()
             .expect("a row to claim");
@@ -91,7 +91,7 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
         finished += 1;
     }
     // The row sent back by RetryLater is claimed again and fails.
-    while let Some(row) = store.claim("wk_test", 100, 1_000_000).await.unwrap() {
+    while let Some(row) = store.claim("wk_test", "in_test", 100, 1_000_000).await.unwrap() {
         let outcome = RowOutcome::Failed(FailureCode::NotMp4, "still busy".into());
         assert!(
             store
@@ -128,7 +128,7 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     let retried = store.retry_rows(&job, None, 200).await.unwrap();
     assert_eq!(retried.len(), 3);
     let row = store
-        .claim("wk_test", 300, 1_000_000)
+        .claim("wk_test", "in_test", 300, 1_000_000)
         .await
         .unwrap()
         .unwrap();
@@ -140,7 +140,7 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
             .unwrap()
     );
     let row = store
-        .claim("wk_test", 302, 1_000_000)
+        .claim("wk_test", "in_test", 302, 1_000_000)
         .await
         .unwrap()
         .unwrap();
@@ -233,7 +233,7 @@ async fn visibility(store: &SqlStore) {
             id: VideoId::new(format!("vi_{id}")).unwrap(),
             ..video(0)
         };
-        store.create_job(record, vec![row]).await.unwrap();
+        store.create_job(record, vec![row], None).await.unwrap();
     }
     let user_job: ImportJobId = "ij_user".parse().unwrap();
     let org_job: ImportJobId = "ij_org".parse().unwrap();
@@ -285,7 +285,7 @@ async fn lists_round_trip(store: &SqlStore) {
         .iter()
         .map(|v| (v.id.to_string(), v.object.clone()))
         .collect();
-    store.create_job(job(&id, ROWS - 2), videos).await.unwrap();
+    store.create_job(job(&id, ROWS - 2), videos, None).await.unwrap();
     let who = principal("ada", "org");
     let record = store.job(&who, &id).await.unwrap().unwrap();
     let mut read = Vec::new();
@@ -321,7 +321,7 @@ async fn lists_round_trip(store: &SqlStore) {
     let mut failed = Vec::new();
     while failed.len() < 3 {
         let row = store
-            .claim("wk_test", 10, 1_000_000)
+            .claim("wk_test", "in_test", 10, 1_000_000)
             .await
             .unwrap()
             .unwrap();
@@ -344,10 +344,10 @@ async fn lists_round_trip(store: &SqlStore) {
 async fn interrupted_on_every_attempt(store: &SqlStore) {
     let id: ImportJobId = "ij_interrupted".parse().unwrap();
     store
-        .create_job(job(&id, 1), vec![video(9000)])
+        .create_job(job(&id, 1), vec![video(9000)], None)
         .await
         .unwrap();
-    let row = store.claim("wk_dead", 10, 20).await.unwrap().unwrap();
+    let row = store.claim("wk_dead", "in_test", 10, 20).await.unwrap().unwrap();
     assert_eq!(row.attempts, 1);
     let released = store.release_expired(30, 2).await.unwrap();
     assert_eq!(
@@ -357,7 +357,7 @@ async fn interrupted_on_every_attempt(store: &SqlStore) {
             failed: 0
         }
     );
-    let row = store.claim("wk_dead", 40, 50).await.unwrap().unwrap();
+    let row = store.claim("wk_dead", "in_test", 40, 50).await.unwrap().unwrap();
     assert_eq!(row.attempts, 2);
     let released = store.release_expired(60, 2).await.unwrap();
     assert_eq!(
@@ -367,7 +367,7 @@ async fn interrupted_on_every_attempt(store: &SqlStore) {
             failed: 1
         }
     );
-    assert!(store.claim("wk_live", 70, 80).await.unwrap().is_none());
+    assert!(store.claim("wk_live", "in_test", 70, 80).await.unwrap().is_none());
     let record = store
         .job(&principal("ada", "org"), &id)
         .await

@@ -83,7 +83,7 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
     let key = server.create_api_key("bench", "bench", None).await.unwrap();
     let (job, videos) = big_job("ij_million", rows);
     let start = Instant::now();
-    store.create_job(job, videos).await.unwrap();
+    store.create_job(job, videos, None).await.unwrap();
     let created = start.elapsed();
     let client = common::ApiClient::new(server.base_url(), &key);
     let id: ImportJobId = "ij_million".parse().unwrap();
@@ -131,7 +131,7 @@ async fn queue(label: &str, database_url: String) {
     let rows = rows();
     let store = SqlStore::open(&database_url).await.unwrap();
     let (job, videos) = big_job("ij_queue", rows);
-    store.create_job(job, videos).await.unwrap();
+    store.create_job(job, videos, None).await.unwrap();
     let plan = store.explain_claim(2).await.unwrap();
     println!("queue [{label}]: the claim's plan at {rows} pending rows:");
     for line in &plan {
@@ -157,7 +157,7 @@ async fn queue(label: &str, database_url: String) {
                 let (mut done, mut errors) = (0u64, 0u64);
                 while Instant::now() < deadline {
                     let now = 10;
-                    match store.claim(&worker, now, now + 60_000).await {
+                    match store.claim(&worker, "in_bench", now, now + 60_000).await {
                         Ok(Some(row)) => {
                             let outcome = RowOutcome::Uploaded(meta.clone());
                             match store.finish(&row.id, &worker, outcome, now).await {

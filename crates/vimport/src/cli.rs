@@ -519,6 +519,17 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub source_rate_window: u64,
+    /// Seconds without a heartbeat after which another server process on the
+    /// same database is taken for dead and its rows are queued again (on
+    /// PostgreSQL a process that dies is usually seen at once, by its lock).
+    #[arg(
+        long,
+        env = "VIMPORT_INSTANCE_TIMEOUT",
+        default_value_t = import_core::fields::DEFAULT_INSTANCE_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(3..=3600),
+        hide_env_values = true
+    )]
+    pub instance_timeout: u64,
 }
 
 /// One `--media-option` as given, checked by `vimport serve` (not by the parser,

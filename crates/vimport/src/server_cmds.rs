@@ -33,6 +33,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     config.max_object_size = args.max_object_size;
     config.min_source_rate = args.min_source_rate;
     config.source_rate_window = std::time::Duration::from_secs(args.source_rate_window);
+    config.instance_timeout = std::time::Duration::from_secs(args.instance_timeout);
     let server = match Server::start(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -42,7 +43,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     };
     println!("vimport server listening on {}", server.base_url());
     shutdown_signal().await;
-    tracing::info!("stopping: finishing the rows being copied");
+    tracing::info!("stopping: finishing the rows being copied, handing back the rest");
     server.shutdown().await;
     Exit::Ok
 }

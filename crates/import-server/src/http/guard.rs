@@ -16,7 +16,7 @@ use import_core::routes::takes_idempotency_key;
 use crate::crypto::{hash_api_key, sha256_hex};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{IdemBegin, Principal};
+use crate::store::{IdemBegin, IdemKey, Principal, Store};
 
 fn api_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(k) = headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok()) {
@@ -122,10 +122,16 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
         material.extend_from_slice(&bytes);
         sha256_hex(&material)
     };
+    let key = IdemKey {
+        org_id: principal.org_id.clone(),
+        user_id: principal.user_id.clone(),
+        key: idem_key,
+    };
     let now = crate::clock::now_ms();
+    let me = &state.instance;
     match state
         .store
-        .idem_begin(&principal.user_id, &idem_key, &fingerprint, now)
+        .idem_begin(&key, &fingerprint, now, &me.id)
         .await?
     {
         IdemBegin::Replay { status, body } => {
@@ -145,14 +151,49 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
                 "this Idempotency-Key was already used with a different request; use a new key for a new request",
             ));
         }
-        IdemBegin::InProgress => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "a request with this Idempotency-Key is still being served; retry in a moment",
-            ));
+        IdemBegin::Reserved { instance_id } => {
+            let serving = me
+                .serving(
+                    state.store.as_ref(),
+                    instance_id.as_deref(),
+                    state.config.instance_timeout,
+                )
+                .await?;
+            if let Some(wait) = serving {
+                // Really being served: by this process, or by a live one
+                // (which answers, or is seen dead, within `wait`).
+                let secs = wait.as_secs().max(1);
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "a request with this Idempotency-Key is still being served; retry in {secs} s to get its answer"
+                    ),
+                )
+                .with_retry_after(secs));
+            }
+            // Its process died before the answer: no job of it was committed
+            // (a job commits with its answer), so this request serves it.
+            if !state
+                .store
+                .idem_take_over(&key, instance_id.as_deref(), &me.id, now)
+                .await?
+            {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "a request with this Idempotency-Key is being served; retry in a moment to get its answer",
+                )
+                .with_retry_after(1));
+            }
         }
         IdemBegin::Fresh => {}
     }
+    // The reservation is this request's: forgotten if the request ends
+    // without an answer (its future dropped when the client went away).
+    let mut reservation = Reservation {
+        store: state.store.clone(),
+        key: Some(key.clone()),
+    };
+    parts.extensions.insert(IdemSlot(key.clone()));
     let res = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
@@ -160,17 +201,51 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
     let body = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
-    let user = principal.user_id;
-    if parts.status.is_server_error() {
-        state.store.idem_abort(&user, &idem_key).await?;
+    reservation.key = None;
+    // Bookkeeping after the work is done never fails the request: a job's
+    // answer was already recorded with it, and any other answer unrecorded
+    // only means a retry is served again.
+    let recorded = if parts.status.is_server_error() {
+        state.store.idem_abort(&key).await
     } else {
         state
             .store
-            .idem_finish(&user, &idem_key, parts.status.as_u16(), &body)
-            .await?;
+            .idem_finish(&key, parts.status.as_u16(), &body)
+            .await
+    };
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, "recording an Idempotency-Key's answer failed");
+        if let Err(e) = state.store.idem_abort(&key).await {
+            tracing::warn!(error = %e, "forgetting an Idempotency-Key's reservation failed");
+        }
     }
     Ok(Response::from_parts(parts, Body::from(body)))
 }
 
 /// The caller, set by the guard.
 pub(crate) type Caller = axum::Extension<Principal>;
+
+/// The idempotency key a request is served under, for handlers that record
+/// their answer in their own transaction (job creation).
+#[derive(Debug, Clone)]
+pub(crate) struct IdemSlot(pub(crate) IdemKey);
+
+/// An idempotency reservation, forgotten if dropped while still armed.
+struct Reservation {
+    store: Arc<dyn Store>,
+    key: Option<IdemKey>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let store = self.store.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = store.idem_abort(&key).await {
+                    tracing::warn!(error = %e, "forgetting an abandoned Idempotency-Key reservation failed");
+                }
+            });
+        }
+    }
+}

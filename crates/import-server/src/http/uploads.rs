@@ -10,40 +10,46 @@ use import_core::{
 
 use super::St;
 use super::body::JsonBody;
-use super::guard::Caller;
+use super::guard::{Caller, IdemSlot};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::ids::{IdGen, new_id};
 use crate::state::AppState;
-use crate::store::{FolderRecord, IntegrationRecord, JobRecord, NewVideo, Principal};
+use crate::store::{
+    FolderRecord, IdemAnswer, IntegrationRecord, JobRecord, NewVideo, Principal,
+};
 
 pub(crate) async fn upload_gcs(
     st: St,
     who: Caller,
+    slot: Option<axum::Extension<IdemSlot>>,
     body: JsonBody<UploadBody>,
 ) -> Result<Json<UploadResponse>, ApiError> {
-    upload(st, who, body, Provider::Gcs).await
+    upload(st, who, slot, body, Provider::Gcs).await
 }
 
 pub(crate) async fn upload_s3(
     st: St,
     who: Caller,
+    slot: Option<axum::Extension<IdemSlot>>,
     body: JsonBody<UploadBody>,
 ) -> Result<Json<UploadResponse>, ApiError> {
-    upload(st, who, body, Provider::S3).await
+    upload(st, who, slot, body, Provider::S3).await
 }
 
 pub(crate) async fn upload_hf(
     st: St,
     who: Caller,
+    slot: Option<axum::Extension<IdemSlot>>,
     body: JsonBody<UploadBody>,
 ) -> Result<Json<UploadResponse>, ApiError> {
-    upload(st, who, body, Provider::HfBucket).await
+    upload(st, who, slot, body, Provider::HfBucket).await
 }
 
 async fn upload(
     State(st): St,
     axum::Extension(who): Caller,
+    slot: Option<axum::Extension<IdemSlot>>,
     JsonBody(body): JsonBody<UploadBody>,
     provider: Provider,
 ) -> Result<Json<UploadResponse>, ApiError> {
@@ -81,16 +87,34 @@ async fn upload(
     let job = new_job(&who, &request, folder, integration.as_ref(), now)?;
     let videos = new_videos(&request, now)?;
     let (job_id, count) = (job.id.clone(), videos.len());
-    st.store.create_job(job, videos).await?;
-    if let Some(rec) = &integration {
-        st.store.touch_integration(&rec.id, now).await?;
+    let answer = UploadResponse {
+        import_job_id: job_id.clone(),
+        status: JobStatus::Importing,
+    };
+    // Under an Idempotency-Key, the answer commits with the job.
+    let recorded = match slot {
+        Some(axum::Extension(IdemSlot(key))) => Some(IdemAnswer {
+            key,
+            status: axum::http::StatusCode::OK.as_u16(),
+            body: serde_json::to_vec(&answer).map_err(|e| {
+                ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("encoding the answer failed: {e}"),
+                )
+            })?,
+        }),
+        None => None,
+    };
+    st.store.create_job(job, videos, recorded).await?;
+    // The job is committed: nothing after this fails the request.
+    if let Some(rec) = &integration
+        && let Err(e) = st.store.touch_integration(&rec.id, now).await
+    {
+        tracing::warn!(error = %e, integration = %rec.id, "recording the integration's last use failed");
     }
     st.wake.notify_waiters();
     tracing::info!(job = %job_id, provider = provider.wire_name(), bucket = %request.bucket(), objects = count, "import job created");
-    Ok(Json(UploadResponse {
-        import_job_id: job_id,
-        status: JobStatus::Importing,
-    }))
+    Ok(Json(answer))
 }
 
 /// The integration the body names, if the caller may see it.

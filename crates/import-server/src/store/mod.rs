@@ -262,6 +262,58 @@ pub enum RowOutcome {
     },
 }
 
+/// An idempotency key, as its owner scopes it: the same key from two
+/// organisations (or two users) names two requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdemKey {
+    /// The caller's organisation.
+    pub org_id: String,
+    /// The caller.
+    pub user_id: String,
+    /// The `Idempotency-Key` header.
+    pub key: String,
+}
+
+/// The answer recorded for an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdemAnswer {
+    /// Whose key.
+    pub key: IdemKey,
+    /// The answer's status.
+    pub status: u16,
+    /// The answer's body.
+    pub body: Vec<u8>,
+}
+
+/// A server process registered in the database (see `instance`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRecord {
+    /// Its id (`in_...`).
+    pub id: String,
+    /// The host it runs on.
+    pub host: String,
+    /// Its process id.
+    pub pid: i64,
+    /// When it started (ms).
+    pub started_at: i64,
+    /// Its last heartbeat (ms).
+    pub heartbeat_at: i64,
+    /// The PostgreSQL advisory lock it holds while it lives.
+    pub lock_key: i64,
+}
+
+/// The PostgreSQL advisory lock of a live process, held on a connection of
+/// its own until dropped ([`Store::hold_instance_lock`]).
+pub struct InstanceLock {
+    pub(crate) _held: std::sync::Mutex<Box<dyn std::any::Any + Send>>,
+}
+
+impl std::fmt::Debug for InstanceLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InstanceLock")
+    }
+}
+
 /// What the idempotency table says about a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdemBegin {
@@ -276,8 +328,13 @@ pub enum IdemBegin {
     },
     /// Seen with another body.
     Conflict,
-    /// The first request is still being served.
-    InProgress,
+    /// A request with this key has not answered yet: it is being served by
+    /// the process `instance_id`, or that process died (then
+    /// [`Store::idem_take_over`]).
+    Reserved {
+        /// The process serving it.
+        instance_id: Option<String>,
+    },
 }
 
 /// The persistence interface of the server.
@@ -330,7 +387,12 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_integration(&self, id: &IntegrationId, now: i64) -> StoreResult<()>;
 
     /// Create a job and its rows in one transaction.
-    async fn create_job(&self, job: JobRecord, videos: Vec<NewVideo>) -> StoreResult<()>;
+    async fn create_job(
+        &self,
+        job: JobRecord,
+        videos: Vec<NewVideo>,
+        answer: Option<IdemAnswer>,
+    ) -> StoreResult<()>;
     /// A visible job.
     async fn job(&self, who: &Principal, id: &ImportJobId) -> StoreResult<Option<JobRecord>>;
     /// A job by id, for workers.
@@ -386,6 +448,7 @@ pub trait Store: Send + Sync + 'static {
     async fn claim(
         &self,
         worker: &str,
+        instance: &str,
         now: i64,
         lease_until: i64,
     ) -> StoreResult<Option<ClaimedRow>>;
@@ -411,19 +474,48 @@ pub trait Store: Send + Sync + 'static {
     /// `now`: their media uploads may be in progress and must be left alone.
     async fn leased_among(&self, ids: &[VideoId], now: i64) -> StoreResult<Vec<VideoId>>;
 
-    /// Look up or reserve an idempotency key.
+    /// Register a server process.
+    async fn register_instance(&self, instance: &InstanceRecord) -> StoreResult<()>;
+    /// A process's heartbeat; false when it is no longer registered (it was
+    /// thought dead and its rows were queued again).
+    async fn beat_instance(&self, id: &str, now: i64) -> StoreResult<bool>;
+    /// Every registered process.
+    async fn instances(&self) -> StoreResult<Vec<InstanceRecord>>;
+    /// Take the advisory lock `lock_key` for the life of this process, on a
+    /// connection of its own (PostgreSQL; `None` on SQLite).
+    async fn hold_instance_lock(&self, lock_key: i64) -> StoreResult<Option<InstanceLock>>;
+    /// Whether nobody holds the advisory lock `lock_key`: its process is
+    /// dead (always true on SQLite, which one process serves).
+    async fn instance_lock_free(&self, lock_key: i64) -> StoreResult<bool>;
+    /// A dead process's rows queued again at once (or, when they used every
+    /// attempt, failed as `interrupted`), its unfinished idempotency
+    /// reservations and its registration removed.
+    async fn release_instance(&self, id: &str, now: i64, max_attempts: u32)
+    -> StoreResult<Released>;
+    /// A stopping process's rows handed back without spending their
+    /// attempt, and its registration removed; answers how many.
+    async fn hand_back_instance(&self, id: &str, now: i64) -> StoreResult<u64>;
+
+    /// Look up or reserve an idempotency key for the process `instance`.
     async fn idem_begin(
         &self,
-        user: &str,
-        key: &str,
+        key: &IdemKey,
         fingerprint: &str,
         now: i64,
+        instance: &str,
     ) -> StoreResult<IdemBegin>;
+    /// Take over the unfinished reservation of the dead process `from`.
+    async fn idem_take_over(
+        &self,
+        key: &IdemKey,
+        from: Option<&str>,
+        instance: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
     /// Record the answer of a reserved key.
-    async fn idem_finish(&self, user: &str, key: &str, status: u16, body: &[u8])
-    -> StoreResult<()>;
+    async fn idem_finish(&self, key: &IdemKey, status: u16, body: &[u8]) -> StoreResult<()>;
     /// Forget a reserved key (the request failed on our side).
-    async fn idem_abort(&self, user: &str, key: &str) -> StoreResult<()>;
+    async fn idem_abort(&self, key: &IdemKey) -> StoreResult<()>;
     /// Forget keys older than `before`.
     async fn idem_prune(&self, before: i64) -> StoreResult<u64>;
 }

@@ -16,7 +16,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 
 use super::{
-    CLAIMABLE_COUNT_CAP, ClaimedRow, FolderRecord, INTERRUPTED_REASON, IdemBegin,
+    CLAIMABLE_COUNT_CAP, ClaimedRow, FolderRecord, INTERRUPTED_REASON, IdemAnswer, IdemBegin, IdemKey, InstanceLock, InstanceRecord,
     IntegrationRecord, JobQuery, JobRecord, NewApiKey, NewVideo, Principal, Released, RowGauges,
     RowOutcome, RowRecord, Store, StoreResult,
 };
@@ -29,12 +29,14 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_leaner_video_indexes.sql"),
     include_str!("../../migrations/sqlite/0003_failure_codes_and_cancel.sql"),
     include_str!("../../migrations/sqlite/0004_verified_checksum.sql"),
+    include_str!("../../migrations/sqlite/0005_instances.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_initial.sql"),
     include_str!("../../migrations/postgres/0002_leaner_video_indexes.sql"),
     include_str!("../../migrations/postgres/0003_failure_codes_and_cancel.sql"),
     include_str!("../../migrations/postgres/0004_verified_checksum.sql"),
+    include_str!("../../migrations/postgres/0005_instances.sql"),
 ];
 
 /// Items per statement that takes a list (rows to insert, ids to look up):
@@ -51,8 +53,6 @@ const LIST_CHUNK: usize = 10_000;
 /// `videos` once it is written (see `create_job`).
 const ANALYZE_AFTER_ROWS: usize = 10_000;
 
-/// An idempotency reservation older than this is taken over (its server died).
-const STALE_RESERVATION_MS: i64 = 60_000;
 
 /// Which SQL the store speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +164,12 @@ struct Statements {
     complete_job: String,
     release_expired: String,
     fail_interrupted: String,
+    /// The rows of a dead process (`$1`) under the attempt cap (`$3`), queued again.
+    release_instance: String,
+    /// The rows of a dead process that used every attempt, failed.
+    fail_instance: String,
+    /// The rows of a stopping process, handed back without spending the attempt.
+    hand_back_instance: String,
     hand_back: String,
     /// `retry_rows`, without its closing id filter and `RETURNING`.
     retry: String,
@@ -186,7 +192,8 @@ impl Statements {
         let front = format!("'{}'", ViewRole::FRONT);
         Statements {
             claim: format!(
-                "UPDATE videos SET status = {uploading}, lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
+                "UPDATE videos SET status = {uploading}, lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3,
+                    instance_id = $4
                  WHERE id = (
                     SELECT v.id FROM videos v
                     WHERE v.status = {pending} AND v.not_before <= $3
@@ -234,6 +241,21 @@ impl Statements {
                  WHERE status = {uploading} AND lease_until < $3 AND attempts >= $4
                  RETURNING job_id, role, source_uri"
             ),
+            release_instance: format!(
+                "UPDATE videos SET status = {pending}, lease_owner = NULL, lease_until = NULL, instance_id = NULL, updated_at = $2
+                 WHERE status = {uploading} AND instance_id = $1 AND attempts < $3"
+            ),
+            fail_instance: format!(
+                "UPDATE videos SET status = {failed}, error = $2, error_code = $3, lease_owner = NULL,
+                    lease_until = NULL, instance_id = NULL, updated_at = $4
+                 WHERE status = {uploading} AND instance_id = $1 AND attempts >= $5
+                 RETURNING job_id, role, source_uri"
+            ),
+            hand_back_instance: format!(
+                "UPDATE videos SET status = {pending}, lease_owner = NULL, lease_until = NULL, instance_id = NULL,
+                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $2
+                 WHERE status = {uploading} AND instance_id = $1"
+            ),
             hand_back: format!(
                 "UPDATE videos SET status = {pending}, lease_owner = NULL, lease_until = NULL,
                     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $1
@@ -272,6 +294,42 @@ impl SqlStore {
     /// `postgres://user@host:port/database`.
     pub async fn open(url: &str) -> Result<SqlStore, StartupError> {
         Self::open_with_connections(url, None).await
+    }
+
+    /// Count rows failed as interrupted (`RETURNING job_id, role,
+    /// source_uri`) in their jobs and failure summaries.
+    async fn count_interrupted(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        failed: &[AnyRow],
+        now: i64,
+    ) -> StoreResult<()> {
+        // Per job, in id order: (listed failures, their source URIs, any row).
+        let mut by_job: BTreeMap<String, (i64, Vec<String>)> = BTreeMap::new();
+        for row in failed {
+            let job_id: String = row.try_get("job_id")?;
+            let role: Option<ViewRole> = typed_opt("role", row.try_get("role")?)?;
+            let entry = by_job.entry(job_id).or_default();
+            if listed(role.as_ref()) {
+                entry.0 += 1;
+                entry.1.push(row.try_get("source_uri")?);
+            }
+        }
+        for (job_id, (listed_failures, uris)) in &by_job {
+            self.count_in_job(tx, job_id, 0, *listed_failures, now)
+                .await?;
+            if *listed_failures > 0 {
+                count_failures(
+                    tx,
+                    job_id,
+                    &FailureCode::Interrupted,
+                    *listed_failures,
+                    uris,
+                )
+                .await?;
+            }
+        }
+        Ok(())
     }
 
     /// [`SqlStore::open`] with at most `max_connections` pooled connections
@@ -892,8 +950,34 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn create_job(&self, j: JobRecord, videos: Vec<NewVideo>) -> StoreResult<()> {
+    async fn create_job(
+        &self,
+        j: JobRecord,
+        videos: Vec<NewVideo>,
+        answer: Option<IdemAnswer>,
+    ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
+        // The request's idempotency answer commits with its job: after a
+        // crash there are both or neither, so a replay never makes a second job.
+        if let Some(answer) = &answer {
+            let recorded = sqlx::query(
+                "UPDATE idempotency_keys SET status = $1, body = $2
+                 WHERE org_id = $3 AND user_id = $4 AND key = $5 AND status IS NULL",
+            )
+            .bind(i64::from(answer.status))
+            .bind(&answer.body)
+            .bind(&answer.key.org_id)
+            .bind(&answer.key.user_id)
+            .bind(&answer.key.key)
+            .execute(&mut *tx)
+            .await?;
+            if recorded.rows_affected() != 1 {
+                // The reservation was taken over (this process was thought
+                // dead): the other request makes the job.
+                tx.rollback().await?;
+                return Err(StoreError::IdempotencyTakenOver);
+            }
+        }
         sqlx::query(
             "INSERT INTO jobs (id, org_id, user_id, scope, source, bucket, prefix, folder_id, folder_name, collection,
                 integration_id, multi_view, total, uploaded, failed, created_at, updated_at, completed_at)
@@ -1263,6 +1347,7 @@ impl Store for SqlStore {
     async fn claim(
         &self,
         worker: &str,
+        instance: &str,
         now: i64,
         lease_until: i64,
     ) -> StoreResult<Option<ClaimedRow>> {
@@ -1270,6 +1355,7 @@ impl Store for SqlStore {
             .bind(worker)
             .bind(lease_until)
             .bind(now)
+            .bind(instance)
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| {
@@ -1437,31 +1523,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        // Per job, in id order: (listed failures, their source URIs, any row).
-        let mut by_job: BTreeMap<String, (i64, Vec<String>)> = BTreeMap::new();
-        for row in &failed {
-            let job_id: String = row.try_get("job_id")?;
-            let role: Option<ViewRole> = typed_opt("role", row.try_get("role")?)?;
-            let entry = by_job.entry(job_id).or_default();
-            if listed(role.as_ref()) {
-                entry.0 += 1;
-                entry.1.push(row.try_get("source_uri")?);
-            }
-        }
-        for (job_id, (listed_failures, uris)) in &by_job {
-            self.count_in_job(&mut tx, job_id, 0, *listed_failures, now)
-                .await?;
-            if *listed_failures > 0 {
-                count_failures(
-                    &mut tx,
-                    job_id,
-                    &FailureCode::Interrupted,
-                    *listed_failures,
-                    uris,
-                )
-                .await?;
-            }
-        }
+        self.count_interrupted(&mut tx, &failed, now).await?;
         tx.commit().await?;
         Ok(Released {
             requeued,
@@ -1469,36 +1531,163 @@ impl Store for SqlStore {
         })
     }
 
+    async fn register_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO instances (id, host, pid, started_at, heartbeat_at, lock_key) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&instance.id)
+        .bind(&instance.host)
+        .bind(instance.pid)
+        .bind(instance.started_at)
+        .bind(instance.heartbeat_at)
+        .bind(instance.lock_key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn beat_instance(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE instances SET heartbeat_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn instances(&self) -> StoreResult<Vec<InstanceRecord>> {
+        let rows: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, host, pid, started_at, heartbeat_at, lock_key FROM instances ORDER BY started_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, host, pid, started_at, heartbeat_at, lock_key)| InstanceRecord {
+                    id,
+                    host,
+                    pid,
+                    started_at,
+                    heartbeat_at,
+                    lock_key,
+                },
+            )
+            .collect())
+    }
+
+    async fn hold_instance_lock(&self, lock_key: i64) -> StoreResult<Option<InstanceLock>> {
+        if self.dialect != Dialect::Postgres {
+            return Ok(None);
+        }
+        // A connection of its own, kept for the life of the process: the
+        // lock goes with it when the process dies, however it dies.
+        let mut conn = self.pool.acquire().await?.detach();
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(lock_key)
+            .execute(&mut conn)
+            .await?;
+        Ok(Some(InstanceLock {
+            _held: std::sync::Mutex::new(Box::new(conn)),
+        }))
+    }
+
+    async fn instance_lock_free(&self, lock_key: i64) -> StoreResult<bool> {
+        if self.dialect != Dialect::Postgres {
+            // SQLite serves one process (the data folder is locked): any
+            // other process it knows of is gone.
+            return Ok(true);
+        }
+        // One statement, so that the lock is taken and let go on the same
+        // pooled connection.
+        let free: bool = sqlx::query_scalar(
+            "SELECT CASE WHEN pg_try_advisory_lock($1) THEN pg_advisory_unlock($1) ELSE false END",
+        )
+        .bind(lock_key)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(free)
+    }
+
+    async fn release_instance(
+        &self,
+        id: &str,
+        now: i64,
+        max_attempts: u32,
+    ) -> StoreResult<Released> {
+        let mut tx = self.pool.begin().await?;
+        let failed = sqlx::query(AssertSqlSafe(self.sql.fail_instance.as_str()))
+            .bind(id)
+            .bind(INTERRUPTED_REASON)
+            .bind(FailureCode::Interrupted.as_str())
+            .bind(now)
+            .bind(i64::from(max_attempts))
+            .fetch_all(&mut *tx)
+            .await?;
+        let requeued = sqlx::query(AssertSqlSafe(self.sql.release_instance.as_str()))
+            .bind(id)
+            .bind(now)
+            .bind(i64::from(max_attempts))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        self.count_interrupted(&mut tx, &failed, now).await?;
+        forget_instance(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(Released {
+            requeued,
+            failed: failed.len() as u64,
+        })
+    }
+
+    async fn hand_back_instance(&self, id: &str, now: i64) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let handed = sqlx::query(AssertSqlSafe(self.sql.hand_back_instance.as_str()))
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        forget_instance(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(handed)
+    }
+
     async fn idem_begin(
         &self,
-        user: &str,
-        key: &str,
+        key: &IdemKey,
         fingerprint: &str,
         now: i64,
+        instance: &str,
     ) -> StoreResult<IdemBegin> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO idempotency (user_id, key, fingerprint, status, body, created_at)
-             VALUES ($1, $2, $3, NULL, NULL, $4) ON CONFLICT DO NOTHING",
+            "INSERT INTO idempotency_keys (org_id, user_id, key, fingerprint, status, body, created_at, instance_id)
+             VALUES ($1, $2, $3, $4, NULL, NULL, $5, $6) ON CONFLICT DO NOTHING",
         )
-        .bind(user)
-        .bind(key)
+        .bind(&key.org_id)
+        .bind(&key.user_id)
+        .bind(&key.key)
         .bind(fingerprint)
         .bind(now)
+        .bind(instance)
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 1 {
             tx.commit().await?;
             return Ok(IdemBegin::Fresh);
         }
-        let row = sqlx::query("SELECT fingerprint, status, body, created_at FROM idempotency WHERE user_id = $1 AND key = $2")
-            .bind(user)
-            .bind(key)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT fingerprint, status, body, instance_id FROM idempotency_keys
+             WHERE org_id = $1 AND user_id = $2 AND key = $3",
+        )
+        .bind(&key.org_id)
+        .bind(&key.user_id)
+        .bind(&key.key)
+        .fetch_one(&mut *tx)
+        .await?;
         let stored: String = row.try_get("fingerprint")?;
         let status: Option<i64> = row.try_get("status")?;
-        let created_at: i64 = row.try_get("created_at")?;
         let answer = if stored != fingerprint {
             IdemBegin::Conflict
         } else if let Some(status) = status {
@@ -1508,54 +1697,88 @@ impl Store for SqlStore {
                     .try_get::<Option<Vec<u8>>, _>("body")?
                     .unwrap_or_default(),
             }
-        } else if now - created_at > STALE_RESERVATION_MS {
-            sqlx::query("UPDATE idempotency SET created_at = $1 WHERE user_id = $2 AND key = $3")
-                .bind(now)
-                .bind(user)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            IdemBegin::Fresh
         } else {
-            IdemBegin::InProgress
+            IdemBegin::Reserved {
+                instance_id: row.try_get("instance_id")?,
+            }
         };
         tx.commit().await?;
         Ok(answer)
     }
 
-    async fn idem_finish(
+    async fn idem_take_over(
         &self,
-        user: &str,
-        key: &str,
-        status: u16,
-        body: &[u8],
-    ) -> StoreResult<()> {
+        key: &IdemKey,
+        from: Option<&str>,
+        instance: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE idempotency_keys SET instance_id = $1, created_at = $2
+             WHERE org_id = $3 AND user_id = $4 AND key = $5 AND status IS NULL
+               AND (instance_id = $6 OR (instance_id IS NULL AND $6 IS NULL))",
+        )
+        .bind(instance)
+        .bind(now)
+        .bind(&key.org_id)
+        .bind(&key.user_id)
+        .bind(&key.key)
+        .bind(from)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn idem_finish(&self, key: &IdemKey, status: u16, body: &[u8]) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE idempotency SET status = $1, body = $2 WHERE user_id = $3 AND key = $4",
+            "UPDATE idempotency_keys SET status = $1, body = $2
+             WHERE org_id = $3 AND user_id = $4 AND key = $5 AND status IS NULL",
         )
         .bind(i64::from(status))
         .bind(body)
-        .bind(user)
-        .bind(key)
+        .bind(&key.org_id)
+        .bind(&key.user_id)
+        .bind(&key.key)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    async fn idem_abort(&self, user: &str, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM idempotency WHERE user_id = $1 AND key = $2 AND status IS NULL")
-            .bind(user)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
+    async fn idem_abort(&self, key: &IdemKey) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE org_id = $1 AND user_id = $2 AND key = $3 AND status IS NULL",
+        )
+        .bind(&key.org_id)
+        .bind(&key.user_id)
+        .bind(&key.key)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn idem_prune(&self, before: i64) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM idempotency WHERE created_at < $1")
+        let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(before)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Forget a process: its unfinished idempotency reservations (their requests
+/// died with it, and no job of theirs was committed: a job and its answer
+/// commit together) and its registration.
+async fn forget_instance(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE instance_id = $1 AND status IS NULL")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM instances WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -105,8 +105,37 @@ pub(crate) fn spawn(
             ))
         })
         .collect();
+    handles.push(tokio::spawn(beat(state.clone(), shutdown.clone())));
     handles.push(tokio::spawn(reap(state, shutdown)));
     handles
+}
+
+/// This process's heartbeat, and the release of dead processes' rows, every
+/// [`crate::instance::beat_every`].
+async fn beat(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
+    let every = crate::instance::beat_every(&state.config);
+    loop {
+        if let Err(e) = state.instance.beat(state.store.as_ref()).await {
+            tracing::warn!(error = %e, "this process's heartbeat failed");
+        }
+        match state
+            .instance
+            .reap_dead(
+                state.store.as_ref(),
+                state.config.instance_timeout,
+                state.config.max_attempts,
+            )
+            .await
+        {
+            Ok(0) => {}
+            Ok(_) => state.wake.notify_waiters(),
+            Err(e) => tracing::warn!(error = %e, "looking for dead server processes failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
 }
 
 async fn reap(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
@@ -163,7 +192,10 @@ async fn work(
         }
         let now = now_ms();
         let lease = state.config.lease.as_millis() as i64;
-        let claimed = state.store.claim(&worker, now, now + lease).await;
+        let claimed = state
+            .store
+            .claim(&worker, &state.instance.id, now, now + lease)
+            .await;
         match claimed {
             Ok(Some(row)) => {
                 state.metrics.claims.inc();
@@ -173,15 +205,22 @@ async fn work(
                     permits: slow.clone(),
                     permit: None,
                 };
+                state.in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let copy = tokio::spawn({
                     let (state, cache, worker) = (state.clone(), cache.clone(), worker.clone());
-                    async move { process(&state, &cache, &worker, row, lane).await }
+                    async move {
+                        process(&state, &cache, &worker, row, lane).await;
+                        state.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    }
                 });
                 // Until the copy ends (the sender is dropped) or moves to the
                 // slow lane (the sender fires). A copy in the slow lane runs
-                // on by itself; at shutdown it is dropped with the runtime and
-                // its lease decides, as for a crash.
-                let _ = released.await;
+                // on by itself. At a stop the copy has the stop's grace to
+                // finish; then its row is handed back (`Server::shutdown`).
+                tokio::select! {
+                    _ = released => {}
+                    _ = shutdown.changed() => return,
+                }
                 drop(copy);
             }
             Ok(None) => {

@@ -1,0 +1,36 @@
+-- The server processes sharing this database: each registers at start and
+-- beats every few seconds; a process whose beat is older than
+-- --instance-timeout (or, on PostgreSQL, whose advisory lock lock_key is
+-- free: its connection died with it) is dead, and any live process queues
+-- its rows again at once.
+CREATE TABLE instances (
+    id           TEXT PRIMARY KEY,
+    host         TEXT NOT NULL,
+    pid          BIGINT NOT NULL,
+    started_at   BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL,
+    lock_key     BIGINT NOT NULL
+);
+
+-- The process whose worker holds a row's lease (NULL unless UPLOADING).
+ALTER TABLE videos ADD COLUMN instance_id TEXT;
+
+-- Idempotency keys belong to an organisation and a user, and a reservation
+-- to the process serving it (taken over only once that process is dead).
+CREATE TABLE idempotency_keys (
+    org_id      TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    -- NULL while the first request is being served
+    status      BIGINT,
+    body        BYTEA,
+    created_at  BIGINT NOT NULL,
+    instance_id TEXT,
+    PRIMARY KEY (org_id, user_id, key)
+);
+INSERT INTO idempotency_keys (org_id, user_id, key, fingerprint, status, body, created_at, instance_id)
+    SELECT COALESCE((SELECT k.org_id FROM api_keys k WHERE k.user_id = i.user_id LIMIT 1), ''),
+           i.user_id, i.key, i.fingerprint, i.status, i.body, i.created_at, NULL
+    FROM idempotency i WHERE i.status IS NOT NULL;
+DROP TABLE idempotency;
