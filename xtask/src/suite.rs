@@ -15,9 +15,10 @@
 //! 2. Every unit, integration and property test, the `#[ignore]`d ones
 //!    included: `cargo nextest run` when cargo-nextest is installed, else
 //!    `cargo test`.
-//! 3. The server's tests again with `VIMPORT_TEST_STORE=postgres`: every
-//!    server they start keeps its rows in a fresh PostgreSQL database. Same
-//!    packages, features and profile as step 2, so nothing is compiled again.
+//! 3. The server's tests and the crash soak (`vimport`'s `soak` test) again
+//!    with `VIMPORT_TEST_STORE=postgres`: every server they start keeps its
+//!    rows in a fresh PostgreSQL database. Same packages, features and
+//!    profile as step 2, so nothing is compiled again.
 //! 4. The doctests, which nextest does not run.
 //!
 //! The cluster is stopped and its folder removed at the end, whether the
@@ -62,7 +63,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     run_command(&mut all)?;
 
     // The server's suite once more, on PostgreSQL instead of SQLite files.
-    let mut on_postgres = tests_command(nextest, Some("import-server"));
+    let mut on_postgres = tests_command(nextest, Some(POSTGRES_PASS));
     env(&mut on_postgres);
     run_command(on_postgres.env(STORE_VAR, "postgres"))?;
 
@@ -75,10 +76,14 @@ pub(crate) fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The tests run again on PostgreSQL: the server's, and the crash soak.
+const POSTGRES_PASS: &str = "package(import-server) | binary(soak)";
+
 /// The command that runs every test target, the ignored tests included, or
-/// only `package`'s. Always the whole workspace with every feature, so that a
-/// second run reuses the first one's build.
-fn tests_command(nextest: bool, package: Option<&str>) -> Command {
+/// only those the nextest `filter` expression selects. Always the whole
+/// workspace with every feature, so that a second run reuses the first one's
+/// build.
+fn tests_command(nextest: bool, filter: Option<&str>) -> Command {
     let mut cmd = cargo();
     if nextest {
         cmd.args([
@@ -89,10 +94,10 @@ fn tests_command(nextest: bool, package: Option<&str>) -> Command {
             "--run-ignored",
             "all",
         ]);
-        if let Some(package) = package {
+        if let Some(filter) = filter {
             // A filter, not `-p`: `-p` would resolve the features of one
             // package and build the dependencies again.
-            cmd.args(["-E", &format!("package({package})")]);
+            cmd.args(["-E", filter]);
         }
     } else {
         println!("cargo-nextest is not installed; using cargo test");
@@ -480,10 +485,13 @@ mod tests {
 
     #[test]
     fn a_package_run_filters_instead_of_selecting() {
-        let cmd = tests_command(true, Some("import-server"));
+        let cmd = tests_command(true, Some(POSTGRES_PASS));
         let shown = show(&cmd);
         assert!(shown.contains("--workspace --all-features"), "{shown}");
-        assert!(shown.ends_with("-E package(import-server)"), "{shown}");
+        assert!(
+            shown.ends_with("-E package(import-server) | binary(soak)"),
+            "{shown}"
+        );
         assert!(!shown.contains(" -p "), "{shown}");
     }
 }

@@ -183,7 +183,11 @@ impl Instance {
 
     /// Whether another live process may share the database: on SQLite, any
     /// other registered process whose lock file is held.
-    pub(crate) async fn alone(&self, store: &dyn Store, timeout: Duration) -> Result<bool, StoreError> {
+    pub(crate) async fn alone(
+        &self,
+        store: &dyn Store,
+        timeout: Duration,
+    ) -> Result<bool, StoreError> {
         for other in store.instances().await? {
             if other.id != self.id && !self.is_dead(store, &other, timeout).await? {
                 return Ok(false);
@@ -257,15 +261,20 @@ fn lock_file(
             "locking",
             match e {
                 std::fs::TryLockError::Error(e) => e,
-                std::fs::TryLockError::WouldBlock => std::io::Error::other("held by another process"),
+                std::fs::TryLockError::WouldBlock => {
+                    std::io::Error::other("held by another process")
+                }
             },
         )
     })?;
     let started = humantime::format_rfc3339_seconds(
         std::time::UNIX_EPOCH + Duration::from_millis(now.max(0) as u64),
     );
-    write!(file, "pid {pid} on {host}, started {started}, instance {id}")
-        .map_err(|e| io("writing", e))?;
+    write!(
+        file,
+        "pid {pid} on {host}, started {started}, instance {id}"
+    )
+    .map_err(|e| io("writing", e))?;
     Ok(file)
 }
 

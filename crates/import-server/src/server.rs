@@ -339,6 +339,10 @@ impl Server {
             sources: Arc::default(),
             media_check: tokio::sync::Mutex::new(None),
         });
+        if alone {
+            // Nothing is being copied: every staging file is stale.
+            crate::worker::sweep_staging(&state).await;
+        }
         let (stop, stopped) = watch::channel(false);
         let mut tasks = crate::worker::spawn(state.clone(), workers, stopped.clone());
         let app = crate::http::router(state.clone());

@@ -91,7 +91,11 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
         finished += 1;
     }
     // The row sent back by RetryLater is claimed again and fails.
-    while let Some(row) = store.claim("wk_test", "in_test", 100, 1_000_000).await.unwrap() {
+    while let Some(row) = store
+        .claim("wk_test", "in_test", 100, 1_000_000)
+        .await
+        .unwrap()
+    {
         let outcome = RowOutcome::Failed(FailureCode::NotMp4, "still busy".into());
         assert!(
             store
@@ -285,7 +289,10 @@ async fn lists_round_trip(store: &SqlStore) {
         .iter()
         .map(|v| (v.id.to_string(), v.object.clone()))
         .collect();
-    store.create_job(job(&id, ROWS - 2), videos, None).await.unwrap();
+    store
+        .create_job(job(&id, ROWS - 2), videos, None)
+        .await
+        .unwrap();
     let who = principal("ada", "org");
     let record = store.job(&who, &id).await.unwrap().unwrap();
     let mut read = Vec::new();
@@ -347,7 +354,11 @@ async fn interrupted_on_every_attempt(store: &SqlStore) {
         .create_job(job(&id, 1), vec![video(9000)], None)
         .await
         .unwrap();
-    let row = store.claim("wk_dead", "in_test", 10, 20).await.unwrap().unwrap();
+    let row = store
+        .claim("wk_dead", "in_test", 10, 20)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.attempts, 1);
     let released = store.release_expired(30, 2).await.unwrap();
     assert_eq!(
@@ -357,7 +368,11 @@ async fn interrupted_on_every_attempt(store: &SqlStore) {
             failed: 0
         }
     );
-    let row = store.claim("wk_dead", "in_test", 40, 50).await.unwrap().unwrap();
+    let row = store
+        .claim("wk_dead", "in_test", 40, 50)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.attempts, 2);
     let released = store.release_expired(60, 2).await.unwrap();
     assert_eq!(
@@ -367,7 +382,13 @@ async fn interrupted_on_every_attempt(store: &SqlStore) {
             failed: 1
         }
     );
-    assert!(store.claim("wk_live", "in_test", 70, 80).await.unwrap().is_none());
+    assert!(
+        store
+            .claim("wk_live", "in_test", 70, 80)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let record = store
         .job(&principal("ada", "org"), &id)
         .await

@@ -15,9 +15,7 @@ use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::ids::{IdGen, new_id};
 use crate::state::AppState;
-use crate::store::{
-    FolderRecord, IdemAnswer, IntegrationRecord, JobRecord, NewVideo, Principal,
-};
+use crate::store::{FolderRecord, IdemAnswer, IntegrationRecord, JobRecord, NewVideo, Principal};
 
 pub(crate) async fn upload_gcs(
     st: St,

@@ -490,8 +490,12 @@ pub trait Store: Send + Sync + 'static {
     /// A dead process's rows queued again at once (or, when they used every
     /// attempt, failed as `interrupted`), its unfinished idempotency
     /// reservations and its registration removed.
-    async fn release_instance(&self, id: &str, now: i64, max_attempts: u32)
-    -> StoreResult<Released>;
+    async fn release_instance(
+        &self,
+        id: &str,
+        now: i64,
+        max_attempts: u32,
+    ) -> StoreResult<Released>;
     /// A stopping process's rows handed back without spending their
     /// attempt, and its registration removed; answers how many.
     async fn hand_back_instance(&self, id: &str, now: i64) -> StoreResult<u64>;

@@ -16,9 +16,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 
 use super::{
-    CLAIMABLE_COUNT_CAP, ClaimedRow, FolderRecord, INTERRUPTED_REASON, IdemAnswer, IdemBegin, IdemKey, InstanceLock, InstanceRecord,
-    IntegrationRecord, JobQuery, JobRecord, NewApiKey, NewVideo, Principal, Released, RowGauges,
-    RowOutcome, RowRecord, Store, StoreResult,
+    CLAIMABLE_COUNT_CAP, ClaimedRow, FolderRecord, INTERRUPTED_REASON, IdemAnswer, IdemBegin,
+    IdemKey, InstanceLock, InstanceRecord, IntegrationRecord, JobQuery, JobRecord, NewApiKey,
+    NewVideo, Principal, Released, RowGauges, RowOutcome, RowRecord, Store, StoreResult,
 };
 use crate::error::{StartupError, StoreError};
 
@@ -52,7 +52,6 @@ const LIST_CHUNK: usize = 10_000;
 /// A job with at least this many rows refreshes PostgreSQL's statistics of
 /// `videos` once it is written (see `create_job`).
 const ANALYZE_AFTER_ROWS: usize = 10_000;
-
 
 /// Which SQL the store speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1768,10 +1767,7 @@ impl Store for SqlStore {
 /// Forget a process: its unfinished idempotency reservations (their requests
 /// died with it, and no job of theirs was committed: a job and its answer
 /// commit together) and its registration.
-async fn forget_instance(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    id: &str,
-) -> StoreResult<()> {
+async fn forget_instance(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> StoreResult<()> {
     sqlx::query("DELETE FROM idempotency_keys WHERE instance_id = $1 AND status IS NULL")
         .bind(id)
         .execute(&mut **tx)

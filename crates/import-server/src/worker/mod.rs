@@ -22,6 +22,8 @@ mod probe;
 mod source;
 mod sweep;
 
+pub(crate) use sweep::sweep_staging;
+
 pub(crate) use source::SourceCache;
 
 /// Longest wait between two retries of a row.
@@ -205,12 +207,16 @@ async fn work(
                     permits: slow.clone(),
                     permit: None,
                 };
-                state.in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                state
+                    .in_flight
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let copy = tokio::spawn({
                     let (state, cache, worker) = (state.clone(), cache.clone(), worker.clone());
                     async move {
                         process(&state, &cache, &worker, row, lane).await;
-                        state.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                        state
+                            .in_flight
+                            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                     }
                 });
                 // Until the copy ends (the sender is dropped) or moves to the
@@ -514,6 +520,7 @@ async fn try_import(
         ));
     }
     let dest = media_path(&row.id);
+    sweep::clear_row_staging(state, &row.id).await;
     let copied = copy::copy_object(
         copy::Object {
             source: source.store.as_ref(),

@@ -14,6 +14,30 @@ use crate::state::AppState;
 /// Most staging files one sweep looks at (the rest wait for the next one).
 const MAX_PER_SWEEP: usize = 100_000;
 
+/// Staging suffixes (`#1`, `#2`, ...) cleared when a row is claimed: the
+/// local store numbers an upload's staging file from 1 up, and each claim
+/// clears what came before, so a row has one or two at most.
+const STAGED_PER_ROW: u32 = 16;
+
+/// Remove what earlier owners of a row just claimed left staged (a process
+/// that died copying it): the row is this worker's now, and a former owner
+/// that lost it can no longer complete its upload (the lease fence).
+pub(crate) async fn clear_row_staging(state: &AppState, id: &VideoId) {
+    let Some(folder) = &state.media_folder else {
+        return;
+    };
+    let base = folder.join("videos").join(format!("{id}.mp4"));
+    for n in 1..=STAGED_PER_ROW {
+        let mut path = base.clone().into_os_string();
+        path.push(format!("#{n}"));
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => tracing::info!(video = %id, "removed a staging file left by an interrupted copy"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(video = %id, error = %e, "removing a stale staging file failed"),
+        }
+    }
+}
+
 /// Remove the stale staging files of the local media folder, if the media
 /// store is a folder; answers how many were removed.
 ///
