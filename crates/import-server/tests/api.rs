@@ -462,6 +462,81 @@ async fn idempotent_replay() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// The same `Idempotency-Key` from users of the same name in two
+/// organisations names two requests: each gets its own job.
+#[tokio::test]
+async fn idempotency_keys_belong_to_their_organisation() {
+    let env = env().await;
+    let one = env
+        .server
+        .create_api_key("admin", "org_one", None)
+        .await
+        .unwrap();
+    let two = env
+        .server
+        .create_api_key("admin", "org_two", None)
+        .await
+        .unwrap();
+    let body = json!({"keys": ["a.mp4"], "bucket": BUCKET});
+    let mut jobs = Vec::new();
+    for key in [&one, &two] {
+        let res = env
+            .http
+            .post(env.url("/api/s3/upload"))
+            .header("X-API-Key", key)
+            .header("Idempotency-Key", "same-key")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers().get(import_server::REPLAYED_HEADER).is_none());
+        let answer: Value = res.json().await.unwrap();
+        jobs.push(answer["import_job_id"].as_str().unwrap().to_owned());
+    }
+    assert_ne!(jobs[0], jobs[1]);
+}
+
+/// Duplicates of a request sent while it is being served never make a
+/// second job: each answers the first one's job, or `409` with `Retry-After`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_duplicates_make_one_job() {
+    let env = env_with(|c| c.workers = 0).await;
+    // A big body, so that the first request is served for a while.
+    let keys: Vec<String> = (0..20_000).map(|i| format!("many/{i:05}.mp4")).collect();
+    let body = json!({"keys": keys, "bucket": BUCKET});
+    let send = || {
+        env.http
+            .post(env.url("/api/s3/upload"))
+            .header("X-API-Key", &env.key)
+            .header("Idempotency-Key", "one-big-batch")
+            .json(&body)
+            .send()
+    };
+    let answers = futures::future::join_all((0..8).map(|_| send())).await;
+    let mut job_ids = std::collections::BTreeSet::new();
+    let mut conflicts = 0;
+    for res in answers {
+        let res = res.unwrap();
+        match res.status() {
+            StatusCode::OK => {
+                let answer: Value = res.json().await.unwrap();
+                job_ids.insert(answer["import_job_id"].as_str().unwrap().to_owned());
+            }
+            StatusCode::CONFLICT => {
+                assert!(res.headers().get("retry-after").is_some());
+                conflicts += 1;
+            }
+            other => panic!("a duplicate answered {other}"),
+        }
+    }
+    assert_eq!(job_ids.len(), 1, "{job_ids:?}");
+    let (status, list) = env.get("/api/import-jobs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["jobs"].as_array().unwrap().len(), 1, "{list}");
+    println!("8 concurrent duplicates: one job, {conflicts} answered 409 while it was served");
+}
+
 #[tokio::test]
 async fn paging_errors_and_tenancy_of_jobs() {
     let env = env().await;

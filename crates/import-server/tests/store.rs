@@ -6,7 +6,8 @@
 use import_core::wire::{VideoMetadata, VideoStatus};
 use import_core::{FailureCode, FolderId, ImportJobId, PageRequest, Provider, Scope, VideoId};
 use import_server::store::{
-    FolderRecord, JobRecord, NewVideo, Principal, Released, RowOutcome, SqlStore, Store,
+    FolderRecord, IdemAnswer, IdemBegin, IdemKey, InstanceRecord, JobRecord, NewVideo, Principal,
+    Released, RowOutcome, SqlStore, Store,
 };
 use import_testkit::postgres;
 
@@ -345,6 +346,219 @@ async fn lists_round_trip(store: &SqlStore) {
     assert_eq!(retried, vec![failed[0].clone(), failed[2].clone()]);
 }
 
+fn idem(org: &str, user: &str, key: &str) -> IdemKey {
+    IdemKey {
+        org_id: org.into(),
+        user_id: user.into(),
+        key: key.into(),
+    }
+}
+
+fn instance(id: &str, heartbeat_at: i64) -> InstanceRecord {
+    InstanceRecord {
+        id: id.into(),
+        host: "test".into(),
+        pid: 1,
+        started_at: 1,
+        heartbeat_at,
+        lock_key: 42,
+    }
+}
+
+/// Idempotency keys are per organisation and user; a reservation belongs to
+/// its process and moves only from the process named; a job's answer
+/// commits with the job; a dead process's rows are queued again (or failed
+/// at the attempt cap) and its unfinished reservations dropped; a stopping
+/// process hands its rows back without spending their attempt.
+async fn processes_and_idempotency(store: &SqlStore) {
+    // The same key from two organisations: two requests.
+    let a = idem("org_a", "admin", "k1");
+    let b = idem("org_b", "admin", "k1");
+    assert_eq!(
+        store.idem_begin(&a, "fp", 1, "in_x").await.unwrap(),
+        IdemBegin::Fresh
+    );
+    assert_eq!(
+        store.idem_begin(&b, "fp", 1, "in_y").await.unwrap(),
+        IdemBegin::Fresh
+    );
+    assert_eq!(
+        store.idem_begin(&a, "fp", 2, "in_y").await.unwrap(),
+        IdemBegin::Reserved {
+            instance_id: Some("in_x".into())
+        }
+    );
+    assert_eq!(
+        store.idem_begin(&a, "other", 2, "in_y").await.unwrap(),
+        IdemBegin::Conflict
+    );
+    // Taken over from the process named only, once.
+    assert!(
+        !store
+            .idem_take_over(&a, Some("in_z"), "in_y", 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .idem_take_over(&a, Some("in_x"), "in_y", 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .idem_take_over(&a, Some("in_x"), "in_y", 3)
+            .await
+            .unwrap()
+    );
+    // The answer commits with the job.
+    let id: ImportJobId = "ij_idem".parse().unwrap();
+    let answer = IdemAnswer {
+        key: a.clone(),
+        status: 200,
+        body: b"{\"import_job_id\":\"ij_idem\"}".to_vec(),
+    };
+    store
+        .create_job(
+            job(&id, 2),
+            vec![video(7000), video(7001)],
+            Some(answer.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.idem_begin(&a, "fp", 4, "in_z").await.unwrap(),
+        IdemBegin::Replay {
+            status: 200,
+            body: answer.body.clone()
+        }
+    );
+    // A job whose reservation is gone (taken over, or dropped) is not made.
+    let lost = IdemAnswer {
+        key: idem("org_a", "admin", "never"),
+        ..answer.clone()
+    };
+    let other: ImportJobId = "ij_idem_lost".parse().unwrap();
+    assert!(
+        store
+            .create_job(job(&other, 1), vec![video(7100)], Some(lost))
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .job(&principal("ada", "org"), &other)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A dead process: one row under the cap, one at it, one reservation.
+    store
+        .register_instance(&instance("in_dead", 5))
+        .await
+        .unwrap();
+    assert!(store.beat_instance("in_dead", 6).await.unwrap());
+    let first = store
+        .claim("wk_1", "in_dead", 10, 1_000_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let second = store
+        .claim("wk_2", "in_dead", 10, 1_000_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let reserved = idem("org_a", "admin", "k2");
+    assert_eq!(
+        store
+            .idem_begin(&reserved, "fp", 10, "in_dead")
+            .await
+            .unwrap(),
+        IdemBegin::Fresh
+    );
+    // With a cap of 1 both used theirs: both fail as interrupted.
+    let released = store.release_instance("in_dead", 20, 1).await.unwrap();
+    assert_eq!(
+        released,
+        Released {
+            requeued: 0,
+            failed: 2
+        }
+    );
+    assert!(
+        store
+            .instances()
+            .await
+            .unwrap()
+            .iter()
+            .all(|i| i.id != "in_dead")
+    );
+    assert_eq!(
+        store
+            .idem_begin(&reserved, "fp", 21, "in_live")
+            .await
+            .unwrap(),
+        IdemBegin::Fresh
+    );
+    assert!(
+        !store.beat_instance("in_dead", 22).await.unwrap(),
+        "its registration is gone"
+    );
+    let record = store
+        .job(&principal("ada", "org"), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((record.uploaded, record.failed), (0, 2));
+    let _ = (first, second);
+
+    // Under the cap the rows are queued again at once.
+    let again: ImportJobId = "ij_dead_again".parse().unwrap();
+    store
+        .create_job(job(&again, 1), vec![video(7200)], None)
+        .await
+        .unwrap();
+    store
+        .register_instance(&instance("in_dead2", 30))
+        .await
+        .unwrap();
+    store
+        .claim("wk_3", "in_dead2", 30, 1_000_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let released = store.release_instance("in_dead2", 31, 5).await.unwrap();
+    assert_eq!(
+        released,
+        Released {
+            requeued: 1,
+            failed: 0
+        }
+    );
+    // A stopping process hands its row back without spending the attempt.
+    store
+        .register_instance(&instance("in_stopping", 40))
+        .await
+        .unwrap();
+    let row = store
+        .claim("wk_4", "in_stopping", 40, 1_000_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.attempts, 2);
+    assert_eq!(
+        store.hand_back_instance("in_stopping", 41).await.unwrap(),
+        1
+    );
+    let row = store
+        .claim("wk_5", "in_live", 42, 1_000_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.attempts, 2, "the handed-back claim was not counted");
+}
+
 /// A row whose lease expires on every attempt (its worker keeps dying) is
 /// queued again until it was claimed `max_attempts` times, then fails as
 /// `interrupted`, counted in its job, and is never claimed again.
@@ -427,6 +641,7 @@ async fn store_on_sqlite() {
         .await
         .unwrap();
     interrupted_on_every_attempt(&store).await;
+    processes_and_idempotency(&store).await;
     nulls_then_values_then_nulls(&store).await;
     lists_round_trip(&store).await;
     visibility(&store).await;
@@ -440,6 +655,7 @@ async fn store_on_postgres() {
         .await
         .unwrap();
     interrupted_on_every_attempt(&store).await;
+    processes_and_idempotency(&store).await;
     nulls_then_values_then_nulls(&store).await;
     lists_round_trip(&store).await;
     visibility(&store).await;

@@ -127,3 +127,184 @@ fn sigterm_stops_the_server_gracefully() {
     assert!(probe(&base), "a restart on the same data serves");
     kill(child);
 }
+
+/// A second `vimport serve` on the same SQLite data folder leaves the first
+/// one's copies alone while the first lives, and takes them over within
+/// seconds when it dies (its lock file is free at once; no lease to wait for).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_one_sqlite_folder_is_safe_and_takes_over_at_once() {
+    use import_testkit::hostile::{Behaviour, HostileS3};
+
+    let s3 = HostileS3::start().await.unwrap();
+    let mut video = sample_mp4(&Mp4Spec::default());
+    video.resize(1 << 20, 0);
+    for i in 0..2 {
+        s3.put(
+            &format!("slow{i}.mp4"),
+            Behaviour::Drip {
+                bytes: video.clone(),
+                bytes_per_sec: 2048,
+            },
+        );
+    }
+    let gets = || {
+        s3.requests()
+            .iter()
+            .filter(|r| r.starts_with("GET"))
+            .count()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let allow = s3.addr().to_string();
+    let args = [
+        "--workers",
+        "2",
+        "--min-source-rate",
+        "0",
+        "--allow-endpoint",
+        &allow,
+        "--data-dir",
+        data,
+    ];
+    let key = keys_create(&["--data-dir", data], &[]);
+    let (first, base) = serve(&args, &[]);
+    let api = ApiClient::new(base, &key);
+    let (status, ci) = api
+        .post(
+            "/api/cloud-integrations/s3",
+            json!({"name": "slow", "type": "s3", "bucket": "slow",
+                   "access_key_id": "AKID", "secret_access_key": "secret",
+                   "endpoint_url": s3.endpoint()}),
+        )
+        .await;
+    assert!(status.is_success(), "{ci}");
+    let ci = ci["id"].as_str().unwrap().to_owned();
+    let job = api
+        .upload_s3_keys("slow", &["slow0.mp4".into(), "slow1.mp4".into()], &ci)
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while gets() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copies never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A second process on the same folder: the first one's rows stay its own.
+    let (second, base) = serve(&args, &[]);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        gets(),
+        2,
+        "the second process took rows of a live one: {:?}",
+        s3.requests()
+    );
+    // The first dies: the second takes its rows over at once.
+    kill(first);
+    let died = std::time::Instant::now();
+    while gets() < 4 {
+        assert!(
+            died.elapsed() < Duration::from_secs(10),
+            "the rows of the dead process were not taken over: {:?}",
+            s3.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "a dead process's copies resumed {:.1} s after the kill",
+        died.elapsed().as_secs_f64()
+    );
+    let api = ApiClient::new(base, &key);
+    let job = api.job(&job).await;
+    assert_eq!(job["counts"]["pending"], 2, "{job}");
+    kill(second);
+}
+
+/// SIGTERM while copies are in flight: the server gives them its stop grace
+/// (5 s), hands their rows back and exits 0; a restart copies them at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_hands_back_the_copies_in_flight() {
+    use import_testkit::hostile::{Behaviour, HostileS3};
+
+    let s3 = HostileS3::start().await.unwrap();
+    let mut video = sample_mp4(&Mp4Spec::default());
+    video.resize(1 << 20, 0);
+    s3.put(
+        "slow.mp4",
+        Behaviour::Drip {
+            bytes: video,
+            bytes_per_sec: 4096,
+        },
+    );
+    let gets = || {
+        s3.requests()
+            .iter()
+            .filter(|r| r.starts_with("GET"))
+            .count()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let allow = s3.addr().to_string();
+    let args = [
+        "--min-source-rate",
+        "0",
+        "--allow-endpoint",
+        &allow,
+        "--data-dir",
+        data,
+    ];
+    let key = keys_create(&["--data-dir", data], &[]);
+    let (mut child, base) = serve(&args, &[]);
+    let api = ApiClient::new(base, &key);
+    let (_, ci) = api
+        .post(
+            "/api/cloud-integrations/s3",
+            json!({"name": "slow", "type": "s3", "bucket": "slow",
+                   "access_key_id": "AKID", "secret_access_key": "secret",
+                   "endpoint_url": s3.endpoint()}),
+        )
+        .await;
+    let ci = ci["id"].as_str().unwrap().to_owned();
+    let job = api.upload_s3_keys("slow", &["slow.mp4".into()], &ci).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while gets() < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stopped = std::time::Instant::now();
+    let sent = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(20),
+            "vimport serve did not stop within 20 s of SIGTERM with a copy in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "vimport serve exited with {status}");
+    println!(
+        "stopped {:.1} s after SIGTERM with a copy in flight",
+        stopped.elapsed().as_secs_f64()
+    );
+    let (child, base) = serve(&args, &[]);
+    let restarted = std::time::Instant::now();
+    while gets() < 2 {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(5),
+            "the handed-back row was not copied again at once"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let api = ApiClient::new(base, &key);
+    assert_eq!(api.job(&job).await["counts"]["failed"], 0);
+    kill(child);
+}

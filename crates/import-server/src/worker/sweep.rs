@@ -31,9 +31,13 @@ pub(crate) async fn clear_row_staging(state: &AppState, id: &VideoId) {
         let mut path = base.clone().into_os_string();
         path.push(format!("#{n}"));
         match tokio::fs::remove_file(&path).await {
-            Ok(()) => tracing::info!(video = %id, "removed a staging file left by an interrupted copy"),
+            Ok(()) => {
+                tracing::info!(video = %id, "removed a staging file left by an interrupted copy")
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(video = %id, error = %e, "removing a stale staging file failed"),
+            Err(e) => {
+                tracing::warn!(video = %id, error = %e, "removing a stale staging file failed")
+            }
         }
     }
 }
