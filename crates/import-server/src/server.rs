@@ -33,14 +33,17 @@ pub(crate) async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, 
 /// from the standard environment variables (`AWS_*` for S3, `GOOGLE_*` for GCS)
 /// and `config.media_options` override them; an unknown option is an error, not
 /// silently dropped. Objects are written under the URL's path.
-fn open_media(config: &ServerConfig) -> Result<Arc<dyn ObjectStore>, StartupError> {
+fn open_media(config: &ServerConfig) -> Result<Media, StartupError> {
     if let Some(folder) = media_folder(config) {
         let what = match config.media_url {
             None => "the default media folder",
             Some(_) => "a media folder",
         };
         refuse_options_for_folder(config, what)?;
-        return local_media(&folder);
+        return Ok(Media {
+            store: local_media(&folder)?,
+            multipart: None,
+        });
     }
     let url = config.media_url.as_deref().unwrap_or_default();
     let shown = crate::config::redact_url(url);
@@ -163,14 +166,29 @@ fn scrub(message: &str, secrets: &[String]) -> String {
 }
 
 /// A bucket store that reads and writes under `prefix` (the URL's path).
-fn under_prefix<S: ObjectStore>(
+/// The media store, and for a bucket its multipart interface (whose upload
+/// ids are kept with the rows being copied).
+struct Media {
+    store: Arc<dyn ObjectStore>,
+    multipart: Option<Arc<dyn object_store::multipart::MultipartStore>>,
+}
+
+fn under_prefix<S: ObjectStore + object_store::multipart::MultipartStore>(
     store: S,
     prefix: object_store::path::Path,
-) -> Arc<dyn ObjectStore> {
+) -> Media {
     if prefix.as_ref().is_empty() {
-        Arc::new(store)
+        let store = Arc::new(store);
+        Media {
+            store: store.clone(),
+            multipart: Some(store),
+        }
     } else {
-        Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        let store = Arc::new(object_store::prefix::PrefixStore::new(store, prefix));
+        Media {
+            store: store.clone(),
+            multipart: Some(store),
+        }
     }
 }
 
@@ -329,7 +347,8 @@ impl Server {
             store,
             secrets,
             policy,
-            media,
+            media: media.store,
+            media_multipart: media.multipart,
             media_folder: media_folder(&config),
             instance,
             in_flight: std::sync::atomic::AtomicUsize::new(0),

@@ -21,6 +21,9 @@ pub(crate) struct AppState {
     pub(crate) policy: EndpointPolicy,
     /// Where imported videos go.
     pub(crate) media: Arc<dyn ObjectStore>,
+    /// The media bucket's multipart interface (`None` for a folder): copies
+    /// into a bucket keep their upload id with their row.
+    pub(crate) media_multipart: Option<Arc<dyn object_store::multipart::MultipartStore>>,
     /// The media folder, when the media store is a local folder (its
     /// staging files are swept).
     pub(crate) media_folder: Option<std::path::PathBuf>,

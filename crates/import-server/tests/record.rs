@@ -203,6 +203,14 @@ impl Store for RefusingStore {
     async fn hand_back(&self, id: &VideoId, worker: &str, now: i64) -> StoreResult<bool> {
         self.inner.hand_back(id, worker, now).await
     }
+    async fn set_upload_id(
+        &self,
+        id: &VideoId,
+        worker: &str,
+        upload_id: Option<&str>,
+    ) -> StoreResult<bool> {
+        self.inner.set_upload_id(id, worker, upload_id).await
+    }
     async fn release_expired(&self, now: i64, max_attempts: u32) -> StoreResult<Released> {
         self.inner.release_expired(now, max_attempts).await
     }

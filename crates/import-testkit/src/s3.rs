@@ -124,6 +124,24 @@ impl S3StandIn {
         self.server.addr()
     }
 
+    /// Multipart uploads created and neither completed nor aborted, in every
+    /// bucket: s3s-fs keeps one `.upload-<id>.json` file per upload at its
+    /// root until then.
+    pub fn pending_multipart_uploads(&self) -> usize {
+        std::fs::read_dir(&self.root)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| {
+                        let name = e.file_name();
+                        let name = name.to_string_lossy();
+                        name.starts_with(".upload-") && name.ends_with(".json")
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
     /// The folder served; its sub-folders are the buckets.
     pub fn root(&self) -> &Path {
         &self.root

@@ -308,3 +308,90 @@ async fn sigterm_hands_back_the_copies_in_flight() {
     assert_eq!(api.job(&job).await["counts"]["failed"], 0);
     kill(child);
 }
+
+/// A process killed while it copies into a media bucket leaves a multipart
+/// upload behind; the process that takes the row over aborts it (its id is
+/// kept with the row), so the bucket keeps nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_media_upload_of_a_killed_copy_is_aborted_by_the_next_owner() {
+    use import_testkit::hostile::{Behaviour, HostileS3};
+
+    let source = HostileS3::start().await.unwrap();
+    let mut video = sample_mp4(&Mp4Spec::default());
+    let len = video.len().max(160 * 1024);
+    video.resize(len, 0);
+    source.put(
+        "slow.mp4",
+        Behaviour::Drip {
+            bytes: video,
+            bytes_per_sec: 64 * 1024,
+        },
+    );
+    let media = S3StandIn::start("AKIDMEDIA", "media-secret").await.unwrap();
+    media.create_bucket("media").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let allow = source.addr().to_string();
+    let endpoint = format!("aws_endpoint={}", media.endpoint());
+    let args = [
+        "--workers",
+        "1",
+        "--min-source-rate",
+        "0",
+        "--allow-endpoint",
+        &allow,
+        "--data-dir",
+        data,
+        "--media-url",
+        "s3://media/v",
+        "--media-option",
+        &endpoint,
+        "--media-option",
+        "aws_access_key_id=AKIDMEDIA",
+        "--media-option",
+        "aws_secret_access_key=media-secret",
+        "--media-option",
+        "aws_region=us-east-1",
+        "--media-option",
+        "aws_allow_http=true",
+    ];
+    let key = keys_create(&["--data-dir", data], &[]);
+    let (first, base) = serve(&args, &[]);
+    let api = ApiClient::new(base, &key);
+    let (_, ci) = api
+        .post(
+            "/api/cloud-integrations/s3",
+            json!({"name": "slow", "type": "s3", "bucket": "slow",
+                   "access_key_id": "AKID", "secret_access_key": "secret",
+                   "endpoint_url": source.endpoint()}),
+        )
+        .await;
+    let ci = ci["id"].as_str().unwrap().to_owned();
+    let job = api.upload_s3_keys("slow", &["slow.mp4".into()], &ci).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while media.pending_multipart_uploads() < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy never started its upload"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    kill(first);
+    let (second, base) = serve(&args, &[]);
+    let api = ApiClient::new(base, &key);
+    let done = api
+        .poll_job(
+            &job,
+            Duration::from_millis(100),
+            Duration::from_secs(60),
+            is_terminal,
+        )
+        .await;
+    assert_eq!(done["counts"]["uploaded"], 1, "{done}");
+    assert_eq!(
+        media.pending_multipart_uploads(),
+        0,
+        "the killed copy's upload was left in the media bucket"
+    );
+    kill(second);
+}

@@ -14,6 +14,9 @@ CREATE TABLE instances (
 
 -- The process whose worker holds a row's lease (NULL unless UPLOADING).
 ALTER TABLE videos ADD COLUMN instance_id TEXT;
+-- The media bucket's multipart upload of the row's copy in progress, so that
+-- whoever takes the row over aborts what a dead process left.
+ALTER TABLE videos ADD COLUMN upload_id TEXT;
 
 -- Idempotency keys belong to an organisation and a user, and a reservation
 -- to the process serving it (taken over only once that process is dead).

@@ -244,6 +244,9 @@ pub struct ClaimedRow {
     pub object: String,
     /// Claims so far, this one included.
     pub attempts: i64,
+    /// The media bucket's multipart upload an earlier owner of the row
+    /// started and may have left behind (abort it before copying).
+    pub upload_id: Option<String>,
 }
 
 /// How a worker finished a row.
@@ -452,6 +455,14 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         lease_until: i64,
     ) -> StoreResult<Option<ClaimedRow>>;
+    /// Record the media bucket's multipart upload of a claimed row's copy;
+    /// false if the row is no longer ours.
+    async fn set_upload_id(
+        &self,
+        id: &VideoId,
+        worker: &str,
+        upload_id: Option<&str>,
+    ) -> StoreResult<bool>;
     /// Extend a lease; false if the row is no longer ours.
     async fn renew_lease(&self, id: &VideoId, worker: &str, lease_until: i64) -> StoreResult<bool>;
     /// Finish a claimed row; false (and no change) if the lease was lost.

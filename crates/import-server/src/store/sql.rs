@@ -200,7 +200,7 @@ impl Statements {
                             SELECT 1 FROM videos w WHERE w.set_id = v.set_id AND w.role <> {front}
                               AND w.status NOT IN ({terminal})))
                     ORDER BY v.not_before, v.id LIMIT 1 {})
-                 RETURNING id, job_id, object, attempts",
+                 RETURNING id, job_id, object, attempts, upload_id",
                 dialect.claim_lock()
             ),
             renew: format!(
@@ -209,7 +209,7 @@ impl Statements {
             finish: format!(
                 "UPDATE videos SET status = $1, error = $2, not_before = $3, lease_owner = NULL, lease_until = NULL,
                     size_bytes = $4, sha256 = $5, duration_s = $6, width = $7, height = $8, codec = $9, updated_at = $10,
-                    error_code = $13, verified_checksum = $14
+                    error_code = $13, verified_checksum = $14, upload_id = NULL
                  WHERE id = $11 AND lease_owner = $12 AND status = {uploading}
                  RETURNING job_id, role, source_uri"
             ),
@@ -1363,9 +1363,28 @@ impl Store for SqlStore {
                 job_id: typed("job_id", r.try_get("job_id")?)?,
                 object: r.try_get("object")?,
                 attempts: r.try_get("attempts")?,
+                upload_id: r.try_get("upload_id")?,
             })
         })
         .transpose()
+    }
+
+    async fn set_upload_id(
+        &self,
+        id: &VideoId,
+        worker: &str,
+        upload_id: Option<&str>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE videos SET upload_id = $1 WHERE id = $2 AND lease_owner = $3 AND status = {}",
+            status_sql(&VideoStatus::Uploading)
+        )))
+        .bind(upload_id)
+        .bind(id.as_str())
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn renew_lease(&self, id: &VideoId, worker: &str, lease_until: i64) -> StoreResult<bool> {

@@ -10,7 +10,13 @@ use futures::StreamExt;
 use import_core::{ChecksumAlgorithm, FailureCode, NotMp4, SNIFF_LEN, sniff_mp4};
 use import_providers::{ChecksumCheck, DeclaredChecksums, FailureKind, classify};
 use object_store::path::Path as StorePath;
-use object_store::{GetOptions, ObjectStore, ObjectStoreExt, WriteMultipart};
+use std::sync::{Arc, Mutex};
+
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::{
+    GetOptions, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload, PutResult, UploadPart,
+    WriteMultipart,
+};
 use prometheus_client::metrics::counter::Counter;
 
 use super::{Copy, Fence, SLOW_AFTER, SlowLane};
@@ -103,6 +109,76 @@ impl RateFloor {
     }
 }
 
+/// A multipart upload into a bucket through its `MultipartStore`, whose id
+/// the copy knows (and keeps with its row), as `WriteMultipart` drives it.
+struct TrackedUpload {
+    store: Arc<dyn MultipartStore>,
+    path: StorePath,
+    id: String,
+    /// Each part's id, by index, as its upload finishes.
+    parts: Arc<Mutex<Vec<Option<PartId>>>>,
+    next: usize,
+}
+
+impl std::fmt::Debug for TrackedUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrackedUpload")
+            .field("path", &self.path)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl MultipartUpload for TrackedUpload {
+    fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        let index = self.next;
+        self.next += 1;
+        let (store, path, id, parts) = (
+            self.store.clone(),
+            self.path.clone(),
+            self.id.clone(),
+            self.parts.clone(),
+        );
+        Box::pin(async move {
+            let part = store.put_part(&path, &id, index, data).await?;
+            let mut parts = parts.lock().map_err(|_| object_store::Error::Generic {
+                store: "media",
+                source: "a part's bookkeeping was poisoned".into(),
+            })?;
+            if parts.len() <= index {
+                parts.resize(index + 1, None);
+            }
+            parts[index] = Some(part);
+            Ok(())
+        })
+    }
+
+    async fn complete(&mut self) -> object_store::Result<PutResult> {
+        let parts: Option<Vec<PartId>> = self
+            .parts
+            .lock()
+            .map_err(|_| object_store::Error::Generic {
+                store: "media",
+                source: "a part's bookkeeping was poisoned".into(),
+            })?
+            .iter()
+            .cloned()
+            .collect();
+        let parts = parts.ok_or_else(|| object_store::Error::Generic {
+            store: "media",
+            source: "a part of the upload did not finish".into(),
+        })?;
+        self.store
+            .complete_multipart(&self.path, &self.id, parts)
+            .await
+    }
+
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.store.abort_multipart(&self.path, &self.id).await
+    }
+}
+
 /// A multipart upload that is aborted unless [`StagedUpload::finish`] ends it.
 ///
 /// Once `finish` has taken the writer, a copy dropped while the final part
@@ -183,9 +259,11 @@ impl Drop for StagedUpload {
 /// number of bytes than its size, bytes that do not match the checksum it
 /// declares, or another version of the object. The upload is completed only
 /// after the row's lease is confirmed, within [`Fence::safe_for`].
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn copy_object(
     object: Object<'_>,
     media: &dyn ObjectStore,
+    media_multipart: Option<&Arc<dyn MultipartStore>>,
     dest: &StorePath,
     copied_bytes: &Counter,
     floor: RateFloor,
@@ -206,12 +284,32 @@ pub(super) async fn copy_object(
         .extensions
         .get::<DeclaredChecksums>()
         .and_then(ChecksumCheck::new);
-    let upload = media.put_multipart(dest).await.map_err(|e| {
+    let refused = |e: object_store::Error| {
         Copy::Retry(
             FailureCode::StorageUnavailable,
             format!("the media store refused the upload: {e}"),
         )
-    })?;
+    };
+    let upload: Box<dyn MultipartUpload> = match media_multipart {
+        // A bucket: the upload id is kept with the row before any part is
+        // sent, so whoever takes the row over can abort what this copy leaves.
+        Some(multipart) => {
+            let id = multipart.create_multipart(dest).await.map_err(refused)?;
+            let tracked = TrackedUpload {
+                store: multipart.clone(),
+                path: dest.clone(),
+                id: id.clone(),
+                parts: Arc::default(),
+                next: 0,
+            };
+            if let Err(lost) = lease.record_upload(Some(&id)).await {
+                let _ = multipart.abort_multipart(dest, &id).await;
+                return Err(lost);
+            }
+            Box::new(tracked)
+        }
+        None => media.put_multipart(dest).await.map_err(refused)?,
+    };
     let mut upload = StagedUpload {
         writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
     };
@@ -464,6 +562,12 @@ mod tests {
     struct TestFence(bool);
 
     impl Fence for TestFence {
+        fn record_upload<'a>(
+            &'a self,
+            _upload_id: Option<&'a str>,
+        ) -> futures::future::BoxFuture<'a, Result<(), Copy>> {
+            Box::pin(async { Ok(()) })
+        }
         fn confirm(&self) -> futures::future::BoxFuture<'_, Result<(), Copy>> {
             let held = self.0;
             Box::pin(async move {
@@ -512,6 +616,7 @@ mod tests {
         let lost = copy_object(
             object(body.len() as u64),
             &media,
+            None,
             &dest,
             &Counter::default(),
             no_floor(),
@@ -529,6 +634,7 @@ mod tests {
         let held = copy_object(
             object(body.len() as u64),
             &media,
+            None,
             &dest,
             &Counter::default(),
             no_floor(),

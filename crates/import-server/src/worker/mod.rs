@@ -413,6 +413,11 @@ pub(super) trait Fence: Sync {
     fn confirm(&self) -> futures::future::BoxFuture<'_, Result<(), Copy>>;
     /// How long a media write may take after a confirmation.
     fn safe_for(&self) -> Duration;
+    /// Keep the media bucket's upload id with the row (while it is ours).
+    fn record_upload<'a>(
+        &'a self,
+        upload_id: Option<&'a str>,
+    ) -> futures::future::BoxFuture<'a, Result<(), Copy>>;
 }
 
 impl Fence for Lease<'_> {
@@ -424,6 +429,30 @@ impl Fence for Lease<'_> {
     /// claim the row.
     fn safe_for(&self) -> Duration {
         self.state.config.lease / 2
+    }
+
+    fn record_upload<'a>(
+        &'a self,
+        upload_id: Option<&'a str>,
+    ) -> futures::future::BoxFuture<'a, Result<(), Copy>> {
+        Box::pin(async move {
+            match self
+                .state
+                .store
+                .set_upload_id(self.id, self.worker, upload_id)
+                .await
+            {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Copy::Retry(
+                    FailureCode::Interrupted,
+                    "the row was taken from this worker before its copy started".into(),
+                )),
+                Err(e) => Err(Copy::Retry(
+                    FailureCode::StorageUnavailable,
+                    format!("the row's upload could not be recorded: {e}"),
+                )),
+            }
+        })
     }
 }
 
@@ -521,6 +550,18 @@ async fn try_import(
     }
     let dest = media_path(&row.id);
     sweep::clear_row_staging(state, &row.id).await;
+    // An earlier owner of the row died copying it into the media bucket:
+    // abort its upload (the bucket would keep, and bill, its parts).
+    if let (Some(multipart), Some(old)) = (&state.media_multipart, &row.upload_id) {
+        match multipart.abort_multipart(&dest, old).await {
+            Ok(()) => {
+                tracing::info!(video = %row.id, "aborted the media upload an interrupted copy left")
+            }
+            Err(e) => {
+                tracing::debug!(video = %row.id, error = %e, "aborting an earlier media upload failed (it may be gone already)")
+            }
+        }
+    }
     let copied = copy::copy_object(
         copy::Object {
             source: source.store.as_ref(),
@@ -532,6 +573,7 @@ async fn try_import(
             e_tag: head.e_tag.filter(|_| job.source != Provider::HfBucket),
         },
         state.media.as_ref(),
+        state.media_multipart.as_ref(),
         &dest,
         &state.metrics.copied_bytes,
         copy::RateFloor {
