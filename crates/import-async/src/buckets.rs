@@ -87,7 +87,7 @@ impl Client {
         source
             .check_serves(request.provider(), request.bucket())
             .map_err(client_error)?;
-        let store = open_source(source, policy, hf_endpoint)
+        let store = import_providers::PreflightStore::open(source, policy, hf_endpoint)
             .await
             .map_err(client_error)?;
         Ok(preflight(request, store, prefix, options, |_, _| {}).await)
@@ -166,7 +166,7 @@ mod tests {
             bucket: "acme/fleet".into(),
             token: None,
         };
-        let policy = EndpointPolicy::new();
+        let policy = EndpointPolicy::from_allowed([hf.cdn_addr().to_string()]).unwrap();
 
         let uris = client
             .expand(

@@ -121,7 +121,7 @@ impl Client {
             .check_serves(request.provider(), request.bucket())
             .map_err(client_error)?;
         block_on(request.bucket(), async {
-            let store = open_source(source, policy, hf_endpoint)
+            let store = import_providers::PreflightStore::open(source, policy, hf_endpoint)
                 .await
                 .map_err(client_error)?;
             Ok(preflight(request, store, prefix, options, |_, _| {}).await)

@@ -718,6 +718,10 @@ pub struct VideoMetadata {
     /// absent (null) when the source declared none that could be checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_checksum: Option<ChecksumAlgorithm>,
+    /// *Extension*: the Hugging Face Hub's Xet hash of the object (its
+    /// `X-Xet-Hash`), for videos imported from a Hugging Face bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xet_hash: Option<String>,
 }
 
 /// `GET /api/video/{id}/status` answer (*extension*).

@@ -4,9 +4,10 @@
 //!
 //! | operation | request |
 //! | --- | --- |
-//! | head | `HEAD {hub}/buckets/{ns}/{name}/resolve/{path}` |
-//! | get, ranged get | `GET {hub}/buckets/{ns}/{name}/resolve/{path}` with `Range`; redirects (to the CDN) are followed |
-//! | list | `GET {hub}/api/buckets/{ns}/{name}/tree/{prefix}?recursive=true`, following `Link: <...>; rel="next"` |
+//! | head | `HEAD {hub}/buckets/{ns}/{name}/resolve/{path}`, **not** following the Hub's `302` to its CDN: the size is `X-Linked-Size` (a `3xx`'s `Content-Length` is the redirect's own body), the ETag `X-Linked-Etag` or `ETag`, the Xet hash `X-Xet-Hash`; `Content-Length` counts only on a `2xx`; when neither gives a size, `GET` with `Range: bytes=0-0` and `Content-Range` |
+//! | get, ranged get | `GET {hub}/buckets/{ns}/{name}/resolve/{path}` with `Range`; the redirect to the CDN is followed by hand (each hop checked by the endpoint guard, the token sent to the Hub's own origin only); a CDN answer without `Content-Length` is fine (the size is the redirect's `X-Linked-Size`) |
+//! | list | `GET {hub}/api/buckets/{ns}/{name}/tree/{prefix}?recursive=true&limit=1000`, following `Link: <...>; rel="next"`; the Hub matches the prefix as a string, so entries outside `prefix/` are dropped |
+//! | paths-info | `POST {hub}/api/buckets/{ns}/{name}/paths-info` `{"paths": [...]}`, at most 1,000 paths a request ([`HfBucketStore::paths_info`]) |
 //!
 //! `{hub}` is operator configuration ([`DEFAULT_HF_ENDPOINT`] by default),
 //! never part of an object URI. A token, when given, is sent as
@@ -15,7 +16,15 @@
 //! percent-encoded; object names are taken literally.
 //!
 //! Transient failures (connection errors, timeouts, 429 and 5xx answers) are
-//! retried a few times with exponential backoff before the request fails.
+//! retried a few times with exponential backoff before the request fails. A
+//! `429` waits as the Hub says (`RateLimit: "api";r=0;t=S`, or `Retry-After`),
+//! up to [`MAX_RATE_LIMIT_WAIT`]; a limit that resets later fails the request
+//! as transient with "the Hub's rate limit for this token is spent; it
+//! resets in N s".
+//!
+//! Messages follow the Hub's answers: `401` without a token means a private
+//! bucket, `401` with one a refused token, and `404` with a token "not found,
+//! or this token cannot read the bucket" (the Hub hides private buckets).
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -50,7 +59,13 @@ const STORE: &str = "HfBucket";
 /// Attempts after the first for transient failures.
 const MAX_RETRIES: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// Longest wait for the Hub's rate limit to reset before a request is
+/// retried; a limit that resets later fails the request (as transient).
+pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+/// Entries asked per listing page (the Hub's largest).
+const LIST_PAGE_LIMIT: usize = 1000;
+/// Paths per `paths-info` request, as the Hub takes them.
+pub const PATHS_INFO_BATCH: usize = 1000;
 
 /// The backoff of Hub requests: the core's rule, 250 ms doubling, 3 retries.
 fn retry_policy() -> RetryPolicy {
@@ -90,11 +105,33 @@ pub struct HfBucketStore {
 }
 
 struct Inner {
+    /// Follows no redirect: [`Inner::follow`] does, hop by hop.
     client: reqwest::Client,
     endpoint: Url,
     namespace: String,
     name: String,
     token: Option<Secret>,
+    /// Decides which redirect targets may be followed.
+    policy: EndpointPolicy,
+}
+
+/// What the Hub says of a file beyond its size and ETag, in the
+/// `extensions` of every `GetResult` of an [`HfBucketStore`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HubFileInfo {
+    /// The Xet hash (`X-Xet-Hash`).
+    pub xet_hash: Option<String>,
+}
+
+/// One file of a `paths-info` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubFile {
+    /// Its path in the bucket.
+    pub path: Path,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its Xet hash.
+    pub xet_hash: Option<String>,
 }
 
 impl HfBucketStore {
@@ -124,40 +161,12 @@ impl HfBucketStore {
                 "give a Hub access token with read access to the bucket, or none for a public bucket",
             ));
         }
-        let hub_origin = endpoint.origin();
-        let hub_host = endpoint.host_str().unwrap_or_default().to_owned();
-        let redirect_policy = policy.clone();
-        let trusted_hub_host = hub_host.clone();
-        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-            }
-            if attempt.url().origin() == hub_origin {
-                return attempt.follow();
-            }
-            // The Hub's host is trusted by the resolver, on its own port only.
-            if attempt
-                .url()
-                .host_str()
-                .is_some_and(|h| h.eq_ignore_ascii_case(&trusted_hub_host))
-            {
-                let refused = format!(
-                    "a redirect to `{}` is refused: the Hub's host on another port or scheme",
-                    display_url(attempt.url())
-                );
-                return attempt.error(GuardRefusal(refused));
-            }
-            match redirect_policy.check_redirect(attempt.url()) {
-                Ok(()) => attempt.follow(),
-                Err(reason) => attempt.error(GuardRefusal(reason)),
-            }
-        });
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(READ_TIMEOUT)
-            .redirect(redirect)
-            .dns_resolver(policy.resolver(&[hub_host]))
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(policy.resolver(&[endpoint.host_str().unwrap_or_default().to_owned()]))
             .build()
             .map_err(|e| ProviderError::Store(format!("cannot build the HTTP client: {e}")))?;
         Ok(HfBucketStore {
@@ -167,8 +176,57 @@ impl HfBucketStore {
                 namespace: namespace.to_owned(),
                 name: name.to_owned(),
                 token,
+                policy: policy.clone(),
             }),
         })
+    }
+
+    /// The files among `paths` that exist, asked `paths-info`
+    /// [`PATHS_INFO_BATCH`] at a time; a path the answer leaves out does not
+    /// exist (or is a folder).
+    pub async fn paths_info(&self, paths: &[Path]) -> object_store::Result<Vec<HubFile>> {
+        let inner = &self.inner;
+        let mut url = inner.base_segments(true);
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.push("paths-info");
+        }
+        let mut found = Vec::new();
+        for batch in paths.chunks(PATHS_INFO_BATCH) {
+            let body = serde_json::json!({
+                "paths": batch.iter().map(AsRef::as_ref).collect::<Vec<&str>>(),
+            });
+            let body = serde_json::to_vec(&body).map_err(|e| {
+                HfError::protocol(format!("encoding paths-info: {e}")).into_store("")
+            })?;
+            let response = inner
+                .send_with(Method::POST, &url, None, Some(Bytes::from(body)), false)
+                .await
+                .map_err(|e| e.into_store(""))?;
+            let page = read_at_most(response, MAX_LISTING_PAGE)
+                .await
+                .map_err(|e| HfError::from_reqwest(e).into_store(""))?;
+            let entries: Vec<TreeEntry> = serde_json::from_slice(&page).map_err(|e| {
+                HfError::protocol(format!(
+                    "a paths-info answer is not a JSON array of entries ({e})"
+                ))
+                .into_store("")
+            })?;
+            let asked: HashSet<&str> = batch.iter().map(AsRef::as_ref).collect();
+            for entry in entries {
+                if entry.kind != "file" || !asked.contains(entry.path.as_str()) {
+                    continue;
+                }
+                let xet_hash = entry.xet_hash.clone();
+                if let Some(meta) = entry_meta(entry) {
+                    found.push(HubFile {
+                        path: meta.location,
+                        size: meta.size,
+                        xet_hash,
+                    });
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// The bucket, `namespace/name`.
@@ -232,6 +290,8 @@ impl fmt::Display for HfBucketStore {
 pub(crate) struct HfError {
     kind: HfErrorKind,
     message: String,
+    /// Whether the request that failed carried the token.
+    with_token: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,6 +304,8 @@ enum HfErrorKind {
     Refused,
     /// An answer that does not follow the protocol.
     Protocol,
+    /// The Hub's rate limit is spent for longer than we wait.
+    RateLimited,
 }
 
 impl fmt::Display for HfError {
@@ -259,6 +321,15 @@ impl HfError {
         HfError {
             kind: HfErrorKind::Protocol,
             message: message.into(),
+            with_token: false,
+        }
+    }
+
+    fn refused(message: String) -> Self {
+        HfError {
+            kind: HfErrorKind::Refused,
+            message,
+            with_token: false,
         }
     }
 
@@ -283,24 +354,37 @@ impl HfError {
             Some(url) => format!("the Hugging Face Hub request to {url} failed: {text}"),
             None => format!("the Hugging Face Hub request failed: {text}"),
         };
-        HfError { kind, message }
+        HfError {
+            kind,
+            message,
+            with_token: false,
+        }
     }
 
     fn transient(&self) -> bool {
         match self.kind {
             HfErrorKind::Status(s) => s == 408 || s == 429 || (500..=599).contains(&s),
             HfErrorKind::Timeout | HfErrorKind::Connect | HfErrorKind::Transport => true,
-            HfErrorKind::Refused | HfErrorKind::Protocol => false,
+            HfErrorKind::RateLimited | HfErrorKind::Refused | HfErrorKind::Protocol => false,
         }
     }
 
     /// The classification [`crate::classify`] answers for this error.
     pub(crate) fn failure(&self) -> Failure {
         let (kind, message) = match self.kind {
+            HfErrorKind::Status(401) if !self.with_token => (
+                FailureKind::BadCredentials,
+                "the bucket is private (401 without a token): save an `hf_bucket` integration with a token that can read it".to_owned(),
+            ),
             HfErrorKind::Status(401) => (
                 FailureKind::BadCredentials,
-                "the Hugging Face token was refused (401 Unauthorized); give a valid Hub token with read access to the bucket".to_owned(),
+                "the token was refused (401 Unauthorized): give a valid Hugging Face token with read access to the bucket".to_owned(),
             ),
+            HfErrorKind::Status(404) if self.with_token => (
+                FailureKind::NotFound,
+                "not found, or this token cannot read the bucket (the Hub answers 404 for both); check the path and the token's access".to_owned(),
+            ),
+            HfErrorKind::RateLimited => (FailureKind::Transient, self.message.clone()),
             HfErrorKind::Status(403) => (
                 FailureKind::AccessDenied,
                 "access denied by the bucket (check the integration's Hugging Face token: it needs read access to this bucket)".to_owned(),
@@ -358,6 +442,8 @@ struct TreeEntry {
     uploaded_at: Option<String>,
     #[serde(default, rename = "lastModified")]
     last_modified: Option<String>,
+    #[serde(default, rename = "xetHash")]
+    xet_hash: Option<String>,
 }
 
 impl Inner {
@@ -393,8 +479,84 @@ impl Inner {
                 segments.push(prefix.as_ref());
             }
         }
-        url.query_pairs_mut().append_pair("recursive", "true");
+        url.query_pairs_mut()
+            .append_pair("recursive", "true")
+            .append_pair("limit", &LIST_PAGE_LIMIT.to_string());
         url
+    }
+
+    /// Whether a redirect from `from` to `next` may be followed, and with the
+    /// token: the Hub's own origin keeps it; another host gets no token and
+    /// must pass the endpoint guard; the Hub's host on another port or scheme
+    /// is refused (the resolver trusts that host).
+    fn check_hop(&self, next: &Url) -> Result<bool, HfError> {
+        if next.origin() == self.endpoint.origin() {
+            return Ok(true);
+        }
+        if let (Some(host), Some(port)) = (next.host_str(), next.port_or_known_default())
+            && self
+                .policy
+                .is_allowed(host.trim_start_matches('[').trim_end_matches(']'), port)
+        {
+            return Ok(false);
+        }
+        let hub_host = self.endpoint.host_str().unwrap_or_default();
+        if next
+            .host_str()
+            .is_some_and(|h| h.eq_ignore_ascii_case(hub_host))
+        {
+            return Err(HfError::refused(format!(
+                "a redirect to `{}` is refused: the Hub's host on another port or scheme",
+                display_url(next)
+            )));
+        }
+        self.policy
+            .check_redirect(next)
+            .map(|()| false)
+            .map_err(|reason| {
+                HfError::refused(format!(
+                    "{reason}; the operator can allow a trusted endpoint with `--allow-endpoint HOST:PORT`"
+                ))
+            })
+    }
+
+    /// `method` on `url`, following redirects by hand (each hop checked);
+    /// answers the final response and the headers of the first redirect.
+    async fn follow(
+        &self,
+        method: Method,
+        url: &Url,
+        range: Option<&str>,
+    ) -> Result<(reqwest::Response, Option<HeaderMap>), HfError> {
+        let mut url = url.clone();
+        let mut first_hop: Option<HeaderMap> = None;
+        let mut with_token = true;
+        for _ in 0..=MAX_REDIRECTS {
+            let response = self
+                .send_with(method.clone(), &url, range, None, true)
+                .await
+                .map_err(|e| HfError {
+                    with_token: e.with_token && with_token,
+                    ..e
+                })?;
+            if !response.status().is_redirection() {
+                return Ok((response, first_hop));
+            }
+            let location = header_str(response.headers(), header::LOCATION).ok_or_else(|| {
+                HfError::protocol("the Hub answered a redirect without a Location")
+            })?;
+            let next = url
+                .join(location)
+                .map_err(|e| HfError::protocol(format!("the Hub's redirect is not a URL ({e})")))?;
+            with_token = with_token && self.check_hop(&next)?;
+            if first_hop.is_none() {
+                first_hop = Some(response.headers().clone());
+            }
+            url = next;
+        }
+        Err(HfError::protocol(format!(
+            "more than {MAX_REDIRECTS} redirects"
+        )))
     }
 
     /// Send a request, retrying transient failures; non-2xx answers are errors.
@@ -404,11 +566,27 @@ impl Inner {
         url: &Url,
         range: Option<&str>,
     ) -> Result<reqwest::Response, HfError> {
+        self.send_with(method, url, range, None, false).await
+    }
+
+    /// Send one request (no redirect followed), retrying transient failures
+    /// and waiting out short rate limits; answers `2xx` (and `3xx` when
+    /// `redirects` is set), else an error. The token goes to the Hub's own
+    /// origin only.
+    async fn send_with(
+        &self,
+        method: Method,
+        url: &Url,
+        range: Option<&str>,
+        body: Option<Bytes>,
+        redirects: bool,
+    ) -> Result<reqwest::Response, HfError> {
         let policy = retry_policy();
+        let with_token = self.token.is_some() && url.origin() == self.endpoint.origin();
         let mut attempt = 0;
         loop {
             let mut request = self.client.request(method.clone(), url.clone());
-            if let Some(token) = &self.token {
+            if with_token && let Some(token) = &self.token {
                 let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                     .map_err(|_| {
                         HfError::protocol(
@@ -421,23 +599,45 @@ impl Inner {
             if let Some(range) = range {
                 request = request.header(header::RANGE, range);
             }
-            let (err, retry_after) = match request.send().await {
-                Ok(response) if response.status().is_success() => return Ok(response),
+            if let Some(body) = &body {
+                request = request
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let (err, told_wait) = match request.send().await {
+                Ok(response)
+                    if response.status().is_success()
+                        || (redirects && response.status().is_redirection()) =>
+                {
+                    return Ok(response);
+                }
                 Ok(response) => {
-                    let retry_after = response
-                        .headers()
-                        .get(header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                    (status_error(&method, url, response).await, retry_after)
+                    let told = rate_limit_wait(response.headers(), SystemTime::now());
+                    let mut err = status_error(&method, url, response).await;
+                    err.with_token = with_token;
+                    (err, told)
                 }
                 Err(e) => (HfError::from_reqwest(e), None),
             };
+            if err.kind == HfErrorKind::Status(429)
+                && let Some(wait) = told_wait
+                && wait > MAX_RATE_LIMIT_WAIT
+            {
+                return Err(HfError {
+                    kind: HfErrorKind::RateLimited,
+                    message: format!(
+                        "the Hub's rate limit for this token is spent; it resets in {} s (more than the {} s this server waits); the import will try again later",
+                        wait.as_secs(),
+                        MAX_RATE_LIMIT_WAIT.as_secs()
+                    ),
+                    with_token,
+                });
+            }
             if attempt >= policy.max_retries() || !err.transient() {
                 return Err(err);
             }
             let backoff = policy.backoff(attempt);
-            let wait = retry_after.map_or(backoff, |r| r.min(MAX_RETRY_AFTER).max(backoff));
+            let wait = told_wait.map_or(backoff, |told| told.max(backoff));
             tracing::debug!(
                 url = %display_url(url),
                 attempt,
@@ -449,6 +649,54 @@ impl Inner {
         }
     }
 
+    /// What a `HEAD` says of a file, as the official clients read it: the
+    /// Hub's `302` to its CDN is not followed; a redirect's size is
+    /// `X-Linked-Size` (its `Content-Length` is the redirect's own body), a
+    /// `2xx`'s is `Content-Length`; without either, a `GET` of its first byte
+    /// and `Content-Range`.
+    async fn head(&self, location: &Path, url: &Url) -> Result<(ObjectMeta, HubFileInfo), HfError> {
+        let response = self.send_with(Method::HEAD, url, None, None, true).await?;
+        let headers = response.headers().clone();
+        let info = HubFileInfo {
+            xet_hash: header_str(&headers, "x-xet-hash").map(str::to_owned),
+        };
+        let size = if response.status().is_redirection() {
+            header_u64(&headers, "x-linked-size")
+        } else {
+            // Read the header itself: reqwest reports 0 as the length of a HEAD body.
+            header_u64(&headers, "x-linked-size")
+                .or_else(|| header_u64(&headers, header::CONTENT_LENGTH))
+        };
+        if let Some(size) = size {
+            return Ok((meta_from_headers(location, &headers, size), info));
+        }
+        // Neither: ask for the first byte (an empty file answers 416 or 200 with 0).
+        let (response, hop) = self.follow(Method::GET, url, Some("bytes=0-0")).await?;
+        let got = response.headers().clone();
+        let size = match response.status() {
+            StatusCode::PARTIAL_CONTENT => header_str(&got, header::CONTENT_RANGE)
+                .and_then(parse_content_range)
+                .map(|(_, _, total)| total),
+            _ => header_u64(&got, header::CONTENT_LENGTH),
+        }
+        .ok_or_else(|| {
+            HfError::protocol("the Hub did not give the object's size (no X-Linked-Size, Content-Length or Content-Range)")
+        })?;
+        drop(response);
+        let meta_headers = hop
+            .as_ref()
+            .filter(|h| h.contains_key(header::ETAG) || h.contains_key("x-linked-etag"))
+            .unwrap_or(&headers);
+        let info = HubFileInfo {
+            xet_hash: info.xet_hash.or_else(|| {
+                hop.as_ref()
+                    .and_then(|h| header_str(h, "x-xet-hash"))
+                    .map(str::to_owned)
+            }),
+        };
+        Ok((meta_from_headers(location, meta_headers, size), info))
+    }
+
     /// Fetch one listing page: its files and the next page's URL.
     async fn list_page(&self, url: &Url) -> Result<(Vec<TreeEntry>, Option<Url>), HfError> {
         let response = self.send(Method::GET, url, None).await?;
@@ -456,13 +704,10 @@ impl Inner {
         if let Some(next) = &next
             && next.origin() != self.endpoint.origin()
         {
-            return Err(HfError {
-                kind: HfErrorKind::Refused,
-                message: format!(
-                    "the Hub's next-page link leaves the Hub (`{}`); the listing was stopped so the token is not sent elsewhere",
-                    display_url(next)
-                ),
-            });
+            return Err(HfError::refused(format!(
+                "the Hub's next-page link leaves the Hub (`{}`); the listing was stopped so the token is not sent elsewhere",
+                display_url(next)
+            )));
         }
         let body = read_at_most(response, MAX_LISTING_PAGE)
             .await
@@ -506,6 +751,41 @@ async fn status_error(method: &Method, url: &Url, response: reqwest::Response) -
     HfError {
         kind: HfErrorKind::Status(status.as_u16()),
         message,
+        with_token: false,
+    }
+}
+
+/// How long a `429` (or `503`) says to wait: the reset of a spent
+/// `RateLimit` (`"api";r=0;t=55`, the policy name any quoted string, as
+/// in `"api|resolvers";r=0;t=55`), or `Retry-After`, whichever is longer.
+fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let retry_after =
+        header_str(headers, header::RETRY_AFTER).and_then(|v| parse_retry_after(v, now));
+    let reset = headers
+        .get_all("ratelimit")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|item| {
+            let mut params = item.split(';').skip(1);
+            let (mut remaining, mut reset) = (None, None);
+            for param in params.by_ref() {
+                let Some((key, value)) = param.split_once('=') else {
+                    continue;
+                };
+                let value: Option<u64> = value.trim().parse().ok();
+                match key.trim() {
+                    "r" => remaining = value,
+                    "t" => reset = value,
+                    _ => {}
+                }
+            }
+            (remaining == Some(0)).then_some(reset).flatten()
+        })
+        .map(Duration::from_secs);
+    match (retry_after, reset) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -734,35 +1014,42 @@ impl ObjectStore for HfBucketStore {
         let url = inner.resolve_url(location);
 
         if options.head {
-            let response = inner
-                .send(Method::HEAD, &url, None)
+            let (meta, info) = inner
+                .head(location, &url)
                 .await
                 .map_err(|e| e.into_store(path))?;
-            let headers = response.headers();
-            // Read the header itself: reqwest reports 0 as the length of a HEAD body.
-            let size = header_u64(headers, header::CONTENT_LENGTH)
-                .or_else(|| header_u64(headers, "x-linked-size"))
-                .ok_or_else(|| {
-                    HfError::protocol("the Hub did not give the object's size").into_store(path)
-                })?;
-            let meta = meta_from_headers(location, headers, size);
             options.check_preconditions(&meta)?;
+            let mut extensions = Extensions::default();
+            extensions.insert(info);
             return Ok(GetResult {
                 payload: GetResultPayload::Stream(stream::empty().boxed()),
                 range: 0..meta.size,
                 meta,
                 attributes: Attributes::new(),
-                extensions: Extensions::default(),
+                extensions,
             });
         }
 
         let range_header = options.range.as_ref().map(GetRange::to_string);
-        let response = inner
-            .send(Method::GET, &url, range_header.as_deref())
+        let (response, hop) = inner
+            .follow(Method::GET, &url, range_header.as_deref())
             .await
             .map_err(|e| e.into_store(path))?;
         let status = response.status();
         let headers = response.headers().clone();
+        let hop = hop.unwrap_or_default();
+        let linked_size = header_u64(&hop, "x-linked-size");
+        let info = HubFileInfo {
+            xet_hash: header_str(&hop, "x-xet-hash")
+                .or_else(|| header_str(&headers, "x-xet-hash"))
+                .map(str::to_owned),
+        };
+        // The version the Hub names (its redirect's ETag), else the CDN's.
+        let meta_headers = if hop.contains_key("x-linked-etag") || hop.contains_key(header::ETAG) {
+            &hop
+        } else {
+            &headers
+        };
         let body_path = path.to_owned();
         let body: BoxStream<'static, object_store::Result<Bytes>> = response
             .bytes_stream()
@@ -777,17 +1064,19 @@ impl ObjectStore for HfBucketStore {
                         .into_store(path)
                 })?;
             (
-                meta_from_headers(location, &headers, total),
+                meta_from_headers(location, meta_headers, total),
                 start..end + 1,
                 body,
             )
         } else {
+            // The CDN may stream without Content-Length: the Hub's
+            // X-Linked-Size says the size then.
             let size = header_u64(&headers, header::CONTENT_LENGTH)
-                .or_else(|| header_u64(&headers, "x-linked-size"))
+                .or(linked_size)
                 .ok_or_else(|| {
-                    HfError::protocol("the Hub did not give the object's size").into_store(path)
+                    HfError::protocol("the Hub gave the object's size neither in its redirect (X-Linked-Size) nor in the download (Content-Length)").into_store(path)
                 })?;
-            let meta = meta_from_headers(location, &headers, size);
+            let meta = meta_from_headers(location, meta_headers, size);
             match &options.range {
                 // The server ignored the range: cut it out of the full body.
                 Some(range) => {
@@ -795,6 +1084,7 @@ impl ObjectStore for HfBucketStore {
                         HfError {
                             kind: HfErrorKind::Status(416),
                             message: e.to_string(),
+                            with_token: false,
                         }
                         .into_store(path)
                     })?;
@@ -805,12 +1095,14 @@ impl ObjectStore for HfBucketStore {
             }
         };
         options.check_preconditions(&meta)?;
+        let mut extensions = Extensions::default();
+        extensions.insert(info);
         Ok(GetResult {
             payload: GetResultPayload::Stream(payload),
             meta,
             range,
             attributes: Attributes::new(),
-            extensions: Extensions::default(),
+            extensions,
         })
     }
 
@@ -938,11 +1230,11 @@ mod tests {
         let tree = s.inner.tree_url(Some(&Path::parse("day 1/a").unwrap()));
         assert_eq!(
             tree.as_str(),
-            "https://hub.example/mirror/api/buckets/acme/fleet/tree/day%201%2Fa?recursive=true"
+            "https://hub.example/mirror/api/buckets/acme/fleet/tree/day%201%2Fa?recursive=true&limit=1000"
         );
         assert_eq!(
             s.inner.tree_url(Some(&Path::ROOT)).as_str(),
-            "https://hub.example/mirror/api/buckets/acme/fleet/tree?recursive=true"
+            "https://hub.example/mirror/api/buckets/acme/fleet/tree?recursive=true&limit=1000"
         );
     }
 

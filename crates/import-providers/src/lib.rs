@@ -68,7 +68,9 @@ pub use config::{GCS_ADDRESS_FIELDS, GcsServiceAccount, S3Credentials, Secret, S
 pub use endpoint::{EndpointPolicy, check_source, forbidden_reason};
 pub use error::{Failure, FailureKind, ProviderError, classify};
 pub use expand::expand;
-pub use hf::{DEFAULT_HF_ENDPOINT, HfBucketStore};
+pub use hf::{
+    DEFAULT_HF_ENDPOINT, HfBucketStore, HubFile, HubFileInfo, MAX_RATE_LIMIT_WAIT, PATHS_INFO_BATCH,
+};
 /// The prefix grammar and the request split live in the core; re-exported
 /// here for callers of [`expand`].
 pub use import_core::{PrefixError, PrefixUri, split_requests};
@@ -79,5 +81,5 @@ pub use open::{
 pub use path::object_path;
 pub use preflight::{
     DEFAULT_PREFLIGHT_CONCURRENCY, ObjectCheck, ObjectReport, PreflightOptions, PreflightReport,
-    preflight,
+    PreflightStore, preflight,
 };

@@ -1,16 +1,21 @@
 //! Pre-flight checks: before an import is sent, look at every object in the
 //! bucket the way the importer will, and say what would fail.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::stream::{self, StreamExt};
 use import_core::{CloudUri, ImportRequest, NotMp4, SNIFF_LEN, object_in_prefix, sniff_mp4};
+use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::Serialize;
 
-use crate::error::{FailureKind, NOT_FOUND, classify};
+use crate::config::SourceConfig;
+use crate::endpoint::{EndpointPolicy, check_source};
+use crate::error::{FailureKind, NOT_FOUND, ProviderError, classify};
+use crate::hf::HfBucketStore;
 use crate::path::object_path;
 
 /// Objects checked at the same time by default.
@@ -240,6 +245,52 @@ fn human_bytes(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// The bucket a pre-flight reads: any store, and for a Hugging Face bucket
+/// the [`HfBucketStore`] itself, whose `paths-info` answers for 1,000
+/// objects at a time. Made from an `Arc<dyn ObjectStore>` (every object is
+/// checked with `HEAD`), or opened with [`PreflightStore::open`].
+#[derive(Debug, Clone)]
+pub struct PreflightStore {
+    store: Arc<dyn ObjectStore>,
+    hub: Option<HfBucketStore>,
+}
+
+impl From<Arc<dyn ObjectStore>> for PreflightStore {
+    fn from(store: Arc<dyn ObjectStore>) -> Self {
+        PreflightStore { store, hub: None }
+    }
+}
+
+impl From<HfBucketStore> for PreflightStore {
+    fn from(hub: HfBucketStore) -> Self {
+        PreflightStore {
+            store: Arc::new(hub.clone()),
+            hub: Some(hub),
+        }
+    }
+}
+
+impl PreflightStore {
+    /// Open the bucket of `config` as [`open_source`](crate::open_source)
+    /// does (the endpoint guard applies), keeping a Hugging Face bucket's
+    /// `paths-info`.
+    pub async fn open(
+        config: &SourceConfig,
+        policy: &EndpointPolicy,
+        hf_endpoint: &str,
+    ) -> Result<PreflightStore, ProviderError> {
+        match config {
+            SourceConfig::Hf { bucket, token } => {
+                check_source(config, policy).await?;
+                Ok(HfBucketStore::new(hf_endpoint, bucket, token.clone(), policy)?.into())
+            }
+            _ => Ok(crate::open_source(config, policy, hf_endpoint)
+                .await?
+                .into()),
+        }
+    }
+}
+
 /// What checking one object ended with.
 enum Outcome {
     Checked(ObjectCheck),
@@ -288,7 +339,12 @@ impl Shared {
     }
 }
 
-async fn check_object(store: &dyn ObjectStore, uri: &CloudUri, shared: &Shared) -> Outcome {
+async fn check_object(
+    store: &dyn ObjectStore,
+    uri: &CloudUri,
+    shared: &Shared,
+    known_size: Option<u64>,
+) -> Outcome {
     let path = match object_path(uri.object()) {
         Ok(path) => path,
         Err(err) => {
@@ -300,21 +356,24 @@ async fn check_object(store: &dyn ObjectStore, uri: &CloudUri, shared: &Shared) 
     if shared.stopped() {
         return Outcome::Checked(ObjectCheck::NotChecked);
     }
-    let meta = match store.head(&path).await {
-        Ok(meta) => meta,
-        Err(err) => return shared.failure(&err),
+    let size = match known_size {
+        Some(size) => size,
+        None => match store.head(&path).await {
+            Ok(meta) => meta.size,
+            Err(err) => return shared.failure(&err),
+        },
     };
     shared.accepted.store(true, Ordering::Relaxed);
-    if meta.size == 0 {
+    if size == 0 {
         return Outcome::Checked(ObjectCheck::Empty);
     }
-    let len = meta.size.min(SNIFF_LEN as u64);
+    let len = size.min(SNIFF_LEN as u64);
     let head = match store.get_range(&path, 0..len).await {
         Ok(head) => head,
         Err(err) => return shared.failure(&err),
     };
     Outcome::Checked(match sniff_mp4(&head) {
-        Ok(_brand) => ObjectCheck::Ok { size: meta.size },
+        Ok(_brand) => ObjectCheck::Ok { size },
         Err(NotMp4::Empty) => ObjectCheck::Empty,
         Err(reason) => ObjectCheck::NotMp4 {
             reason: reason.to_string(),
@@ -396,11 +455,12 @@ impl<F: Fn(usize, usize)> Tally<'_, F> {
 /// ```
 pub async fn preflight(
     request: &ImportRequest,
-    store: Arc<dyn ObjectStore>,
+    store: impl Into<PreflightStore>,
     prefix: Option<&str>,
     options: &PreflightOptions,
     on_done: impl Fn(usize, usize) + Send + Sync,
 ) -> PreflightReport {
+    let PreflightStore { store, hub } = store.into();
     let uris: Vec<&CloudUri> = request.uris().collect();
     let mut tally = Tally {
         checks: vec![None; uris.len()],
@@ -423,15 +483,70 @@ pub async fn preflight(
 
     let shared = Shared::default();
     let store = store.as_ref();
-    let mut to_check = to_check.into_iter();
+    // A Hugging Face bucket answers which objects exist, and their sizes,
+    // 1,000 at a time (`paths-info`): no HEAD per object.
+    let mut sizes: Option<HashMap<String, u64>> = None;
+    if let Some(hub) = &hub
+        && !to_check.is_empty()
+    {
+        let paths: Vec<Path> = to_check
+            .iter()
+            .filter_map(|&i| object_path(uris[i].object()).ok())
+            .collect();
+        match hub.paths_info(&paths).await {
+            Ok(files) => {
+                shared.accepted.store(true, Ordering::Relaxed);
+                sizes = Some(
+                    files
+                        .into_iter()
+                        .map(|f| (f.path.as_ref().to_owned(), f.size))
+                        .collect(),
+                );
+            }
+            Err(err) => {
+                let failure = classify(&err);
+                if matches!(
+                    failure.kind,
+                    FailureKind::BadCredentials | FailureKind::AccessDenied | FailureKind::NotFound
+                ) {
+                    // The bucket itself refused (a 404 hides a private one).
+                    shared.stop.store(true, Ordering::Relaxed);
+                    tally.credentials = Some(failure.message);
+                }
+                // Anything else: check each object the usual way.
+            }
+        }
+    }
+    let known = |index: usize| -> Result<Option<u64>, ()> {
+        let Some(sizes) = &sizes else { return Ok(None) };
+        let Ok(path) = object_path(uris[index].object()) else {
+            // check_object reports the bad name.
+            return Ok(None);
+        };
+        sizes.get(path.as_ref()).copied().map(Some).ok_or(())
+    };
+    let mut pending = Vec::with_capacity(to_check.len());
+    for index in to_check {
+        match known(index) {
+            // Left out of the paths-info answer: it does not exist.
+            Err(()) if sizes.is_some() => {
+                tally.record(index, Outcome::Checked(ObjectCheck::Missing))
+            }
+            Err(()) | Ok(None) => pending.push((index, None)),
+            Ok(Some(size)) => pending.push((index, Some(size))),
+        }
+    }
+    let mut to_check = pending.into_iter();
     // The first object alone: a refused key costs one request, not `concurrency`.
-    if let Some(first) = to_check.next() {
-        let outcome = check_object(store, uris[first], &shared).await;
+    if let Some((first, size)) = to_check.next() {
+        let outcome = check_object(store, uris[first], &shared, size).await;
         tally.record(first, outcome);
     }
     let (uris, shared) = (&uris, &shared);
     let mut rest = stream::iter(to_check)
-        .map(|index| async move { (index, check_object(store, uris[index], shared).await) })
+        .map(|(index, size)| async move {
+            (index, check_object(store, uris[index], shared, size).await)
+        })
         .buffer_unordered(options.concurrency.max(1));
     while let Some((index, outcome)) = rest.next().await {
         tally.record(index, outcome);

@@ -46,7 +46,7 @@ async fn s3_store(endpoint: &str, secret: &str) -> Arc<dyn ObjectStore> {
 /// Runs a pre-flight and checks the progress callback went from 1 to total.
 async fn run(
     request: &ImportRequest,
-    store: Arc<dyn ObjectStore>,
+    store: impl Into<import_providers::PreflightStore>,
     prefix: Option<&str>,
     concurrency: usize,
 ) -> PreflightReport {
@@ -232,10 +232,17 @@ fn hf_config(bucket: &str, token: Option<&str>) -> SourceConfig {
     }
 }
 
-async fn hf_store(hf: &HfStandIn, config: &SourceConfig) -> Arc<dyn ObjectStore> {
-    open_source(config, &EndpointPolicy::new(), &hf.endpoint())
+/// The bucket as a pre-flight opens it, with the Hub's paths-info.
+async fn hf_preflight(hf: &HfStandIn, config: &SourceConfig) -> import_providers::PreflightStore {
+    let policy = EndpointPolicy::from_allowed([hf.cdn_addr().to_string()]).unwrap();
+    import_providers::PreflightStore::open(config, &policy, &hf.endpoint())
         .await
         .unwrap()
+}
+
+async fn hf_store(hf: &HfStandIn, config: &SourceConfig) -> Arc<dyn ObjectStore> {
+    let policy = EndpointPolicy::from_allowed([hf.cdn_addr().to_string()]).unwrap();
+    open_source(config, &policy, &hf.endpoint()).await.unwrap()
 }
 
 #[tokio::test]
@@ -262,8 +269,13 @@ async fn hf_public_and_private_buckets() {
         .collect()
     };
 
-    let store = hf_store(&hf, &hf_config("public", None)).await;
+    // paths-info answers for the four at once (the missing one needs no
+    // more), then a ranged read of each that exists (the Hub's redirect and
+    // the CDN): 7 requests, no HEAD.
+    let store = hf_preflight(&hf, &hf_config("public", None)).await;
+    let before = hf.requests();
     let report = run(&request(&uris("public")), store, Some("day1/"), 8).await;
+    assert_eq!(hf.requests() - before, 7);
     let checks: Vec<&ObjectCheck> = report.objects.iter().map(|o| &o.check).collect();
     let size = clip.len() as u64;
     assert!(
@@ -276,13 +288,13 @@ async fn hf_public_and_private_buckets() {
         "{report}"
     );
 
-    let store = hf_store(&hf, &hf_config("private", Some(HF_TOKEN))).await;
+    let store = hf_preflight(&hf, &hf_config("private", Some(HF_TOKEN))).await;
     let report = run(&request(&uris("private")), store, None, 8).await;
     assert_eq!(report.ready().count(), 2, "{report}");
     assert_eq!(report.credentials, None);
 
     // No token for a private bucket: reported once, one request sent.
-    let store = hf_store(&hf, &hf_config("private", None)).await;
+    let store = hf_preflight(&hf, &hf_config("private", None)).await;
     let before = hf.requests();
     let report = run(&request(&uris("private")), store, None, 8).await;
     assert_eq!(hf.requests() - before, 1);
@@ -297,7 +309,7 @@ async fn hf_public_and_private_buckets() {
 
     // A wrong token: access denied before anything worked is a credentials problem too.
     let wrong = "hf_wrong_token_value_42";
-    let store = hf_store(&hf, &hf_config("private", Some(wrong))).await;
+    let store = hf_preflight(&hf, &hf_config("private", Some(wrong))).await;
     let report = run(&request(&uris("private")), store, None, 8).await;
     assert!(report.credentials.is_some(), "{report}");
     assert!(!format!("{report} {report:?}").contains(wrong));

@@ -346,7 +346,12 @@ async fn hugging_face_bucket_import() {
     hf.put("acme", "public-cams", "b.mp4", &mp4(640, 480, 2000))
         .unwrap();
     let endpoint = hf.endpoint();
-    let env = env_with(|c| c.hf_endpoint = endpoint).await;
+    let cdn = hf.cdn_addr().to_string();
+    let env = env_with(|c| {
+        c.hf_endpoint = endpoint;
+        c.allow_endpoints.push(cdn);
+    })
+    .await;
     let (status, _) = env
         .post("/api/cloud-integrations/hf-bucket", json!({"name": "hf", "type": "hf_bucket", "token": "hf_token_abc", "bucket": "acme/cams", "prefix": null}))
         .await;
@@ -376,7 +381,11 @@ async fn hugging_face_bucket_import() {
     // A private bucket without a token fails the row, not the request.
     let env2 = env_with({
         let e = hf.endpoint();
-        move |c| c.hf_endpoint = e
+        let cdn = hf.cdn_addr().to_string();
+        move |c| {
+            c.hf_endpoint = e;
+            c.allow_endpoints.push(cdn);
+        }
     })
     .await;
     let (_, up) = env2
@@ -515,8 +524,10 @@ async fn a_source_under_the_rate_floor_fails_with_the_rate_named() {
     });
     hf.put("acme", "drip", "slow.mp4", &video).unwrap();
     let endpoint = hf.endpoint();
+    let cdn = hf.cdn_addr().to_string();
     let env = env_with(move |c| {
         c.hf_endpoint = endpoint;
+        c.allow_endpoints.push(cdn);
         c.min_source_rate = 1 << 20;
         c.source_rate_window = std::time::Duration::from_secs(1);
         c.max_attempts = 2;

@@ -296,7 +296,12 @@ async fn a_cancel_stops_a_copy_in_flight_within_seconds() {
     });
     hf.put("acme", "slow", "big.mp4", &video).unwrap();
     let endpoint = hf.endpoint();
-    let env = env_with(move |c| c.hf_endpoint = endpoint).await;
+    let cdn = hf.cdn_addr().to_string();
+    let env = env_with(move |c| {
+        c.hf_endpoint = endpoint;
+        c.allow_endpoints.push(cdn);
+    })
+    .await;
     let (status, up) = env
         .post(
             "/api/hf-buckets/upload",

@@ -55,6 +55,7 @@ fn metadata() -> VideoMetadata {
         height: Some(480),
         codec: Some("avc1".into()),
         verified_checksum: Some(import_core::ChecksumAlgorithm::Crc32c),
+        xet_hash: Some("ab".repeat(32)),
     }
 }
 

@@ -1,26 +1,36 @@
 //! A test double of the Hugging Face Hub's Storage Bucket routes.
 //!
 //! No emulator of the Hub exists, so [`HfStandIn`] is an honest test double:
-//! a small axum server on `127.0.0.1:PORT` that serves a folder laid out as
-//! `<root>/<namespace>/<name>/<path>` through the few routes a bucket reader
-//! needs, with the Hub's shapes (status codes, headers, JSON entries,
-//! redirects, pagination). It is not the Hub: only what is listed here
-//! exists, and the JSON entries carry only `type`, `path` and `size`.
+//! a small axum server on `127.0.0.1:PORT` (the Hub) and a second one on
+//! another port (its CDN) that serve a folder laid out as
+//! `<root>/<namespace>/<name>/<path>` through the routes a bucket reader
+//! needs, with the Hub's shapes. Each behaviour comes from the Hub's Storage
+//! Buckets documentation and from what the official client
+//! (`huggingface_hub` 2.4: `get_bucket_file_metadata`, `list_bucket_tree`,
+//! `get_bucket_paths_info`, `HfFileSystem`) sends and expects; a test drives
+//! this double with that client (`cargo xtask test`).
 //!
 //! | request | answer |
 //! | --- | --- |
-//! | `HEAD /buckets/{ns}/{name}/resolve/{path}` | 200 with `Content-Length`, `ETag`, `Last-Modified`, `Accept-Ranges: bytes` |
-//! | `GET /buckets/{ns}/{name}/resolve/{path}` | `302` to `/cdn/{ns}/{name}/{path}?sig=…` like the real Hub (clients must follow redirects), or the bytes directly when [`HfOptions::redirect`] is off |
-//! | `GET /cdn/{ns}/{name}/{path}?sig=…` | the bytes: 200, or 206 with `Content-Range` for `Range: bytes=a-b`, `bytes=a-`, `bytes=-n`; 416 when unsatisfiable. Like a presigned CDN URL it needs no token, only a valid `sig` (else 403) |
-//! | `GET /api/buckets/{ns}/{name}/tree[/{prefix}][?recursive=true]` | JSON array of `{"type":"file","path","size"}` (and `{"type":"directory","path"}` when not recursive), sorted by path, at most [`HfOptions::page_size`] a page; more pages via `Link: <url>; rel="next"` (a `cursor` query parameter) |
-//! | `POST /api/buckets/{ns}/{name}/paths-info` `{"paths":[...]}` | the entries of the paths that exist |
+//! | `HEAD /buckets/{ns}/{name}/resolve/{path}` | `302` to the CDN (another port) with `X-Linked-Size`, `X-Linked-Etag`, `ETag`, `X-Xet-Hash`, `Link: <…/xet-read-token>; rel="xet-auth"` and the `Content-Length` of the redirect's own ~1 KB body, as the Hub does; with [`HfOptions::linked_size`] off, no `X-Linked-Size`; with [`HfOptions::redirect`] off, `200` with the file's `Content-Length` |
+//! | `GET /buckets/{ns}/{name}/resolve/{path}` | the same `302` (and body), or the bytes when [`HfOptions::redirect`] is off |
+//! | CDN `GET /cdn/{ns}/{name}/{path}?sig=…` | the bytes: 200, or 206 with `Content-Range` for one range; 416 when unsatisfiable; without `Content-Length` when [`HfOptions::cdn_content_length`] is off; no token needed, a valid `sig` (else 403). `HEAD` answers `405` when [`HfOptions::cdn_refuses_head`] is on |
+//! | `GET /api/buckets/{ns}/{name}` | `{"id","private","createdAt","size","totalFiles"}` |
+//! | `GET /api/buckets/{ns}/{name}/tree[/{prefix}][?recursive=true][&limit=N]` | JSON array of `{"type":"file","path","size","xetHash","mtime","uploadedAt"}` and `{"type":"directory","path","uploadedAt"}`, sorted by path; the prefix is matched **as a string** (`day1` also lists `day10/…`) when recursive, a folder's children otherwise; an empty array (not 404) when nothing matches; pages of `limit` (at most [`HfOptions::page_size`]) linked by `Link: <url>; rel="next"` |
+//! | `POST /api/buckets/{ns}/{name}/paths-info` `{"paths":[...]}` | the file entries of the paths that exist (missing paths and folders left out) |
 //!
-//! Errors: an unknown bucket answers 404, a private bucket 401 without an
-//! `Authorization: Bearer <token>` header and 403 with a wrong token, a
-//! missing file or folder 404, and a path with an empty, `.` or `..`
-//! segment 400. Error bodies are `{"error": "..."}` with an `X-Error-Code`
-//! header. File bodies are streamed from disk, so memory does not grow with
-//! file size.
+//! Errors: an unknown bucket answers 404 (`X-Error-Code: RepoNotFound`), a
+//! private bucket 401 without a token and **404** with a token that cannot
+//! read it (the Hub hides private buckets), a missing file 404
+//! (`EntryNotFound`), a path with an empty, `.` or `..` segment 400. Error
+//! bodies are `{"error": "..."}`. With [`HfOptions::rate_limited`] the first
+//! N requests to the Hub (not the CDN) answer `429` with
+//! `RateLimit: "api";r=0;t=T`, `RateLimit-Policy` and `Retry-After: T`.
+//!
+//! Not the Hub: the `X-Xet-Hash` is a stand-in with its shape (64 hex
+//! digits from the file's size and modification time, not a Merkle hash of
+//! its bytes), there is no Xet storage behind `xet-read-token`, and file
+//! bodies are streamed from disk.
 //!
 //! The endpoint is configuration (like `HF_ENDPOINT`): point a client at
 //! [`HfStandIn::endpoint`] instead of the Hub.
@@ -70,6 +80,18 @@ pub struct HfOptions {
     /// Wait this long before each 64 KiB chunk of a file's body: a slow
     /// source, to keep a copy in flight (default none).
     pub chunk_delay: Option<std::time::Duration>,
+    /// Send `X-Linked-Size` with the Hub's redirects (default `true`); off,
+    /// a reader must find the size another way.
+    pub linked_size: bool,
+    /// The CDN sends `Content-Length` (default `true`); off, its bodies are
+    /// chunked.
+    pub cdn_content_length: bool,
+    /// The CDN answers `HEAD` with `405` (default `false`).
+    pub cdn_refuses_head: bool,
+    /// The first this many requests to the Hub answer `429` (default 0).
+    pub rate_limited: usize,
+    /// The reset, in seconds, those `429` announce (default 1).
+    pub rate_limit_reset_secs: u64,
 }
 
 impl Default for HfOptions {
@@ -79,6 +101,11 @@ impl Default for HfOptions {
             page_size: DEFAULT_PAGE_SIZE,
             root: None,
             chunk_delay: None,
+            linked_size: true,
+            cdn_content_length: true,
+            cdn_refuses_head: false,
+            rate_limited: 0,
+            rate_limit_reset_secs: 1,
         }
     }
 }
@@ -98,6 +125,7 @@ impl Default for HfOptions {
 #[derive(Debug)]
 pub struct HfStandIn {
     server: ServerTask,
+    _cdn: ServerTask,
     state: Arc<HfState>,
     // Kept last so the server stops before the folder goes.
     _owned_root: Option<TempDir>,
@@ -132,9 +160,17 @@ impl HfStandIn {
         };
         let listener = ServerTask::bind_loopback().await?;
         let addr = listener.local_addr()?;
+        let cdn_listener = ServerTask::bind_loopback().await?;
+        let cdn_addr = cdn_listener.local_addr()?;
         let state = Arc::new(HfState {
             root,
             endpoint: format!("http://{addr}"),
+            cdn_endpoint: format!("http://{cdn_addr}"),
+            linked_size: options.linked_size,
+            cdn_content_length: options.cdn_content_length,
+            cdn_refuses_head: options.cdn_refuses_head,
+            rate_limited: AtomicU64::new(options.rate_limited as u64),
+            rate_limit_reset_secs: options.rate_limit_reset_secs,
             redirect: options.redirect,
             page_size: options.page_size,
             buckets: RwLock::new(HashMap::new()),
@@ -145,9 +181,14 @@ impl HfStandIn {
         });
         let router = router(Arc::clone(&state));
         let server = ServerTask::spawn(listener, TowerToHyperService::new(router))?;
-        tracing::debug!(%addr, root = %state.root.display(), "HF double started");
+        let cdn = ServerTask::spawn(
+            cdn_listener,
+            TowerToHyperService::new(cdn_router(Arc::clone(&state))),
+        )?;
+        tracing::debug!(%addr, %cdn_addr, root = %state.root.display(), "HF double started");
         Ok(Self {
             server,
+            _cdn: cdn,
             state,
             _owned_root: owned,
         })
@@ -169,6 +210,13 @@ impl HfStandIn {
     /// The socket address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.server.addr()
+    }
+
+    /// The address of its CDN (another port): the Hub redirects downloads
+    /// there, so a reader guarded against local addresses must allow it
+    /// (`--allow-endpoint`), as it would allow a local MinIO.
+    pub fn cdn_addr(&self) -> SocketAddr {
+        self._cdn.addr()
     }
 
     /// The folder served, laid out as `<namespace>/<name>/<path>`.
@@ -275,6 +323,13 @@ fn join_checked(base: &Path, rel: &str) -> Option<PathBuf> {
 struct HfState {
     root: PathBuf,
     endpoint: String,
+    cdn_endpoint: String,
+    linked_size: bool,
+    cdn_content_length: bool,
+    cdn_refuses_head: bool,
+    /// `429` answers left to give.
+    rate_limited: AtomicU64,
+    rate_limit_reset_secs: u64,
     redirect: bool,
     page_size: usize,
     /// `(namespace, name)` → token of a private bucket, `None` when public.
@@ -314,7 +369,8 @@ impl HfState {
                 .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
                 .map(|(_, token)| token.trim());
             if given != Some(expected.as_str()) {
-                return Err(Reject::WrongToken);
+                // The Hub hides a private bucket from a token that cannot read it.
+                return Err(Reject::NoBucket(format!("{ns}/{name}")));
             }
         }
         Ok(self.root.join(ns).join(name))
@@ -338,10 +394,25 @@ fn router(state: Shared) -> Router {
             "/buckets/{ns}/{name}/resolve/{*path}",
             get(resolve_get).head(resolve_head),
         )
-        .route("/cdn/{ns}/{name}/{*path}", get(cdn_get))
+        .route("/api/buckets/{ns}/{name}", get(bucket_info))
         .route("/api/buckets/{ns}/{name}/tree", get(tree_root))
         .route("/api/buckets/{ns}/{name}/tree/{*prefix}", get(tree_prefix))
         .route("/api/buckets/{ns}/{name}/paths-info", post(paths_info))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            rate_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            count_request,
+        ))
+        .with_state(state)
+}
+
+/// The CDN: another listener, as the Hub's CDN is another host.
+fn cdn_router(state: Shared) -> Router {
+    Router::new()
+        .route("/cdn/{ns}/{name}/{*path}", get(cdn_get).head(cdn_head))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             count_request,
@@ -352,6 +423,69 @@ fn router(state: Shared) -> Router {
 async fn count_request(State(state): State<Shared>, request: Request, next: Next) -> Response {
     state.requests.fetch_add(1, Ordering::Relaxed);
     next.run(request).await
+}
+
+/// The first [`HfOptions::rate_limited`] requests answer `429` as the Hub
+/// does when a token's quota for the window is spent.
+async fn rate_limit(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let spent = state
+        .rate_limited
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            left.checked_sub(1)
+        })
+        .is_ok();
+    if !spent {
+        return next.run(request).await;
+    }
+    let t = state.rate_limit_reset_secs;
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        axum::Json(
+            serde_json::json!({ "error": "You have exceeded our hourly quotas for action: api" }),
+        ),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("ratelimit", format!("\"api\";r=0;t={t}")),
+        (
+            "ratelimit-policy",
+            "\"fixed window\";\"api\";q=500;w=300".to_owned(),
+        ),
+        ("retry-after", t.to_string()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
+
+/// A stand-in with the Xet hash's shape (64 hex digits), from the file's
+/// size and modification time.
+fn xet_hash(meta: &std::fs::Metadata) -> String {
+    let nanos = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let seed = format!("{:x}{nanos:x}", meta.len());
+    let mut out = String::with_capacity(64);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    while out.len() < 64 {
+        for b in seed.bytes().chain(out.len().to_le_bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        out.push_str(&format!("{h:016x}"));
+    }
+    out.truncate(64);
+    out
+}
+
+/// An RFC 3339 time in UTC with a `Z`, as the Hub writes `mtime`.
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
 }
 
 /// Why a request is refused.
@@ -367,8 +501,6 @@ enum Reject {
     NoEntry(String),
     /// 401: a private bucket and no `Authorization` header.
     NoToken,
-    /// 403: a token that does not open the bucket.
-    WrongToken,
     /// 403: a `/cdn` URL without a valid signature.
     BadSignature,
     /// 500.
@@ -398,11 +530,6 @@ impl IntoResponse for Reject {
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized",
                 "This bucket is private: send Authorization: Bearer <token>".to_owned(),
-            ),
-            Reject::WrongToken => (
-                StatusCode::FORBIDDEN,
-                "Forbidden",
-                "The token does not give access to this bucket".to_owned(),
             ),
             Reject::BadSignature => (
                 StatusCode::FORBIDDEN,
@@ -460,6 +587,64 @@ fn file_headers(meta: &std::fs::Metadata) -> HeaderMap {
     headers
 }
 
+/// The Hub's redirect to its CDN, with the headers the Hub puts on it.
+fn redirect_to_cdn(
+    state: &HfState,
+    ns: &str,
+    name: &str,
+    path: &str,
+    meta: &std::fs::Metadata,
+    head: bool,
+) -> Response {
+    let location = format!(
+        "{}/cdn/{}/{}/{}?sig={}",
+        state.cdn_endpoint,
+        encode_component(ns),
+        encode_component(name),
+        encode_path(path),
+        state.sign(ns, name, path)
+    );
+    let body = format!("Found. Redirecting to {location}{}", " ".repeat(900));
+    let mut headers = file_headers(meta);
+    headers.remove(header::ACCEPT_RANGES);
+    headers.remove(header::CONTENT_TYPE);
+    let pairs = [
+        ("location", location.clone()),
+        ("content-type", "text/plain; charset=utf-8".to_owned()),
+        ("content-length", body.len().to_string()),
+        ("x-xet-hash", xet_hash(meta)),
+        (
+            "link",
+            format!(
+                "<{}/api/buckets/{}/{}/xet-read-token>; rel=\"xet-auth\"",
+                state.endpoint,
+                encode_component(ns),
+                encode_component(name)
+            ),
+        ),
+        (
+            "x-xet-refresh-route",
+            format!("/api/buckets/{ns}/{name}/xet-read-token"),
+        ),
+    ];
+    for (key, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(key, value);
+        }
+    }
+    if let Some(etag) = headers.get(header::ETAG).cloned() {
+        headers.insert("x-linked-etag", etag);
+    }
+    if state.linked_size {
+        headers.insert("x-linked-size", HeaderValue::from(meta.len()));
+    }
+    if head {
+        (StatusCode::FOUND, headers).into_response()
+    } else {
+        (StatusCode::FOUND, headers, body).into_response()
+    }
+}
+
 async fn resolve_head(
     State(state): State<Shared>,
     UrlPath((ns, name, path)): UrlPath<(String, String, String)>,
@@ -470,9 +655,15 @@ async fn resolve_head(
         Err(reject) => return reject.into_response(),
     };
     match open_file(&bucket, &path).await {
+        Ok((_file, meta)) if state.redirect => {
+            redirect_to_cdn(&state, &ns, &name, &path, &meta, true)
+        }
         Ok((_file, meta)) => {
             let mut response_headers = file_headers(&meta);
             response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
+            if let Ok(hash) = HeaderValue::from_str(&xet_hash(&meta)) {
+                response_headers.insert("x-xet-hash", hash);
+            }
             (StatusCode::OK, response_headers).into_response()
         }
         Err(reject) => reject.into_response(),
@@ -493,20 +684,43 @@ async fn resolve_get(
         Err(reject) => return reject.into_response(),
     };
     if !state.redirect {
-        return serve_file(&state, file, &meta, &headers).await;
+        return serve_file(&state, file, &meta, &headers, true).await;
     }
-    let location = format!(
-        "{}/cdn/{}/{}/{}?sig={}",
-        state.endpoint,
-        encode_component(&ns),
-        encode_component(&name),
-        encode_path(&path),
-        state.sign(&ns, &name, &path)
-    );
-    match HeaderValue::from_str(&location) {
-        Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
-        Err(_) => Reject::BadPath(path).into_response(),
-    }
+    redirect_to_cdn(&state, &ns, &name, &path, &meta, false)
+}
+
+async fn bucket_info(
+    State(state): State<Shared>,
+    UrlPath((ns, name)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let bucket = match state.authorize(&ns, &name, &headers) {
+        Ok(bucket) => bucket,
+        Err(reject) => return reject.into_response(),
+    };
+    let private = state
+        .buckets
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&(ns.clone(), name.clone()))
+        .is_some_and(Option::is_some);
+    let files = tokio::task::spawn_blocking(move || list_dir(&bucket, "", true))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let (count, size) = files.iter().fold((0u64, 0u64), |(n, total), e| match e {
+        Entry::File { size, .. } => (n + 1, total + size),
+        Entry::Directory { .. } => (n, total),
+    });
+    axum::Json(serde_json::json!({
+        "id": format!("{ns}/{name}"),
+        "private": private,
+        "createdAt": "2026-01-01T00:00:00.000Z",
+        "size": size,
+        "totalFiles": count,
+    }))
+    .into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -528,7 +742,31 @@ async fn cdn_get(
     }
     let bucket = state.root.join(&ns).join(&name);
     match open_file(&bucket, &path).await {
-        Ok((file, meta)) => serve_file(&state, file, &meta, &headers).await,
+        Ok((file, meta)) => {
+            serve_file(&state, file, &meta, &headers, state.cdn_content_length).await
+        }
+        Err(reject) => reject.into_response(),
+    }
+}
+
+async fn cdn_head(
+    State(state): State<Shared>,
+    UrlPath((ns, name, path)): UrlPath<(String, String, String)>,
+    Query(query): Query<CdnQuery>,
+) -> Response {
+    if state.cdn_refuses_head {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    if query.sig.as_deref() != Some(state.sign(&ns, &name, &path).as_str()) {
+        return Reject::BadSignature.into_response();
+    }
+    let bucket = state.root.join(&ns).join(&name);
+    match open_file(&bucket, &path).await {
+        Ok((_file, meta)) => {
+            let mut headers = file_headers(&meta);
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
+            (StatusCode::OK, headers).into_response()
+        }
         Err(reject) => reject.into_response(),
     }
 }
@@ -596,6 +834,7 @@ async fn serve_file(
     mut file: tokio::fs::File,
     meta: &std::fs::Metadata,
     request_headers: &HeaderMap,
+    content_length: bool,
 ) -> Response {
     let size = meta.len();
     let mut headers = file_headers(meta);
@@ -620,7 +859,9 @@ async fn serve_file(
     {
         return Reject::Internal(err.to_string()).into_response();
     }
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if content_length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
     let delay = state.chunk_delay;
     let served = Arc::clone(&state.bytes_served);
     let chunks = ReaderStream::with_capacity(file.take(len), 64 * 1024).then(move |chunk| {
@@ -638,25 +879,54 @@ async fn serve_file(
     (status, headers, Body::from_stream(chunks)).into_response()
 }
 
-/// One entry of a tree listing or a paths-info answer.
+/// One entry of a tree listing or a paths-info answer, with the Hub's fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Entry {
-    File { path: String, size: u64 },
-    Directory { path: String },
+    File {
+        path: String,
+        size: u64,
+        #[serde(rename = "xetHash")]
+        xet_hash: String,
+        mtime: String,
+        #[serde(rename = "uploadedAt")]
+        uploaded_at: String,
+    },
+    Directory {
+        path: String,
+        #[serde(rename = "uploadedAt")]
+        uploaded_at: String,
+    },
 }
 
 impl Entry {
     fn path(&self) -> &str {
         match self {
-            Entry::File { path, .. } | Entry::Directory { path } => path,
+            Entry::File { path, .. } | Entry::Directory { path, .. } => path,
+        }
+    }
+
+    fn file(path: String, meta: &std::fs::Metadata) -> Entry {
+        let modified = rfc3339(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+        Entry::File {
+            path,
+            size: meta.len(),
+            xet_hash: xet_hash(meta),
+            mtime: modified.clone(),
+            uploaded_at: modified,
+        }
+    }
+
+    fn directory(path: String, meta: &std::fs::Metadata) -> Entry {
+        Entry::Directory {
+            path,
+            uploaded_at: rfc3339(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)),
         }
     }
 }
 
-/// Lists `dir` (whose path in the bucket is `rel`): its files and folders,
-/// or every file below it when `recursive`. Sorted by path. Symbolic links
-/// to folders are not followed.
+/// Every file and folder below `dir` (whose path in the bucket is `rel`),
+/// sorted by path. Symbolic links to folders are not followed.
 fn list_dir(dir: &Path, rel: &str, recursive: bool) -> io::Result<Vec<Entry>> {
     let mut entries = Vec::new();
     let mut pending = vec![(dir.to_path_buf(), rel.to_owned())];
@@ -671,24 +941,17 @@ fn list_dir(dir: &Path, rel: &str, recursive: bool) -> io::Result<Vec<Entry>> {
             } else {
                 format!("{rel}/{file_name}")
             };
-            let file_type = item.file_type()?;
-            if file_type.is_dir() {
+            // Follow symbolic links to files.
+            let Ok(meta) = std::fs::metadata(item.path()) else {
+                continue;
+            };
+            if item.file_type()?.is_dir() {
+                entries.push(Entry::directory(path.clone(), &meta));
                 if recursive {
                     pending.push((item.path(), path));
-                } else {
-                    entries.push(Entry::Directory { path });
                 }
-            } else {
-                // Follow symbolic links to files.
-                let Ok(meta) = std::fs::metadata(item.path()) else {
-                    continue;
-                };
-                if meta.is_file() {
-                    entries.push(Entry::File {
-                        path,
-                        size: meta.len(),
-                    });
-                }
+            } else if meta.is_file() {
+                entries.push(Entry::file(path, &meta));
             }
         }
     }
@@ -700,6 +963,7 @@ fn list_dir(dir: &Path, rel: &str, recursive: bool) -> io::Result<Vec<Entry>> {
 struct TreeQuery {
     recursive: Option<String>,
     cursor: Option<String>,
+    limit: Option<usize>,
 }
 
 async fn tree_root(
@@ -732,42 +996,45 @@ async fn tree(
         Ok(bucket) => bucket,
         Err(reject) => return reject.into_response(),
     };
-    let prefix = prefix.trim_end_matches('/').to_owned();
-    let dir = if prefix.is_empty() {
-        bucket
-    } else {
-        match join_checked(&bucket, &prefix) {
-            Some(dir) => dir,
-            None => return Reject::BadPath(prefix).into_response(),
-        }
-    };
     let recursive = query
         .recursive
         .as_deref()
         .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
-    let listed = {
-        let prefix = prefix.clone();
-        tokio::task::spawn_blocking(move || {
-            if !dir.is_dir() {
-                return Ok(None);
-            }
-            list_dir(&dir, &prefix, recursive).map(Some)
-        })
-        .await
-    };
-    let entries = match listed {
-        Ok(Ok(Some(entries))) => entries,
-        Ok(Ok(None)) => return Reject::NoEntry(prefix).into_response(),
+    if prefix.split('/').any(|seg| seg == "." || seg == "..") || prefix.contains(['\0', '\\']) {
+        return Reject::BadPath(prefix).into_response();
+    }
+    let listed = tokio::task::spawn_blocking(move || list_dir(&bucket, "", true)).await;
+    let all = match listed {
+        Ok(Ok(entries)) => entries,
         Ok(Err(err)) => return Reject::Internal(err.to_string()).into_response(),
         Err(join) => return Reject::Internal(join.to_string()).into_response(),
     };
+    // Recursive: the prefix matched as a string, as the Hub does (`day1`
+    // lists `day10/...` too). Not recursive: a folder's children.
+    let folder = prefix.trim_end_matches('/').to_owned();
+    let entries: Vec<Entry> = all
+        .into_iter()
+        .filter(|e| {
+            let path = e.path();
+            if recursive {
+                path.starts_with(prefix.as_str())
+            } else {
+                let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+                parent == folder
+            }
+        })
+        .collect();
+    let page_size = query
+        .limit
+        .unwrap_or(state.page_size)
+        .clamp(1, state.page_size);
     // Keyset pagination: the cursor is the last path of the previous page.
     let start = match &query.cursor {
         Some(cursor) => entries.partition_point(|e| e.path() <= cursor.as_str()),
         None => 0,
     };
     let rest = &entries[start..];
-    let page = &rest[..rest.len().min(state.page_size)];
+    let page = &rest[..rest.len().min(page_size)];
     let mut response = axum::Json(page).into_response();
     if rest.len() > page.len()
         && let Some(last) = page.last()
@@ -783,6 +1050,9 @@ async fn tree(
             next.push_str(&encode_path(&prefix));
         }
         next.push_str(if recursive { "?recursive=true&" } else { "?" });
+        if let Some(limit) = query.limit {
+            next.push_str(&format!("limit={limit}&"));
+        }
         next.push_str("cursor=");
         next.push_str(&encode_component(last.path()));
         if let Ok(link) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
@@ -826,17 +1096,9 @@ async fn paths_info(
         resolved
             .into_iter()
             .filter_map(|(path, file)| {
+                // Files only: folders and missing paths are left out.
                 let meta = std::fs::metadata(file).ok()?;
-                if meta.is_dir() {
-                    Some(Entry::Directory { path })
-                } else if meta.is_file() {
-                    Some(Entry::File {
-                        path,
-                        size: meta.len(),
-                    })
-                } else {
-                    None
-                }
+                meta.is_file().then(|| Entry::file(path, &meta))
             })
             .collect::<Vec<_>>()
     })

@@ -44,6 +44,29 @@ fn target_of(hf: &HfStandIn, url: &str) -> String {
         .to_owned()
 }
 
+/// Splits an absolute URL of the double's CDN into its request target.
+fn cdn_target(hf: &HfStandIn, url: &str) -> String {
+    let base = format!("http://{}", hf.cdn_addr());
+    url.strip_prefix(&base)
+        .unwrap_or_else(|| panic!("{url} is not on the CDN {base}"))
+        .to_owned()
+}
+
+/// Entries with only `type`, `path` and `size` (the other fields are
+/// checked apart).
+fn shapes(entries: &[Value]) -> Vec<Value> {
+    entries
+        .iter()
+        .map(|e| {
+            let mut kept = json!({"type": e["type"], "path": e["path"]});
+            if e["type"] == "file" {
+                kept["size"] = e["size"].clone();
+            }
+            kept
+        })
+        .collect()
+}
+
 fn json_body(response: &RawResponse) -> Value {
     serde_json::from_slice(&response.body)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", response.text()))
@@ -62,21 +85,46 @@ fn head_get_redirect_and_ranges() {
         b"",
     )
     .unwrap();
-    assert_eq!(head.status, 200);
-    assert_eq!(head.header("content-length"), Some("1000"));
-    assert_eq!(head.header("accept-ranges"), Some("bytes"));
+    // HEAD answers the Hub's 302 to its CDN: the size in X-Linked-Size,
+    // Content-Length the redirect's own ~1 KB body.
+    assert_eq!(head.status, 302);
+    assert_eq!(head.header("x-linked-size"), Some("1000"));
+    let own = head
+        .header("content-length")
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    assert!((900..=1100).contains(&own), "{own}");
     assert!(head.header("etag").is_some());
-    assert!(head.header("last-modified").is_some());
+    assert_eq!(head.header("x-linked-etag"), head.header("etag"));
+    let xet = head.header("x-xet-hash").unwrap();
+    assert!(
+        xet.len() == 64 && xet.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{xet}"
+    );
+    assert!(head.header("link").unwrap().ends_with("rel=\"xet-auth\""));
+    // The path may come with its slashes encoded, as huggingface_hub sends it.
+    let encoded = raw::request(
+        addr,
+        "HEAD",
+        "/buckets/fleet/open/resolve/videos%2Fa.mp4",
+        &[],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(encoded.header("x-linked-size"), Some("1000"));
 
-    // GET answers 302 to the CDN route, like the Hub.
+    // GET answers the same 302, to the CDN on another port.
     let redirect = get(addr, "/buckets/fleet/open/resolve/videos/a.mp4", &[]);
     assert_eq!(redirect.status, 302);
     let location = redirect.header("location").expect("Location").to_owned();
     assert!(location.starts_with(&format!(
-        "{}/cdn/fleet/open/videos/a.mp4?sig=",
-        hf.endpoint()
+        "http://{}/cdn/fleet/open/videos/a.mp4?sig=",
+        hf.cdn_addr()
     )));
-    let cdn = target_of(&hf, &location);
+    assert_ne!(hf.cdn_addr().port(), addr.port());
+    let cdn = cdn_target(&hf, &location);
+    let addr = hf.cdn_addr();
 
     let full = get(addr, &cdn, &[]);
     assert_eq!(full.status, 200);
@@ -108,6 +156,7 @@ fn head_get_redirect_and_ranges() {
     assert_eq!(get(addr, &other_file, &[]).status, 403);
 
     // Names that need percent-encoding survive the redirect.
+    let addr = hf.addr();
     let spaced = get(addr, "/buckets/fleet/open/resolve/top%20level.mp4", &[]);
     assert_eq!(spaced.status, 302);
     let location = spaced.header("location").unwrap();
@@ -115,7 +164,10 @@ fn head_get_redirect_and_ranges() {
         location.contains("/cdn/fleet/open/top%20level.mp4?sig="),
         "{location}"
     );
-    assert_eq!(get(addr, &target_of(&hf, location), &[]).body, payload(5));
+    assert_eq!(
+        get(hf.cdn_addr(), &cdn_target(&hf, location), &[]).body,
+        payload(5)
+    );
 
     let missing = get(addr, "/buckets/fleet/open/resolve/videos/nope.mp4", &[]);
     assert_eq!(missing.status, 404);
@@ -124,6 +176,58 @@ fn head_get_redirect_and_ranges() {
     assert_eq!(
         get(addr, "/buckets/fleet/open/resolve/videos", &[]).status,
         404
+    );
+}
+
+#[test]
+fn the_cdn_can_refuse_head_and_stream_without_a_length() {
+    let (_rt, hf) = setup(HfOptions {
+        cdn_refuses_head: true,
+        cdn_content_length: false,
+        linked_size: false,
+        ..HfOptions::default()
+    });
+    let head = raw::request(
+        hf.addr(),
+        "HEAD",
+        "/buckets/fleet/open/resolve/videos/a.mp4",
+        &[],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(head.status, 302);
+    assert_eq!(head.header("x-linked-size"), None);
+    let cdn = cdn_target(&hf, head.header("location").unwrap());
+    let refused = raw::request(hf.cdn_addr(), "HEAD", &cdn, &[], b"").unwrap();
+    assert_eq!(refused.status, 405);
+    let full = get(hf.cdn_addr(), &cdn, &[]);
+    assert_eq!(full.status, 200);
+    assert_eq!(full.header("content-length"), None);
+    assert_eq!(full.body, payload(1000));
+}
+
+#[test]
+fn rate_limits_on_demand() {
+    let (_rt, hf) = setup(HfOptions {
+        rate_limited: 2,
+        rate_limit_reset_secs: 7,
+        ..HfOptions::default()
+    });
+    for _ in 0..2 {
+        let limited = get(hf.addr(), "/api/buckets/fleet/open/tree", &[]);
+        assert_eq!(limited.status, 429);
+        assert_eq!(limited.header("ratelimit"), Some("\"api\";r=0;t=7"));
+        assert_eq!(limited.header("retry-after"), Some("7"));
+        assert!(
+            limited
+                .header("ratelimit-policy")
+                .unwrap()
+                .contains("q=500;w=300")
+        );
+    }
+    assert_eq!(
+        get(hf.addr(), "/api/buckets/fleet/open/tree", &[]).status,
+        200
     );
 }
 
@@ -189,22 +293,34 @@ fn tree_listings_paginate() {
         ..HfOptions::default()
     });
 
+    // Folders are entries too, as on the Hub.
     let (entries, pages) = list_all(&hf, "/api/buckets/fleet/open/tree?recursive=true", &[]);
-    assert_eq!(pages, 2);
+    assert_eq!(pages, 3);
     assert_eq!(
-        entries,
+        shapes(&entries),
         vec![
             json!({"type": "file", "path": "top level.mp4", "size": 5}),
+            json!({"type": "directory", "path": "videos"}),
             json!({"type": "file", "path": "videos/a.mp4", "size": 1000}),
             json!({"type": "file", "path": "videos/b.mp4", "size": 20}),
+            json!({"type": "directory", "path": "videos/sub"}),
             json!({"type": "file", "path": "videos/sub/c.mp4", "size": 3}),
         ]
     );
+    // Files carry the Hub's fields.
+    let file = &entries[2];
+    assert_eq!(file["xetHash"].as_str().unwrap().len(), 64);
+    assert!(file["mtime"].as_str().unwrap().ends_with('Z'), "{file}");
+    assert!(
+        file["uploadedAt"].as_str().unwrap().ends_with('Z'),
+        "{file}"
+    );
+    assert!(entries[1]["uploadedAt"].is_string());
 
     let (entries, pages) = list_all(&hf, "/api/buckets/fleet/open/tree/videos", &[]);
     assert_eq!(pages, 2);
     assert_eq!(
-        entries,
+        shapes(&entries),
         vec![
             json!({"type": "file", "path": "videos/a.mp4", "size": 1000}),
             json!({"type": "file", "path": "videos/b.mp4", "size": 20}),
@@ -212,26 +328,36 @@ fn tree_listings_paginate() {
         ]
     );
 
-    let (entries, pages) = list_all(
+    // `limit` asks for smaller pages.
+    let (_, pages) = list_all(
         &hf,
-        "/api/buckets/fleet/open/tree/videos/sub?recursive=true",
+        "/api/buckets/fleet/open/tree?recursive=true&limit=1",
         &[],
     );
-    assert_eq!(pages, 1);
-    assert_eq!(
-        entries,
-        vec![json!({"type": "file", "path": "videos/sub/c.mp4", "size": 3})]
-    );
+    assert_eq!(pages, 6);
+
+    // The prefix is matched as a string when recursive: `day1` lists `day10/`.
+    hf.add_bucket("fleet", "days", None).unwrap();
+    hf.put("fleet", "days", "day1/a.mp4", b"1").unwrap();
+    hf.put("fleet", "days", "day10/b.mp4", b"2").unwrap();
+    let (entries, _) = list_all(&hf, "/api/buckets/fleet/days/tree/day1?recursive=true", &[]);
+    let paths: Vec<&str> = entries
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["day1", "day1/a.mp4", "day10", "day10/b.mp4"]);
 
     // Exactly one full page: no Link.
     hf.add_bucket("fleet", "two", None).unwrap();
     hf.put("fleet", "two", "x/1.mp4", b"1").unwrap();
     hf.put("fleet", "two", "x/2.mp4", b"2").unwrap();
-    let (entries, pages) = list_all(&hf, "/api/buckets/fleet/two/tree/x?recursive=true", &[]);
+    let (entries, pages) = list_all(&hf, "/api/buckets/fleet/two/tree/x%2F?recursive=true", &[]);
     assert_eq!((entries.len(), pages), (2, 1));
 
+    // Nothing under a prefix: an empty page, not 404.
     let missing = get(hf.addr(), "/api/buckets/fleet/open/tree/nothing-here", &[]);
-    assert_eq!(missing.status, 404);
+    assert_eq!(missing.status, 200);
+    assert_eq!(json_body(&missing), json!([]));
 }
 
 #[test]
@@ -250,7 +376,8 @@ fn default_page_size_is_1000() {
     assert_eq!(json_body(&first).as_array().unwrap().len(), 1000);
     assert!(first.header("link").is_some());
     let (entries, pages) = list_all(&hf, "/api/buckets/fleet/many/tree?recursive=true", &[]);
-    assert_eq!((entries.len(), pages), (1001, 2));
+    // 1,001 files and their folder.
+    assert_eq!((entries.len(), pages), (1002, 2));
 }
 
 #[test]
@@ -266,14 +393,16 @@ fn paths_info_answers_what_exists() {
     )
     .unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
+    // Files only: missing paths and folders are left out.
+    let entries = json_body(&response);
     assert_eq!(
-        json_body(&response),
-        json!([
-            {"type": "file", "path": "videos/a.mp4", "size": 1000},
-            {"type": "directory", "path": "videos/sub"},
-            {"type": "file", "path": "top level.mp4", "size": 5},
-        ])
+        shapes(entries.as_array().unwrap()),
+        vec![
+            json!({"type": "file", "path": "videos/a.mp4", "size": 1000}),
+            json!({"type": "file", "path": "top level.mp4", "size": 5}),
+        ]
     );
+    assert_eq!(entries[0]["xetHash"].as_str().unwrap().len(), 64);
 
     let bad = raw::request(
         hf.addr(),
@@ -300,22 +429,23 @@ fn private_buckets_need_the_token() {
         let none = get(addr, target, &[]);
         assert_eq!(none.status, 401, "{target}");
         assert_eq!(none.header("www-authenticate"), Some("Bearer"));
-        assert_eq!(get(addr, target, wrong).status, 403, "{target}");
+        // The Hub hides a private bucket from a token that cannot read it.
+        assert_eq!(get(addr, target, wrong).status, 404, "{target}");
     }
     let head = raw::request(addr, "HEAD", resolve, &[], b"").unwrap();
     assert_eq!(head.status, 401);
     let head = raw::request(addr, "HEAD", resolve, good, b"").unwrap();
-    assert_eq!(head.status, 200);
-    assert_eq!(head.header("content-length"), Some("1000"));
+    assert_eq!(head.status, 302);
+    assert_eq!(head.header("x-linked-size"), Some("1000"));
 
     // With the token: redirect, then the CDN URL needs no token.
     let redirect = get(addr, resolve, good);
     assert_eq!(redirect.status, 302);
-    let cdn = target_of(&hf, redirect.header("location").unwrap());
-    assert_eq!(get(addr, &cdn, &[]).body, payload(1000));
+    let cdn = cdn_target(&hf, redirect.header("location").unwrap());
+    assert_eq!(get(hf.cdn_addr(), &cdn, &[]).body, payload(1000));
 
     let (entries, _) = list_all(&hf, tree, good);
-    assert_eq!(entries.len(), 4);
+    assert_eq!(entries.len(), 6);
 
     let paths_info = |headers: &[(&str, &str)]| {
         raw::request(
@@ -329,7 +459,7 @@ fn private_buckets_need_the_token() {
         .status
     };
     assert_eq!(paths_info(&[]), 401);
-    assert_eq!(paths_info(wrong), 403);
+    assert_eq!(paths_info(wrong), 404);
     assert_eq!(paths_info(good), 200);
 
     // A public bucket needs no token.
@@ -340,7 +470,7 @@ fn private_buckets_need_the_token() {
         &[],
         b"",
     );
-    assert_eq!(open.unwrap().status, 200);
+    assert_eq!(open.unwrap().status, 302);
 }
 
 #[test]

@@ -145,6 +145,7 @@ async fn queue(label: &str, database_url: String) {
         height: Some(480),
         codec: Some("avc1".into()),
         verified_checksum: Some(import_core::ChecksumAlgorithm::Md5),
+        xet_hash: None,
     };
     let deadline = Instant::now() + Duration::from_secs(QUEUE_SECONDS);
     let start = Instant::now();

@@ -65,13 +65,23 @@ fn source(
 }
 
 async fn open(a: &UploadArgs, provider: Provider, bucket: &str) -> Result<DynStore, String> {
+    let (config, policy, hf) = opening(a, provider, bucket)?;
+    open_source(&config, &policy, &hf)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// What opening a bucket takes: its configuration, the endpoint policy, the Hub.
+fn opening(
+    a: &UploadArgs,
+    provider: Provider,
+    bucket: &str,
+) -> Result<(import_providers::SourceConfig, EndpointPolicy, String), String> {
     let config = source(provider, bucket, a.endpoint_url.as_deref())?;
     let policy =
         EndpointPolicy::from_allowed(a.allow_endpoints.iter()).map_err(|e| e.to_string())?;
     let hf = env("HF_ENDPOINT").unwrap_or_else(|| import_providers::DEFAULT_HF_ENDPOINT.to_owned());
-    open_source(&config, &policy, &hf)
-        .await
-        .map_err(|e| e.to_string())
+    Ok((config, policy, hf))
 }
 
 /// The URIs under `--expand PREFIX` that match `--glob`.
@@ -98,7 +108,10 @@ pub(crate) async fn preflight(
     request: &ImportRequest,
     prefix: Option<&str>,
 ) -> Result<PreflightReport, String> {
-    let store = open(a, request.provider(), request.bucket()).await?;
+    let (config, policy, hf) = opening(a, request.provider(), request.bucket())?;
+    let store = import_providers::PreflightStore::open(&config, &policy, &hf)
+        .await
+        .map_err(|e| e.to_string())?;
     let bar = Arc::new(progress_bar());
     bar.set_length(request.object_count() as u64);
     bar.set_message("pre-flight checks");

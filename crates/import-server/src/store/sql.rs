@@ -30,6 +30,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_failure_codes_and_cancel.sql"),
     include_str!("../../migrations/sqlite/0004_verified_checksum.sql"),
     include_str!("../../migrations/sqlite/0005_instances.sql"),
+    include_str!("../../migrations/sqlite/0006_xet_hash.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_initial.sql"),
@@ -37,6 +38,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0003_failure_codes_and_cancel.sql"),
     include_str!("../../migrations/postgres/0004_verified_checksum.sql"),
     include_str!("../../migrations/postgres/0005_instances.sql"),
+    include_str!("../../migrations/postgres/0006_xet_hash.sql"),
 ];
 
 /// Items per statement that takes a list (rows to insert, ids to look up):
@@ -209,7 +211,7 @@ impl Statements {
             finish: format!(
                 "UPDATE videos SET status = $1, error = $2, not_before = $3, lease_owner = NULL, lease_until = NULL,
                     size_bytes = $4, sha256 = $5, duration_s = $6, width = $7, height = $8, codec = $9, updated_at = $10,
-                    error_code = $13, verified_checksum = $14, upload_id = NULL
+                    error_code = $13, verified_checksum = $14, xet_hash = $15, upload_id = NULL
                  WHERE id = $11 AND lease_owner = $12 AND status = {uploading}
                  RETURNING job_id, role, source_uri"
             ),
@@ -558,7 +560,7 @@ fn job_from(row: &AnyRow) -> StoreResult<JobRecord> {
     })
 }
 
-const ROW_COLUMNS: &str = "id, job_id, set_id, role, object, source_uri, status, error, error_code, size_bytes, sha256, duration_s, width, height, codec, verified_checksum";
+const ROW_COLUMNS: &str = "id, job_id, set_id, role, object, source_uri, status, error, error_code, size_bytes, sha256, duration_s, width, height, codec, verified_checksum, xet_hash";
 
 /// A PostgreSQL array literal of text values (`{"a","b\\"c",NULL}`), for a
 /// `$N::text[]` parameter: every element quoted, `"` and `\` escaped with a
@@ -683,7 +685,9 @@ fn json_text<T: serde::Serialize>(list: &T) -> StoreResult<String> {
 }
 
 /// One row of `json_array(ROW_COLUMNS)`, in that order.
-type JsonRow = (
+/// One row of [`ROW_COLUMNS`], as [`Dialect::json_rows`] writes it.
+#[derive(serde::Deserialize)]
+struct JsonRow(
     String,
     String,
     Option<String>,
@@ -698,6 +702,7 @@ type JsonRow = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
     Option<String>,
     Option<String>,
 );
@@ -709,7 +714,7 @@ fn rows_from_json(json: &str) -> StoreResult<Vec<RowRecord>> {
         serde_json::from_str(json).map_err(|_| StoreError::Corrupt { column: "videos" })?;
     rows.into_iter()
         .map(
-            |(
+            |JsonRow(
                 id,
                 job_id,
                 set_id,
@@ -726,6 +731,7 @@ fn rows_from_json(json: &str) -> StoreResult<Vec<RowRecord>> {
                 height,
                 codec,
                 verified_checksum,
+                xet_hash,
             )| {
                 Ok(RowRecord {
                     id: typed("id", id)?,
@@ -750,6 +756,7 @@ fn rows_from_json(json: &str) -> StoreResult<Vec<RowRecord>> {
                         codec,
                         verified_checksum: verified_checksum
                             .map(|c| ChecksumAlgorithm::from_wire(&c)),
+                        xet_hash,
                     },
                 })
             },
@@ -1464,6 +1471,7 @@ impl Store for SqlStore {
                     .as_ref()
                     .map(ChecksumAlgorithm::as_str),
             )
+            .bind(&meta.xet_hash)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {

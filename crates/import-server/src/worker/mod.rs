@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use import_core::wire::VideoMetadata;
 use import_core::{FailureCode, Provider, RetryPolicy, VideoId, object_in_prefix};
-use object_store::ObjectStoreExt;
 use object_store::path::Path as StorePath;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -43,7 +42,7 @@ const RECORD_BACKOFF: Duration = Duration::from_millis(100);
 /// How a copy ended, before it is written to the row.
 pub(crate) enum Copy {
     /// Stored, with its metadata.
-    Done(VideoMetadata),
+    Done(Box<VideoMetadata>),
     /// Permanent: the row fails with this code and reason.
     Fail(FailureCode, String),
     /// Transient: retry later; the code and reason stand if no attempt is left.
@@ -309,7 +308,7 @@ fn outcome_of(
         }
     }
     let outcome = match copy {
-        Copy::Done(meta) => RowOutcome::Uploaded(meta),
+        Copy::Done(meta) => RowOutcome::Uploaded(*meta),
         Copy::Fail(code, reason) => RowOutcome::Failed(code, reason),
         Copy::Retry(code, reason) if row.attempts >= i64::from(state.config.max_attempts) => {
             RowOutcome::Failed(
@@ -528,11 +527,22 @@ async fn try_import(
     }
     let path = import_providers::object_path(&row.object)
         .map_err(|e| Copy::Fail(FailureCode::SourceError, e.to_string()))?;
-    let head = source
+    let described = source
         .store
-        .head(&path)
+        .get_opts(
+            &path,
+            object_store::GetOptions {
+                head: true,
+                ..Default::default()
+            },
+        )
         .await
         .map_err(|e| copy::source_failure(&e))?;
+    let xet_hash = described
+        .extensions
+        .get::<import_providers::HubFileInfo>()
+        .and_then(|info| info.xet_hash.clone());
+    let head = described.meta;
     if head.size > state.config.max_object_size {
         return Err(Copy::Fail(
             FailureCode::TooLarge,
@@ -584,5 +594,5 @@ async fn try_import(
         lane,
     )
     .await?;
-    Ok(probe::probe_stored(state.media.as_ref(), &dest, copied, lease).await)
+    Ok(probe::probe_stored(state.media.as_ref(), &dest, copied, xet_hash, lease).await)
 }

@@ -15,10 +15,11 @@ pub(super) async fn probe_stored(
     media: &dyn ObjectStore,
     dest: &StorePath,
     copied: Copied,
+    xet_hash: Option<String>,
     lease: &dyn Fence,
 ) -> Copy {
     match probe(media, dest, copied.size).await {
-        Ok(probe) => Copy::Done(VideoMetadata {
+        Ok(probe) => Copy::Done(Box::new(VideoMetadata {
             size_bytes: Some(copied.size),
             sha256: Some(copied.sha256),
             duration_s: probe.duration_s,
@@ -26,7 +27,8 @@ pub(super) async fn probe_stored(
             height: probe.height,
             codec: probe.codec,
             verified_checksum: copied.verified,
-        }),
+            xet_hash,
+        })),
         Err(ProbeError::Invalid(reason)) => {
             if let Err(lost) = lease.confirm().await {
                 return lost;
