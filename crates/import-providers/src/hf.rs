@@ -1070,12 +1070,18 @@ impl ObjectStore for HfBucketStore {
             )
         } else {
             // The CDN may stream without Content-Length: the Hub's
-            // X-Linked-Size says the size then.
-            let size = header_u64(&headers, header::CONTENT_LENGTH)
-                .or(linked_size)
-                .ok_or_else(|| {
-                    HfError::protocol("the Hub gave the object's size neither in its redirect (X-Linked-Size) nor in the download (Content-Length)").into_store(path)
-                })?;
+            // X-Linked-Size says the size then, else ask as a HEAD would.
+            let size = match header_u64(&headers, header::CONTENT_LENGTH).or(linked_size) {
+                Some(size) => size,
+                None => {
+                    inner
+                        .head(location, &url)
+                        .await
+                        .map_err(|e| e.into_store(path))?
+                        .0
+                        .size
+                }
+            };
             let meta = meta_from_headers(location, meta_headers, size);
             match &options.range {
                 // The server ignored the range: cut it out of the full body.

@@ -540,3 +540,118 @@ async fn an_endless_hub_listing_page_is_cut() {
     println!("endless listing page: {sent} bytes sent; {err}");
     assert!(sent < 64 << 20, "{sent} bytes were sent");
 }
+
+/// The Hub's HEAD answers a redirect: its size is `X-Linked-Size`, and the
+/// reader never asks the CDN for a HEAD (which CDNs may refuse); a download
+/// without `Content-Length` is sized by the redirect; the token never reaches
+/// the CDN; the Xet hash is kept.
+#[tokio::test]
+async fn hf_head_stops_at_the_redirect_and_downloads_cope_with_the_cdn() {
+    let hf = hf_stand_in(HfOptions {
+        cdn_refuses_head: true,
+        cdn_content_length: false,
+        ..HfOptions::default()
+    })
+    .await;
+    let store = hf_open(&hf, &hf_config("private", Some(HF_TOKEN))).await;
+    let path = object_path("day1/left.mp4").unwrap();
+    let head = store
+        .get_opts(
+            &path,
+            object_store::GetOptions {
+                head: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(head.meta.size, video().len() as u64);
+    assert!(head.meta.e_tag.is_some());
+    let xet = head
+        .extensions
+        .get::<import_providers::HubFileInfo>()
+        .and_then(|i| i.xet_hash.clone())
+        .unwrap();
+    assert_eq!(xet.len(), 64);
+    let got = store.get(&path).await.unwrap();
+    assert_eq!(got.meta.size, video().len() as u64);
+    assert_eq!(got.bytes().await.unwrap().len(), video().len());
+    let part = store.get_range(&path, 4..12).await.unwrap();
+    assert_eq!(&part[..], &video()[4..12]);
+    assert_eq!(
+        hf.cdn_requests_with_a_token(),
+        0,
+        "the token reached the CDN"
+    );
+
+    // No X-Linked-Size either: the size comes from a one-byte range.
+    let hf = hf_stand_in(HfOptions {
+        linked_size: false,
+        cdn_refuses_head: true,
+        cdn_content_length: false,
+        ..HfOptions::default()
+    })
+    .await;
+    let store = hf_open(&hf, &hf_config("public", None)).await;
+    assert_eq!(store.head(&path).await.unwrap().size, video().len() as u64);
+    let got = store.get(&path).await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().len(), video().len());
+}
+
+/// A 429 with the Hub's RateLimit header is waited out when the reset is
+/// near, and reported as such when it is far.
+#[tokio::test]
+async fn hf_rate_limits_are_waited_out_or_reported() {
+    let hf = hf_stand_in(HfOptions {
+        rate_limited: 2,
+        rate_limit_reset_secs: 1,
+        ..HfOptions::default()
+    })
+    .await;
+    let store = hf_open(&hf, &hf_config("public", None)).await;
+    let path = object_path("day1/left.mp4").unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(store.head(&path).await.unwrap().size, video().len() as u64);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let hf = hf_stand_in(HfOptions {
+        rate_limited: 1,
+        rate_limit_reset_secs: 3600,
+        ..HfOptions::default()
+    })
+    .await;
+    let store = hf_open(&hf, &hf_config("public", None)).await;
+    let started = std::time::Instant::now();
+    let err = store.head(&path).await.unwrap_err();
+    let failure = classify(&err);
+    assert_eq!(failure.kind, FailureKind::Transient, "{err}");
+    assert!(
+        failure
+            .message
+            .contains("rate limit for this token is spent; it resets in 3600 s"),
+        "{failure}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+/// The Hub matches a listing's prefix as a string: `day1` would also give
+/// `day10/...`, which is not under `day1/`.
+#[tokio::test]
+async fn hf_listing_keeps_only_what_is_under_the_prefix() {
+    let hf = hf_stand_in(HfOptions::default()).await;
+    hf.put("acme", "public", "day10/other.mp4", &video())
+        .unwrap();
+    let store = hf_open(&hf, &hf_config("public", None)).await;
+    let mut listed: Vec<String> = store
+        .list(Some(&Path::parse("day1").unwrap()))
+        .map_ok(|m| m.location.to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    listed.sort();
+    assert_eq!(listed, ["day1/front #1.mp4", "day1/left.mp4"]);
+}

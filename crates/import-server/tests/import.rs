@@ -369,6 +369,25 @@ async fn hugging_face_bucket_import() {
         done["counts"],
         json!({"uploaded": 1, "failed": 1, "pending": 0})
     );
+    // The Hub's Xet hash is kept beside our SHA-256; the token stayed on the Hub.
+    let rows = env.rows(&job, 10).await;
+    let uploaded = rows.iter().find(|r| r["status"] == "UPLOADED").unwrap();
+    let vid = uploaded["video_id"].as_str().unwrap();
+    let (_, st) = env.get(&format!("/api/video/{vid}/status")).await;
+    let xet = st["metadata"]["xet_hash"].as_str().unwrap_or_default();
+    assert_eq!(xet.len(), 64, "{st}");
+    assert_eq!(hf.cdn_requests_with_a_token(), 0);
+    let missing = rows
+        .iter()
+        .find(|r| r["status"] == "UPLOADING_FAILED")
+        .unwrap();
+    assert!(
+        missing["error"]
+            .as_str()
+            .unwrap()
+            .contains("not found, or this token cannot read the bucket"),
+        "{missing}"
+    );
     // A public bucket needs no integration.
     let (_, up) = env
         .post(
@@ -398,6 +417,52 @@ async fn hugging_face_bucket_import() {
     env2.wait_job(&job).await;
     let rows = env2.rows(&job, 10).await;
     assert_eq!(rows[0]["status"], "UPLOADING_FAILED");
+    assert!(
+        rows[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the bucket is private"),
+        "{}",
+        rows[0]
+    );
+}
+
+/// A Hub whose CDN refuses HEAD and streams without Content-Length, and whose
+/// redirects carry no X-Linked-Size: the import still reads the size (a
+/// one-byte range) and copies the whole object.
+#[tokio::test]
+async fn hugging_face_import_copes_with_a_cdn_that_refuses_head() {
+    let hf = import_testkit::HfStandIn::start_with(import_testkit::HfOptions {
+        cdn_refuses_head: true,
+        cdn_content_length: false,
+        linked_size: false,
+        ..import_testkit::HfOptions::default()
+    })
+    .await
+    .unwrap();
+    hf.add_bucket("acme", "cams", None).unwrap();
+    let video = mp4(640, 480, 2000);
+    hf.put("acme", "cams", "a.mp4", &video).unwrap();
+    let endpoint = hf.endpoint();
+    let cdn = hf.cdn_addr().to_string();
+    let env = env_with(|c| {
+        c.hf_endpoint = endpoint;
+        c.allow_endpoints.push(cdn);
+    })
+    .await;
+    let (_, up) = env
+        .post(
+            "/api/hf-buckets/upload",
+            json!({"files": ["a.mp4"], "bucket": "acme/cams"}),
+        )
+        .await;
+    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    env.wait_job(&job).await;
+    let rows = env.rows(&job, 10).await;
+    assert_eq!(rows[0]["status"], "UPLOADED", "{}", rows[0]);
+    let vid = rows[0]["video_id"].as_str().unwrap();
+    let (_, st) = env.get(&format!("/api/video/{vid}/status")).await;
+    assert_eq!(st["metadata"]["size_bytes"], video.len() as u64);
 }
 
 /// A TCP proxy in front of the S3 stand-in that answers `503` to the first

@@ -177,6 +177,7 @@ impl HfStandIn {
             requests: AtomicU64::new(0),
             chunk_delay: options.chunk_delay,
             bytes_served: Arc::new(AtomicU64::new(0)),
+            cdn_authorized: AtomicU64::new(0),
             signer: RandomState::new(),
         });
         let router = router(Arc::clone(&state));
@@ -217,6 +218,12 @@ impl HfStandIn {
     /// (`--allow-endpoint`), as it would allow a local MinIO.
     pub fn cdn_addr(&self) -> SocketAddr {
         self._cdn.addr()
+    }
+
+    /// CDN requests that carried an `Authorization` header (a reader must
+    /// not send the Hub token to another host).
+    pub fn cdn_requests_with_a_token(&self) -> u64 {
+        self.state.cdn_authorized.load(Ordering::SeqCst)
     }
 
     /// The folder served, laid out as `<namespace>/<name>/<path>`.
@@ -338,6 +345,8 @@ struct HfState {
     chunk_delay: Option<std::time::Duration>,
     /// Bytes of file bodies sent so far.
     bytes_served: Arc<AtomicU64>,
+    /// CDN requests that carried an `Authorization` header.
+    cdn_authorized: AtomicU64,
     /// Keys the `sig` of the `/cdn` URLs, like a CDN's signing secret.
     signer: RandomState,
 }
@@ -734,6 +743,9 @@ async fn cdn_get(
     Query(query): Query<CdnQuery>,
     headers: HeaderMap,
 ) -> Response {
+    if headers.contains_key(header::AUTHORIZATION) {
+        state.cdn_authorized.fetch_add(1, Ordering::SeqCst);
+    }
     if !state.bucket_exists(&ns, &name) {
         return Reject::NoBucket(format!("{ns}/{name}")).into_response();
     }
