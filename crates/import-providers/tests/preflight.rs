@@ -566,3 +566,38 @@ async fn gcs_preflight_and_expansion() {
         ObjectCheck::OutsidePrefix { .. }
     ));
 }
+
+/// Pre-flight against a Hub whose CDN refuses HEAD and streams without
+/// Content-Length, and whose redirects carry no X-Linked-Size: paths-info
+/// gives the sizes, ranged reads the signatures.
+#[tokio::test]
+async fn hf_preflight_copes_with_a_cdn_that_refuses_head() {
+    let hf = HfStandIn::start_with(HfOptions {
+        cdn_refuses_head: true,
+        cdn_content_length: false,
+        linked_size: false,
+        ..HfOptions::default()
+    })
+    .await
+    .unwrap();
+    hf.add_bucket("acme", "public", None).unwrap();
+    let clip = video(2000);
+    hf.put("acme", "public", "a.mp4", &clip).unwrap();
+    hf.put("acme", "public", "photo.mp4", &jpeg_bytes())
+        .unwrap();
+    let uris: Vec<String> = ["a.mp4", "photo.mp4", "gone.mp4"]
+        .iter()
+        .map(|n| format!("hf://buckets/acme/public/{n}"))
+        .collect();
+    let store = hf_preflight(&hf, &hf_config("public", None)).await;
+    let report = run(&request(&uris), store, None, 4).await;
+    let checks: Vec<&ObjectCheck> = report.objects.iter().map(|o| &o.check).collect();
+    assert!(
+        matches!(checks[..], [
+            ObjectCheck::Ok { size },
+            ObjectCheck::NotMp4 { .. },
+            ObjectCheck::Missing,
+        ] if *size == clip.len() as u64),
+        "{report}"
+    );
+}
