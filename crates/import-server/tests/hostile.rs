@@ -330,14 +330,7 @@ async fn a_hub_error_with_an_endless_body_is_read_to_64_kib_only() {
     })
     .await;
     let before = peak_rss();
-    let (status, up) = env
-        .post(
-            "/api/hf-buckets/upload",
-            json!({"files": ["x.mp4"], "bucket": "acme/b"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{up}");
-    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    let job = env.upload_hf("acme/b", &["x.mp4"]).await;
     env.wait_job(&job).await;
     let row = env.rows(&job, 10).await.remove(0);
     let grown = peak_rss().saturating_sub(before);
@@ -434,14 +427,7 @@ async fn a_hub_redirect_into_the_network_is_refused() {
         c.max_attempts = 1;
     })
     .await;
-    let (status, up) = env
-        .post(
-            "/api/hf-buckets/upload",
-            json!({"files": ["x.mp4"], "bucket": "acme/b"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{up}");
-    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    let job = env.upload_hf("acme/b", &["x.mp4"]).await;
     env.wait_job(&job).await;
     let row = env.rows(&job, 10).await.remove(0);
     assert_eq!(row["status"], "UPLOADING_FAILED");

@@ -345,13 +345,7 @@ async fn hugging_face_bucket_import() {
         .unwrap();
     hf.put("acme", "public-cams", "b.mp4", &mp4(640, 480, 2000))
         .unwrap();
-    let endpoint = hf.endpoint();
-    let cdn = hf.cdn_addr().to_string();
-    let env = env_with(|c| {
-        c.hf_endpoint = endpoint;
-        c.allow_endpoints.push(cdn);
-    })
-    .await;
+    let env = hf_env(&hf, |_| {}).await;
     let (status, _) = env
         .post("/api/cloud-integrations/hf-bucket", json!({"name": "hf", "type": "hf_bucket", "token": "hf_token_abc", "bucket": "acme/cams", "prefix": null}))
         .await;
@@ -398,22 +392,8 @@ async fn hugging_face_bucket_import() {
     let job = up["import_job_id"].as_str().unwrap().to_owned();
     assert_eq!(env.wait_job(&job).await["counts"]["uploaded"], 1);
     // A private bucket without a token fails the row, not the request.
-    let env2 = env_with({
-        let e = hf.endpoint();
-        let cdn = hf.cdn_addr().to_string();
-        move |c| {
-            c.hf_endpoint = e;
-            c.allow_endpoints.push(cdn);
-        }
-    })
-    .await;
-    let (_, up) = env2
-        .post(
-            "/api/hf-buckets/upload",
-            json!({"files": ["day1/a.mp4"], "bucket": "acme/cams"}),
-        )
-        .await;
-    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    let env2 = hf_env(&hf, |_| {}).await;
+    let job = env2.upload_hf("acme/cams", &["day1/a.mp4"]).await;
     env2.wait_job(&job).await;
     let rows = env2.rows(&job, 10).await;
     assert_eq!(rows[0]["status"], "UPLOADING_FAILED");
@@ -443,20 +423,8 @@ async fn hugging_face_import_copes_with_a_cdn_that_refuses_head() {
     hf.add_bucket("acme", "cams", None).unwrap();
     let video = mp4(640, 480, 2000);
     hf.put("acme", "cams", "a.mp4", &video).unwrap();
-    let endpoint = hf.endpoint();
-    let cdn = hf.cdn_addr().to_string();
-    let env = env_with(|c| {
-        c.hf_endpoint = endpoint;
-        c.allow_endpoints.push(cdn);
-    })
-    .await;
-    let (_, up) = env
-        .post(
-            "/api/hf-buckets/upload",
-            json!({"files": ["a.mp4"], "bucket": "acme/cams"}),
-        )
-        .await;
-    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    let env = hf_env(&hf, |_| {}).await;
+    let job = env.upload_hf("acme/cams", &["a.mp4"]).await;
     env.wait_job(&job).await;
     let rows = env.rows(&job, 10).await;
     assert_eq!(rows[0]["status"], "UPLOADED", "{}", rows[0]);
@@ -588,25 +556,14 @@ async fn a_source_under_the_rate_floor_fails_with_the_rate_named() {
         ..Mp4Spec::default()
     });
     hf.put("acme", "drip", "slow.mp4", &video).unwrap();
-    let endpoint = hf.endpoint();
-    let cdn = hf.cdn_addr().to_string();
-    let env = env_with(move |c| {
-        c.hf_endpoint = endpoint;
-        c.allow_endpoints.push(cdn);
+    let env = hf_env(&hf, |c| {
         c.min_source_rate = 1 << 20;
         c.source_rate_window = std::time::Duration::from_secs(1);
         c.max_attempts = 2;
     })
     .await;
     let started = std::time::Instant::now();
-    let (status, up) = env
-        .post(
-            "/api/hf-buckets/upload",
-            json!({"files": ["slow.mp4"], "bucket": "acme/drip"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{up}");
-    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    let job = env.upload_hf("acme/drip", &["slow.mp4"]).await;
     env.wait_job(&job).await;
     let rows = env.rows(&job, 10).await;
     assert_eq!(rows[0]["status"], "UPLOADING_FAILED");

@@ -295,21 +295,8 @@ async fn a_cancel_stops_a_copy_in_flight_within_seconds() {
         ..Mp4Spec::default()
     });
     hf.put("acme", "slow", "big.mp4", &video).unwrap();
-    let endpoint = hf.endpoint();
-    let cdn = hf.cdn_addr().to_string();
-    let env = env_with(move |c| {
-        c.hf_endpoint = endpoint;
-        c.allow_endpoints.push(cdn);
-    })
-    .await;
-    let (status, up) = env
-        .post(
-            "/api/hf-buckets/upload",
-            json!({"files": ["big.mp4"], "bucket": "acme/slow"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{up}");
-    let job = up["import_job_id"].as_str().unwrap().to_owned();
+    let env = hf_env(&hf, |_| {}).await;
+    let job = env.upload_hf("acme/slow", &["big.mp4"]).await;
     // Wait (bounded) until the copy is under way.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while hf.bytes_served() < 256 * 1024 {

@@ -10,6 +10,73 @@ use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4};
 use serde_json::json;
 
+/// A hostile bucket serving each of `keys` as an MP4 of `size` bytes dripped
+/// at `bytes_per_sec`, to keep copies in flight.
+async fn slow_source(
+    keys: &[&str],
+    size: usize,
+    bytes_per_sec: u64,
+) -> import_testkit::hostile::HostileS3 {
+    use import_testkit::hostile::{Behaviour, HostileS3};
+    let source = HostileS3::start().await.unwrap();
+    let mut video = sample_mp4(&Mp4Spec::default());
+    let len = video.len().max(size);
+    video.resize(len, 0);
+    for key in keys {
+        source.put(
+            key,
+            Behaviour::Drip {
+                bytes: video.clone(),
+                bytes_per_sec,
+            },
+        );
+    }
+    source
+}
+
+/// The GETs `source` has answered so far.
+fn gets(source: &import_testkit::hostile::HostileS3) -> usize {
+    source
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET"))
+        .count()
+}
+
+/// Save an integration for the hostile bucket and import `keys` from it;
+/// the job id.
+async fn import_from(
+    api: &ApiClient,
+    source: &import_testkit::hostile::HostileS3,
+    keys: &[&str],
+) -> String {
+    let (status, ci) = api
+        .post(
+            "/api/cloud-integrations/s3",
+            json!({"name": "slow", "type": "s3", "bucket": "slow",
+                   "access_key_id": "AKID", "secret_access_key": "secret",
+                   "endpoint_url": source.endpoint()}),
+        )
+        .await;
+    assert!(status.is_success(), "{ci}");
+    let ci = ci["id"].as_str().unwrap().to_owned();
+    let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+    api.upload_s3_keys("slow", &keys, &ci).await
+}
+
+/// Wait until `source` has answered `n` GETs.
+async fn wait_for_gets(source: &import_testkit::hostile::HostileS3, n: usize, within: Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while gets(source) < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} GETs were not seen: {:?}",
+            source.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_import_loses_and_duplicates_nothing() {
     let s3 = S3StandIn::start("AKIDCRASH", "crash-secret").await.unwrap();
@@ -133,29 +200,10 @@ fn sigterm_stops_the_server_gracefully() {
 /// seconds when it dies (its lock file is free at once; no lease to wait for).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_process_on_one_sqlite_folder_is_safe_and_takes_over_at_once() {
-    use import_testkit::hostile::{Behaviour, HostileS3};
-
-    let s3 = HostileS3::start().await.unwrap();
-    let mut video = sample_mp4(&Mp4Spec::default());
-    video.resize(1 << 20, 0);
-    for i in 0..2 {
-        s3.put(
-            &format!("slow{i}.mp4"),
-            Behaviour::Drip {
-                bytes: video.clone(),
-                bytes_per_sec: 2048,
-            },
-        );
-    }
-    let gets = || {
-        s3.requests()
-            .iter()
-            .filter(|r| r.starts_with("GET"))
-            .count()
-    };
+    let source = slow_source(&["slow0.mp4", "slow1.mp4"], 1 << 20, 2048).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let allow = s3.addr().to_string();
+    let allow = source.addr().to_string();
     let args = [
         "--workers",
         "2",
@@ -169,47 +217,21 @@ async fn a_second_process_on_one_sqlite_folder_is_safe_and_takes_over_at_once() 
     let key = keys_create(&["--data-dir", data], &[]);
     let (first, base) = serve(&args, &[]);
     let api = ApiClient::new(base, &key);
-    let (status, ci) = api
-        .post(
-            "/api/cloud-integrations/s3",
-            json!({"name": "slow", "type": "s3", "bucket": "slow",
-                   "access_key_id": "AKID", "secret_access_key": "secret",
-                   "endpoint_url": s3.endpoint()}),
-        )
-        .await;
-    assert!(status.is_success(), "{ci}");
-    let ci = ci["id"].as_str().unwrap().to_owned();
-    let job = api
-        .upload_s3_keys("slow", &["slow0.mp4".into(), "slow1.mp4".into()], &ci)
-        .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while gets() < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the copies never started"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let job = import_from(&api, &source, &["slow0.mp4", "slow1.mp4"]).await;
+    wait_for_gets(&source, 2, Duration::from_secs(20)).await;
     // A second process on the same folder: the first one's rows stay its own.
     let (second, base) = serve(&args, &[]);
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(
-        gets(),
+        gets(&source),
         2,
         "the second process took rows of a live one: {:?}",
-        s3.requests()
+        source.requests()
     );
     // The first dies: the second takes its rows over at once.
     kill(first);
     let died = std::time::Instant::now();
-    while gets() < 4 {
-        assert!(
-            died.elapsed() < Duration::from_secs(10),
-            "the rows of the dead process were not taken over: {:?}",
-            s3.requests()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_gets(&source, 4, Duration::from_secs(10)).await;
     println!(
         "a dead process's copies resumed {:.1} s after the kill",
         died.elapsed().as_secs_f64()
@@ -224,27 +246,10 @@ async fn a_second_process_on_one_sqlite_folder_is_safe_and_takes_over_at_once() 
 /// (5 s), hands their rows back and exits 0; a restart copies them at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_hands_back_the_copies_in_flight() {
-    use import_testkit::hostile::{Behaviour, HostileS3};
-
-    let s3 = HostileS3::start().await.unwrap();
-    let mut video = sample_mp4(&Mp4Spec::default());
-    video.resize(1 << 20, 0);
-    s3.put(
-        "slow.mp4",
-        Behaviour::Drip {
-            bytes: video,
-            bytes_per_sec: 4096,
-        },
-    );
-    let gets = || {
-        s3.requests()
-            .iter()
-            .filter(|r| r.starts_with("GET"))
-            .count()
-    };
+    let source = slow_source(&["slow.mp4"], 1 << 20, 4096).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let allow = s3.addr().to_string();
+    let allow = source.addr().to_string();
     let args = [
         "--min-source-rate",
         "0",
@@ -256,24 +261,8 @@ async fn sigterm_hands_back_the_copies_in_flight() {
     let key = keys_create(&["--data-dir", data], &[]);
     let (mut child, base) = serve(&args, &[]);
     let api = ApiClient::new(base, &key);
-    let (_, ci) = api
-        .post(
-            "/api/cloud-integrations/s3",
-            json!({"name": "slow", "type": "s3", "bucket": "slow",
-                   "access_key_id": "AKID", "secret_access_key": "secret",
-                   "endpoint_url": s3.endpoint()}),
-        )
-        .await;
-    let ci = ci["id"].as_str().unwrap().to_owned();
-    let job = api.upload_s3_keys("slow", &["slow.mp4".into()], &ci).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while gets() < 1 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the copy never started"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let job = import_from(&api, &source, &["slow.mp4"]).await;
+    wait_for_gets(&source, 1, Duration::from_secs(20)).await;
     let stopped = std::time::Instant::now();
     let sent = std::process::Command::new("sh")
         .args(["-c", &format!("kill -TERM {}", child.id())])
@@ -296,14 +285,7 @@ async fn sigterm_hands_back_the_copies_in_flight() {
         stopped.elapsed().as_secs_f64()
     );
     let (child, base) = serve(&args, &[]);
-    let restarted = std::time::Instant::now();
-    while gets() < 2 {
-        assert!(
-            restarted.elapsed() < Duration::from_secs(5),
-            "the handed-back row was not copied again at once"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_gets(&source, 2, Duration::from_secs(5)).await;
     let api = ApiClient::new(base, &key);
     assert_eq!(api.job(&job).await["counts"]["failed"], 0);
     kill(child);
@@ -314,19 +296,7 @@ async fn sigterm_hands_back_the_copies_in_flight() {
 /// kept with the row), so the bucket keeps nothing of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_media_upload_of_a_killed_copy_is_aborted_by_the_next_owner() {
-    use import_testkit::hostile::{Behaviour, HostileS3};
-
-    let source = HostileS3::start().await.unwrap();
-    let mut video = sample_mp4(&Mp4Spec::default());
-    let len = video.len().max(160 * 1024);
-    video.resize(len, 0);
-    source.put(
-        "slow.mp4",
-        Behaviour::Drip {
-            bytes: video,
-            bytes_per_sec: 64 * 1024,
-        },
-    );
+    let source = slow_source(&["slow.mp4"], 160 * 1024, 64 * 1024).await;
     let media = S3StandIn::start("AKIDMEDIA", "media-secret").await.unwrap();
     media.create_bucket("media").unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -358,16 +328,7 @@ async fn the_media_upload_of_a_killed_copy_is_aborted_by_the_next_owner() {
     let key = keys_create(&["--data-dir", data], &[]);
     let (first, base) = serve(&args, &[]);
     let api = ApiClient::new(base, &key);
-    let (_, ci) = api
-        .post(
-            "/api/cloud-integrations/s3",
-            json!({"name": "slow", "type": "s3", "bucket": "slow",
-                   "access_key_id": "AKID", "secret_access_key": "secret",
-                   "endpoint_url": source.endpoint()}),
-        )
-        .await;
-    let ci = ci["id"].as_str().unwrap().to_owned();
-    let job = api.upload_s3_keys("slow", &["slow.mp4".into()], &ci).await;
+    let job = import_from(&api, &source, &["slow.mp4"]).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while media.pending_multipart_uploads() < 1 {
         assert!(

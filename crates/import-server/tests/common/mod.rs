@@ -107,7 +107,32 @@ pub fn mp4(width: u16, height: u16, duration_ms: u32) -> Vec<u8> {
     })
 }
 
+/// A server that reads Hugging Face buckets from `hf` (its CDN allowed),
+/// tuned by `tune`.
+pub async fn hf_env(hf: &import_testkit::HfStandIn, tune: impl FnOnce(&mut ServerConfig)) -> Env {
+    let (endpoint, cdn) = (hf.endpoint(), hf.cdn_addr().to_string());
+    env_with(move |c| {
+        c.hf_endpoint = endpoint;
+        c.allow_endpoints.push(cdn);
+        tune(c);
+    })
+    .await
+}
+
 impl Env {
+    /// `POST /api/hf-buckets/upload` of `files` of `bucket`, which must be
+    /// accepted; the job id.
+    pub async fn upload_hf(&self, bucket: &str, files: &[&str]) -> String {
+        let (status, up) = self
+            .post(
+                "/api/hf-buckets/upload",
+                serde_json::json!({"files": files, "bucket": bucket}),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{up}");
+        up["import_job_id"].as_str().unwrap().to_owned()
+    }
+
     /// Save an R2-style S3 integration for the stand-in bucket.
     pub async fn s3_integration(&self, secret: &str, prefix: Option<&str>) -> String {
         let mut body = s3_integration_body(&self.s3, BUCKET);
