@@ -533,6 +533,11 @@ impl ImportRequest {
                 .take_while(|(a, b)| a == b)
                 .count();
         }
+        // Two names may share the first bytes of different characters
+        // (`é` and `è`): cut at a character boundary.
+        while !first.is_char_boundary(len) {
+            len -= 1;
+        }
         let common = &first[..len];
         let end = common.rfind('/')? + 1;
         Some(first[..end].to_owned())
@@ -879,6 +884,12 @@ mod tests {
                 .unwrap()
                 .common_prefix()
         };
+        // Names that share the first byte of different characters.
+        assert_eq!(
+            prefix(&["s3://bkt/a/é.mp4", "s3://bkt/a/è.mp4"]).as_deref(),
+            Some("a/")
+        );
+        assert_eq!(prefix(&["s3://bkt/é/x.mp4", "s3://bkt/è/x.mp4"]), None);
         assert_eq!(
             prefix(&["s3://bkt/a/b/x.mp4", "s3://bkt/a/b/y.mp4"]).as_deref(),
             Some("a/b/")

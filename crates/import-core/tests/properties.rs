@@ -177,3 +177,26 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The common folder of any Unicode names (the request's upload prefix)
+    /// never panics, is a folder (`/`-terminated) and starts every name.
+    #[test]
+    fn common_prefix_of_any_names(names in prop::collection::vec(
+        ("[a-zéèêü/]{0,6}", object_name()).prop_map(|(dir, name)| format!("{dir}/{name}")),
+        1..6,
+    )) {
+        let uris: Vec<String> = names.iter().map(|n| format!("s3://bkt/{n}")).collect();
+        let Ok(request) = ImportRequest::builder().uris(uris.iter().map(String::as_str)).build() else {
+            return Ok(());
+        };
+        if let Some(prefix) = request.common_prefix() {
+            prop_assert!(prefix.ends_with('/'));
+            for uri in request.uris() {
+                prop_assert!(uri.object().starts_with(&prefix));
+            }
+        }
+    }
+}

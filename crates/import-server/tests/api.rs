@@ -462,6 +462,34 @@ async fn idempotent_replay() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// Names that share the first byte of different characters (`é`, `è`) once
+/// panicked the server (the connection dropped, the key stayed reserved).
+#[tokio::test]
+async fn unicode_names_that_share_a_first_byte_are_served() {
+    let env = env().await;
+    let res = env
+        .http
+        .post(env.url("/api/s3/upload"))
+        .header("X-API-Key", &env.key)
+        .header("Idempotency-Key", "unicode-1")
+        .json(&json!({"keys": ["a/é.mp4", "a/è.mp4"], "bucket": BUCKET}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The key was answered, so a replay gets the same job.
+    let again = env
+        .http
+        .post(env.url("/api/s3/upload"))
+        .header("X-API-Key", &env.key)
+        .header("Idempotency-Key", "unicode-1")
+        .json(&json!({"keys": ["a/é.mp4", "a/è.mp4"], "bucket": BUCKET}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.headers()[import_server::REPLAYED_HEADER], "true");
+}
+
 /// The same `Idempotency-Key` from users of the same name in two
 /// organisations names two requests: each gets its own job.
 #[tokio::test]

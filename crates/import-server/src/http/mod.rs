@@ -93,6 +93,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the guard, so a panic's 500 still carries the request id
+        // and forgets its idempotency reservation.
+        .layer(catch_panics())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::guard,
@@ -101,11 +104,57 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     public
         .method_not_allowed_fallback(method_not_allowed)
         .merge(api)
+        .layer(catch_panics())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             probes::record_request,
         ))
         .with_state(state)
+}
+
+/// What a panic answers.
+type PanicAnswer = fn(Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response;
+
+/// Any panic left in a handler becomes a `500` that says it was logged, with
+/// one log line: defence in depth, no request may drop its connection.
+fn catch_panics() -> tower_http::catch_panic::CatchPanicLayer<PanicAnswer> {
+    tower_http::catch_panic::CatchPanicLayer::custom(panic_answer as PanicAnswer)
+}
+
+fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    let what: String = what.chars().take(200).collect();
+    tracing::error!(panic = %what, "a request handler panicked; it was answered 500");
+    axum::response::IntoResponse::into_response(ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; it has been logged",
+    ))
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_not_a_dropped_connection() {
+        async fn boom() -> &'static str {
+            panic!("a bug")
+        }
+        let app = Router::new()
+            .route("/boom", axum::routing::get(boom))
+            .layer(catch_panics());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let res = reqwest::get(format!("http://{addr}/boom")).await.unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["detail"], "internal error; it has been logged");
+    }
 }
 
 async fn not_found() -> ApiError {
