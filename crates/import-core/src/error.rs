@@ -136,6 +136,16 @@ pub enum Error {
         request_bucket: String,
     },
 
+    /// An organisation-wide import names a folder private to one user: the
+    /// folder's name would show to the whole organisation.
+    #[error(
+        "folder `{folder_id}` is private to its user: an import with scope `org` cannot go into it; choose an org-scope folder, or import with scope `user`"
+    )]
+    PrivateFolder {
+        /// The folder.
+        folder_id: String,
+    },
+
     /// A GCS import has no integration to take credentials from.
     #[error(
         "`integration_id` is required for GCS imports{}: save a `gcs` integration with the bucket's service-account key (POST {}, or `vimport integrations add gcs`) and pass its id",
@@ -376,6 +386,7 @@ impl Error {
             | Error::MixedBuckets { .. }
             | Error::MixedViewModes
             | Error::IntegrationMismatch { .. }
+            | Error::PrivateFolder { .. }
             | Error::GcsIntegrationRequired { .. } => StatusCode::BAD_REQUEST,
         }
     }

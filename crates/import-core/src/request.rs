@@ -543,6 +543,24 @@ impl ImportRequest {
         Some(first[..end].to_owned())
     }
 
+    /// Check that the request may go into a folder of scope `folder_scope`:
+    /// an `org` import never into a `user` folder (a `400` on the server).
+    ///
+    /// ```
+    /// use import_core::{ImportRequest, Scope};
+    /// let org = ImportRequest::builder().uri("s3://b/a.mp4").scope(Scope::Org).build().unwrap();
+    /// assert!(org.check_folder(Scope::User, "fo_1").is_err());
+    /// assert!(org.check_folder(Scope::Org, "fo_1").is_ok());
+    /// ```
+    pub fn check_folder(&self, folder_scope: Scope, folder_id: &str) -> Result<()> {
+        if self.scope == Scope::Org && folder_scope == Scope::User {
+            return Err(Error::PrivateFolder {
+                folder_id: folder_id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// Check that a saved integration may serve this request: same provider and
     /// same bucket (a `400` on the server).
     pub fn check_integration(&self, kind: Provider, bucket: &str) -> Result<()> {

@@ -462,6 +462,38 @@ async fn idempotent_replay() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// An organisation-wide import cannot go into a folder private to one user
+/// (its name would show to the whole organisation); a user import can.
+#[tokio::test]
+async fn an_org_import_into_a_private_folder_is_refused() {
+    let env = env().await;
+    let (_, mine) = env
+        .post(
+            "/api/folders/create-or-get",
+            json!({"name": "my drafts", "scope": "user"}),
+        )
+        .await;
+    let folder = mine["id"].as_str().unwrap();
+    let (status, body) = env
+        .post(
+            "/api/s3/upload",
+            json!({"keys": ["a.mp4"], "bucket": BUCKET, "folder_id": folder, "scope": "org"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        detail(&body).contains("private to its user") && detail(&body).contains("org-scope folder"),
+        "{body}"
+    );
+    let (status, body) = env
+        .post(
+            "/api/s3/upload",
+            json!({"keys": ["a.mp4"], "bucket": BUCKET, "folder_id": folder, "scope": "user"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 /// Names that share the first byte of different characters (`é`, `è`) once
 /// panicked the server (the connection dropped, the key stayed reserved).
 #[tokio::test]

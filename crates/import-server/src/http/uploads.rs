@@ -64,12 +64,15 @@ async fn upload(
         st.config.max_objects,
     )?;
     let folder = match request.folder_id() {
-        Some(id) => Some(
-            st.store
+        Some(id) => {
+            let folder = st
+                .store
                 .folder_by_id(&who, id)
                 .await?
-                .ok_or_else(|| ApiError::not_found("folder"))?,
-        ),
+                .ok_or_else(|| ApiError::not_found("folder"))?;
+            request.check_folder(folder.scope, folder.id.as_str())?;
+            Some(folder)
+        }
         None => None,
     };
     // Without an integration: the caller's newest one for that bucket, else public access.
