@@ -548,7 +548,7 @@ impl ImportRequest {
     ///
     /// ```
     /// use import_core::{ImportRequest, Scope};
-    /// let org = ImportRequest::builder().uri("s3://b/a.mp4").scope(Scope::Org).build().unwrap();
+    /// let org = ImportRequest::builder().uri("s3://fleet-videos/a.mp4").scope(Scope::Org).build().unwrap();
     /// assert!(org.check_folder(Scope::User, "fo_1").is_err());
     /// assert!(org.check_folder(Scope::Org, "fo_1").is_ok());
     /// ```
