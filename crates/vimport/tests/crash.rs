@@ -337,6 +337,11 @@ async fn the_media_upload_of_a_killed_copy_is_aborted_by_the_next_owner() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The copy records the upload's id with its row right after creating it
+    // (one database write); a kill inside that instant leaves the upload to
+    // the bucket's lifecycle rule (docs/operations.md). Kill after it: the
+    // drip keeps the copy in flight for seconds.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     kill(first);
     let (second, base) = serve(&args, &[]);
     let api = ApiClient::new(base, &key);
