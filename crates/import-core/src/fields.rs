@@ -23,8 +23,26 @@ pub const MAX_COLLECTION_LEN: usize = 128;
 /// Longest view role (`front`, `overhead_1`, ...), in bytes.
 pub const MAX_VIEW_ROLE_LEN: usize = 64;
 
-/// Longest folder name, in bytes (after trimming).
-pub const MAX_FOLDER_NAME_LEN: usize = 255;
+/// Longest name (of a folder or an integration) and longest folder
+/// description, in characters (after trimming).
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// Longest folder name, in characters (after trimming): [`MAX_NAME_CHARS`].
+pub const MAX_FOLDER_NAME_LEN: usize = MAX_NAME_CHARS;
+
+/// Longest integration prefix, in bytes (the providers' object-name limit).
+pub const MAX_PREFIX_BYTES: usize = MAX_OBJECT_NAME_BYTES;
+
+/// Longest service-account key of a GCS integration, as compact JSON, in
+/// bytes (a real key is about 2.3 KiB).
+pub const MAX_SERVICE_ACCOUNT_KEY_BYTES: usize = 16 * 1024;
+
+/// Longest credential (access key id, secret access key, session token, Hub
+/// token), in bytes. STS session tokens are the longest seen, about 1-2 KiB.
+pub const MAX_CREDENTIAL_BYTES: usize = 8 * 1024;
+
+/// Longest S3 endpoint URL, in bytes.
+pub const MAX_ENDPOINT_URL_BYTES: usize = 2048;
 
 /// Longest object name accepted, in bytes (the providers' own limit).
 pub const MAX_OBJECT_NAME_BYTES: usize = 1024;
@@ -86,6 +104,205 @@ pub fn short_text(value: &str, max: usize) -> Option<&str> {
     ok.then_some(trimmed)
 }
 
+/// How a text field's length is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// In characters (names and descriptions, which people read).
+    Chars,
+    /// In bytes (prefixes, credentials, URLs: what machines read).
+    Bytes,
+}
+
+impl Measure {
+    fn of(self, text: &str) -> usize {
+        match self {
+            Measure::Chars => text.chars().count(),
+            Measure::Bytes => text.len(),
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            Measure::Chars => "characters",
+            Measure::Bytes => "bytes",
+        }
+    }
+}
+
+/// The one rule of every text field of a request: trimmed, at most `max`
+/// (counted as `measure` says), no control character. An error names the
+/// field, what is wrong and the limit; the value may be empty (use
+/// [`text_field`] for a required one).
+///
+/// ```
+/// use import_core::fields::{bounded_text, Measure};
+///
+/// assert_eq!(bounded_text("name", " fleet ", 255, Measure::Chars)?, "fleet");
+/// let long = "é".repeat(256);
+/// assert_eq!(
+///     bounded_text("name", &long, 255, Measure::Chars).unwrap_err().to_string(),
+///     "`name` is 256 characters long; use at most 255"
+/// );
+/// assert_eq!(
+///     bounded_text("prefix", "raw/\0", 1024, Measure::Bytes).unwrap_err().to_string(),
+///     "`prefix` contains the control character U+0000; remove it"
+/// );
+/// # Ok::<(), import_core::Error>(())
+/// ```
+pub fn bounded_text<'a>(
+    field: &'static str,
+    value: &'a str,
+    max: usize,
+    measure: Measure,
+) -> Result<&'a str> {
+    let trimmed = value.trim();
+    if let Some(c) = trimmed.chars().find(|c| c.is_control()) {
+        return Err(Error::InvalidField {
+            field,
+            problem: format!(
+                "contains the control character U+{:04X}; remove it",
+                u32::from(c)
+            ),
+        });
+    }
+    let len = measure.of(trimmed);
+    if len > max {
+        return Err(Error::InvalidField {
+            field,
+            problem: format!("is {len} {} long; use at most {max}", measure.unit()),
+        });
+    }
+    Ok(trimmed)
+}
+
+/// A required text field: [`bounded_text`], and not empty.
+///
+/// ```
+/// use import_core::fields::{text_field, Measure};
+///
+/// assert_eq!(text_field("token", " hf_x ", 8192, Measure::Bytes)?, "hf_x");
+/// assert_eq!(
+///     text_field("token", " ", 8192, Measure::Bytes).unwrap_err().to_string(),
+///     "`token` must not be empty"
+/// );
+/// # Ok::<(), import_core::Error>(())
+/// ```
+pub fn text_field<'a>(
+    field: &'static str,
+    value: &'a str,
+    max: usize,
+    measure: Measure,
+) -> Result<&'a str> {
+    let checked = bounded_text(field, value, max, measure)?;
+    if checked.is_empty() {
+        return Err(Error::InvalidField {
+            field,
+            problem: "must not be empty".to_owned(),
+        });
+    }
+    Ok(checked)
+}
+
+/// An optional text field: [`bounded_text`]; `None` when absent or blank.
+///
+/// ```
+/// use import_core::fields::{optional_text, Measure};
+///
+/// assert_eq!(optional_text("description", Some("  "), 255, Measure::Chars)?, None);
+/// assert_eq!(optional_text("description", Some(" day 1 "), 255, Measure::Chars)?, Some("day 1"));
+/// assert!(optional_text("description", Some("a\u{1b}[2J"), 255, Measure::Chars).is_err());
+/// # Ok::<(), import_core::Error>(())
+/// ```
+pub fn optional_text<'a>(
+    field: &'static str,
+    value: Option<&'a str>,
+    max: usize,
+    measure: Measure,
+) -> Result<Option<&'a str>> {
+    match value {
+        None => Ok(None),
+        Some(v) => Ok(Some(bounded_text(field, v, max, measure)?).filter(|v| !v.is_empty())),
+    }
+}
+
+/// A folder description as saved: at most [`MAX_NAME_CHARS`] characters,
+/// no control character; `None` when absent or blank.
+///
+/// ```
+/// assert_eq!(import_core::fields::folder_description(Some(" drives "))?.as_deref(), Some("drives"));
+/// # Ok::<(), import_core::Error>(())
+/// ```
+pub fn folder_description(value: Option<&str>) -> Result<Option<String>> {
+    Ok(optional_text("description", value, MAX_NAME_CHARS, Measure::Chars)?.map(str::to_owned))
+}
+
+/// An S3 endpoint URL in its form: `http://` or `https://`, a host and an
+/// optional port, at most [`MAX_ENDPOINT_URL_BYTES`]; no user name, password,
+/// query or fragment (credentials belong in the key fields). A trailing `/`
+/// is dropped. Whether the host may be reached is the server's endpoint
+/// policy, not this rule.
+///
+/// ```
+/// use import_core::fields::endpoint_url;
+///
+/// assert_eq!(endpoint_url("https://acct.r2.cloudflarestorage.com/")?, "https://acct.r2.cloudflarestorage.com");
+/// assert_eq!(endpoint_url("http://127.0.0.1:9000")?, "http://127.0.0.1:9000");
+/// assert!(endpoint_url("ftp://x").is_err());
+/// assert!(endpoint_url("https://user:pw@x").is_err());
+/// # Ok::<(), import_core::Error>(())
+/// ```
+pub fn endpoint_url(value: &str) -> Result<String> {
+    let text = text_field("endpoint_url", value, MAX_ENDPOINT_URL_BYTES, Measure::Bytes)?;
+    let bad = |why: &str| Error::InvalidField {
+        field: "endpoint_url",
+        problem: format!(
+            "`{}` {why}; write it as https://HOST[:PORT], for example https://ACCOUNT.r2.cloudflarestorage.com",
+            shown(text)
+        ),
+    };
+    let trimmed = text.trim_end_matches('/');
+    let uri: http::Uri = trimmed.parse().map_err(|_| bad("is not a URL"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(bad("must start with https:// or http://")),
+    }
+    let Some(authority) = uri.authority() else {
+        return Err(bad("has no host"));
+    };
+    if authority.as_str().contains('@') {
+        return Err(bad("must not carry a user name or password"));
+    }
+    if authority.host().is_empty() {
+        return Err(bad("has no host"));
+    }
+    if uri.query().is_some() || trimmed.contains('#') {
+        return Err(bad("must not carry a query or fragment"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// An S3 region as given: [`is_s3_region`], or a 422 naming the form.
+///
+/// ```
+/// assert_eq!(import_core::fields::region("region", " eu-west-3 ")?, "eu-west-3");
+/// assert!(import_core::fields::region("region", "EU West").is_err());
+/// # Ok::<(), import_core::Error>(())
+/// ```
+pub fn region<'a>(field: &'static str, value: &'a str) -> Result<&'a str> {
+    let text = text_field(field, value, MAX_S3_REGION_LEN, Measure::Bytes)?;
+    if is_s3_region(text) {
+        Ok(text)
+    } else {
+        Err(Error::InvalidField {
+            field,
+            problem: format!(
+                "`{}` is not a region: use lower-case letters, digits and `-`, for example `us-east-1` (or `auto` for R2)",
+                shown(text)
+            ),
+        })
+    }
+}
+
 /// The S3 region rule: the region given (trimmed), or [`S3_ENDPOINT_REGION`]
 /// when only an endpoint is given; `None` when neither is (Amazon S3 then
 /// needs a region: each caller says so in its own words).
@@ -126,8 +343,8 @@ pub fn is_s3_region(region: &str) -> bool {
         && !region.ends_with('-')
 }
 
-/// A folder name: trimmed, 1 to [`MAX_FOLDER_NAME_LEN`] bytes, no control
-/// characters.
+/// A folder name: trimmed, 1 to [`MAX_FOLDER_NAME_LEN`] characters, no
+/// control characters.
 ///
 /// ```
 /// use import_core::FolderName;
@@ -145,13 +362,17 @@ pub struct FolderName(String);
 impl FolderName {
     /// Check a folder name as given (it is trimmed first).
     pub fn parse(name: &str) -> Result<FolderName> {
-        match short_text(name, MAX_FOLDER_NAME_LEN) {
+        let trimmed = name.trim();
+        let fits = !trimmed.is_empty()
+            && trimmed.chars().count() <= MAX_FOLDER_NAME_LEN
+            && !trimmed.chars().any(char::is_control);
+        match fits.then_some(trimmed) {
             Some(trimmed) => Ok(FolderName(trimmed.to_owned())),
             None => Err(Error::InvalidField {
                 field: "name",
                 problem: format!(
                     "`{}` is not a folder name: use 1 to {MAX_FOLDER_NAME_LEN} characters without control characters",
-                    name.escape_debug()
+                    shown(name)
                 ),
             }),
         }
@@ -185,6 +406,15 @@ impl From<FolderName> for String {
     fn from(name: FolderName) -> String {
         name.0
     }
+}
+
+/// A value as an error shows it: escaped, and cut after 64 characters.
+fn shown(value: &str) -> String {
+    let mut out: String = value.chars().take(64).collect::<String>().escape_debug().to_string();
+    if value.chars().nth(64).is_some() {
+        out.push_str("...");
+    }
+    out
 }
 
 /// Default of the reference server's `--max-object-size`: 50 GiB.

@@ -7,7 +7,10 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::fields::{non_blank, required, s3_region};
+use crate::fields::{
+    MAX_CREDENTIAL_BYTES, MAX_NAME_CHARS, MAX_PREFIX_BYTES, MAX_SERVICE_ACCOUNT_KEY_BYTES,
+    Measure, endpoint_url, optional_text, region, s3_region, text_field,
+};
 use crate::uri::Provider;
 use crate::wire::{AddGcsIntegration, AddHfIntegration, AddS3Integration, CloudIntegration};
 
@@ -46,14 +49,14 @@ target_accessors!(S3Integration, GcsIntegration, HfIntegration);
 
 impl Target {
     fn new(provider: Provider, name: &str, bucket: &str, prefix: Option<&str>) -> Result<Target> {
-        let bucket = required("bucket", bucket)?;
+        let bucket = text_field("bucket", bucket, MAX_NAME_CHARS, Measure::Bytes)?;
         provider
-            .check_bucket(&bucket)
+            .check_bucket(bucket)
             .map_err(|problem| Error::InvalidBucket { problem })?;
         Ok(Target {
-            name: required("name", name)?,
-            bucket,
-            prefix: integration_prefix(prefix),
+            name: text_field("name", name, MAX_NAME_CHARS, Measure::Chars)?.to_owned(),
+            bucket: bucket.to_owned(),
+            prefix: integration_prefix(prefix)?,
         })
     }
 }
@@ -73,17 +76,27 @@ fn check_kind(route: Provider, kind: Provider) -> Result<()> {
     })
 }
 
-/// An integration's prefix as saved: trimmed, without leading `/`; `None`
-/// when nothing is left.
+/// An integration's prefix as saved: trimmed, without leading `/`, at most
+/// [`MAX_PREFIX_BYTES`], no control character; `None` when nothing is left.
 ///
 /// ```
-/// assert_eq!(import_core::integration_prefix(Some(" /raw/2024/ ")).as_deref(), Some("raw/2024/"));
-/// assert_eq!(import_core::integration_prefix(Some(" / ")), None);
+/// assert_eq!(import_core::integration_prefix(Some(" /raw/2024/ "))?.as_deref(), Some("raw/2024/"));
+/// assert_eq!(import_core::integration_prefix(Some(" / "))?, None);
+/// assert!(import_core::integration_prefix(Some("raw\0/")).is_err());
+/// # Ok::<(), import_core::Error>(())
 /// ```
-pub fn integration_prefix(prefix: Option<&str>) -> Option<String> {
-    prefix
-        .map(|p| p.trim().trim_start_matches('/').to_owned())
-        .filter(|p| !p.is_empty())
+pub fn integration_prefix(prefix: Option<&str>) -> Result<Option<String>> {
+    Ok(
+        optional_text("prefix", prefix, MAX_PREFIX_BYTES, Measure::Bytes)?
+            .map(|p| p.trim_start_matches('/').to_owned())
+            .filter(|p| !p.is_empty()),
+    )
+}
+
+/// A credential field: required, at most [`MAX_CREDENTIAL_BYTES`], no
+/// control character.
+fn credential(field: &'static str, value: &str) -> Result<String> {
+    Ok(text_field(field, value, MAX_CREDENTIAL_BYTES, Measure::Bytes)?.to_owned())
 }
 
 /// A checked body of `POST /api/cloud-integrations/s3`: type `s3`, a valid
@@ -132,8 +145,15 @@ impl TryFrom<AddS3Integration> for S3Integration {
             &body.bucket,
             body.prefix.as_deref(),
         )?;
-        let endpoint = non_blank(body.endpoint_url.as_deref());
-        let Some(region) = s3_region(body.region.as_deref(), endpoint) else {
+        let endpoint = match body.endpoint_url.as_deref().map(str::trim) {
+            Some(e) if !e.is_empty() => Some(endpoint_url(e)?),
+            _ => None,
+        };
+        let given_region = match body.region.as_deref().map(str::trim) {
+            Some(r) if !r.is_empty() => Some(region("region", r)?),
+            _ => None,
+        };
+        let Some(region) = s3_region(given_region, endpoint.as_deref()) else {
             return Err(Error::InvalidField {
                 field: "region",
                 problem: "is required for Amazon S3 (for example `us-east-1`); for R2, MinIO and other S3-compatible stores give `endpoint_url`".to_owned(),
@@ -141,10 +161,16 @@ impl TryFrom<AddS3Integration> for S3Integration {
         };
         Ok(S3Integration {
             region: region.to_owned(),
-            endpoint_url: endpoint.map(|e| e.trim_end_matches('/').to_owned()),
-            access_key_id: required("access_key_id", &body.access_key_id)?,
-            secret_access_key: required("secret_access_key", &body.secret_access_key)?,
-            session_token: body.session_token.filter(|t| !t.trim().is_empty()),
+            endpoint_url: endpoint,
+            access_key_id: credential("access_key_id", &body.access_key_id)?,
+            secret_access_key: credential("secret_access_key", &body.secret_access_key)?,
+            session_token: optional_text(
+                "session_token",
+                body.session_token.as_deref(),
+                MAX_CREDENTIAL_BYTES,
+                Measure::Bytes,
+            )?
+            .map(str::to_owned),
             target,
         })
     }
@@ -241,6 +267,15 @@ impl TryFrom<AddGcsIntegration> for GcsIntegration {
                 problem: "must be the service-account JSON key object (the file downloaded from the cloud console)".to_owned(),
             });
         }
+        let size = body.service_account.to_string().len();
+        if size > MAX_SERVICE_ACCOUNT_KEY_BYTES {
+            return Err(Error::InvalidField {
+                field: "service_account",
+                problem: format!(
+                    "is {size} bytes of JSON; a service-account key is about 2.3 KiB, use at most {MAX_SERVICE_ACCOUNT_KEY_BYTES}"
+                ),
+            });
+        }
         Ok(GcsIntegration {
             target: Target::new(
                 Provider::Gcs,
@@ -316,7 +351,7 @@ impl TryFrom<AddHfIntegration> for HfIntegration {
                 &body.bucket,
                 body.prefix.as_deref(),
             )?,
-            token: required("token", &body.token)?,
+            token: credential("token", &body.token)?,
         })
     }
 }

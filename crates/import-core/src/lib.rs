@@ -71,7 +71,7 @@ pub use readiness::{
 };
 pub use request::{
     DEFAULT_COLLECTION, DEFAULT_MAX_OBJECTS, ImportObjects, ImportRequest, ImportRequestBuilder,
-    SavedIntegration, object_in_prefix, split_requests, upload_route,
+    SavedIntegration, check_upload_count, object_in_prefix, split_requests, upload_route,
 };
 pub use retry::{Decision, Outcome, RetryPolicy, RetryState, parse_retry_after};
 pub use sniff::{NotMp4, SNIFF_LEN, sniff_mp4};

@@ -624,6 +624,160 @@ impl ImportRequest {
     }
 }
 
+/// The object-count cap of an upload body, checked before any name is read:
+/// the entries of `files` and `keys` and the views of every set in `sets` are
+/// counted as written (duplicates too), without allocating a name. A body
+/// that is not JSON passes here and gets its own error from the real parse.
+///
+/// ```
+/// use import_core::{Error, check_upload_count};
+///
+/// let body = br#"{"keys": ["a.mp4", "b.mp4", "c.mp4"], "bucket": "b"}"#;
+/// assert!(check_upload_count(body, 3).is_ok());
+/// assert_eq!(check_upload_count(body, 2), Err(Error::TooManyObjects { count: 3, limit: 2 }));
+/// let sets = br#"{"sets": [{"views": {"front": "s3://b/f.mp4", "left": "s3://b/l.mp4"}}]}"#;
+/// assert!(check_upload_count(sets, 1).is_err());
+/// ```
+pub fn check_upload_count(body: &[u8], max_objects: usize) -> Result<()> {
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    /// The visits of a JSON scalar (null, bool, number, string): `$value`.
+    macro_rules! scalars {
+        ($value:expr) => {
+            fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+                Ok($value)
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+                Ok($value)
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+                Ok($value)
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+                Ok($value)
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+                Ok($value)
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+                Ok($value)
+            }
+        };
+    }
+
+    /// How many entries a JSON array or object holds; 0 for anything else.
+    #[derive(Default)]
+    struct Count(usize);
+    impl<'de> serde::Deserialize<'de> for Count {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Count;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Count, A::Error> {
+                    let mut n = 0;
+                    while seq.next_element::<IgnoredAny>()?.is_some() {
+                        n += 1;
+                    }
+                    Ok(Count(n))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Count, A::Error> {
+                    let mut n = 0;
+                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
+                        n += 1;
+                    }
+                    Ok(Count(n))
+                }
+                scalars!(Count(0));
+            }
+            d.deserialize_any(V)
+        }
+    }
+    /// The views of one set (at least 1, whatever its shape).
+    struct SetEntry(usize);
+    impl<'de> serde::Deserialize<'de> for SetEntry {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = SetEntry;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a view set")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<SetEntry, A::Error> {
+                    let mut views = 0;
+                    while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                        if key == "views" {
+                            views = map.next_value::<Count>()?.0;
+                        } else {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                    Ok(SetEntry(views.max(1)))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<SetEntry, A::Error> {
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(SetEntry(1))
+                }
+                scalars!(SetEntry(1));
+            }
+            d.deserialize_any(V)
+        }
+    }
+    /// The views of every set.
+    #[derive(Default)]
+    struct SetViews(usize);
+    impl<'de> serde::Deserialize<'de> for SetViews {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = SetViews;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a list of view sets")
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<SetViews, A::Error> {
+                    let mut n = 0usize;
+                    while let Some(set) = seq.next_element::<SetEntry>()? {
+                        n = n.saturating_add(set.0);
+                    }
+                    Ok(SetViews(n))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<SetViews, A::Error> {
+                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    Ok(SetViews(0))
+                }
+                scalars!(SetViews(0));
+            }
+            d.deserialize_any(V)
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct Counted {
+        #[serde(default)]
+        files: Count,
+        #[serde(default)]
+        keys: Count,
+        #[serde(default)]
+        sets: SetViews,
+    }
+    let Ok(counted) = serde_json::from_slice::<Counted>(body) else {
+        return Ok(());
+    };
+    let count = counted
+        .files
+        .0
+        .max(counted.keys.0)
+        .max(counted.sets.0);
+    if count > max_objects {
+        return Err(Error::TooManyObjects {
+            count,
+            limit: max_objects,
+        });
+    }
+    Ok(())
+}
+
 /// A saved integration as an upload sees it: its provider and bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SavedIntegration<'a> {

@@ -58,7 +58,19 @@ pub struct Route {
     /// Whether it answers without an API key (the probes and metrics of the
     /// reference server).
     pub public: bool,
+    /// Whether its body may be large (the upload routes, which name up to
+    /// 100,000 objects); every other route takes at most
+    /// [`SMALL_BODY_LIMIT`].
+    pub bulk: bool,
 }
+
+/// Largest request body of a route that is not [`bulk`](Route::bulk)
+/// (folders, integrations, retries, ...): 64 KiB.
+pub const SMALL_BODY_LIMIT: usize = 64 * 1024;
+
+/// Default largest body of a [`bulk`](Route::bulk) route (an upload): 64 MiB,
+/// the reference server's `--body-limit`.
+pub const DEFAULT_BULK_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 impl Route {
     const fn new(verb: Verb, template: &'static str, operation_id: &'static str) -> Route {
@@ -68,8 +80,32 @@ impl Route {
             operation_id,
             extension: false,
             public: false,
+            bulk: false,
         }
     }
+
+    const fn bulk(self) -> Route {
+        Route { bulk: true, ..self }
+    }
+
+    /// The largest body this route takes, given the server's limit of bulk
+    /// bodies.
+    ///
+    /// ```
+    /// use import_core::routes::{self, SMALL_BODY_LIMIT};
+    ///
+    /// assert_eq!(routes::UPLOAD_S3.body_limit(64 << 20), 64 << 20);
+    /// assert_eq!(routes::ADD_S3_INTEGRATION.body_limit(64 << 20), SMALL_BODY_LIMIT);
+    /// assert_eq!(routes::CREATE_FOLDER.body_limit(1024), 1024);
+    /// ```
+    pub const fn body_limit(&self, bulk_limit: usize) -> usize {
+        if self.bulk || bulk_limit < SMALL_BODY_LIMIT {
+            bulk_limit
+        } else {
+            SMALL_BODY_LIMIT
+        }
+    }
+
 
     const fn extension(self) -> Route {
         Route {
@@ -122,6 +158,20 @@ pub fn takes_idempotency_key(method: &Method) -> bool {
     )
 }
 
+/// The route of the table with this method and template, if any.
+///
+/// ```
+/// use import_core::routes;
+///
+/// assert_eq!(routes::find(&http::Method::POST, "/api/s3/upload"), Some(routes::UPLOAD_S3));
+/// assert_eq!(routes::find(&http::Method::GET, "/api/s3/upload"), None);
+/// ```
+pub fn find(method: &Method, template: &str) -> Option<Route> {
+    ALL.iter()
+        .find(|r| r.template == template && r.method() == method)
+        .copied()
+}
+
 /// `POST /api/keys/verify`.
 pub const VERIFY_AUTH: Route = Route::new(Verb::Post, "/api/keys/verify", "verify_auth");
 /// `POST /api/folders/create-or-get`.
@@ -166,12 +216,12 @@ pub const DELETE_INTEGRATION: Route = Route::new(
 )
 .extension();
 /// `POST /api/gcs/upload`.
-pub const UPLOAD_GCS: Route = Route::new(Verb::Post, "/api/gcs/upload", "upload_gcs");
+pub const UPLOAD_GCS: Route = Route::new(Verb::Post, "/api/gcs/upload", "upload_gcs").bulk();
 /// `POST /api/s3/upload`.
-pub const UPLOAD_S3: Route = Route::new(Verb::Post, "/api/s3/upload", "upload_s3");
+pub const UPLOAD_S3: Route = Route::new(Verb::Post, "/api/s3/upload", "upload_s3").bulk();
 /// `POST /api/hf-buckets/upload`.
 pub const UPLOAD_HF_BUCKET: Route =
-    Route::new(Verb::Post, "/api/hf-buckets/upload", "upload_hf_bucket");
+    Route::new(Verb::Post, "/api/hf-buckets/upload", "upload_hf_bucket").bulk();
 /// `GET /healthz` (extension, no API key): 200 while the process runs.
 pub const HEALTHZ: Route = Route::new(Verb::Get, "/healthz", "healthz")
     .extension()

@@ -135,7 +135,7 @@ impl ServerConfig {
             hf_endpoint: "https://huggingface.co".to_owned(),
             secret_key: None,
             max_objects: import_core::DEFAULT_MAX_OBJECTS,
-            body_limit: 64 * 1024 * 1024,
+            body_limit: import_core::routes::DEFAULT_BULK_BODY_LIMIT,
             lease: Duration::from_secs(60),
             max_attempts: 5,
             retry_base: Duration::from_secs(1),

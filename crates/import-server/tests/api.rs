@@ -663,3 +663,101 @@ async fn paging_errors_and_tenancy_of_jobs() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(done["status"], "completed");
 }
+
+/// Every text field is bounded and refuses control characters with a 422
+/// that names the field and the limit, the same on SQLite and PostgreSQL
+/// (PostgreSQL would answer 500 to a NUL reaching a TEXT column).
+#[tokio::test]
+async fn every_field_is_bounded_and_refuses_control_characters() {
+    let env = env().await;
+    let s3 = |f: &dyn Fn(&mut Value)| {
+        let mut body = json!({"name": "cams", "type": "s3", "access_key_id": "a", "secret_access_key": "b",
+            "endpoint_url": env.s3.endpoint(), "bucket": BUCKET, "prefix": "raw/"});
+        f(&mut body);
+        body
+    };
+    let cases: Vec<(Value, &str)> = vec![
+        (s3(&|b| b["name"] = json!("cams\u{0}")), "`name` contains the control character U+0000"),
+        (s3(&|b| b["name"] = json!("é".repeat(256))), "`name` is 256 characters long; use at most 255"),
+        (s3(&|b| b["name"] = json!("x".repeat(5_000))), "`name` is 5000 characters long"),
+        (s3(&|b| b["prefix"] = json!("raw\u{0}/")), "`prefix` contains the control character U+0000"),
+        (s3(&|b| b["prefix"] = json!("p/".repeat(513))), "`prefix` is 1026 bytes long; use at most 1024"),
+        (s3(&|b| b["access_key_id"] = json!("a\nb")), "`access_key_id` contains the control character U+000A"),
+        (s3(&|b| b["secret_access_key"] = json!("k".repeat(8193))), "`secret_access_key` is 8193 bytes long"),
+        (s3(&|b| b["session_token"] = json!("t\u{7f}")), "`session_token` contains the control character U+007F"),
+        (s3(&|b| b["region"] = json!("EU West")), "`region` `EU West` is not a region"),
+        (s3(&|b| b["endpoint_url"] = json!("ftp://x")), "`endpoint_url` `ftp://x` must start with https://"),
+        (s3(&|b| b["endpoint_url"] = json!("https://u:p@x")), "must not carry a user name or password"),
+    ];
+    for (body, want) in &cases {
+        let (status, answer) = env.post("/api/cloud-integrations/s3", body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert!(detail(&answer).contains(want), "{want}: {answer}");
+    }
+    let (status, answer) = env
+        .post("/api/cloud-integrations/hf-bucket", json!({"name": "hf", "type": "hf_bucket", "token": "hf\u{0}x", "bucket": "acme/cams"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(detail(&answer).contains("`token` contains the control character U+0000"), "{answer}");
+    let big_key = json!({"type": "service_account", "private_key": "k".repeat(17 * 1024)});
+    let (status, answer) = env
+        .post("/api/cloud-integrations/gcs", json!({"name": "g", "type": "gcs", "service_account": big_key, "bucket": "fleet_videos"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(detail(&answer).contains("use at most 16384"), "{answer}");
+    // Folders: name and description.
+    for (body, want) in [
+        (json!({"name": "a\u{0}b", "scope": "org"}), "is not a folder name"),
+        (json!({"name": "n".repeat(256), "scope": "org"}), "is not a folder name"),
+        (json!({"name": "ok", "scope": "org", "description": "d\u{1b}[2J"}), "`description` contains the control character U+001B"),
+        (json!({"name": "ok", "scope": "org", "description": "d".repeat(256)}), "`description` is 256 characters long; use at most 255"),
+    ] {
+        let (status, answer) = env.post("/api/folders", body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert!(detail(&answer).contains(want), "{want}: {answer}");
+    }
+    let (status, answer) = env.get("/api/folders/get?name=a%00b&scope=org").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    // Limits are inclusive: 255 characters of a name are fine.
+    let (status, answer) = env
+        .post("/api/folders", json!({"name": "é".repeat(255), "scope": "org", "description": "d".repeat(255)}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    // Nothing of the refused bodies was stored.
+    let (_, list) = env.get("/api/cloud-integrations").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+}
+
+/// Integration and folder routes take 64 KiB; uploads keep the bulk limit;
+/// the object cap is checked before any name is parsed.
+#[tokio::test]
+async fn small_routes_take_small_bodies_and_the_object_cap_comes_first() {
+    let env = env_with(|c| c.max_objects = 10).await;
+    let (status, answer) = env
+        .post("/api/folders", json!({"name": "ok", "scope": "org", "pad": "x".repeat(70 * 1024)}))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    assert!(detail(&answer).contains("larger than 65536 bytes"), "{answer}");
+    // An upload body of 1 MiB is fine for the upload route (it fails on its
+    // names, not its size).
+    let keys: Vec<String> = (0..10).map(|i| format!("{i}.mp4")).collect();
+    let (status, answer) = env
+        .post("/api/s3/upload", json!({"keys": keys, "bucket": BUCKET, "pad": "x".repeat(1 << 20)}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    // Eleven entries, one of them not even a string: the cap answers, not
+    // the parse of the names.
+    let mut keys: Vec<Value> = (0..10).map(|i| json!(format!("{i}.mp4"))).collect();
+    keys.push(json!(42));
+    let (status, answer) = env
+        .post("/api/s3/upload", json!({"keys": keys, "bucket": BUCKET}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(detail(&answer).contains("names 11 objects but at most 10"), "{answer}");
+    let sets: Vec<Value> = (0..4)
+        .map(|i| json!({"views": {"front": format!("s3://{BUCKET}/{i}f.mp4"), "left": format!("s3://{BUCKET}/{i}l.mp4"), "right": format!("s3://{BUCKET}/{i}r.mp4")}}))
+        .collect();
+    let (status, answer) = env.post("/api/s3/upload", json!({"sets": sets})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(detail(&answer).contains("names 12 objects but at most 10"), "{answer}");
+}

@@ -28,7 +28,7 @@ fn new_folder(who: &Principal, req: &FolderRequest) -> Result<FolderRecord, ApiE
             String::new()
         },
         name: checked.name,
-        description: req.description.clone().filter(|d| !d.trim().is_empty()),
+        description: import_core::fields::folder_description(req.description.as_deref())?,
         created_by: who.user_id.clone(),
         created_at: now,
     })
@@ -86,12 +86,14 @@ pub(crate) async fn get_folder(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Folder>, ApiError> {
     let q = query_map(raw.as_deref());
-    let Some(name) = q.get("name").map(|n| n.trim()).filter(|n| !n.is_empty()) else {
+    let Some(name) = q.get("name").filter(|n| !n.trim().is_empty()) else {
         return Err(ApiError::unprocessable(format!(
             "query parameter `name` is required: {}?name=NAME&scope=user|org",
             import_core::routes::GET_FOLDER.template
         )));
     };
+    let name = import_core::FolderName::parse(name)?;
+    let name = name.as_str();
     let scope: Scope = match q.get("scope") {
         Some(s) => s.parse()?,
         None => Scope::User,

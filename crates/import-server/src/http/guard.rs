@@ -78,18 +78,28 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
             "invalid API key: check the key, or create one with `vimport keys create`",
         ));
     };
+    // Each route's own limit: uploads take the server's bulk limit, every
+    // other route 64 KiB (the core's route table says which is which).
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .and_then(|p| import_core::routes::find(req.method(), p.as_str()));
+    let limit = match route {
+        Some(route) => route.body_limit(state.config.body_limit),
+        None => import_core::routes::SMALL_BODY_LIMIT.min(state.config.body_limit),
+    };
     let (mut parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, state.config.body_limit)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the request body is larger than {} bytes; split the import into several requests",
-                    state.config.body_limit
-                ),
-            )
-        })?;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        let fix = if route.is_some_and(|r| r.bulk) {
+            "split the import into several requests"
+        } else {
+            "this route takes small JSON bodies only"
+        };
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {limit} bytes, the limit of this route; {fix}"),
+        )
+    })?;
     parts.extensions.insert(principal.clone());
     let idem_key = parts
         .headers

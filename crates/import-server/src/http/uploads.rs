@@ -2,6 +2,7 @@
 //! its rows, answered at once; the workers copy in the background.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use import_core::wire::{JobStatus, UploadBody, UploadResponse};
 use import_core::{
@@ -9,7 +10,6 @@ use import_core::{
 };
 
 use super::St;
-use super::body::JsonBody;
 use super::guard::{Caller, IdemSlot};
 use crate::clock::now_ms;
 use crate::error::ApiError;
@@ -21,7 +21,7 @@ pub(crate) async fn upload_gcs(
     st: St,
     who: Caller,
     slot: Option<axum::Extension<IdemSlot>>,
-    body: JsonBody<UploadBody>,
+    body: Bytes,
 ) -> Result<Json<UploadResponse>, ApiError> {
     upload(st, who, slot, body, Provider::Gcs).await
 }
@@ -30,7 +30,7 @@ pub(crate) async fn upload_s3(
     st: St,
     who: Caller,
     slot: Option<axum::Extension<IdemSlot>>,
-    body: JsonBody<UploadBody>,
+    body: Bytes,
 ) -> Result<Json<UploadResponse>, ApiError> {
     upload(st, who, slot, body, Provider::S3).await
 }
@@ -39,7 +39,7 @@ pub(crate) async fn upload_hf(
     st: St,
     who: Caller,
     slot: Option<axum::Extension<IdemSlot>>,
-    body: JsonBody<UploadBody>,
+    body: Bytes,
 ) -> Result<Json<UploadResponse>, ApiError> {
     upload(st, who, slot, body, Provider::HfBucket).await
 }
@@ -48,9 +48,13 @@ async fn upload(
     State(st): St,
     axum::Extension(who): Caller,
     slot: Option<axum::Extension<IdemSlot>>,
-    JsonBody(body): JsonBody<UploadBody>,
+    bytes: Bytes,
     provider: Provider,
 ) -> Result<Json<UploadResponse>, ApiError> {
+    // The cap first: a body naming too many objects is refused before any
+    // name is parsed.
+    import_core::check_upload_count(&bytes, st.config.max_objects)?;
+    let body: UploadBody = super::body::parse(&bytes)?;
     let named = named_integration(&st, &who, &body).await?;
     // Every upload rule is the core's, the saved integration's provider and
     // bucket included.

@@ -530,7 +530,11 @@ fn integration_from(row: &AnyRow) -> StoreResult<IntegrationRecord> {
         prefix: row.try_get("prefix")?,
         region: row.try_get("region")?,
         endpoint_url: row.try_get("endpoint_url")?,
-        sealed_secrets: row.try_get("sealed_secrets")?,
+        // Absent when only the listed columns were read.
+        sealed_secrets: match row.try_get("sealed_secrets") {
+            Err(sqlx::Error::ColumnNotFound(_)) => Vec::new(),
+            other => other?,
+        },
         created_at: row.try_get("created_at")?,
         last_used: row.try_get("last_used")?,
     })
@@ -884,7 +888,8 @@ impl Store for SqlStore {
 
     async fn list_integrations(&self, who: &Principal) -> StoreResult<Vec<IntegrationRecord>> {
         let rows = sqlx::query(
-            "SELECT * FROM integrations WHERE org_id = $1 ORDER BY created_at DESC, id DESC",
+            // Only what the list shows: no sealed secrets are read.
+            "SELECT id, org_id, created_by, created_by_display_name, name, kind, bucket, prefix, region, endpoint_url, created_at, last_used FROM integrations WHERE org_id = $1 ORDER BY created_at DESC, id DESC",
         )
         .bind(&who.org_id)
         .fetch_all(&self.pool)
