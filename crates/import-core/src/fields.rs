@@ -252,7 +252,12 @@ pub fn folder_description(value: Option<&str>) -> Result<Option<String>> {
 /// # Ok::<(), import_core::Error>(())
 /// ```
 pub fn endpoint_url(value: &str) -> Result<String> {
-    let text = text_field("endpoint_url", value, MAX_ENDPOINT_URL_BYTES, Measure::Bytes)?;
+    let text = text_field(
+        "endpoint_url",
+        value,
+        MAX_ENDPOINT_URL_BYTES,
+        Measure::Bytes,
+    )?;
     let bad = |why: &str| Error::InvalidField {
         field: "endpoint_url",
         problem: format!(
@@ -410,7 +415,12 @@ impl From<FolderName> for String {
 
 /// A value as an error shows it: escaped, and cut after 64 characters.
 fn shown(value: &str) -> String {
-    let mut out: String = value.chars().take(64).collect::<String>().escape_debug().to_string();
+    let mut out: String = value
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
     if value.chars().nth(64).is_some() {
         out.push_str("...");
     }
@@ -430,6 +440,24 @@ pub const DEFAULT_SOURCE_RATE_WINDOW_SECS: u64 = 60;
 /// server process whose heartbeat is older than this is dead, and another
 /// queues its rows again.
 pub const DEFAULT_INSTANCE_TIMEOUT_SECS: u64 = 15;
+
+/// Default of the reference server's `--header-timeout`, in seconds: the
+/// longest wait for a request's whole header block.
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 30;
+
+/// Default of the reference server's `--body-timeout`, in seconds: the
+/// longest wait for a request's whole body (a 64 MiB upload body at 4 Mbit/s
+/// takes about 130 s).
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 180;
+
+/// Default of the reference server's `--idle-timeout`, in seconds: a
+/// keep-alive connection with nothing sent or received for this long is
+/// closed.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
+
+/// Default of the reference server's `--max-connections`: connections open
+/// at once; one more is answered `503` and closed.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// A size in bytes as an operator writes it: a whole number of bytes, or with
 /// a `KiB`, `MiB`, `GiB` or `TiB` suffix (powers of 1024; a space before it

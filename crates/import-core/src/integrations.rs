@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::fields::{
-    MAX_CREDENTIAL_BYTES, MAX_NAME_CHARS, MAX_PREFIX_BYTES, MAX_SERVICE_ACCOUNT_KEY_BYTES,
-    Measure, endpoint_url, optional_text, region, s3_region, text_field,
+    MAX_CREDENTIAL_BYTES, MAX_NAME_CHARS, MAX_PREFIX_BYTES, MAX_SERVICE_ACCOUNT_KEY_BYTES, Measure,
+    endpoint_url, optional_text, region, s3_region, text_field,
 };
 use crate::uri::Provider;
 use crate::wire::{AddGcsIntegration, AddHfIntegration, AddS3Integration, CloudIntegration};

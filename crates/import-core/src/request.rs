@@ -676,14 +676,20 @@ pub fn check_upload_count(body: &[u8], max_objects: usize) -> Result<()> {
                 fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                     f.write_str("any JSON value")
                 }
-                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Count, A::Error> {
+                fn visit_seq<A: SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> std::result::Result<Count, A::Error> {
                     let mut n = 0;
                     while seq.next_element::<IgnoredAny>()?.is_some() {
                         n += 1;
                     }
                     Ok(Count(n))
                 }
-                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Count, A::Error> {
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> std::result::Result<Count, A::Error> {
                     let mut n = 0;
                     while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
                         n += 1;
@@ -705,7 +711,10 @@ pub fn check_upload_count(body: &[u8], max_objects: usize) -> Result<()> {
                 fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                     f.write_str("a view set")
                 }
-                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<SetEntry, A::Error> {
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> std::result::Result<SetEntry, A::Error> {
                     let mut views = 0;
                     while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                         if key == "views" {
@@ -716,7 +725,10 @@ pub fn check_upload_count(body: &[u8], max_objects: usize) -> Result<()> {
                     }
                     Ok(SetEntry(views.max(1)))
                 }
-                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<SetEntry, A::Error> {
+                fn visit_seq<A: SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> std::result::Result<SetEntry, A::Error> {
                     while seq.next_element::<IgnoredAny>()?.is_some() {}
                     Ok(SetEntry(1))
                 }
@@ -736,14 +748,20 @@ pub fn check_upload_count(body: &[u8], max_objects: usize) -> Result<()> {
                 fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                     f.write_str("a list of view sets")
                 }
-                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<SetViews, A::Error> {
+                fn visit_seq<A: SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> std::result::Result<SetViews, A::Error> {
                     let mut n = 0usize;
                     while let Some(set) = seq.next_element::<SetEntry>()? {
                         n = n.saturating_add(set.0);
                     }
                     Ok(SetViews(n))
                 }
-                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<SetViews, A::Error> {
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> std::result::Result<SetViews, A::Error> {
                     while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                     Ok(SetViews(0))
                 }
@@ -764,11 +782,7 @@ pub fn check_upload_count(body: &[u8], max_objects: usize) -> Result<()> {
     let Ok(counted) = serde_json::from_slice::<Counted>(body) else {
         return Ok(());
     };
-    let count = counted
-        .files
-        .0
-        .max(counted.keys.0)
-        .max(counted.sets.0);
+    let count = counted.files.0.max(counted.keys.0).max(counted.sets.0);
     if count > max_objects {
         return Err(Error::TooManyObjects {
             count,

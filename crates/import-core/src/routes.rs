@@ -106,7 +106,6 @@ impl Route {
         }
     }
 
-
     const fn extension(self) -> Route {
         Route {
             extension: true,

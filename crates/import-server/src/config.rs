@@ -59,6 +59,17 @@ pub struct ServerConfig {
     /// How long a stop waits for the copies in flight before it hands their
     /// rows back.
     pub stop_grace: Duration,
+    /// Longest wait for a request's whole header block (`--header-timeout`).
+    pub header_timeout: Duration,
+    /// Longest wait for a request's whole body (`--body-timeout`); `408`
+    /// beyond.
+    pub body_timeout: Duration,
+    /// A connection with nothing sent or received, and no request being
+    /// served, for this long is closed (`--idle-timeout`).
+    pub idle_timeout: Duration,
+    /// Connections open at once (`--max-connections`); one more is
+    /// answered `503` and closed at once.
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -149,6 +160,10 @@ impl ServerConfig {
                 import_core::fields::DEFAULT_INSTANCE_TIMEOUT_SECS,
             ),
             stop_grace: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(import_core::fields::DEFAULT_HEADER_TIMEOUT_SECS),
+            body_timeout: Duration::from_secs(import_core::fields::DEFAULT_BODY_TIMEOUT_SECS),
+            idle_timeout: Duration::from_secs(import_core::fields::DEFAULT_IDLE_TIMEOUT_SECS),
+            max_connections: import_core::fields::DEFAULT_MAX_CONNECTIONS,
         }
     }
 

@@ -136,17 +136,19 @@ impl SecretBox {
     }
 
     /// Encrypt: a fresh random nonce followed by the ciphertext and tag.
+    /// `aad` (associated data) is authenticated, not stored: the same bytes
+    /// must be given to [`SecretBox::open`].
     #[expect(
         clippy::expect_used,
         reason = "sealing in memory fails only for a buffer over AES-GCM's 64 GiB limit, far above any secret"
     )]
-    pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         let nonce_bytes = random_bytes::<NONCE_LEN>();
         let mut out = plaintext.to_vec();
         self.key
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce_bytes),
-                Aad::empty(),
+                Aad::from(aad),
                 &mut out,
             )
             .expect("sealing a buffer in memory cannot fail");
@@ -155,16 +157,19 @@ impl SecretBox {
         sealed
     }
 
-    /// Decrypt what [`SecretBox::seal`] made; `None` if it was made with another key
-    /// or altered.
-    pub fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+    /// Decrypt what [`SecretBox::seal`] made; `None` if it was made with
+    /// another key or other associated data, or altered.
+    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
         if sealed.len() < NONCE_LEN {
             return None;
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut buf = ciphertext.to_vec();
-        let plain = self.key.open_in_place(nonce, Aad::empty(), &mut buf).ok()?;
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(aad), &mut buf)
+            .ok()?;
         Some(plain.to_vec())
     }
 }
@@ -176,14 +181,17 @@ mod tests {
     #[test]
     fn seal_and_open() {
         let a = SecretBox::from_key(&[7; 32]);
-        let sealed = a.seal(b"secret-access-key");
+        let sealed = a.seal(b"secret-access-key", b"row 1");
         assert!(!sealed.windows(6).any(|w| w == b"secret"));
-        assert_eq!(a.open(&sealed).unwrap(), b"secret-access-key");
+        assert_eq!(a.open(&sealed, b"row 1").unwrap(), b"secret-access-key");
+        // Bound to its associated data: another row's cannot open it.
+        assert!(a.open(&sealed, b"row 2").is_none());
+        assert!(a.open(&sealed, b"").is_none());
         let b = SecretBox::from_key(&[8; 32]);
-        assert!(b.open(&sealed).is_none());
+        assert!(b.open(&sealed, b"row 1").is_none());
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
-        assert!(a.open(&tampered).is_none());
+        assert!(a.open(&tampered, b"row 1").is_none());
         assert_eq!(format!("{a:?}"), "SecretBox(<redacted>)");
     }
 
@@ -201,7 +209,7 @@ mod tests {
             );
         }
         let b = SecretBox::from_key_file(&path).unwrap();
-        assert_eq!(b.open(&a.seal(b"x")).unwrap(), b"x");
+        assert_eq!(b.open(&a.seal(b"x", b""), b"").unwrap(), b"x");
         std::fs::write(&path, "nothex").unwrap();
         let err = SecretBox::from_key_file(&path).unwrap_err().to_string();
         assert!(err.contains("64 hex characters"), "{err}");

@@ -70,6 +70,8 @@ pub(crate) struct Metrics {
     rows: Family<StatusLabel, Gauge>,
     /// Rows a worker could claim now (set at each scrape).
     claimable: Gauge,
+    /// Connections refused because `--max-connections` were open.
+    pub(crate) refused_connections: Counter,
 }
 
 impl Metrics {
@@ -121,7 +123,14 @@ impl Metrics {
             "Rows a worker could claim now (counted up to 1,000,000)",
             claimable.clone(),
         );
+        let refused_connections = Counter::default();
+        registry.register(
+            "vimport_refused_connections",
+            "Connections refused because --max-connections were open",
+            refused_connections.clone(),
+        );
         Metrics {
+            refused_connections,
             registry,
             claims,
             copied_bytes,

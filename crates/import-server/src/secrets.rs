@@ -23,17 +23,52 @@ pub(crate) enum Secrets {
     Hf { token: Option<String> },
 }
 
+/// The mark that starts secrets sealed to their row. Blobs without it were
+/// sealed by earlier versions with no associated data; the start reseals them
+/// ([`reseal_legacy`]) and nothing else opens them.
+const BOUND_MARK: &[u8] = b"v2:";
+
+/// The associated data of an integration's secrets: its id and organisation.
+/// A blob copied into another row (or another organisation) does not open.
+fn binding(id: &str, org_id: &str) -> Vec<u8> {
+    let mut aad = b"vimport integration secrets v2\0".to_vec();
+    aad.extend_from_slice(id.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(org_id.as_bytes());
+    aad
+}
+
 impl Secrets {
-    /// Seal for storage.
-    pub(crate) fn seal(&self, secrets: &SecretBox) -> Vec<u8> {
+    /// Seal for storage in the integration `id` of `org_id`.
+    pub(crate) fn seal(&self, secrets: &SecretBox, id: &str, org_id: &str) -> Vec<u8> {
         // Serialising this enum of strings and JSON values cannot fail.
-        secrets.seal(&serde_json::to_vec(self).unwrap_or_default())
+        let plain = serde_json::to_vec(self).unwrap_or_default();
+        let mut sealed = BOUND_MARK.to_vec();
+        sealed.extend_from_slice(&secrets.seal(&plain, &binding(id, org_id)));
+        sealed
     }
 
-    /// Open sealed secrets; `None` if the key changed or the data was altered.
-    pub(crate) fn open(secrets: &SecretBox, sealed: &[u8]) -> Option<Secrets> {
-        serde_json::from_slice(&secrets.open(sealed)?).ok()
+    /// Open the sealed secrets of an integration; `None` if the key changed,
+    /// the blob was altered or belongs to another row, or it was sealed by an
+    /// earlier version and not yet resealed.
+    pub(crate) fn open(secrets: &SecretBox, rec: &IntegrationRecord) -> Option<Secrets> {
+        let bound = rec.sealed_secrets.strip_prefix(BOUND_MARK)?;
+        let plain = secrets.open(bound, &binding(rec.id.as_str(), &rec.org_id))?;
+        serde_json::from_slice(&plain).ok()
     }
+}
+
+/// The secrets of an integration sealed by an earlier version (no associated
+/// data), sealed again to their row; `None` when they are already bound, or
+/// cannot be opened with this key (they stay as they are, and the
+/// integration must be saved again).
+pub(crate) fn reseal_legacy(secrets: &SecretBox, rec: &IntegrationRecord) -> Option<Vec<u8>> {
+    if rec.sealed_secrets.starts_with(BOUND_MARK) && Secrets::open(secrets, rec).is_some() {
+        return None;
+    }
+    let plain = secrets.open(&rec.sealed_secrets, b"")?;
+    let opened: Secrets = serde_json::from_slice(&plain).ok()?;
+    Some(opened.seal(secrets, rec.id.as_str(), &rec.org_id))
 }
 
 /// Why a source could not be built from a saved integration.
@@ -77,7 +112,7 @@ pub(crate) fn source_config(
             }
         });
     };
-    let opened = Secrets::open(secrets, &rec.sealed_secrets).ok_or(SourceError::Sealed)?;
+    let opened = Secrets::open(secrets, rec).ok_or(SourceError::Sealed)?;
     Ok(match opened {
         Secrets::S3 {
             access_key_id,

@@ -301,6 +301,7 @@ impl Server {
                 fix: e.to_string(),
             })?;
         let media = open_media(&config)?;
+        reseal_legacy_secrets(store.as_ref(), &secrets).await?;
         let sqlite = Dialect::of_url(&config.database_url()) == Some(Dialect::Sqlite);
         // Registered before anything is claimed.
         let instance = crate::instance::Instance::register(&config, store.as_ref(), sqlite).await?;
@@ -365,14 +366,16 @@ impl Server {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = crate::worker::spawn(state.clone(), workers, stopped.clone());
         let app = crate::http::router(state.clone());
-        let mut http_stop = stopped;
+        let http_stop = stopped;
+        let bounds = crate::http::Bounds {
+            max_connections: state.config.max_connections.max(1),
+            header_timeout: state.config.header_timeout,
+            idle_timeout: state.config.idle_timeout,
+            stop_grace: state.config.stop_grace,
+        };
+        let refused = state.metrics.refused_connections.clone();
         tasks.push(tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
+            crate::http::serve(listener, app, bounds, http_stop, refused).await;
         }));
         tracing::info!(%addr, workers, "vimport server listening");
         Ok(Server {
@@ -381,6 +384,11 @@ impl Server {
             stop,
             tasks,
         })
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.state.config
     }
 
     /// The address it listens on.
@@ -446,4 +454,50 @@ impl Server {
             let _ = task.await;
         }
     }
+}
+
+/// Secrets sealed by an earlier version (no associated data) are sealed
+/// again, bound to their row's id and organisation; a blob that this key
+/// cannot open is left as it is (its integration must be saved again) and
+/// counted in the log.
+async fn reseal_legacy_secrets(store: &dyn Store, secrets: &SecretBox) -> Result<(), StartupError> {
+    const PAGE: u32 = 500;
+    let (mut resealed, mut unopened) = (0u64, 0u64);
+    let mut after: Option<import_core::IntegrationId> = None;
+    loop {
+        let page = store
+            .integrations_page(after.as_ref(), PAGE)
+            .await
+            .map_err(|e| StartupError::Database(e.to_string()))?;
+        for rec in &page {
+            match crate::secrets::reseal_legacy(secrets, rec) {
+                Some(new) => {
+                    let done = store
+                        .reseal_integration(&rec.id, &rec.sealed_secrets, &new)
+                        .await
+                        .map_err(|e| StartupError::Database(e.to_string()))?;
+                    resealed += u64::from(done);
+                }
+                None if crate::secrets::Secrets::open(secrets, rec).is_none() => unopened += 1,
+                None => {}
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize => after = Some(last.id.clone()),
+            _ => break,
+        }
+    }
+    if resealed > 0 {
+        tracing::info!(
+            integrations = resealed,
+            "integration secrets were sealed again, bound to their rows"
+        );
+    }
+    if unopened > 0 {
+        tracing::warn!(
+            integrations = unopened,
+            "integration secrets that this server's key cannot open were left as they are; save those integrations again"
+        );
+    }
+    Ok(())
 }

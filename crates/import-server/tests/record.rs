@@ -100,6 +100,21 @@ impl Store for RefusingStore {
     async fn touch_integration(&self, id: &IntegrationId, now: i64) -> StoreResult<()> {
         self.inner.touch_integration(id, now).await
     }
+    async fn integrations_page(
+        &self,
+        after: Option<&IntegrationId>,
+        limit: u32,
+    ) -> StoreResult<Vec<IntegrationRecord>> {
+        self.inner.integrations_page(after, limit).await
+    }
+    async fn reseal_integration(
+        &self,
+        id: &IntegrationId,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool> {
+        self.inner.reseal_integration(id, old, new).await
+    }
     async fn create_job(
         &self,
         job: JobRecord,

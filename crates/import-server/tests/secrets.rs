@@ -101,3 +101,90 @@ async fn no_secret_in_answers_or_logs() {
         assert!(!answers.contains(secret), "`{secret}` appears in an answer");
     }
 }
+
+/// Sealed secrets are bound to their row: a blob copied into another
+/// integration's row does not open there (the import fails naming the
+/// secrets), and blobs sealed by an earlier version (no associated data) are
+/// sealed again, bound, when a server starts.
+#[tokio::test]
+async fn sealed_secrets_are_bound_to_their_row() {
+    use import_server::store::Store;
+    let captured: Arc<Mutex<Option<import_server::store::SqlStore>>> = Arc::default();
+    let keep = captured.clone();
+    let env = env_with_store(
+        |_| {},
+        move |store| {
+            *keep.lock().unwrap() = Some(store.clone());
+            Arc::new(store)
+        },
+    )
+    .await;
+    let store = captured.lock().unwrap().clone().unwrap();
+    env.s3.put(BUCKET, "a.mp4", &mp4(64, 48, 1000)).unwrap();
+    let right = env.s3_integration(SK, None).await;
+    let wrong = env.s3_integration("not-the-secret", None).await;
+    let all = store.integrations_page(None, 10).await.unwrap();
+    let blob = |id: &str| {
+        all.iter()
+            .find(|r| r.id.as_str() == id)
+            .unwrap()
+            .sealed_secrets
+            .clone()
+    };
+    assert!(blob(&right).starts_with(b"v2:"));
+    // Someone with write access to the database moves the right secrets
+    // into the other row: they do not open there.
+    let wrong_id: import_core::IntegrationId = wrong.parse().unwrap();
+    assert!(
+        store
+            .reseal_integration(&wrong_id, &blob(&wrong), &blob(&right))
+            .await
+            .unwrap()
+    );
+    let job = env
+        .upload_s3_keys(BUCKET, &["a.mp4".to_owned()], &wrong)
+        .await;
+    env.wait_job(&job).await;
+    let rows = env.rows(&job, 10).await;
+    assert_eq!(rows[0]["status"], "UPLOADING_FAILED", "{rows:?}");
+    assert!(
+        rows[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be opened"),
+        "{rows:?}"
+    );
+
+    // A blob as an earlier version sealed it (no mark, no associated data)
+    // is sealed again at the next start, and then opens.
+    let key = std::fs::read_to_string(env.dir.path().join("secret.key")).unwrap();
+    let legacy_box = import_server::SecretBox::from_hex(&key).unwrap();
+    let plain =
+        json!({"kind": "s3", "access_key_id": AK, "secret_access_key": SK, "session_token": null});
+    let legacy = legacy_box.seal(plain.to_string().as_bytes(), b"");
+    assert!(
+        store
+            .reseal_integration(&wrong_id, &blob(&right), &legacy)
+            .await
+            .unwrap()
+    );
+    let mut config = env.server.config().clone();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let second = import_server::Server::start_with_store(config, Arc::new(store.clone()))
+        .await
+        .unwrap();
+    let now = store.integrations_page(None, 10).await.unwrap();
+    let resealed = now.iter().find(|r| r.id == wrong_id).unwrap();
+    assert!(resealed.sealed_secrets.starts_with(b"v2:"));
+    assert_ne!(resealed.sealed_secrets, legacy);
+    second.shutdown().await;
+    let retried = env
+        .post(
+            &format!("/api/import-jobs/{job}/retry"),
+            json!({"video_ids": null}),
+        )
+        .await;
+    assert_eq!(retried.0, StatusCode::OK, "{retried:?}");
+    let done = env.wait_job(&job).await;
+    assert_eq!(done["counts"]["uploaded"], 1, "{done}");
+}

@@ -530,6 +530,72 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub instance_timeout: u64,
+    /// Seconds a client has to send a request's whole header block; the
+    /// connection is closed beyond.
+    #[arg(
+        long,
+        env = "VIMPORT_HEADER_TIMEOUT",
+        default_value_t = import_core::fields::DEFAULT_HEADER_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        hide_env_values = true
+    )]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a request's whole body; `408` beyond.
+    #[arg(
+        long,
+        env = "VIMPORT_BODY_TIMEOUT",
+        default_value_t = import_core::fields::DEFAULT_BODY_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        hide_env_values = true
+    )]
+    pub body_timeout: u64,
+    /// Seconds a keep-alive connection may stay silent (no request being
+    /// served) before it is closed.
+    #[arg(
+        long,
+        env = "VIMPORT_IDLE_TIMEOUT",
+        default_value_t = import_core::fields::DEFAULT_IDLE_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        hide_env_values = true
+    )]
+    pub idle_timeout: u64,
+    /// Connections open at once; one more is answered `503` and closed.
+    #[arg(
+        long,
+        env = "VIMPORT_MAX_CONNECTIONS",
+        default_value_t = import_core::fields::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000),
+        hide_env_values = true
+    )]
+    pub max_connections: usize,
+    /// Largest body of an upload request (bytes, or with KiB, MiB, GiB);
+    /// every other route takes at most 64 KiB.
+    #[arg(
+        long,
+        env = "VIMPORT_BODY_LIMIT",
+        default_value = "64MiB",
+        value_parser = parse_body_limit,
+        hide_env_values = true
+    )]
+    pub body_limit: usize,
+    /// Most objects one import request may name; `422` beyond.
+    #[arg(
+        long,
+        env = "VIMPORT_MAX_OBJECTS",
+        default_value_t = import_core::DEFAULT_MAX_OBJECTS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000),
+        hide_env_values = true
+    )]
+    pub max_objects: usize,
+}
+
+/// `--body-limit`: a size of at least 1 KiB and at most 1 GiB.
+fn parse_body_limit(text: &str) -> Result<usize, String> {
+    let n = import_core::fields::parse_byte_size(text)?;
+    if !(1024..=1 << 30).contains(&n) {
+        return Err(format!("`{text}`: use 1KiB to 1GiB"));
+    }
+    usize::try_from(n).map_err(|_| format!("`{text}` is too large"))
 }
 
 /// One `--media-option` as given, checked by `vimport serve` (not by the parser,

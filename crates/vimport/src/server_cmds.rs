@@ -34,6 +34,12 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     config.min_source_rate = args.min_source_rate;
     config.source_rate_window = std::time::Duration::from_secs(args.source_rate_window);
     config.instance_timeout = std::time::Duration::from_secs(args.instance_timeout);
+    config.header_timeout = std::time::Duration::from_secs(args.header_timeout);
+    config.body_timeout = std::time::Duration::from_secs(args.body_timeout);
+    config.idle_timeout = std::time::Duration::from_secs(args.idle_timeout);
+    config.max_connections = args.max_connections;
+    config.body_limit = args.body_limit;
+    config.max_objects = args.max_objects;
     let server = match Server::start(config).await {
         Ok(s) => s,
         Err(e) => {

@@ -89,7 +89,19 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
         None => import_core::routes::SMALL_BODY_LIMIT.min(state.config.body_limit),
     };
     let (mut parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+    let body_timeout = state.config.body_timeout;
+    let read = tokio::time::timeout(body_timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s (--body-timeout); send it faster or in smaller requests",
+                    body_timeout.as_secs()
+                ),
+            )
+        })?;
+    let bytes = read.map_err(|_| {
         let fix = if route.is_some_and(|r| r.bulk) {
             "split the import into several requests"
         } else {
@@ -97,7 +109,9 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
         };
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is larger than {limit} bytes, the limit of this route; {fix}"),
+            format!(
+                "the request body is larger than {limit} bytes, the limit of this route; {fix}"
+            ),
         )
     })?;
     parts.extensions.insert(principal.clone());

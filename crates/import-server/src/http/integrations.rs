@@ -34,7 +34,7 @@ async fn save_integration(
     mut rec: IntegrationRecord,
     secrets: Secrets,
 ) -> Result<Json<CloudIntegration>, ApiError> {
-    rec.sealed_secrets = secrets.seal(&st.secrets);
+    rec.sealed_secrets = secrets.seal(&st.secrets, rec.id.as_str(), &rec.org_id);
     // The source must be buildable and its endpoints allowed before it is saved.
     let config = source_config(rec.kind, &rec.bucket, Some(&rec), &st.secrets)
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;

@@ -19,7 +19,10 @@ mod integrations;
 mod jobs;
 mod keys;
 mod probes;
+mod serve;
 mod uploads;
+
+pub(crate) use serve::{Bounds, serve};
 
 /// The shared state, as handlers extract it.
 type St = axum::extract::State<Arc<AppState>>;

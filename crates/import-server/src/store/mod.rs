@@ -388,6 +388,21 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_integration(&self, who: &Principal, id: &IntegrationId) -> StoreResult<bool>;
     /// Record a use.
     async fn touch_integration(&self, id: &IntegrationId, now: i64) -> StoreResult<()>;
+    /// Every organisation's integrations in id order after `after`, at most
+    /// `limit`, sealed secrets included (for the start's reseal).
+    async fn integrations_page(
+        &self,
+        after: Option<&IntegrationId>,
+        limit: u32,
+    ) -> StoreResult<Vec<IntegrationRecord>>;
+    /// Replace an integration's sealed secrets if they are still `old`;
+    /// whether they were (another replica may have resealed them first).
+    async fn reseal_integration(
+        &self,
+        id: &IntegrationId,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool>;
 
     /// Create a job and its rows in one transaction.
     async fn create_job(

@@ -961,6 +961,36 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn integrations_page(
+        &self,
+        after: Option<&IntegrationId>,
+        limit: u32,
+    ) -> StoreResult<Vec<IntegrationRecord>> {
+        let rows = sqlx::query("SELECT * FROM integrations WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after.map_or("", IntegrationId::as_str))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(integration_from).collect()
+    }
+
+    async fn reseal_integration(
+        &self,
+        id: &IntegrationId,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE integrations SET sealed_secrets = $1 WHERE id = $2 AND sealed_secrets = $3",
+        )
+        .bind(new)
+        .bind(id.as_str())
+        .bind(old)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn create_job(
         &self,
         j: JobRecord,

@@ -1,0 +1,241 @@
+//! The HTTP/1.1 accept loop, bounded: a cap on open connections, a header
+//! read timeout, an idle keep-alive timeout, and a graceful stop. (The body
+//! read timeout is the guard's: it buffers every body.)
+//!
+//! `axum::serve` has none of these bounds, so the loop is hyper's own
+//! connection builder with a timer, serving the axum router.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, Sleep};
+
+/// The bounds of the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    /// Most connections open at once; more are answered `503` and closed.
+    pub(crate) max_connections: usize,
+    /// Longest wait for a request's whole header block.
+    pub(crate) header_timeout: Duration,
+    /// Longest silence (nothing read, nothing written, no request being
+    /// served) before a connection is closed.
+    pub(crate) idle_timeout: Duration,
+    /// How long a stop waits for open connections to finish their request.
+    pub(crate) stop_grace: Duration,
+}
+
+/// What a connection beyond the cap is told before it is closed. Sent with
+/// one non-blocking write: a client that does not read never holds the loop.
+const OVER_CAP: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 95\r\n\r\n{\"detail\":\"the server has as many connections open as it allows (--max-connections); retry\"}\n";
+
+/// Serve `app` on `listener` until `stop` turns true.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    bounds: Bounds,
+    mut stop: watch::Receiver<bool>,
+    refused: prometheus_client::metrics::counter::Counter,
+) {
+    let permits = Arc::new(Semaphore::new(bounds.max_connections));
+    let mut connections = JoinSet::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(bounds.header_timeout)
+        .keep_alive(true);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stopped(&mut stop) => break,
+            // Reap finished connections as they end.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let (stream, _) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a moment rather
+                // than spin.
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            let _ = stream.try_write(OVER_CAP);
+            refused.inc();
+            tracing::debug!("a connection over --max-connections was refused");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let busy = Arc::new(AtomicUsize::new(0));
+        let io = TokioIo::new(IdleIo::new(stream, bounds.idle_timeout, busy.clone()));
+        let service = hyper::service::service_fn({
+            let app = app.clone();
+            move |req: hyper::Request<hyper::body::Incoming>| {
+                let app = app.clone();
+                let busy = Busy::enter(busy.clone());
+                async move {
+                    let res = tower::ServiceExt::oneshot(app, req.map(axum::body::Body::new)).await;
+                    drop(busy);
+                    res
+                }
+            }
+        });
+        let conn = builder.serve_connection(io, service);
+        let mut stop = stop.clone();
+        connections.spawn(async move {
+            let _permit = permit;
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                res = conn.as_mut() => {
+                    if let Err(e) = res {
+                        tracing::debug!(error = %e, "a connection ended with an error");
+                    }
+                }
+                () = stopped(&mut stop) => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    // The stop: each connection finishes the request it serves, within the grace.
+    let _ = tokio::time::timeout(bounds.stop_grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    connections.abort_all();
+}
+
+/// Resolves when `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// A request being served on a connection: the idle clock does not run.
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn enter(count: Arc<AtomicUsize>) -> Busy {
+        count.fetch_add(1, Ordering::SeqCst);
+        Busy(count)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A stream that fails its reads with `TimedOut` after `idle` without a byte
+/// read or written while no request is being served.
+struct IdleIo {
+    inner: TcpStream,
+    idle: Duration,
+    busy: Arc<AtomicUsize>,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl IdleIo {
+    fn new(inner: TcpStream, idle: Duration, busy: Arc<AtomicUsize>) -> IdleIo {
+        IdleIo {
+            inner,
+            idle,
+            busy,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+
+    fn touch(&mut self) {
+        let at = Instant::now() + self.idle;
+        self.deadline.as_mut().reset(at);
+    }
+}
+
+impl AsyncRead for IdleIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    self.touch();
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                if self.busy.load(Ordering::SeqCst) > 0 {
+                    // Serving a request is not idleness.
+                    self.touch();
+                    return Poll::Pending;
+                }
+                match self.deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the connection was idle longer than --idle-timeout",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl AsyncWrite for IdleIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let res = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &res
+            && *n > 0
+        {
+            self.touch();
+        }
+        res
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let res = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = &res
+            && *n > 0
+        {
+            self.touch();
+        }
+        res
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
