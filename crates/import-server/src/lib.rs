@@ -41,4 +41,6 @@ pub use config::ServerConfig;
 pub use crypto::SecretBox;
 pub use error::{ApiError, StartupError, StoreError};
 pub use import_core::api::REPLAYED_HEADER;
-pub use server::{Server, create_api_key};
+pub use server::{
+    Revoked, Server, create_api_key, create_api_key_expiring, list_api_keys, revoke_api_key,
+};

@@ -994,3 +994,58 @@ async fn connections_beyond_the_cap_are_refused_quickly() {
         "{metrics}"
     );
 }
+
+/// A key past its expiry is refused with a 401 that says so; a revoked one
+/// too; neither answer carries the key.
+#[tokio::test]
+async fn expired_and_revoked_keys_are_refused() {
+    let env = env().await;
+    let config = env.server.config().clone();
+    let short = import_server::create_api_key_expiring(
+        &config,
+        "user_bo",
+        "org_acme",
+        None,
+        Some(std::time::Duration::from_millis(300)),
+    )
+    .await
+    .unwrap();
+    let (status, _) = env
+        .call_as(&short, Method::POST, "/api/keys/verify", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (status, body) = env
+        .call_as(&short, Method::POST, "/api/keys/verify", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(detail(&body).contains("expired at"), "{body}");
+    assert!(!body.to_string().contains(&short));
+
+    let keys = import_server::list_api_keys(&config).await.unwrap();
+    let ada = keys
+        .iter()
+        .find(|k| k.principal.user_id == "user_ada")
+        .unwrap();
+    assert_eq!(
+        import_server::revoke_api_key(&config, &ada.id)
+            .await
+            .unwrap(),
+        import_server::Revoked::Now
+    );
+    let (status, body) = env.post("/api/keys/verify", Value::Null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(detail(&body).contains("was revoked"), "{body}");
+    assert_eq!(
+        import_server::revoke_api_key(&config, &ada.id)
+            .await
+            .unwrap(),
+        import_server::Revoked::Already
+    );
+    assert_eq!(
+        import_server::revoke_api_key(&config, "ak_nope")
+            .await
+            .unwrap(),
+        import_server::Revoked::Unknown
+    );
+}

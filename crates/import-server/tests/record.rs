@@ -46,8 +46,17 @@ impl Store for RefusingStore {
     async fn create_api_key(&self, key: NewApiKey) -> StoreResult<()> {
         self.inner.create_api_key(key).await
     }
-    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<Principal>> {
+    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<KeyGrant>> {
         self.inner.principal_for_key(key_hash).await
+    }
+    async fn touch_api_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
+        self.inner.touch_api_key(key_id, now).await
+    }
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        self.inner.list_api_keys().await
+    }
+    async fn revoke_api_key(&self, key_id: &str, now: i64) -> StoreResult<bool> {
+        self.inner.revoke_api_key(key_id, now).await
     }
     async fn insert_folder(&self, folder: FolderRecord) -> StoreResult<Option<FolderRecord>> {
         self.inner.insert_folder(folder).await

@@ -622,6 +622,36 @@ fn media_option(raw: &str) -> Result<MediaOption, std::convert::Infallible> {
 pub enum KeysCommand {
     /// Create an API key; the key is the last line of the output.
     Create(KeysCreateArgs),
+    /// List the API keys (id, user, org, name, times; never a key).
+    List(KeysListArgs),
+    /// Revoke an API key by its id: every replica refuses it from its next
+    /// request.
+    Revoke(KeysRevokeArgs),
+}
+
+/// `vimport keys list`.
+#[derive(Debug, Args)]
+pub struct KeysListArgs {
+    /// Where the server keeps its data.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Print a JSON array of objects (`id`, `user`, `org`, `name`,
+    /// `created_at`, `last_used_at`, `expires_at`, `revoked_at`).
+    #[arg(long)]
+    pub json: bool,
+    /// Include revoked and expired keys.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `vimport keys revoke`.
+#[derive(Debug, Args)]
+pub struct KeysRevokeArgs {
+    /// Where the server keeps its data.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The key's id, as `vimport keys list` shows it (`ak_...`).
+    pub id: String,
 }
 
 /// `vimport keys create`.
@@ -639,6 +669,25 @@ pub struct KeysCreateArgs {
     /// The user's display name.
     #[arg(long)]
     pub name: Option<String>,
+    /// Refuse the key after this long (`90d`, `12h`, `30m`; at most 10
+    /// years); without it the key lasts until revoked.
+    #[arg(long, value_parser = parse_expiry)]
+    pub expires_in: Option<std::time::Duration>,
+}
+
+/// `--expires-in`: a duration such as `90d`, from 1 minute to 10 years.
+fn parse_expiry(text: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("`{text}` is not a duration ({e}); write for example 90d, 12h or 30m")
+    })?;
+    let (least, most) = (
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(10 * 366 * 86_400),
+    );
+    if d < least || d > most {
+        return Err(format!("`{text}`: use 1 minute to 10 years"));
+    }
+    Ok(d)
 }
 
 /// `vimport demo`.

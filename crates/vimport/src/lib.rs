@@ -32,6 +32,8 @@ pub async fn run(cli: cli::Cli) -> ExitCode {
     let exit = match cli.command {
         cli::Command::Serve(args) => server_cmds::serve(args).await,
         cli::Command::Keys(cli::KeysCommand::Create(args)) => server_cmds::keys_create(args).await,
+        cli::Command::Keys(cli::KeysCommand::List(args)) => server_cmds::keys_list(args).await,
+        cli::Command::Keys(cli::KeysCommand::Revoke(args)) => server_cmds::keys_revoke(args).await,
         cli::Command::Demo(args) => demo::run(args).await,
         other => commands::run(other).await,
     };

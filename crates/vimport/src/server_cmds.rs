@@ -2,7 +2,7 @@
 
 use import_server::{Server, ServerConfig};
 
-use crate::cli::{KeysCreateArgs, MediaOption, ServeArgs, StoreArgs};
+use crate::cli::{KeysCreateArgs, KeysListArgs, KeysRevokeArgs, MediaOption, ServeArgs, StoreArgs};
 use crate::output::Exit;
 
 fn server_config(store: StoreArgs) -> ServerConfig {
@@ -104,7 +104,14 @@ async fn shutdown_signal() {
 /// Create an API key and print it as the last line.
 pub(crate) async fn keys_create(args: KeysCreateArgs) -> Exit {
     let config = server_config(args.store);
-    match import_server::create_api_key(&config, &args.user, &args.org, args.name.as_deref()).await
+    match import_server::create_api_key_expiring(
+        &config,
+        &args.user,
+        &args.org,
+        args.name.as_deref(),
+        args.expires_in,
+    )
+    .await
     {
         Ok(key) => {
             println!(
@@ -118,6 +125,110 @@ pub(crate) async fn keys_create(args: KeysCreateArgs) -> Exit {
         }
         Err(e) => {
             eprintln!("error: creating the API key: {e}");
+            Exit::Error
+        }
+    }
+}
+
+/// An API key as `vimport keys list --json` prints it.
+#[derive(serde::Serialize)]
+struct ListedKey {
+    id: String,
+    user: String,
+    org: String,
+    name: Option<String>,
+    created_at: String,
+    last_used_at: Option<String>,
+    expires_at: Option<String>,
+    revoked_at: Option<String>,
+}
+
+fn rfc3339(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0).unsigned_abs());
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+pub(crate) async fn keys_list(args: KeysListArgs) -> Exit {
+    let config = server_config(args.store);
+    let keys = match import_server::list_api_keys(&config).await {
+        Ok(keys) => keys,
+        Err(e) => {
+            eprintln!("error: listing the API keys: {e}");
+            return Exit::Error;
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let listed: Vec<ListedKey> = keys
+        .into_iter()
+        .filter(|k| args.all || (k.revoked_at.is_none() && k.expires_at.is_none_or(|at| at > now)))
+        .map(|k| ListedKey {
+            id: k.id,
+            user: k.principal.user_id,
+            org: k.principal.org_id,
+            name: k.principal.display_name,
+            created_at: rfc3339(k.created_at),
+            last_used_at: k.last_used_at.map(rfc3339),
+            expires_at: k.expires_at.map(rfc3339),
+            revoked_at: k.revoked_at.map(rfc3339),
+        })
+        .collect();
+    if args.json {
+        match serde_json::to_string_pretty(&listed) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: encoding the list: {e}");
+                return Exit::Error;
+            }
+        }
+        return Exit::Ok;
+    }
+    if listed.is_empty() {
+        println!("No API keys; create one with `vimport keys create --user USER --org ORG`.");
+        return Exit::Ok;
+    }
+    println!("ID                   USER  ORG  NAME  CREATED  LAST USED  EXPIRES  REVOKED");
+    let dash = || "-".to_owned();
+    for k in listed {
+        println!(
+            "{}  {}  {}  {}  {}  {}  {}  {}",
+            k.id,
+            k.user,
+            k.org,
+            k.name.unwrap_or_else(dash),
+            k.created_at,
+            k.last_used_at.unwrap_or_else(dash),
+            k.expires_at.unwrap_or_else(dash),
+            k.revoked_at.unwrap_or_else(dash),
+        );
+    }
+    Exit::Ok
+}
+
+pub(crate) async fn keys_revoke(args: KeysRevokeArgs) -> Exit {
+    let config = server_config(args.store);
+    match import_server::revoke_api_key(&config, &args.id).await {
+        Ok(import_server::Revoked::Now) => {
+            println!(
+                "Revoked API key `{}`: every server on this database refuses it from its next request.",
+                args.id.trim()
+            );
+            Exit::Ok
+        }
+        Ok(import_server::Revoked::Already) => {
+            println!("API key `{}` was already revoked.", args.id.trim());
+            Exit::Ok
+        }
+        Ok(import_server::Revoked::Unknown) => {
+            eprintln!(
+                "error: no API key has the id `{}`; `vimport keys list` shows the ids",
+                args.id.trim()
+            );
+            Exit::Usage
+        }
+        Err(e) => {
+            eprintln!("error: revoking the API key: {e}");
             Exit::Error
         }
     }

@@ -591,3 +591,154 @@ async fn preflight_and_expand_read_the_bucket_first() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("matches"), "{}", stderr(&out));
 }
+
+/// `vimport keys list` shows every key without the key; `vimport keys
+/// revoke` makes the running server refuse it from its next request;
+/// `--expires-in` is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_listed_and_revoked_at_once() {
+    let env = env(0).await;
+    let data = env._dir.path().to_str().unwrap().to_owned();
+    let out = env
+        .vimport(&[
+            "keys",
+            "create",
+            "--data-dir",
+            &data,
+            "--user",
+            "bot",
+            "--org",
+            "cli_org",
+            "--name",
+            "CI bot",
+            "--expires-in",
+            "90d",
+        ])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let key = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let verify = |key: String| {
+        let url = format!("{}/api/keys/verify", env.server.base_url());
+        async move {
+            let res = reqwest::Client::new()
+                .post(url)
+                .header("X-API-Key", key)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.text().await.unwrap())
+        }
+    };
+    assert_eq!(verify(key.clone()).await.0, 200);
+    // The use is recorded off the request's path: wait for it.
+    let mut listed = Value::Null;
+    for _ in 0..50 {
+        let out = env
+            .vimport(&["keys", "list", "--data-dir", &data, "--json"])
+            .await;
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        listed = stdout_json(&out);
+        if listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["user"] == "bot" && k["last_used_at"].is_string())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let keys = listed.as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{listed}");
+    let bot = keys.iter().find(|k| k["user"] == "bot").unwrap();
+    let id = bot["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("ak_") && id.len() == 19, "{bot}");
+    assert_eq!(bot["org"], "cli_org");
+    assert_eq!(bot["name"], "CI bot");
+    for field in ["created_at", "last_used_at", "expires_at"] {
+        assert!(
+            bot[field].as_str().unwrap().ends_with('Z'),
+            "{field}: {bot}"
+        );
+    }
+    assert!(bot["revoked_at"].is_null());
+    let text = listed.to_string();
+    assert!(
+        !text.contains(&key) && !text.contains(&key[3..15]),
+        "a key leaked: {text}"
+    );
+
+    let out = env
+        .vimport(&["keys", "revoke", "--data-dir", &data, &id])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let revoked_at = std::time::Instant::now();
+    let (status, body) = verify(key.clone()).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("was revoked"), "{body}");
+    println!(
+        "a revoked key was refused {:?} after `vimport keys revoke` returned",
+        revoked_at.elapsed()
+    );
+    assert!(revoked_at.elapsed() < std::time::Duration::from_secs(1));
+    // The other key still works.
+    assert_eq!(verify(env.key.clone()).await.0, 200);
+
+    let out = env
+        .vimport(&["keys", "list", "--data-dir", &data, "--json"])
+        .await;
+    assert_eq!(stdout_json(&out).as_array().unwrap().len(), 1);
+    let out = env
+        .vimport(&["keys", "list", "--data-dir", &data, "--json", "--all"])
+        .await;
+    let all = stdout_json(&out);
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == id.as_str() && k["revoked_at"].is_string()),
+        "{all}"
+    );
+    let out = env.vimport(&["keys", "list", "--data-dir", &data]).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cli_user"));
+    let out = env
+        .vimport(&["keys", "revoke", "--data-dir", &data, &id])
+        .await;
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already revoked"));
+    let out = env
+        .vimport(&["keys", "revoke", "--data-dir", &data, "ak_0000000000000000"])
+        .await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no API key has the id"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env
+        .vimport(&[
+            "keys",
+            "create",
+            "--data-dir",
+            &data,
+            "--user",
+            "u",
+            "--org",
+            "o",
+            "--expires-in",
+            "soon",
+        ])
+        .await;
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("is not a duration"),
+        "{}",
+        stderr(&out)
+    );
+}

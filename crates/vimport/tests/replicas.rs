@@ -69,3 +69,61 @@ async fn three_replicas_share_the_work_and_survive_a_sigkill() {
     }
     drop(replicas);
 }
+
+/// `vimport keys revoke` on the shared database: both replicas refuse the key
+/// from their next request (they read keys from the database on every
+/// request; nothing is cached).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL; run cargo xtask test"]
+async fn a_revoked_key_is_refused_by_every_replica_at_once() {
+    let db = fresh_database(&format!("vimport_revoke_{}", std::process::id())).await;
+    let replicas = Replicas::start(2, &db, "127.0.0.1:9", &["--workers", "0"]);
+    let clients: Vec<ApiClient> = replicas
+        .servers
+        .iter()
+        .map(|(_, url)| ApiClient::new(url, &replicas.key))
+        .collect();
+    for c in &clients {
+        assert_eq!(c.post("/api/keys/verify", json!(null)).await.0, 200);
+    }
+    let data = tempfile::tempdir().unwrap();
+    let keys = |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .arg("keys")
+            .args(args)
+            .args([
+                "--database-url",
+                &db,
+                "--data-dir",
+                data.path().to_str().unwrap(),
+            ])
+            .env("VIMPORT_SECRET_KEY", REPLICA_SECRET_KEY)
+            .env("VIMPORT_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = keys(&["list", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let out = keys(&["revoke", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let revoked = std::time::Instant::now();
+    for c in &clients {
+        let (status, body) = c.post("/api/keys/verify", json!(null)).await;
+        assert_eq!(status, 401, "{body}");
+    }
+    println!(
+        "both replicas refused the revoked key within {:?}",
+        revoked.elapsed()
+    );
+    assert!(revoked.elapsed() < Duration::from_secs(1));
+}

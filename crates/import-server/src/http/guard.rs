@@ -18,6 +18,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{IdemBegin, IdemKey, Principal, Store};
 
+/// How often a key's last use is recorded, at most (ms).
+const LAST_USED_EVERY_MS: i64 = 60_000;
+
 fn api_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(k) = headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok()) {
         let k = k.trim();
@@ -72,12 +75,46 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
             "missing API key: send it in the X-API-Key header (or Authorization: Bearer)",
         ));
     };
-    let Some(principal) = state.store.principal_for_key(&hash_api_key(key)).await? else {
+    let Some(grant) = state.store.principal_for_key(&hash_api_key(key)).await? else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid API key: check the key, or create one with `vimport keys create`",
         ));
     };
+    let now = crate::clock::now_ms();
+    if grant.revoked_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "API key `{}` was revoked: ask your operator for a new one (`vimport keys create`)",
+                grant.key_id
+            ),
+        ));
+    }
+    if let Some(expired) = grant.expires_at.filter(|&at| at <= now) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "API key `{}` expired at {}: ask your operator for a new one (`vimport keys create`)",
+                grant.key_id,
+                crate::clock::rfc3339(expired)
+            ),
+        ));
+    }
+    // The last use, recorded at most once a minute per key and never on the
+    // request's path.
+    if grant
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USED_EVERY_MS)
+    {
+        let (store, id) = (state.store.clone(), grant.key_id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_api_key(&id, now).await {
+                tracing::debug!(error = %e, "recording an API key's last use failed");
+            }
+        });
+    }
+    let principal = grant.principal;
     // Each route's own limit: uploads take the server's bulk limit, every
     // other route 64 KiB (the core's route table says which is which).
     let route = req

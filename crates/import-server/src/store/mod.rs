@@ -34,6 +34,11 @@ pub struct Principal {
 /// A stored API key (hashed).
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
+    /// Its id (`ak_` and 16 hex characters of its hash), to name it in
+    /// listings and revocations; never the key.
+    pub id: String,
+    /// When it stops being accepted (ms), if ever.
+    pub expires_at: Option<i64>,
     /// SHA-256 of the key.
     pub key_hash: String,
     /// The first characters, to recognise it in listings.
@@ -42,6 +47,38 @@ pub struct NewApiKey {
     pub principal: Principal,
     /// Creation time (ms).
     pub created_at: i64,
+}
+
+/// What a presented API key grants: its owner, and its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyGrant {
+    /// The key's id.
+    pub key_id: String,
+    /// Its owner.
+    pub principal: Principal,
+    /// Last recorded use (ms; recorded at most once a minute).
+    pub last_used_at: Option<i64>,
+    /// Expiry (ms), if any.
+    pub expires_at: Option<i64>,
+    /// Revocation (ms), if revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// An API key as an operator lists it: never the key or its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// The key's id.
+    pub id: String,
+    /// Its owner.
+    pub principal: Principal,
+    /// Creation (ms).
+    pub created_at: i64,
+    /// Last recorded use (ms).
+    pub last_used_at: Option<i64>,
+    /// Expiry (ms), if any.
+    pub expires_at: Option<i64>,
+    /// Revocation (ms), if revoked.
+    pub revoked_at: Option<i64>,
 }
 
 /// A folder.
@@ -346,7 +383,13 @@ pub trait Store: Send + Sync + 'static {
     /// Store a hashed API key.
     async fn create_api_key(&self, key: NewApiKey) -> StoreResult<()>;
     /// The owner of a key hash.
-    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<Principal>>;
+    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<KeyGrant>>;
+    /// Record a key's use at `now` (ms).
+    async fn touch_api_key(&self, key_id: &str, now: i64) -> StoreResult<()>;
+    /// Every API key, oldest first.
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// Revoke a key that is not revoked yet; whether one was.
+    async fn revoke_api_key(&self, key_id: &str, now: i64) -> StoreResult<bool>;
 
     /// Create a folder; `Ok(None)` when the name exists in that scope.
     async fn insert_folder(&self, folder: FolderRecord) -> StoreResult<Option<FolderRecord>>;

@@ -16,9 +16,10 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 
 use super::{
-    CLAIMABLE_COUNT_CAP, ClaimedRow, FolderRecord, INTERRUPTED_REASON, IdemAnswer, IdemBegin,
-    IdemKey, InstanceLock, InstanceRecord, IntegrationRecord, JobQuery, JobRecord, NewApiKey,
-    NewVideo, Principal, Released, RowGauges, RowOutcome, RowRecord, Store, StoreResult,
+    ApiKeyRecord, CLAIMABLE_COUNT_CAP, ClaimedRow, FolderRecord, INTERRUPTED_REASON, IdemAnswer,
+    IdemBegin, IdemKey, InstanceLock, InstanceRecord, IntegrationRecord, JobQuery, JobRecord,
+    KeyGrant, NewApiKey, NewVideo, Principal, Released, RowGauges, RowOutcome, RowRecord, Store,
+    StoreResult,
 };
 use crate::error::{StartupError, StoreError};
 
@@ -31,6 +32,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_verified_checksum.sql"),
     include_str!("../../migrations/sqlite/0005_instances.sql"),
     include_str!("../../migrations/sqlite/0006_xet_hash.sql"),
+    include_str!("../../migrations/sqlite/0007_key_management.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_initial.sql"),
@@ -39,6 +41,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0004_verified_checksum.sql"),
     include_str!("../../migrations/postgres/0005_instances.sql"),
     include_str!("../../migrations/postgres/0006_xet_hash.sql"),
+    include_str!("../../migrations/postgres/0007_key_management.sql"),
 ];
 
 /// Items per statement that takes a list (rows to insert, ids to look up):
@@ -777,7 +780,7 @@ fn listed(role: Option<&ViewRole>) -> bool {
 impl Store for SqlStore {
     async fn create_api_key(&self, key: NewApiKey) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO api_keys (key_hash, key_prefix, user_id, org_id, display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_keys (key_hash, key_prefix, user_id, org_id, display_name, created_at, id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&key.key_hash)
         .bind(&key.key_prefix)
@@ -785,25 +788,77 @@ impl Store for SqlStore {
         .bind(&key.principal.org_id)
         .bind(&key.principal.display_name)
         .bind(key.created_at)
+        .bind(&key.id)
+        .bind(key.expires_at)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<Principal>> {
-        let row =
-            sqlx::query("SELECT user_id, org_id, display_name FROM api_keys WHERE key_hash = $1")
-                .bind(key_hash)
-                .fetch_optional(&self.pool)
-                .await?;
+    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<KeyGrant>> {
+        let row = sqlx::query(
+            "SELECT id, user_id, org_id, display_name, last_used_at, expires_at, revoked_at FROM api_keys WHERE key_hash = $1",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| {
-            Ok(Principal {
-                user_id: r.try_get("user_id")?,
-                org_id: r.try_get("org_id")?,
-                display_name: r.try_get("display_name")?,
+            Ok(KeyGrant {
+                key_id: r.try_get("id")?,
+                principal: Principal {
+                    user_id: r.try_get("user_id")?,
+                    org_id: r.try_get("org_id")?,
+                    display_name: r.try_get("display_name")?,
+                },
+                last_used_at: r.try_get("last_used_at")?,
+                expires_at: r.try_get("expires_at")?,
+                revoked_at: r.try_get("revoked_at")?,
             })
         })
         .transpose()
+    }
+
+    async fn touch_api_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(key_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, org_id, display_name, created_at, last_used_at, expires_at, revoked_at FROM api_keys ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiKeyRecord {
+                    id: r.try_get("id")?,
+                    principal: Principal {
+                        user_id: r.try_get("user_id")?,
+                        org_id: r.try_get("org_id")?,
+                        display_name: r.try_get("display_name")?,
+                    },
+                    created_at: r.try_get("created_at")?,
+                    last_used_at: r.try_get("last_used_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_api_key(&self, key_id: &str, now: i64) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(key_id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn insert_folder(&self, f: FolderRecord) -> StoreResult<Option<FolderRecord>> {
