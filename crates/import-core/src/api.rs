@@ -32,6 +32,18 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Header set on an answer replayed for a repeated `Idempotency-Key`
 /// (*extension*).
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// Response header of the reference server: the requests a key may make per
+/// minute (`--requests-per-minute`).
+pub const RATE_LIMIT_LIMIT_HEADER: &str = "ratelimit-limit";
+
+/// Response header of the reference server: the requests the key may still
+/// make at once.
+pub const RATE_LIMIT_REMAINING_HEADER: &str = "ratelimit-remaining";
+
+/// Response header of the reference server: whole seconds until the key may
+/// make [`RATE_LIMIT_LIMIT_HEADER`] requests at once again.
+pub const RATE_LIMIT_RESET_HEADER: &str = "ratelimit-reset";
 /// The `Content-Type` of every body.
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 

@@ -459,6 +459,10 @@ pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 /// at once; one more is answered `503` and closed.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
+/// Default of the reference server's `--requests-per-minute`: requests each
+/// API key may make per minute, in bursts of as many (0 turns the limit off).
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 6000;
+
 /// A size in bytes as an operator writes it: a whole number of bytes, or with
 /// a `KiB`, `MiB`, `GiB` or `TiB` suffix (powers of 1024; a space before it
 /// is allowed).

@@ -414,6 +414,7 @@ impl Server {
             source: e,
         })?;
         let workers = config.workers;
+        let rate = crate::http::RateLimits::new(config.requests_per_minute);
         let state = Arc::new(AppState {
             store,
             secrets,
@@ -425,6 +426,7 @@ impl Server {
             in_flight: std::sync::atomic::AtomicUsize::new(0),
             config,
             wake: Notify::new(),
+            rate,
             metrics: crate::metrics::Metrics::new(),
             sources: Arc::default(),
             media_check: tokio::sync::Mutex::new(None),

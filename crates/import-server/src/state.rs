@@ -35,6 +35,8 @@ pub(crate) struct AppState {
     pub(crate) in_flight: std::sync::atomic::AtomicUsize,
     /// Wakes idle workers when rows are queued.
     pub(crate) wake: Notify,
+    /// Rate limits per API key (`None` when `--requests-per-minute 0`).
+    pub(crate) rate: Option<crate::http::RateLimits>,
     /// The metrics `GET /metrics` shows.
     pub(crate) metrics: Metrics,
     /// Sources opened for integrations, shared by the workers.

@@ -91,3 +91,49 @@ async fn official_python_sdk_flow() {
         .await;
     assert_eq!(status, reqwest::StatusCode::OK);
 }
+
+/// The official SDK rides through `--requests-per-minute`: 65 calls against
+/// a limit of 60 a minute all succeed, the last ones after the `Retry-After`
+/// waits the server asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Python SDK nomadic==0.1.64; run cargo xtask test"]
+async fn official_python_sdk_rides_through_the_rate_limit() {
+    let env = env_with(|c| c.requests_per_minute = 60).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/rate_limit.py");
+    let (base, key) = (env.server.base_url(), env.key.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(import_testkit::python::interpreter())
+            .arg(script)
+            .env("BASE_URL", base)
+            .env("API_KEY", key)
+            .env("CALLS", "65")
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the SDK failed under the rate limit:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(seen["ok"], 65);
+    let metrics = reqwest::get(env.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let refused: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("vimport_http_requests_total") && l.contains("status=\"429\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    println!(
+        "the SDK made 65 calls in {} s; the server answered 429 {refused} times",
+        seen["seconds"]
+    );
+    assert!(refused >= 4, "{metrics}");
+}

@@ -587,6 +587,15 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub max_objects: usize,
+    /// Requests each API key may make per minute, in bursts of as many;
+    /// `429` with `Retry-After` beyond; 0 turns the limit off.
+    #[arg(
+        long,
+        env = "VIMPORT_REQUESTS_PER_MINUTE",
+        default_value_t = import_core::fields::DEFAULT_REQUESTS_PER_MINUTE,
+        hide_env_values = true
+    )]
+    pub requests_per_minute: u32,
 }
 
 /// `--body-limit`: a size of at least 1 KiB and at most 1 GiB.

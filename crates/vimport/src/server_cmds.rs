@@ -40,6 +40,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     config.max_connections = args.max_connections;
     config.body_limit = args.body_limit;
     config.max_objects = args.max_objects;
+    config.requests_per_minute = args.requests_per_minute;
     let server = match Server::start(config).await {
         Ok(s) => s,
         Err(e) => {

@@ -115,6 +115,38 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
         });
     }
     let principal = grant.principal;
+    // The key's rate limit, before any body is read.
+    let rate = state.rate.as_ref().map(|r| r.check(&grant.key_id));
+    if let Some(rate) = rate
+        && let Some(wait) = rate.retry_after
+    {
+        let mut res = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "this API key made more than its {} requests a minute; retry in {wait} s",
+                state.config.requests_per_minute
+            ),
+        )
+        .with_retry_after(wait)
+        .into_response();
+        rate.write(res.headers_mut());
+        return Ok(res);
+    }
+    let mut res = handle_authorized(state, req, next, principal).await?;
+    if let Some(rate) = rate {
+        rate.write(res.headers_mut());
+    }
+    Ok(res)
+}
+
+/// A request whose key passed: its body within the route's limit, then
+/// idempotency.
+async fn handle_authorized(
+    state: &AppState,
+    req: Request,
+    next: Next,
+    principal: Principal,
+) -> Result<Response, ApiError> {
     // Each route's own limit: uploads take the server's bulk limit, every
     // other route 64 KiB (the core's route table says which is which).
     let route = req

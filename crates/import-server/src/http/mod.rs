@@ -19,9 +19,11 @@ mod integrations;
 mod jobs;
 mod keys;
 mod probes;
+mod rate;
 mod serve;
 mod uploads;
 
+pub(crate) use rate::RateLimits;
 pub(crate) use serve::{Bounds, serve};
 
 /// The shared state, as handlers extract it.

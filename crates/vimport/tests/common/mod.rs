@@ -2,7 +2,7 @@
 //! replica tests and the benchmarks. The API calls are
 //! [`import_testkit::api::ApiClient`]'s; fresh databases come from
 //! [`import_testkit::postgres`].
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
