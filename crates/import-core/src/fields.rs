@@ -463,6 +463,10 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// API key may make per minute, in bursts of as many (0 turns the limit off).
 pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 6000;
 
+/// Default of the reference server's `--max-pending-rows-per-org`: rows an
+/// organisation may have waiting to import at once.
+pub const DEFAULT_MAX_PENDING_ROWS_PER_ORG: u64 = 1_000_000;
+
 /// A size in bytes as an operator writes it: a whole number of bytes, or with
 /// a `KiB`, `MiB`, `GiB` or `TiB` suffix (powers of 1024; a space before it
 /// is allowed).

@@ -73,6 +73,9 @@ pub struct ServerConfig {
     /// Requests each API key may make per minute, in bursts of as many
     /// (`--requests-per-minute`); `429` beyond; 0 turns the limit off.
     pub requests_per_minute: u32,
+    /// Rows an organisation may have waiting to import at once
+    /// (`--max-pending-rows-per-org`); an upload past it is `429`.
+    pub max_pending_rows_per_org: u64,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -168,6 +171,7 @@ impl ServerConfig {
             idle_timeout: Duration::from_secs(import_core::fields::DEFAULT_IDLE_TIMEOUT_SECS),
             max_connections: import_core::fields::DEFAULT_MAX_CONNECTIONS,
             requests_per_minute: import_core::fields::DEFAULT_REQUESTS_PER_MINUTE,
+            max_pending_rows_per_org: import_core::fields::DEFAULT_MAX_PENDING_ROWS_PER_ORG,
         }
     }
 

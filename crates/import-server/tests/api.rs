@@ -1049,3 +1049,58 @@ async fn expired_and_revoked_keys_are_refused() {
         import_server::Revoked::Unknown
     );
 }
+
+/// `--max-pending-rows-per-org`: an upload that would take the
+/// organisation's waiting rows past the cap is a 429 naming it; another
+/// organisation is not affected.
+#[tokio::test]
+async fn the_pending_rows_of_an_organisation_are_capped() {
+    let env = env_with(|c| {
+        c.workers = 0;
+        c.max_pending_rows_per_org = 5;
+    })
+    .await;
+    let keys = |from: usize, n: usize| -> Vec<String> {
+        (from..from + n).map(|i| format!("cap/{i}.mp4")).collect()
+    };
+    let (status, body) = env
+        .post(
+            "/api/s3/upload",
+            json!({"keys": keys(0, 3), "bucket": BUCKET}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = env
+        .post(
+            "/api/s3/upload",
+            json!({"keys": keys(3, 3), "bucket": BUCKET}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(detail(&body).contains("3 videos waiting"), "{body}");
+    assert!(
+        detail(&body).contains("--max-pending-rows-per-org"),
+        "{body}"
+    );
+    let (status, body) = env
+        .post(
+            "/api/s3/upload",
+            json!({"keys": keys(3, 2), "bucket": BUCKET}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let other = env
+        .server
+        .create_api_key("user_cy", "org_other", None)
+        .await
+        .unwrap();
+    let (status, body) = env
+        .call_as(
+            &other,
+            Method::POST,
+            "/api/s3/upload",
+            Some(json!({"keys": keys(0, 5), "bucket": BUCKET})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

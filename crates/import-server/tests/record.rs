@@ -49,6 +49,9 @@ impl Store for RefusingStore {
     async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<KeyGrant>> {
         self.inner.principal_for_key(key_hash).await
     }
+    async fn pending_rows(&self, org_id: &str) -> StoreResult<u64> {
+        self.inner.pending_rows(org_id).await
+    }
     async fn touch_api_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
         self.inner.touch_api_key(key_id, now).await
     }

@@ -596,6 +596,16 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub requests_per_minute: u32,
+    /// Rows an organisation may have waiting to import at once; an upload
+    /// that would pass it is `429`.
+    #[arg(
+        long,
+        env = "VIMPORT_MAX_PENDING_ROWS_PER_ORG",
+        default_value_t = import_core::fields::DEFAULT_MAX_PENDING_ROWS_PER_ORG,
+        value_parser = clap::value_parser!(u64).range(1..),
+        hide_env_values = true
+    )]
+    pub max_pending_rows_per_org: u64,
 }
 
 /// `--body-limit`: a size of at least 1 KiB and at most 1 GiB.

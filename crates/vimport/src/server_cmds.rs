@@ -41,6 +41,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     config.body_limit = args.body_limit;
     config.max_objects = args.max_objects;
     config.requests_per_minute = args.requests_per_minute;
+    config.max_pending_rows_per_org = args.max_pending_rows_per_org;
     let server = match Server::start(config).await {
         Ok(s) => s,
         Err(e) => {

@@ -90,6 +90,21 @@ async fn upload(
     };
     let now = now_ms();
     let job = new_job(&who, &request, folder, integration.as_ref(), now)?;
+    // The organisation's queue is bounded: a request that would take it
+    // past the cap is refused whole (two racing requests may pass it by one
+    // request's rows).
+    let cap = st.config.max_pending_rows_per_org;
+    let adding = u64::try_from(job.total).unwrap_or(0);
+    let pending = st.store.pending_rows(&who.org_id).await?;
+    if pending.saturating_add(adding) > cap {
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "your organisation has {pending} videos waiting to import and this request adds {adding}; at most {cap} may wait at once (--max-pending-rows-per-org): wait for imports to finish, then send it again"
+            ),
+        )
+        .with_retry_after(60));
+    }
     let videos = new_videos(&request, now)?;
     let (job_id, count) = (job.id.clone(), videos.len());
     let answer = UploadResponse {

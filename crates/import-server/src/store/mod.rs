@@ -456,6 +456,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// A visible job.
     async fn job(&self, who: &Principal, id: &ImportJobId) -> StoreResult<Option<JobRecord>>;
+    /// Rows of an organisation's unfinished jobs not yet uploaded or failed
+    /// (listed rows: a multi-view set counts once).
+    async fn pending_rows(&self, org_id: &str) -> StoreResult<u64>;
     /// A job by id, for workers.
     async fn job_by_id(&self, id: &ImportJobId) -> StoreResult<Option<JobRecord>>;
     /// One page of listed rows (single-view rows, or multi-view fronts), at most

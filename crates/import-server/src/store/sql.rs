@@ -33,6 +33,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_instances.sql"),
     include_str!("../../migrations/sqlite/0006_xet_hash.sql"),
     include_str!("../../migrations/sqlite/0007_key_management.sql"),
+    include_str!("../../migrations/sqlite/0008_fair_turns.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_initial.sql"),
@@ -42,6 +43,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0005_instances.sql"),
     include_str!("../../migrations/postgres/0006_xet_hash.sql"),
     include_str!("../../migrations/postgres/0007_key_management.sql"),
+    include_str!("../../migrations/postgres/0008_fair_turns.sql"),
 ];
 
 /// Items per statement that takes a list (rows to insert, ids to look up):
@@ -121,20 +123,42 @@ impl Dialect {
     /// status, `$3` the time, then the rows' `id, set_id, role, object,
     /// source_uri` as a list: one JSON array of arrays in `$4`
     /// on SQLite, a text array per column in `$4`..`$8` on PostgreSQL, whose
-    /// `unnest` reads them in half the time `json_array_elements` takes.
+    /// `unnest` reads them in half the time `json_array_elements` takes;
+    /// last the first row's turn (`$5` on SQLite, `$9` on PostgreSQL), the
+    /// others following in list order.
     fn insert_videos(self) -> String {
-        let head =
-            "INSERT INTO videos (id, job_id, set_id, role, object, source_uri, status, updated_at)";
+        let head = "INSERT INTO videos (id, job_id, set_id, role, object, source_uri, status, updated_at, turn)";
         match self {
             Dialect::Sqlite => format!(
-                "{head} SELECT value ->> 0, $1, value ->> 1, value ->> 2, value ->> 3, value ->> 4, $2, $3
+                "{head} SELECT value ->> 0, $1, value ->> 1, value ->> 2, value ->> 3, value ->> 4, $2, $3, $5 + key
                  FROM json_each($4)"
             ),
             Dialect::Postgres => format!(
-                "{head} SELECT r.id, $1, r.set_id, r.role, r.object, r.source_uri, $2, $3
-                 FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-                   AS r(id, set_id, role, object, source_uri)"
+                "{head} SELECT r.id, $1, r.set_id, r.role, r.object, r.source_uri, $2, $3, $9 + r.ord - 1
+                 FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY
+                   AS r(id, set_id, role, object, source_uri, ord)"
             ),
+        }
+    }
+
+    /// `UPDATE videos` of listed rows (`$2`, a JSON array of ids) to
+    /// consecutive turns from `$1`, in list order.
+    fn set_turns(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => {
+                "UPDATE videos SET turn = $1 + j.key FROM json_each($2) AS j WHERE videos.id = j.value"
+            }
+            Dialect::Postgres => {
+                "UPDATE videos SET turn = $1 + j.ord - 1 FROM json_array_elements_text($2::json) WITH ORDINALITY AS j(id, ord) WHERE videos.id = j.id"
+            }
+        }
+    }
+
+    /// Row locking of an organisation's turn counter.
+    fn lock_turns(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
         }
     }
 
@@ -204,7 +228,7 @@ impl Statements {
                       AND (v.role IS NULL OR v.role <> {front} OR NOT EXISTS (
                             SELECT 1 FROM videos w WHERE w.set_id = v.set_id AND w.role <> {front}
                               AND w.status NOT IN ({terminal})))
-                    ORDER BY v.not_before, v.id LIMIT 1 {})
+                    ORDER BY v.turn, v.id LIMIT 1 {})
                  RETURNING id, job_id, object, attempts, upload_id",
                 dialect.claim_lock()
             ),
@@ -293,6 +317,44 @@ fn startup(url: &str) -> impl Fn(sqlx::Error) -> StartupError + '_ {
 }
 
 impl SqlStore {
+    /// Take `count` consecutive turns in `org_id`'s line, inside `tx`: from
+    /// the turn being served now (the lowest turn of a queued row; with none
+    /// queued, the highest any organisation reached), or after the
+    /// organisation's own last turn if that is later. Answers the first.
+    async fn take_turns(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        org_id: &str,
+        count: usize,
+    ) -> StoreResult<i64> {
+        sqlx::query("INSERT INTO org_turns (org_id, next_turn) VALUES ($1, 0) ON CONFLICT (org_id) DO NOTHING")
+            .bind(org_id)
+            .execute(&mut **tx)
+            .await?;
+        let own: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT next_turn FROM org_turns WHERE org_id = $1{}",
+            self.dialect.lock_turns()
+        )))
+        .bind(org_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let now_served: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COALESCE(
+                (SELECT turn FROM videos WHERE status = {} ORDER BY turn LIMIT 1),
+                (SELECT MAX(next_turn) FROM org_turns), 0)",
+            status_sql(&VideoStatus::Pending)
+        )))
+        .fetch_one(&mut **tx)
+        .await?;
+        let first = own.max(now_served);
+        sqlx::query("UPDATE org_turns SET next_turn = $1 WHERE org_id = $2")
+            .bind(first.saturating_add(count as i64))
+            .bind(org_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(first)
+    }
+
     /// Open (creating a SQLite file if missing) and migrate the database at
     /// `url`: `sqlite:///path/to/file.db`, `sqlite::memory:`, or
     /// `postgres://user@host:port/database`.
@@ -1099,6 +1161,7 @@ impl Store for SqlStore {
         .bind(j.completed_at)
         .execute(&mut *tx)
         .await?;
+        let mut turn = self.take_turns(&mut tx, &j.org_id, videos.len()).await?;
         for chunk in videos.chunks(LIST_CHUNK) {
             let q = sqlx::query(AssertSqlSafe(self.sql.insert_videos.as_str()))
                 .bind(j.id.as_str())
@@ -1118,7 +1181,7 @@ impl Store for SqlStore {
                             )
                         })
                         .collect();
-                    q.bind(json_text(&rows)?)
+                    q.bind(json_text(&rows)?).bind(turn)
                 }
                 Dialect::Postgres => q
                     .bind(text_array(chunk.iter().map(|v| Some(v.id.as_str()))))
@@ -1131,9 +1194,11 @@ impl Store for SqlStore {
                     .bind(text_array(chunk.iter().map(|v| Some(v.object.as_str()))))
                     .bind(text_array(
                         chunk.iter().map(|v| Some(v.source_uri.as_str())),
-                    )),
+                    ))
+                    .bind(turn),
             };
             q.execute(&mut *tx).await?;
+            turn += chunk.len() as i64;
         }
         tx.commit().await?;
         if self.dialect == Dialect::Postgres && videos.len() >= ANALYZE_AFTER_ROWS {
@@ -1148,6 +1213,17 @@ impl Store for SqlStore {
             }
         }
         Ok(())
+    }
+
+    async fn pending_rows(&self, org_id: &str) -> StoreResult<u64> {
+        let pending: i64 = sqlx::query_scalar(
+            // SUM of BIGINT is NUMERIC on PostgreSQL: cast back.
+            "SELECT CAST(COALESCE(SUM(total - uploaded - failed), 0) AS BIGINT) FROM jobs WHERE org_id = $1 AND completed_at IS NULL",
+        )
+        .bind(org_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(pending).unwrap_or(0))
     }
 
     async fn job(&self, who: &Principal, id: &ImportJobId) -> StoreResult<Option<JobRecord>> {
@@ -1252,6 +1328,19 @@ impl Store for SqlStore {
             }
         }
         if !retried.is_empty() {
+            // Retried rows queue again in their organisation's line as new
+            // rows do: an old turn would put them ahead of every other
+            // organisation's work.
+            let mut turn = self.take_turns(&mut tx, &job.org_id, retried.len()).await?;
+            for chunk in retried.chunks(LIST_CHUNK) {
+                let ids: Vec<&str> = chunk.iter().map(VideoId::as_str).collect();
+                sqlx::query(self.dialect.set_turns())
+                    .bind(turn)
+                    .bind(json_text(&ids)?)
+                    .execute(&mut *tx)
+                    .await?;
+                turn += chunk.len() as i64;
+            }
             // A retried job (a cancelled one included) is importing again.
             sqlx::query("UPDATE jobs SET failed = failed - $1, completed_at = NULL, cancelled_at = NULL, updated_at = $2 WHERE id = $3")
                 .bind(failed_listed)
