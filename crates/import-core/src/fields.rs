@@ -27,7 +27,42 @@ pub const MAX_VIEW_ROLE_LEN: usize = 64;
 /// description, in characters (after trimming).
 pub const MAX_NAME_CHARS: usize = 255;
 
-/// Longest folder name, in characters (after trimming): [`MAX_NAME_CHARS`].
+/// The `pattern` of a text field in the OpenAPI document: no control
+/// character (what [`bounded_text`] refuses).
+pub const NO_CONTROL_PATTERN: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
+
+/// The `pattern` of a required text field in the OpenAPI document: no
+/// control character, and something besides white space.
+pub const REQUIRED_TEXT_PATTERN: &str =
+    r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$";
+
+/// What the OpenAPI document says of a text field of a request body: its
+/// longest value (as sent) and its pattern, from the same limits the checks
+/// use. `None` for a field without such a rule (a bucket follows its
+/// provider's rules; ids and enums have schemas of their own).
+///
+/// ```
+/// use import_core::fields::{documented_limit, MAX_NAME_CHARS, REQUIRED_TEXT_PATTERN};
+///
+/// assert_eq!(documented_limit("name"), Some((MAX_NAME_CHARS, REQUIRED_TEXT_PATTERN)));
+/// assert_eq!(documented_limit("bucket"), None);
+/// ```
+pub fn documented_limit(field: &str) -> Option<(usize, &'static str)> {
+    Some(match field {
+        "name" => (MAX_NAME_CHARS, REQUIRED_TEXT_PATTERN),
+        "description" => (MAX_NAME_CHARS, NO_CONTROL_PATTERN),
+        "prefix" => (MAX_PREFIX_BYTES, NO_CONTROL_PATTERN),
+        "access_key_id" | "secret_access_key" | "token" => {
+            (MAX_CREDENTIAL_BYTES, REQUIRED_TEXT_PATTERN)
+        }
+        "session_token" => (MAX_CREDENTIAL_BYTES, NO_CONTROL_PATTERN),
+        "region" => (MAX_S3_REGION_LEN, NO_CONTROL_PATTERN),
+        "endpoint_url" => (MAX_ENDPOINT_URL_BYTES, NO_CONTROL_PATTERN),
+        _ => return None,
+    })
+}
+
+/// Longest folder name, in characters (as sent): [`MAX_NAME_CHARS`].
 pub const MAX_FOLDER_NAME_LEN: usize = MAX_NAME_CHARS;
 
 /// Longest integration prefix, in bytes (the providers' object-name limit).
@@ -129,10 +164,12 @@ impl Measure {
     }
 }
 
-/// The one rule of every text field of a request: trimmed, at most `max`
-/// (counted as `measure` says), no control character. An error names the
-/// field, what is wrong and the limit; the value may be empty (use
-/// [`text_field`] for a required one).
+/// The one rule of every text field of a request: at most `max` (counted as
+/// `measure` says) and no control character, both in the value as sent;
+/// then trimmed. An error names the field, what is wrong and the limit; the
+/// value may be empty (use [`text_field`] for a required one). The limits
+/// apply to the value as sent so that the OpenAPI document's `maxLength`
+/// and `pattern` say exactly what is refused.
 ///
 /// ```
 /// use import_core::fields::{bounded_text, Measure};
@@ -155,8 +192,7 @@ pub fn bounded_text<'a>(
     max: usize,
     measure: Measure,
 ) -> Result<&'a str> {
-    let trimmed = value.trim();
-    if let Some(c) = trimmed.chars().find(|c| c.is_control()) {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
         return Err(Error::InvalidField {
             field,
             problem: format!(
@@ -165,14 +201,14 @@ pub fn bounded_text<'a>(
             ),
         });
     }
-    let len = measure.of(trimmed);
+    let len = measure.of(value);
     if len > max {
         return Err(Error::InvalidField {
             field,
             problem: format!("is {len} {} long; use at most {max}", measure.unit()),
         });
     }
-    Ok(trimmed)
+    Ok(value.trim())
 }
 
 /// A required text field: [`bounded_text`], and not empty.
@@ -369,8 +405,8 @@ impl FolderName {
     pub fn parse(name: &str) -> Result<FolderName> {
         let trimmed = name.trim();
         let fits = !trimmed.is_empty()
-            && trimmed.chars().count() <= MAX_FOLDER_NAME_LEN
-            && !trimmed.chars().any(char::is_control);
+            && name.chars().count() <= MAX_FOLDER_NAME_LEN
+            && !name.chars().any(char::is_control);
         match fits.then_some(trimmed) {
             Some(trimmed) => Ok(FolderName(trimmed.to_owned())),
             None => Err(Error::InvalidField {

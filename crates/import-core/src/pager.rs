@@ -206,8 +206,24 @@ impl JobListRequest {
         created_after: Option<&str>,
     ) -> Result<JobListRequest> {
         let mut q = JobListRequest::new();
+        // A parameter given with no value is an error, not "absent": the
+        // document's schemas give each a form an empty value does not meet.
+        for (name, value) in [
+            ("limit", limit),
+            ("cursor", cursor),
+            ("status", status),
+            ("folder_id", folder_id),
+            ("created_after", created_after),
+        ] {
+            if value.is_some_and(|v| v.trim().is_empty()) {
+                return Err(field(
+                    name,
+                    format!("is empty: give a value or leave `{name}` out"),
+                ));
+            }
+        }
         fn given(v: Option<&str>) -> Option<&str> {
-            v.map(str::trim).filter(|v| !v.is_empty())
+            v.map(str::trim)
         }
         if let Some(raw) = given(limit) {
             let n: u32 = raw

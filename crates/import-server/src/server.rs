@@ -315,6 +315,16 @@ async fn insert_key(
             });
         }
     }
+    let display_name = import_core::fields::optional_text(
+        "name",
+        display_name,
+        import_core::fields::MAX_NAME_CHARS,
+        import_core::fields::Measure::Chars,
+    )
+    .map_err(|e| StartupError::Config {
+        what: "--name".into(),
+        fix: e.to_string(),
+    })?;
     let key = new_api_key();
     let key_hash = hash_api_key(&key);
     let created_at = now_ms();

@@ -26,12 +26,17 @@ fn summary_of(job: &Value) -> Vec<(String, u64, Vec<String>)> {
             (
                 line["code"].as_str().unwrap().to_owned(),
                 line["count"].as_u64().unwrap(),
-                line["examples"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|e| e.as_str().unwrap().to_owned())
-                    .collect(),
+                // In the order their rows finished, which two workers may swap.
+                {
+                    let mut examples: Vec<String> = line["examples"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e.as_str().unwrap().to_owned())
+                        .collect();
+                    examples.sort();
+                    examples
+                },
             )
         })
         .collect()

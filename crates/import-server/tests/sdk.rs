@@ -137,3 +137,51 @@ async fn official_python_sdk_rides_through_the_rate_limit() {
     );
     assert!(refused >= 4, "{metrics}");
 }
+
+/// The contract document matches the server: schemathesis (PyPI, 4.32.5)
+/// sends what `docs/api/openapi.json` allows and what it forbids, for at most
+/// 100 s, and finds no 5xx, no status code the document does not list, no
+/// answer off its schema and no forbidden request accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs schemathesis==4.32.5; run cargo xtask test"]
+async fn schemathesis_finds_the_server_true_to_its_contract() {
+    let env = env_with(|c| {
+        c.workers = 0;
+        c.requests_per_minute = 0;
+    })
+    .await;
+    let document = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api/openapi.json");
+    let (base, key) = (env.server.base_url(), env.key.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(import_testkit::python::interpreter())
+            .args(["-c", "import sys; from schemathesis.cli import schemathesis; sys.argv[0] = 'schemathesis'; schemathesis()"])
+            .args(["run", document, "-u", &base, "-H", &format!("X-API-Key: {key}")])
+            .args([
+                "--checks",
+                "not_a_server_error,status_code_conformance,response_schema_conformance,negative_data_rejection",
+                "--max-time",
+                "100",
+                "-w",
+                "2",
+                "--seed",
+                "42",
+                "--no-color",
+            ])
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("generated") || l.contains("passed") || l.contains("failure"))
+        .collect();
+    println!("schemathesis: {}", summary.join(" | "));
+    assert!(
+        out.status.success(),
+        "schemathesis found the server off its contract:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("generated"), "{stdout}");
+}

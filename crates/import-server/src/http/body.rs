@@ -33,10 +33,49 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the request needs a JSON body; see docs/api/openapi.json",
         ));
     }
+    // Every body of the contract is an object; serde would also take a
+    // struct from an array (`[]` for a body of optional fields).
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => ApiError::unprocessable(
+                    "the request body must be a JSON object; see docs/api/openapi.json",
+                ),
+                Err(e) => ApiError::bad_request(format!("malformed JSON body: {e}")),
+            },
+        );
+    }
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         Category::Data => ApiError::unprocessable(format!("invalid request body: {e}")),
         Category::Syntax | Category::Eof | Category::Io => {
             ApiError::bad_request(format!("malformed JSON body: {e}"))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Optional {
+        #[serde(default)]
+        _ids: Option<Vec<String>>,
+    }
+
+    #[test]
+    fn only_objects_are_bodies() {
+        assert!(parse::<Optional>(b" {} ").is_ok());
+        for (body, status) in [
+            (&b"[]"[..], 422),
+            (b"null", 422),
+            (b"7", 422),
+            (b"[", 400),
+            (b"\x00", 400),
+        ] {
+            let err = parse::<Optional>(body).unwrap_err();
+            assert_eq!(err.status().as_u16(), status, "{body:?}");
+        }
+    }
 }
