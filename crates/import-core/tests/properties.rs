@@ -200,3 +200,42 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Arbitrary Unicode (any character, control characters and multi-byte
+    /// ones included) as object names, prefixes and text fields: every
+    /// parser and check answers, none panics, and what is accepted keeps
+    /// the rules it promises.
+    #[test]
+    fn any_unicode_names_and_prefixes_are_answered(
+        text in prop_oneof![any::<String>(), "a/[éèêü]{1,3}"],
+        other in prop_oneof![any::<String>(), "a/[éèêü]{1,3}"],
+    ) {
+        for scheme in ["s3://bkt/", "gs://bkt/", "hf://buckets/ns/name/"] {
+            if let Ok(uri) = CloudUri::parse(&format!("{scheme}{text}")) {
+                prop_assert!(!uri.object().chars().any(char::is_control));
+            }
+            let _ = import_core::PrefixUri::parse(&format!("{scheme}{text}"));
+        }
+        let _ = import_core::check_object_name(&text);
+        if let Ok(Some(prefix)) = import_core::integration_prefix(Some(&text)) {
+            prop_assert!(prefix.len() <= import_core::fields::MAX_PREFIX_BYTES);
+            prop_assert!(!prefix.starts_with('/'));
+        }
+        if let Ok(name) = import_core::FolderName::parse(&text) {
+            prop_assert!(name.as_str().chars().count() <= import_core::fields::MAX_NAME_CHARS);
+        }
+        // Two names that share their first bytes but not their first
+        // character (the `a/é.mp4`, `a/è.mp4` panic) and anything else.
+        let uris = [format!("s3://bkt/{text}.mp4"), format!("s3://bkt/{other}.mp4")];
+        if let Ok(request) = ImportRequest::builder().uris(uris.iter().map(String::as_str)).build()
+            && let Some(prefix) = request.common_prefix()
+        {
+            for uri in request.uris() {
+                prop_assert!(uri.object().starts_with(&prefix));
+            }
+        }
+    }
+}

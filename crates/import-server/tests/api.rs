@@ -983,12 +983,7 @@ async fn connections_beyond_the_cap_are_refused_quickly() {
     }
     assert!(served, "a freed place was never given to a new connection");
     drop(held);
-    let metrics = reqwest::get(env.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, _, metrics) = get_plain(&env, "/metrics").await;
     assert!(
         metrics.contains("vimport_refused_connections_total"),
         "{metrics}"

@@ -9,22 +9,6 @@ use import_testkit::mp4::jpeg_bytes;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-async fn get_plain(env: &Env, path: &str) -> (StatusCode, String, String) {
-    let res = env
-        .http
-        .get(format!("{}{path}", env.server.base_url()))
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let content_type = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, content_type, res.text().await.unwrap())
-}
-
 /// The value of one sample line (`name{labels} value`) of a scrape.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()

@@ -120,12 +120,7 @@ async fn official_python_sdk_rides_through_the_rate_limit() {
     );
     let seen: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(seen["ok"], 65);
-    let metrics = reqwest::get(env.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, _, metrics) = get_plain(&env, "/metrics").await;
     let refused: u64 = metrics
         .lines()
         .filter(|l| l.starts_with("vimport_http_requests_total") && l.contains("status=\"429\""))

@@ -127,3 +127,26 @@ async fn a_revoked_key_is_refused_by_every_replica_at_once() {
     );
     assert!(revoked.elapsed() < Duration::from_secs(1));
 }
+
+/// Fair share with two replicas on one PostgreSQL database: the turns live
+/// in the database, so the replicas serve the organisations in turn
+/// together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL; run cargo xtask test"]
+async fn replicas_share_the_turns_between_organisations() {
+    let db = fresh_database(&format!("vimport_fair_{}", std::process::id())).await;
+    let s3 = fair_share_bucket().await;
+    let allow = s3.addr().to_string();
+    let replicas = Replicas::start(2, &db, &allow, &["--workers", "1"]);
+    let data = tempfile::tempdir().unwrap();
+    let store = [
+        "--database-url",
+        db.as_str(),
+        "--data-dir",
+        data.path().to_str().unwrap(),
+    ];
+    let small_key = key_for(&store, "bo", "org_small");
+    let big = ApiClient::new(&replicas.servers[0].1, &replicas.key);
+    let small = ApiClient::new(&replicas.servers[1].1, &small_key);
+    small_behind_big(&s3, &big, &small).await;
+}

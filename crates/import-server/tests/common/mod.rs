@@ -142,3 +142,20 @@ impl Env {
         self.api.s3_integration(&body).await
     }
 }
+
+/// A GET without a key: status, content type and body as text.
+pub async fn get_plain(env: &Env, path: &str) -> (StatusCode, String, String) {
+    let res = env
+        .http
+        .get(format!("{}{path}", env.server.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, content_type, res.text().await.unwrap())
+}

@@ -13,10 +13,16 @@ pub use import_testkit::api::{ApiClient, is_terminal, s3_integration_body};
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_vimport");
 
-/// `vimport keys create ARGS...`; answers the key (the last line).
+/// `vimport keys create ARGS...` for `user_1` of `org_1`; answers the key
+/// (the last line).
 pub fn keys_create(args: &[&str], envs: &[(&str, &str)]) -> String {
+    create_key("user_1", "org_1", args, envs)
+}
+
+/// `vimport keys create --user USER --org ORG ARGS...`; answers the key.
+fn create_key(user: &str, org: &str, args: &[&str], envs: &[(&str, &str)]) -> String {
     let out = Command::new(BIN)
-        .args(["keys", "create", "--user", "user_1", "--org", "org_1"])
+        .args(["keys", "create", "--user", user, "--org", org])
         .args(args)
         .envs(envs.iter().copied())
         .env("VIMPORT_LOG", "warn")
@@ -142,4 +148,90 @@ pub fn stored_videos(media: &std::path::Path) -> Vec<String> {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| !n.contains('#'))
         .collect()
+}
+
+/// `vimport keys create` for `user` of `org` on the store `store_args`
+/// (`--data-dir D`, `--database-url U`); answers the key.
+pub fn key_for(store_args: &[&str], user: &str, org: &str) -> String {
+    create_key(
+        user,
+        org,
+        store_args,
+        &[("VIMPORT_SECRET_KEY", REPLICA_SECRET_KEY)],
+    )
+}
+
+/// Objects of the fair-share scenario: `big/000.mp4`.. and `small/one.mp4`.
+pub const FAIR_BIG: usize = 300;
+
+/// A bucket `fleet` with [`FAIR_BIG`] objects under `big/` and one under
+/// `small/`, 512 KiB each.
+pub async fn fair_share_bucket() -> import_testkit::S3StandIn {
+    use import_testkit::mp4::{Mp4Spec, sample_mp4};
+    let s3 = import_testkit::S3StandIn::start("AKIDFAIR", "fair-secret")
+        .await
+        .unwrap();
+    s3.create_bucket("fleet").unwrap();
+    let bytes = sample_mp4(&Mp4Spec {
+        mdat_bytes: 512 * 1024,
+        ..Mp4Spec::default()
+    });
+    for i in 0..FAIR_BIG {
+        s3.put("fleet", &format!("big/{i:03}.mp4"), &bytes).unwrap();
+    }
+    s3.put("fleet", "small/one.mp4", &bytes).unwrap();
+    s3
+}
+
+/// The fair-share scenario: `big` (one organisation) queues the big job and
+/// it gets going; `small` (another) then queues its one object, which must
+/// be imported while fewer than half of the big job's rows are. Prints the
+/// small object's wait; waits for the big job to finish.
+pub async fn small_behind_big(s3: &import_testkit::S3StandIn, big: &ApiClient, small: &ApiClient) {
+    use std::time::{Duration, Instant};
+    let big_ci = big.s3_integration(&s3_integration_body(s3, "fleet")).await;
+    let small_ci = small
+        .s3_integration(&s3_integration_body(s3, "fleet"))
+        .await;
+    let keys: Vec<String> = (0..FAIR_BIG).map(|i| format!("big/{i:03}.mp4")).collect();
+    let big_job = big.upload_s3_keys("fleet", &keys, &big_ci).await;
+    big.poll_job(
+        &big_job,
+        Duration::from_millis(10),
+        Duration::from_secs(60),
+        |j| j["counts"]["uploaded"].as_u64().unwrap_or(0) >= 2,
+    )
+    .await;
+    let asked = Instant::now();
+    let small_job = small
+        .upload_s3_keys("fleet", &["small/one.mp4".to_owned()], &small_ci)
+        .await;
+    let done = small
+        .poll_job(
+            &small_job,
+            Duration::from_millis(10),
+            Duration::from_secs(120),
+            is_terminal,
+        )
+        .await;
+    let waited = asked.elapsed();
+    assert_eq!(done["counts"]["uploaded"], 1, "{done}");
+    let big_now = big.job(&big_job).await;
+    let big_done = big_now["counts"]["uploaded"].as_u64().unwrap();
+    println!(
+        "the small organisation's object was imported {waited:?} after it was queued, while the big job had {big_done} of {FAIR_BIG} imported"
+    );
+    assert!(
+        big_done < FAIR_BIG as u64 / 2,
+        "the small job waited behind the big one: {big_done} of {FAIR_BIG} were imported first"
+    );
+    let all = big
+        .poll_job(
+            &big_job,
+            Duration::from_millis(50),
+            Duration::from_secs(300),
+            is_terminal,
+        )
+        .await;
+    assert_eq!(all["counts"]["uploaded"], FAIR_BIG as u64, "{all}");
 }
