@@ -144,7 +144,7 @@ impl Env {
 }
 
 /// A GET without a key: status, content type and body as text.
-pub async fn get_plain(env: &Env, path: &str) -> (StatusCode, String, String) {
+pub async fn get_plain(env: &Env, path: &str) -> (reqwest::StatusCode, String, String) {
     let res = env
         .http
         .get(format!("{}{path}", env.server.base_url()))
