@@ -64,8 +64,10 @@ impl PageRequest {
         cursor: Option<&str>,
         offset: Option<&str>,
     ) -> Result<PageRequest> {
+        // A parameter given with no value is an error, not "absent" (the
+        // document's schemas give each a form an empty value does not meet).
         let limit = match limit.map(str::trim) {
-            None | Some("") => DEFAULT_PAGE_LIMIT,
+            None => DEFAULT_PAGE_LIMIT,
             Some(raw) => {
                 let n: i64 = raw.parse().map_err(|_| PagingProblem::NotANumber {
                     field: "limit",
@@ -75,11 +77,11 @@ impl PageRequest {
             }
         };
         let cursor = match cursor.map(str::trim) {
-            None | Some("") => None,
+            None => None,
             Some(raw) => Some(VideoId::new(raw)?),
         };
         let offset = match offset.map(str::trim) {
-            None | Some("") => None,
+            None => None,
             Some(raw) => Some(raw.parse::<u64>().map_err(|_| PagingProblem::NotANumber {
                 field: "offset",
                 value: raw.to_owned(),
@@ -482,6 +484,23 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn empty_parameters_are_refused_not_taken_as_absent() {
+        for (limit, cursor, offset) in [
+            (Some(""), None, None),
+            (None, Some(" "), None),
+            (None, None, Some("")),
+        ] {
+            let err = PageRequest::from_query(limit, cursor, offset).unwrap_err();
+            assert_eq!(err.http_status(), 422, "{err}");
+        }
+        let err = JobListRequest::from_query(None, None, None, None, Some("")).unwrap_err();
+        assert!(
+            err.to_string().contains("`created_after` is empty"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -104,26 +104,12 @@ pub async fn probe(store: &dyn ObjectStore, path: &Path, len: u64) -> Result<Mp4
         }
     }
     let Some(ftyp) = ftyp else {
-        return Err(ProbeError::Invalid(
-            "not an MP4: no `ftyp` box; convert the video to MP4".into(),
-        ));
+        return Err(no_ftyp());
     };
     let Some(moov) = moov else {
-        return Err(ProbeError::Invalid(
-            "not a playable MP4: no `moov` box (the recording was cut off before it was finalised); re-export or re-upload it".into(),
-        ));
+        return Err(no_moov());
     };
-    if moov.size > MAX_MOOV_BYTES {
-        return Err(ProbeError::Invalid(format!(
-            "the MP4's `moov` box is {} bytes, more than the {MAX_MOOV_BYTES} this server reads; split the recording",
-            moov.size
-        )));
-    }
-    if ftyp.size > 4096 {
-        return Err(ProbeError::Invalid(
-            "not a playable MP4: its `ftyp` box is implausibly large".into(),
-        ));
-    }
+    check_sizes(ftyp.size, moov.size)?;
     // One buffer: the `ftyp`, then the `moov` read in place after it.
     let ftyp_bytes = store
         .get_range(path, ftyp.offset..ftyp.offset + ftyp.size)
@@ -136,8 +122,39 @@ pub async fn probe(store: &dyn ObjectStore, path: &Path, len: u64) -> Result<Mp4
         .await?;
     buf.extend_from_slice(&moov_bytes);
     drop(moov_bytes);
-    let codec_fourcc = first_sample_entry(&buf[ftyp.size as usize..]);
-    let context = mp4parse::read_mp4(&mut Cursor::new(&buf)).map_err(|e| {
+    read_boxes(&buf, ftyp.size as usize)
+}
+
+fn no_ftyp() -> ProbeError {
+    ProbeError::Invalid("not an MP4: no `ftyp` box; convert the video to MP4".into())
+}
+
+fn no_moov() -> ProbeError {
+    ProbeError::Invalid(
+        "not a playable MP4: no `moov` box (the recording was cut off before it was finalised); re-export or re-upload it".into(),
+    )
+}
+
+/// The bounds on the two boxes a probe reads.
+fn check_sizes(ftyp: u64, moov: u64) -> Result<(), ProbeError> {
+    if moov > MAX_MOOV_BYTES {
+        return Err(ProbeError::Invalid(format!(
+            "the MP4's `moov` box is {moov} bytes, more than the {MAX_MOOV_BYTES} this server reads; split the recording"
+        )));
+    }
+    if ftyp > MAX_FTYP_BYTES {
+        return Err(ProbeError::Invalid(
+            "not a playable MP4: its `ftyp` box is implausibly large".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What an `ftyp` box (`ftyp_len` bytes) followed by a `moov` box in `buf`
+/// say about the video.
+fn read_boxes(buf: &[u8], ftyp_len: usize) -> Result<Mp4Probe, ProbeError> {
+    let codec_fourcc = first_sample_entry(&buf[ftyp_len..]);
+    let context = mp4parse::read_mp4(&mut Cursor::new(buf)).map_err(|e| {
         ProbeError::Invalid(format!(
             "not a playable MP4: its `moov` box cannot be parsed ({e:?}); re-export the recording"
         ))
@@ -174,6 +191,189 @@ pub async fn probe(store: &dyn ObjectStore, path: &Path, len: u64) -> Result<Mp4
         out.height = Some(tkhd.height >> 16);
     }
     Ok(out)
+}
+
+/// The `ftyp` and `moov` boxes of an MP4 picked out of its bytes as they
+/// stream past, so that a copy can probe the video without reading the
+/// stored file back. Feed every chunk in order with
+/// [`update`](StreamProbe::update), then [`finish`](StreamProbe::finish).
+/// Only the `ftyp` (at most 4 KiB) and the `moov` (at most
+/// [`MAX_MOOV_BYTES`]) are kept; every other box, `mdat` included, is only
+/// counted. The answers and errors are those of [`probe`].
+///
+/// ```
+/// # fn demo(chunks: &[&[u8]], len: u64) -> Result<(), import_providers::mp4::ProbeError> {
+/// let mut stream = import_providers::mp4::StreamProbe::new(len);
+/// for chunk in chunks {
+///     stream.update(chunk);
+/// }
+/// let probe = stream.finish()?;
+/// println!("{:?} s, {:?}", probe.duration_s, probe.codec);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct StreamProbe {
+    len: u64,
+    /// Bytes seen so far.
+    offset: u64,
+    /// A box header being read (8 or 16 bytes).
+    head: Vec<u8>,
+    /// The box whose body is streaming past.
+    current: Option<Current>,
+    boxes: usize,
+    ftyp: Option<(u64, Vec<u8>)>,
+    moov: Option<(u64, Vec<u8>)>,
+    /// Nothing more to look at: the `moov` was found, or the walk gave up.
+    done: bool,
+    error: Option<String>,
+}
+
+#[derive(Debug)]
+struct Current {
+    kind: [u8; 4],
+    end: u64,
+    size: u64,
+    keep: Option<Vec<u8>>,
+}
+
+/// Largest `ftyp` box taken for a real one.
+const MAX_FTYP_BYTES: u64 = 4096;
+
+impl StreamProbe {
+    /// A probe of a file of `len` bytes.
+    pub fn new(len: u64) -> StreamProbe {
+        StreamProbe {
+            len,
+            offset: 0,
+            head: Vec::with_capacity(16),
+            current: None,
+            boxes: 0,
+            ftyp: None,
+            moov: None,
+            done: false,
+            error: None,
+        }
+    }
+
+    /// The next bytes of the file.
+    pub fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() && !self.done && self.error.is_none() {
+            if let Some(current) = self.current.as_mut() {
+                let take = usize::try_from(current.end - self.offset)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
+                if let Some(keep) = current.keep.as_mut() {
+                    keep.extend_from_slice(&data[..take]);
+                }
+                self.offset += take as u64;
+                data = &data[take..];
+                if self.offset == current.end {
+                    self.close_box();
+                }
+                continue;
+            }
+            // A box header: 8 bytes, or 16 when its 32-bit size is 1.
+            let need = if self.head.len() >= 4 && self.head[..4] == [0, 0, 0, 1] {
+                16
+            } else {
+                8
+            };
+            let take = (need - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..take]);
+            self.offset += take as u64;
+            data = &data[take..];
+            if self.head.len() == need && (need == 16 || self.head[..4] != [0, 0, 0, 1]) {
+                self.open_box();
+            }
+        }
+        if !data.is_empty() {
+            // Past the `moov`, or given up: the rest is only counted.
+            self.offset += data.len() as u64;
+        }
+    }
+
+    fn open_box(&mut self) {
+        let start = self.offset - self.head.len() as u64;
+        let h = &self.head;
+        let size32 = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+        let mut kind = [0u8; 4];
+        kind.copy_from_slice(&h[4..8]);
+        let size = match size32 {
+            0 => self.len - start,
+            1 => u64::from_be_bytes([h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]]),
+            n => u64::from(n),
+        };
+        if size < h.len() as u64 || start.saturating_add(size) > self.len {
+            self.error = Some(format!(
+                "not a playable MP4: the `{}` box at byte {start} claims {size} bytes but the file has {}; the file is truncated or damaged, re-export or re-upload it",
+                String::from_utf8_lossy(&kind),
+                self.len
+            ));
+            return;
+        }
+        self.boxes += 1;
+        let keep = match &kind {
+            b"ftyp" if self.ftyp.is_none() && size <= MAX_FTYP_BYTES => Some(h.clone()),
+            b"moov" if size <= MAX_MOOV_BYTES => {
+                let mut buf = Vec::with_capacity(size as usize);
+                buf.extend_from_slice(h);
+                Some(buf)
+            }
+            _ => None,
+        };
+        self.head.clear();
+        self.current = Some(Current {
+            kind,
+            end: start + size,
+            size,
+            keep,
+        });
+        if self.offset == start + size {
+            self.close_box();
+        }
+    }
+
+    fn close_box(&mut self) {
+        let Some(current) = self.current.take() else {
+            return;
+        };
+        match &current.kind {
+            b"ftyp" if self.ftyp.is_none() => {
+                self.ftyp = Some((current.size, current.keep.unwrap_or_default()));
+            }
+            b"moov" => {
+                self.moov = Some((current.size, current.keep.unwrap_or_default()));
+                self.done = true;
+            }
+            _ => {}
+        }
+        if self.boxes >= MAX_TOP_LEVEL_BOXES {
+            self.done = true;
+        }
+    }
+
+    /// What the `moov` box says, once every byte was given.
+    pub fn finish(self) -> Result<Mp4Probe, ProbeError> {
+        if let Some(error) = self.error {
+            return Err(ProbeError::Invalid(error));
+        }
+        if !self.done && self.current.is_none() && !self.head.is_empty() {
+            return Err(ProbeError::Invalid(format!(
+                "not a playable MP4: {} stray bytes at the end of the file; re-export the recording",
+                self.head.len()
+            )));
+        }
+        let Some((ftyp_size, ftyp)) = self.ftyp else {
+            return Err(no_ftyp());
+        };
+        let Some((moov_size, moov)) = self.moov else {
+            return Err(no_moov());
+        };
+        check_sizes(ftyp_size, moov_size)?;
+        let mut buf = ftyp;
+        buf.extend_from_slice(&moov);
+        read_boxes(&buf, ftyp_size as usize)
+    }
 }
 
 /// The type of the first sample entry of the first `stsd` box inside a `moov`
@@ -231,6 +431,48 @@ mod tests {
         let mut b = vec![0, 0, 0, 24];
         b.extend_from_slice(b"ftypisom\0\0\0\0isommp41");
         b
+    }
+
+    /// The streaming probe answers what the stored-file probe answers, in
+    /// any chunking, for a `moov` before or after the `mdat` and for broken
+    /// files.
+    #[tokio::test]
+    async fn the_streaming_probe_agrees_with_the_stored_file_probe() {
+        use import_testkit::mp4::{Mp4Spec, sample_mp4, truncated_mp4};
+        let mut files = vec![
+            sample_mp4(&Mp4Spec::default()),
+            sample_mp4(&Mp4Spec {
+                mdat_bytes: 300_000,
+                moov_at_end: true,
+                ..Mp4Spec::default()
+            }),
+            truncated_mp4(),
+            ftyp(),
+            b"not a video at all".to_vec(),
+        ];
+        let mut stray = sample_mp4(&Mp4Spec::default());
+        stray.extend_from_slice(&[0, 0, 0]);
+        files.push(stray);
+        let mut over = ftyp();
+        over.extend_from_slice(&[0, 0, 0, 200]);
+        over.extend_from_slice(b"free");
+        files.push(over);
+        for bytes in files {
+            let (store, path, len) = stored(bytes.clone()).await;
+            let stored = probe(&store as &dyn ObjectStore, &path, len).await;
+            for chunk in [1usize, 7, 4096, usize::MAX] {
+                let mut stream = StreamProbe::new(len);
+                for piece in bytes.chunks(chunk.min(bytes.len().max(1))) {
+                    stream.update(piece);
+                }
+                let streamed = stream.finish();
+                match (&stored, &streamed) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => panic!("stored {a:?}, streamed {b:?} (chunks of {chunk})"),
+                }
+            }
+        }
     }
 
     #[tokio::test]

@@ -35,6 +35,9 @@ pub(super) struct Copied {
     pub(super) sha256: String,
     /// The source's checksum the bytes matched, if it declared one.
     pub(super) verified: Option<ChecksumAlgorithm>,
+    /// What the video's `moov` box says, read from the bytes as they
+    /// streamed past (the stored file is never read back).
+    pub(super) probe: Result<import_providers::mp4::Mp4Probe, import_providers::mp4::ProbeError>,
 }
 
 /// The object to copy, as its `HEAD` described it.
@@ -363,6 +366,7 @@ async fn stream_into(
     mut lane: Option<&mut SlowLane>,
 ) -> Result<Copied, Copy> {
     let mut hasher = digest::Context::new(&digest::SHA256);
+    let mut boxes = import_providers::mp4::StreamProbe::new(size);
     let mut head_bytes: Vec<u8> = Vec::with_capacity(SNIFF_LEN);
     let mut copied: u64 = 0;
     // The rate floor: bytes received in the current window.
@@ -424,6 +428,7 @@ async fn stream_into(
             ));
         }
         hasher.update(&chunk);
+        boxes.update(&chunk);
         if let Some(check) = check.as_mut() {
             check.update(&chunk);
         }
@@ -454,6 +459,7 @@ async fn stream_into(
         size: copied,
         sha256: hex(sha256.as_ref()),
         verified,
+        probe: boxes.finish(),
     })
 }
 
@@ -523,6 +529,44 @@ mod tests {
             _ => panic!("a drip-fed source was not stopped"),
         }
         assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+        upload.abort().await;
+    }
+
+    /// The probe comes from the bytes as they stream past (a `moov` after
+    /// the `mdat`, odd chunk sizes): the stored file is never read back.
+    #[tokio::test]
+    async fn the_video_is_probed_from_the_bytes_as_they_stream_past() {
+        use import_testkit::mp4::{Mp4Spec, sample_mp4};
+        let media = InMemory::new();
+        let mut upload = staged(&media).await;
+        let bytes = sample_mp4(&Mp4Spec {
+            width: 640,
+            height: 480,
+            mdat_bytes: 200_000,
+            moov_at_end: true,
+            ..Mp4Spec::default()
+        });
+        let size = bytes.len() as u64;
+        let chunks: Vec<object_store::Result<bytes::Bytes>> = bytes
+            .chunks(4093)
+            .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+            .collect();
+        let result = stream_into(
+            &mut upload,
+            futures::stream::iter(chunks).boxed(),
+            size,
+            &Counter::default(),
+            no_floor(),
+            None,
+            None,
+        )
+        .await;
+        let Ok(copied) = result else {
+            panic!("the copy failed");
+        };
+        let probe = copied.probe.expect("a playable MP4");
+        assert_eq!((probe.width, probe.height), (Some(640), Some(480)));
+        assert_eq!(probe.codec.as_deref(), Some("avc1"));
         upload.abort().await;
     }
 

@@ -1,16 +1,18 @@
-//! Probing a stored video: duration, size and codec from its `moov` box.
+//! The probe of a copied video (duration, size and codec from its `moov`
+//! box, read as the bytes streamed past): its metadata, or its failure.
 
 use import_core::FailureCode;
 use import_core::wire::VideoMetadata;
-use import_providers::mp4::{ProbeError, probe};
+use import_providers::mp4::ProbeError;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::copy::Copied;
 use super::{Copy, Fence};
 
-/// The metadata of the video just stored at `dest`; a file that is not a
-/// playable MP4 fails its row and is deleted (while the row's lease holds).
+/// The metadata of the video just stored at `dest`, from the probe made as
+/// it was copied; a file that is not a playable MP4 fails its row and is
+/// deleted (while the row's lease holds).
 pub(super) async fn probe_stored(
     media: &dyn ObjectStore,
     dest: &StorePath,
@@ -18,7 +20,7 @@ pub(super) async fn probe_stored(
     xet_hash: Option<String>,
     lease: &dyn Fence,
 ) -> Copy {
-    match probe(media, dest, copied.size).await {
+    match copied.probe {
         Ok(probe) => Copy::Done(Box::new(VideoMetadata {
             size_bytes: Some(copied.size),
             sha256: Some(copied.sha256),
@@ -38,7 +40,7 @@ pub(super) async fn probe_stored(
         }
         Err(e) => Copy::Retry(
             FailureCode::StorageUnavailable,
-            format!("reading back the stored video failed: {e}"),
+            format!("probing the video failed: {e}"),
         ),
     }
 }
