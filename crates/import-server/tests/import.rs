@@ -350,6 +350,7 @@ async fn hugging_face_bucket_import() {
         .post("/api/cloud-integrations/hf-bucket", json!({"name": "hf", "type": "hf_bucket", "token": "hf_token_abc", "bucket": "acme/cams", "prefix": null}))
         .await;
     assert_eq!(status, StatusCode::OK);
+    let before = hf.requests();
     let (_, up) = env
         .post(
             "/api/hf-buckets/upload",
@@ -358,6 +359,9 @@ async fn hugging_face_bucket_import() {
         .await;
     let job = up["import_job_id"].as_str().unwrap().to_owned();
     let done = env.wait_job(&job).await;
+    // One GET per object and no HEAD: the Hub's redirect and the CDN's
+    // answer for the video, the Hub's 404 for the missing one.
+    assert_eq!(hf.requests() - before, 3);
     assert_eq!(done["source"], "hf_bucket");
     assert_eq!(
         done["counts"],

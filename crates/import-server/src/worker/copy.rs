@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::{
-    GetOptions, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload, PutResult, UploadPart,
+    GetResult, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload, PutResult, UploadPart,
     WriteMultipart,
 };
 use prometheus_client::metrics::counter::Counter;
@@ -38,19 +38,6 @@ pub(super) struct Copied {
     /// What the video's `moov` box says, read from the bytes as they
     /// streamed past (the stored file is never read back).
     pub(super) probe: Result<import_providers::mp4::Mp4Probe, import_providers::mp4::ProbeError>,
-}
-
-/// The object to copy, as its `HEAD` described it.
-pub(super) struct Object<'a> {
-    /// Where it is read.
-    pub(super) source: &'a dyn ObjectStore,
-    /// Its path in the source.
-    pub(super) path: &'a StorePath,
-    /// Its declared size.
-    pub(super) size: u64,
-    /// Its ETag: the `GET` is pinned to it (`If-Match`), so an object
-    /// replaced during the copy fails the attempt instead of mixing versions.
-    pub(super) e_tag: Option<String>,
 }
 
 /// A source failure as a row outcome: transient ones are retried.
@@ -257,14 +244,16 @@ impl Drop for StagedUpload {
     }
 }
 
-/// Copy `object` to `dest` of `media`. The copy fails when the first bytes
-/// are not an MP4 signature, and is retried when the source delivers another
-/// number of bytes than its size, bytes that do not match the checksum it
-/// declares, or another version of the object. The upload is completed only
-/// after the row's lease is confirmed, within [`Fence::safe_for`].
+/// Copy the object of the source's answer `got` (one `GET`: its size, ETag
+/// and checksums come from that answer, and one answer is one version of
+/// the object, so nothing can mix) to `dest` of `media`. The copy fails when
+/// the first bytes are not an MP4 signature, and is retried when the source
+/// delivers another number of bytes than its size or bytes that do not match
+/// the checksum it declares. The upload is completed only after the row's
+/// lease is confirmed, within [`Fence::safe_for`].
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn copy_object(
-    object: Object<'_>,
+    got: GetResult,
     media: &dyn ObjectStore,
     media_multipart: Option<&Arc<dyn MultipartStore>>,
     dest: &StorePath,
@@ -273,16 +262,7 @@ pub(super) async fn copy_object(
     lease: &dyn Fence,
     lane: &mut SlowLane,
 ) -> Result<Copied, Copy> {
-    let size = object.size;
-    let options = GetOptions {
-        if_match: object.e_tag,
-        ..GetOptions::default()
-    };
-    let got = object
-        .source
-        .get_opts(object.path, options)
-        .await
-        .map_err(|e| source_failure(&e))?;
+    let size = got.meta.size;
     let check = got
         .extensions
         .get::<DeclaredChecksums>()
@@ -651,14 +631,8 @@ mod tests {
             .put(&dest, b"the other worker's copy".to_vec().into())
             .await
             .unwrap();
-        let object = |size| Object {
-            source: &source,
-            path: &path,
-            size,
-            e_tag: None,
-        };
         let lost = copy_object(
-            object(body.len() as u64),
+            source.get(&path).await.unwrap(),
             &media,
             None,
             &dest,
@@ -676,7 +650,7 @@ mod tests {
         assert_eq!(&kept[..], b"the other worker's copy");
         // Held: the copy replaces it.
         let held = copy_object(
-            object(body.len() as u64),
+            source.get(&path).await.unwrap(),
             &media,
             None,
             &dest,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use import_core::wire::VideoMetadata;
-use import_core::{FailureCode, Provider, RetryPolicy, VideoId, object_in_prefix};
+use import_core::{FailureCode, RetryPolicy, VideoId, object_in_prefix};
 use object_store::path::Path as StorePath;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -527,22 +527,19 @@ async fn try_import(
     }
     let path = import_providers::object_path(&row.object)
         .map_err(|e| Copy::Fail(FailureCode::SourceError, e.to_string()))?;
-    let described = source
+    // One request per object: the GET's answer gives the size, the ETag
+    // and the declared checksums; the body is read only once the size
+    // passes the checks below (a refused object's body is dropped unread).
+    let got = source
         .store
-        .get_opts(
-            &path,
-            object_store::GetOptions {
-                head: true,
-                ..Default::default()
-            },
-        )
+        .get_opts(&path, object_store::GetOptions::default())
         .await
         .map_err(|e| copy::source_failure(&e))?;
-    let xet_hash = described
+    let xet_hash = got
         .extensions
         .get::<import_providers::HubFileInfo>()
         .and_then(|info| info.xet_hash.clone());
-    let head = described.meta;
+    let head = got.meta.clone();
     if head.size > state.config.max_object_size {
         return Err(Copy::Fail(
             FailureCode::TooLarge,
@@ -573,15 +570,7 @@ async fn try_import(
         }
     }
     let copied = copy::copy_object(
-        copy::Object {
-            source: source.store.as_ref(),
-            path: &path,
-            size: head.size,
-            // Pinned on S3 and GCS, whose GET honours `If-Match`. Not on the
-            // Hub: its HEAD and its CDN's GET may name one version with two
-            // different ETags.
-            e_tag: head.e_tag.filter(|_| job.source != Provider::HfBucket),
-        },
+        got,
         state.media.as_ref(),
         state.media_multipart.as_ref(),
         &dest,
