@@ -961,6 +961,17 @@ async fn connections_beyond_the_cap_are_refused_quickly() {
     .unwrap();
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("--max-connections"), "{answer}");
+    // A well-formed answer: its body is as long as it says.
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let declared: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(declared, body.len(), "{answer}");
+    let parsed: Value = serde_json::from_str(body).unwrap();
+    assert!(detail(&parsed).contains("--max-connections"));
     println!(
         "a connection over the cap was refused in {:?}",
         started.elapsed()

@@ -37,7 +37,14 @@ pub(crate) struct Bounds {
 
 /// What a connection beyond the cap is told before it is closed. Sent with
 /// one non-blocking write: a client that does not read never holds the loop.
-const OVER_CAP: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 95\r\n\r\n{\"detail\":\"the server has as many connections open as it allows (--max-connections); retry\"}\n";
+static OVER_CAP: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+    let body = r#"{"detail":"the server has as many connections open as it allows (--max-connections); retry"}"#;
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+});
 
 /// Serve `app` on `listener` until `stop` turns true.
 pub(crate) async fn serve(
@@ -72,7 +79,7 @@ pub(crate) async fn serve(
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            let _ = stream.try_write(OVER_CAP);
+            let _ = stream.try_write(&OVER_CAP);
             refused.inc();
             tracing::debug!("a connection over --max-connections was refused");
             continue;
