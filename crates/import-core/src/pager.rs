@@ -82,10 +82,16 @@ impl PageRequest {
         };
         let offset = match offset.map(str::trim) {
             None => None,
-            Some(raw) => Some(raw.parse::<u64>().map_err(|_| PagingProblem::NotANumber {
-                field: "offset",
-                value: raw.to_owned(),
-            })?),
+            // 0 to i64::MAX, the document's `int64` with `minimum: 0`.
+            Some(raw) => Some(
+                raw.parse::<i64>()
+                    .ok()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .ok_or_else(|| PagingProblem::NotANumber {
+                        field: "offset",
+                        value: raw.to_owned(),
+                    })?,
+            ),
         };
         PageRequest::new(limit, cursor, offset)
     }
@@ -496,6 +502,11 @@ mod tests {
             let err = PageRequest::from_query(limit, cursor, offset).unwrap_err();
             assert_eq!(err.http_status(), 422, "{err}");
         }
+        // The document's `int64`: 2^63 is not an offset, nor is -1.
+        for offset in ["9223372036854775808", "-1"] {
+            assert!(PageRequest::from_query(None, None, Some(offset)).is_err());
+        }
+        assert!(PageRequest::from_query(None, None, Some("9223372036854775807")).is_ok());
         let err = JobListRequest::from_query(None, None, None, None, Some("")).unwrap_err();
         assert!(
             err.to_string().contains("`created_after` is empty"),
