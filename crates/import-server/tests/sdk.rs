@@ -147,8 +147,12 @@ async fn schemathesis_finds_the_server_true_to_its_contract() {
     .await;
     let document = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api/openapi.json");
     let (base, key) = (env.server.base_url(), env.key.clone());
+    // schemathesis keeps a cache in its working folder: a temporary one.
+    let work = tempfile::tempdir().unwrap();
+    let cwd = work.path().to_owned();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(import_testkit::python::interpreter())
+            .current_dir(cwd)
             .args(["-c", "import sys; from schemathesis.cli import schemathesis; sys.argv[0] = 'schemathesis'; schemathesis()"])
             .args(["run", document, "-u", &base, "-H", &format!("X-API-Key: {key}")])
             .args([
