@@ -46,7 +46,7 @@ impl Store for RefusingStore {
     async fn create_api_key(&self, key: NewApiKey) -> StoreResult<()> {
         self.inner.create_api_key(key).await
     }
-    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<KeyGrant>> {
+    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
         self.inner.principal_for_key(key_hash).await
     }
     async fn pending_rows(&self, org_id: &str) -> StoreResult<u64> {

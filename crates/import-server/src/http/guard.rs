@@ -87,7 +87,7 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
             StatusCode::UNAUTHORIZED,
             format!(
                 "API key `{}` was revoked: ask your operator for a new one (`vimport keys create`)",
-                grant.key_id
+                grant.id
             ),
         ));
     }
@@ -96,7 +96,7 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
             StatusCode::UNAUTHORIZED,
             format!(
                 "API key `{}` expired at {}: ask your operator for a new one (`vimport keys create`)",
-                grant.key_id,
+                grant.id,
                 crate::clock::rfc3339(expired)
             ),
         ));
@@ -107,7 +107,7 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
         .last_used_at
         .is_none_or(|at| now - at >= LAST_USED_EVERY_MS)
     {
-        let (store, id) = (state.store.clone(), grant.key_id.clone());
+        let (store, id) = (state.store.clone(), grant.id.clone());
         tokio::spawn(async move {
             if let Err(e) = store.touch_api_key(&id, now).await {
                 tracing::debug!(error = %e, "recording an API key's last use failed");
@@ -116,7 +116,7 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
     }
     let principal = grant.principal;
     // The key's rate limit, before any body is read.
-    let rate = state.rate.as_ref().map(|r| r.check(&grant.key_id));
+    let rate = state.rate.as_ref().map(|r| r.check(&grant.id));
     if let Some(rate) = rate
         && let Some(wait) = rate.retry_after
     {

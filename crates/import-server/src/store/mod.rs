@@ -49,22 +49,8 @@ pub struct NewApiKey {
     pub created_at: i64,
 }
 
-/// What a presented API key grants: its owner, and its state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyGrant {
-    /// The key's id.
-    pub key_id: String,
-    /// Its owner.
-    pub principal: Principal,
-    /// Last recorded use (ms; recorded at most once a minute).
-    pub last_used_at: Option<i64>,
-    /// Expiry (ms), if any.
-    pub expires_at: Option<i64>,
-    /// Revocation (ms), if revoked.
-    pub revoked_at: Option<i64>,
-}
-
-/// An API key as an operator lists it: never the key or its hash.
+/// A stored API key as the server reads it (to authenticate a request,
+/// or to list keys for an operator): never the key or its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
     /// The key's id.
@@ -383,7 +369,7 @@ pub trait Store: Send + Sync + 'static {
     /// Store a hashed API key.
     async fn create_api_key(&self, key: NewApiKey) -> StoreResult<()>;
     /// The owner of a key hash.
-    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<KeyGrant>>;
+    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
     /// Record a key's use at `now` (ms).
     async fn touch_api_key(&self, key_id: &str, now: i64) -> StoreResult<()>;
     /// Every API key, oldest first.

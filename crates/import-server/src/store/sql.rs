@@ -18,8 +18,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 use super::{
     ApiKeyRecord, CLAIMABLE_COUNT_CAP, ClaimedRow, FolderRecord, INTERRUPTED_REASON, IdemAnswer,
     IdemBegin, IdemKey, InstanceLock, InstanceRecord, IntegrationRecord, JobQuery, JobRecord,
-    KeyGrant, NewApiKey, NewVideo, Principal, Released, RowGauges, RowOutcome, RowRecord, Store,
-    StoreResult,
+    NewApiKey, NewVideo, Principal, Released, RowGauges, RowOutcome, RowRecord, Store, StoreResult,
 };
 use crate::error::{StartupError, StoreError};
 
@@ -583,6 +582,25 @@ fn folder_from(row: &AnyRow) -> StoreResult<FolderRecord> {
     })
 }
 
+/// The columns [`api_key_from`] reads: never the hash.
+const API_KEY_COLUMNS: &str =
+    "id, user_id, org_id, display_name, created_at, last_used_at, expires_at, revoked_at";
+
+fn api_key_from(row: &AnyRow) -> StoreResult<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: row.try_get("id")?,
+        principal: Principal {
+            user_id: row.try_get("user_id")?,
+            org_id: row.try_get("org_id")?,
+            display_name: row.try_get("display_name")?,
+        },
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
 fn integration_from(row: &AnyRow) -> StoreResult<IntegrationRecord> {
     Ok(IntegrationRecord {
         id: typed("id", row.try_get("id")?)?,
@@ -857,27 +875,14 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<KeyGrant>> {
-        let row = sqlx::query(
-            "SELECT id, user_id, org_id, display_name, last_used_at, expires_at, revoked_at FROM api_keys WHERE key_hash = $1",
-        )
+    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"
+        )))
         .bind(key_hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(KeyGrant {
-                key_id: r.try_get("id")?,
-                principal: Principal {
-                    user_id: r.try_get("user_id")?,
-                    org_id: r.try_get("org_id")?,
-                    display_name: r.try_get("display_name")?,
-                },
-                last_used_at: r.try_get("last_used_at")?,
-                expires_at: r.try_get("expires_at")?,
-                revoked_at: r.try_get("revoked_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(api_key_from).transpose()
     }
 
     async fn touch_api_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
@@ -890,27 +895,12 @@ impl Store for SqlStore {
     }
 
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, user_id, org_id, display_name, created_at, last_used_at, expires_at, revoked_at FROM api_keys ORDER BY created_at, id",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+        )))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ApiKeyRecord {
-                    id: r.try_get("id")?,
-                    principal: Principal {
-                        user_id: r.try_get("user_id")?,
-                        org_id: r.try_get("org_id")?,
-                        display_name: r.try_get("display_name")?,
-                    },
-                    created_at: r.try_get("created_at")?,
-                    last_used_at: r.try_get("last_used_at")?,
-                    expires_at: r.try_get("expires_at")?,
-                    revoked_at: r.try_get("revoked_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(api_key_from).collect()
     }
 
     async fn revoke_api_key(&self, key_id: &str, now: i64) -> StoreResult<bool> {
