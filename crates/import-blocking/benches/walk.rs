@@ -40,7 +40,7 @@ fn main() {
     let (server, proxy, key) = rt.block_on(async {
         let mut config = ServerConfig::new(dir.path());
         config.listen = "127.0.0.1:0".parse().unwrap();
-        config.workers = 0;
+        config.max_in_flight = 0;
         let server = Server::start(config).await.unwrap();
         let key = server.create_api_key("bench", "bench", None).await.unwrap();
         let proxy = FaultProxy::start(server.addr()).await.unwrap();

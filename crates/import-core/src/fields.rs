@@ -463,6 +463,22 @@ fn shown(value: &str) -> String {
     out
 }
 
+/// Default of the reference server's `--max-in-flight`: objects copied at
+/// once by one server process. Chosen by measurement on 2 cores
+/// (`docs/performance.md`); it does not depend on the core count, because
+/// a copy mostly waits on its source and its media store.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
+/// Default of the reference server's `--copy-memory`: bytes the copies in
+/// flight may buffer together, 256 MiB. A copy reserves what it can hold at
+/// once (its object's size, at most [`COPY_BUFFER_PER_OBJECT`]) before it
+/// reads its source, so memory stays bounded whatever `--max-in-flight` is.
+pub const DEFAULT_COPY_MEMORY: u64 = 256 * 1024 * 1024;
+
+/// The most a single copy buffers: one 8 MiB part being filled and two in
+/// flight to the media store.
+pub const COPY_BUFFER_PER_OBJECT: u64 = 3 * 8 * 1024 * 1024;
+
 /// Default of the reference server's `--max-object-size`: 50 GiB.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 50 * 1024 * 1024 * 1024;
 

@@ -22,8 +22,11 @@ pub struct ServerConfig {
     /// `aws_allow_http`, ...). They win over the `AWS_*` (or `GOOGLE_*`)
     /// environment variables. `Debug` hides the values of secret-looking keys.
     pub media_options: Vec<(String, String)>,
-    /// Import workers in this process.
-    pub workers: usize,
+    /// Objects this process copies at once (`--max-in-flight`); 0 serves
+    /// the API only.
+    pub max_in_flight: usize,
+    /// Bytes the copies in flight may buffer together (`--copy-memory`).
+    pub copy_memory: u64,
     /// `HOST:PORT`s that integrations may use even though they are local or plain HTTP.
     pub allow_endpoints: Vec<String>,
     /// The Hugging Face Hub endpoint.
@@ -89,7 +92,8 @@ impl std::fmt::Debug for ServerConfig {
             )
             .field("media_url", &self.media_url.as_deref().map(redact_url))
             .field("media_options", &RedactedOptions(&self.media_options))
-            .field("workers", &self.workers)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("copy_memory", &self.copy_memory)
             .field("allow_endpoints", &self.allow_endpoints)
             .field("hf_endpoint", &self.hf_endpoint)
             .field(
@@ -147,7 +151,8 @@ impl ServerConfig {
             database_url: None,
             media_url: None,
             media_options: Vec::new(),
-            workers: 4,
+            max_in_flight: import_core::fields::DEFAULT_MAX_IN_FLIGHT,
+            copy_memory: import_core::fields::DEFAULT_COPY_MEMORY,
             allow_endpoints: Vec::new(),
             hf_endpoint: "https://huggingface.co".to_owned(),
             secret_key: None,

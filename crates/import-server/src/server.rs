@@ -423,7 +423,8 @@ impl Server {
             what: "reading the listening address".into(),
             source: e,
         })?;
-        let workers = config.workers;
+        let max_in_flight = config.max_in_flight;
+        let copy_memory = crate::worker::CopyMemory::new(config.copy_memory);
         let rate = crate::http::RateLimits::new(config.requests_per_minute);
         let state = Arc::new(AppState {
             store,
@@ -434,6 +435,7 @@ impl Server {
             media_folder: media_folder(&config),
             instance,
             in_flight: std::sync::atomic::AtomicUsize::new(0),
+            copy_memory,
             config,
             wake: Notify::new(),
             rate,
@@ -446,7 +448,7 @@ impl Server {
             crate::worker::sweep_staging(&state).await;
         }
         let (stop, stopped) = watch::channel(false);
-        let mut tasks = crate::worker::spawn(state.clone(), workers, stopped.clone());
+        let mut tasks = crate::worker::spawn(state.clone(), max_in_flight, stopped.clone());
         let app = crate::http::router(state.clone());
         let http_stop = stopped;
         let bounds = crate::http::Bounds {
@@ -459,7 +461,7 @@ impl Server {
         tasks.push(tokio::spawn(async move {
             crate::http::serve(listener, app, bounds, http_stop, refused).await;
         }));
-        tracing::info!(%addr, workers, "vimport server listening");
+        tracing::info!(%addr, max_in_flight, "vimport server listening");
         Ok(Server {
             addr,
             state,

@@ -33,6 +33,8 @@ pub(crate) struct AppState {
     pub(crate) instance: crate::instance::Instance,
     /// Copies in flight (for a stop's grace).
     pub(crate) in_flight: std::sync::atomic::AtomicUsize,
+    /// The bytes the copies in flight may buffer (`--copy-memory`).
+    pub(crate) copy_memory: crate::worker::CopyMemory,
     /// Wakes idle workers when rows are queued.
     pub(crate) wake: Notify,
     /// Rate limits per API key (`None` when `--requests-per-minute 0`).

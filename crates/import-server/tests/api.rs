@@ -561,7 +561,7 @@ async fn idempotency_keys_belong_to_their_organisation() {
 /// second job: each answers the first one's job, or `409` with `Retry-After`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_duplicates_make_one_job() {
-    let env = env_with(|c| c.workers = 0).await;
+    let env = env_with(|c| c.max_in_flight = 0).await;
     // A big body, so that the first request is served for a while.
     let keys: Vec<String> = (0..20_000).map(|i| format!("many/{i:05}.mp4")).collect();
     let body = json!({"keys": keys, "bucket": BUCKET});
@@ -1062,7 +1062,7 @@ async fn expired_and_revoked_keys_are_refused() {
 #[tokio::test]
 async fn the_pending_rows_of_an_organisation_are_capped() {
     let env = env_with(|c| {
-        c.workers = 0;
+        c.max_in_flight = 0;
         c.max_pending_rows_per_org = 5;
     })
     .await;

@@ -267,9 +267,10 @@ async fn an_object_over_the_default_size_limit_is_never_read() {
     assert!(media_files(&env).is_empty());
 }
 
-/// Four objects dripped at 1 KiB/s fill the four default workers; a good
-/// object queued behind them is still uploaded within 10 s, because a copy
-/// under the rate floor (default 64 KiB/s) moves to the slow lane after 5 s.
+/// Four objects dripped at 1 KiB/s fill every place of a server copying
+/// four objects at once (`--max-in-flight 4`); a good object queued behind
+/// them is still uploaded within 10 s, because a copy under the rate floor
+/// (default 64 KiB/s) moves to the slow lane after 5 s and gives its place up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_drip_fed_objects_do_not_hold_a_good_one_back() {
     let s3 = HostileS3::start().await.unwrap();
@@ -286,19 +287,18 @@ async fn four_drip_fed_objects_do_not_hold_a_good_one_back() {
     s3.put("good.mp4", Behaviour::Honest(video.clone()));
     let defaults = import_server::ServerConfig::new(std::path::Path::new("."));
     let env = env_for(&s3, |c| {
-        c.workers = defaults.workers;
+        c.max_in_flight = 4;
         c.min_source_rate = defaults.min_source_rate;
         c.source_rate_window = defaults.source_rate_window;
     })
     .await;
-    assert_eq!(defaults.workers, 4);
     let drips = import(
         &env,
         &s3,
         &["drip0.mp4", "drip1.mp4", "drip2.mp4", "drip3.mp4"],
     )
     .await;
-    // Let the four workers take the drips first.
+    // Let the four places take the drips first.
     let deadline = Instant::now() + Duration::from_secs(10);
     while s3
         .requests()

@@ -248,7 +248,7 @@ async fn without_integration_id_the_newest_matching_integration_is_used() {
 
 #[tokio::test]
 async fn walk_with_limit_one_while_importing_sees_every_row_once() {
-    let env = env_with(|c| c.workers = 1).await;
+    let env = env_with(|c| c.max_in_flight = 1).await;
     let ci = env.s3_integration(SK, None).await;
     let keys: Vec<String> = (0..40).map(|i| format!("cam/{i:03}.mp4")).collect();
     for k in &keys {

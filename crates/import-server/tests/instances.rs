@@ -24,7 +24,7 @@ async fn a_process_without_a_heartbeat_is_dead_and_one_that_beats_is_not() {
     let url: Arc<Mutex<Option<String>>> = Arc::default();
     let seen = url.clone();
     let env = env_with(move |c| {
-        c.workers = 0;
+        c.max_in_flight = 0;
         c.instance_timeout = Duration::from_secs(3);
         *seen.lock().unwrap() = Some(c.database_url());
     })

@@ -235,7 +235,7 @@ async fn the_job_list_is_newest_first_filtered_paged_and_private() {
 #[tokio::test]
 async fn a_cancelled_job_fails_its_pending_rows_and_can_be_retried() {
     // No workers: every row stays pending until the cancel.
-    let env = env_with(|c| c.workers = 0).await;
+    let env = env_with(|c| c.max_in_flight = 0).await;
     let ci = env.s3_integration(SK, None).await;
     let keys: Vec<String> = (0..4).map(|i| format!("c/{i}.mp4")).collect();
     let job = env.upload_s3_keys(BUCKET, &keys, &ci).await;

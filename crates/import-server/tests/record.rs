@@ -191,32 +191,26 @@ impl Store for RefusingStore {
     ) -> StoreResult<Option<(RowRecord, JobRecord)>> {
         self.inner.video(who, id).await
     }
-    async fn claim(
+    async fn claim_many(
         &self,
         worker: &str,
         instance: &str,
         now: i64,
         lease_until: i64,
-    ) -> StoreResult<Option<ClaimedRow>> {
-        let row = self.inner.claim(worker, instance, now, lease_until).await?;
-        if let Some(row) = &row {
-            self.claims
-                .lock()
-                .unwrap()
-                .push((row.id.clone(), row.attempts));
-        }
-        Ok(row)
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedRow>> {
+        let rows = self
+            .inner
+            .claim_many(worker, instance, now, lease_until, limit)
+            .await?;
+        let mut claims = self.claims.lock().unwrap();
+        claims.extend(rows.iter().map(|row| (row.id.clone(), row.attempts)));
+        Ok(rows)
     }
     async fn renew_lease(&self, id: &VideoId, worker: &str, lease_until: i64) -> StoreResult<bool> {
         self.inner.renew_lease(id, worker, lease_until).await
     }
-    async fn finish(
-        &self,
-        id: &VideoId,
-        worker: &str,
-        outcome: RowOutcome,
-        now: i64,
-    ) -> StoreResult<bool> {
+    async fn finish_many(&self, rows: &[FinishedRow], now: i64) -> StoreResult<Vec<bool>> {
         self.finishes.fetch_add(1, Ordering::SeqCst);
         let refuse = self
             .refusals
@@ -225,7 +219,7 @@ impl Store for RefusingStore {
         if refuse {
             return Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
         }
-        self.inner.finish(id, worker, outcome, now).await
+        self.inner.finish_many(rows, now).await
     }
     async fn hand_back(&self, id: &VideoId, worker: &str, now: i64) -> StoreResult<bool> {
         self.inner.hand_back(id, worker, now).await
@@ -308,7 +302,7 @@ async fn import_with_refusals(refusals: u32) -> (Arc<RefusingStore>, Duration) {
         |c| {
             // One worker, and a lease far longer than the test: a row that
             // waited for its lease would fail the time bound below.
-            c.workers = 1;
+            c.max_in_flight = 1;
             c.lease = Duration::from_secs(120);
             c.max_attempts = 1;
         },

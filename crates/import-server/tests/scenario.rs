@@ -59,7 +59,7 @@ async fn the_import_scenario_twenty_times_with_no_row_stuck_and_no_warning() {
         .init();
 
     let env = env_with(|c| {
-        c.workers = 4;
+        c.max_in_flight = 4;
         // Short enough that a row left to its lease would show (as a
         // warning from the reaper) within the scenario.
         c.lease = Duration::from_secs(5);

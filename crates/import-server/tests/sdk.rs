@@ -141,7 +141,7 @@ async fn official_python_sdk_rides_through_the_rate_limit() {
 #[ignore = "needs schemathesis==4.32.5; run cargo xtask test"]
 async fn schemathesis_finds_the_server_true_to_its_contract() {
     let env = env_with(|c| {
-        c.workers = 0;
+        c.max_in_flight = 0;
         c.requests_per_minute = 0;
     })
     .await;

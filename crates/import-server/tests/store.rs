@@ -6,8 +6,8 @@
 use import_core::wire::{VideoMetadata, VideoStatus};
 use import_core::{FailureCode, FolderId, ImportJobId, PageRequest, Provider, Scope, VideoId};
 use import_server::store::{
-    FolderRecord, IdemAnswer, IdemBegin, IdemKey, InstanceRecord, JobRecord, NewVideo, Principal,
-    Released, RowOutcome, SqlStore, Store,
+    FinishedRow, FolderRecord, IdemAnswer, IdemBegin, IdemKey, InstanceRecord, JobRecord, NewVideo,
+    Principal, Released, RowOutcome, SqlStore, Store,
 };
 use import_testkit::postgres;
 
@@ -634,6 +634,129 @@ async fn interrupted_on_every_attempt(store: &SqlStore) {
     assert_eq!(summaries[&id][0].examples, vec![rows[0].source_uri.clone()]);
 }
 
+/// Claims and finishes in batches: one statement claims up to its limit in
+/// queue order and never a row twice; one transaction finishes uploaded,
+/// failed, retried and lost rows of two jobs, and counts each job once per
+/// row (failure summaries included).
+async fn batches(store: &SqlStore) {
+    let a: ImportJobId = "ij_batch_a".parse().unwrap();
+    let b: ImportJobId = "ij_batch_b".parse().unwrap();
+    store
+        .create_job(job(&a, 5), (100..105).map(video).collect(), None)
+        .await
+        .unwrap();
+    store
+        .create_job(job(&b, 3), (200..203).map(video).collect(), None)
+        .await
+        .unwrap();
+    let first = store
+        .claim_many("wk_batch1", "in_test", 1_000, 2_000_000, 6)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 6, "six of the eight rows");
+    let second = store
+        .claim_many("wk_batch2", "in_test", 1_000, 2_000_000, 6)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 2, "the two left");
+    let mut ids: Vec<&VideoId> = first.iter().chain(&second).map(|r| &r.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 8, "no row claimed twice");
+    assert!(
+        store
+            .claim_many("wk_batch3", "in_test", 1_000, 2_000_000, 6)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let outcome = |i: usize| match i % 3 {
+        0 => RowOutcome::Uploaded(metadata()),
+        1 => RowOutcome::Failed(FailureCode::NotFound, format!("gone {i}")),
+        _ => RowOutcome::RetryLater {
+            not_before: 0,
+            error: "busy".into(),
+        },
+    };
+    let mut rows: Vec<FinishedRow> = first
+        .iter()
+        .enumerate()
+        .map(|(i, row)| FinishedRow {
+            id: row.id.clone(),
+            worker: "wk_batch1".into(),
+            outcome: outcome(i),
+        })
+        .collect();
+    // A row of the other claim, under the wrong owner: not ours, unchanged.
+    rows.push(FinishedRow {
+        id: second[0].id.clone(),
+        worker: "wk_batch1".into(),
+        outcome: RowOutcome::Uploaded(metadata()),
+    });
+    let done = store.finish_many(&rows, 1_500).await.unwrap();
+    assert_eq!(done, vec![true, true, true, true, true, true, false]);
+    let done = store
+        .finish_many(
+            &second
+                .iter()
+                .map(|row| FinishedRow {
+                    id: row.id.clone(),
+                    worker: "wk_batch2".into(),
+                    outcome: RowOutcome::Failed(FailureCode::NotFound, "gone".into()),
+                })
+                .collect::<Vec<_>>(),
+            1_600,
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, vec![true, true]);
+    let who = principal("ada", "org");
+    let mut uploaded = 0;
+    let mut failed = 0;
+    for id in [&a, &b] {
+        let record = store.job(&who, id).await.unwrap().unwrap();
+        let rows = store
+            .list_rows(&record, &PageRequest::first(10).unwrap())
+            .await
+            .unwrap();
+        let count = |status: VideoStatus| rows.iter().filter(|r| r.status == status).count() as i64;
+        assert_eq!(record.uploaded, count(VideoStatus::Uploaded), "{id}");
+        assert_eq!(record.failed, count(VideoStatus::UploadingFailed), "{id}");
+        let summaries = store
+            .failure_summaries(std::slice::from_ref(id))
+            .await
+            .unwrap();
+        let summed: u64 = summaries
+            .get(id)
+            .map(|s| s.iter().map(|f| f.count).sum())
+            .unwrap_or(0);
+        assert_eq!(summed as i64, record.failed, "{id}");
+        uploaded += record.uploaded;
+        failed += record.failed;
+    }
+    // Six finished by the first claim (two uploaded, two failed, two
+    // queued again), two failed by the second.
+    assert_eq!((uploaded, failed), (2, 4));
+    let again = store
+        .claim_many("wk_batch4", "in_test", 2_000, 2_000_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 2, "the two retried rows are queued again");
+    // Nothing left in flight for the tests that follow on this store.
+    let last: Vec<FinishedRow> = again
+        .iter()
+        .map(|row| FinishedRow {
+            id: row.id.clone(),
+            worker: "wk_batch4".into(),
+            outcome: RowOutcome::Uploaded(metadata()),
+        })
+        .collect();
+    assert_eq!(
+        store.finish_many(&last, 2_100).await.unwrap(),
+        vec![true, true]
+    );
+}
+
 #[tokio::test]
 async fn store_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -641,6 +764,7 @@ async fn store_on_sqlite() {
     let store = SqlStore::open_with_connections(&url, Some(1))
         .await
         .unwrap();
+    batches(&store).await;
     interrupted_on_every_attempt(&store).await;
     processes_and_idempotency(&store).await;
     nulls_then_values_then_nulls(&store).await;
@@ -655,6 +779,7 @@ async fn store_on_postgres() {
     let store = SqlStore::open_with_connections(&url, Some(1))
         .await
         .unwrap();
+    batches(&store).await;
     interrupted_on_every_attempt(&store).await;
     processes_and_idempotency(&store).await;
     nulls_then_values_then_nulls(&store).await;

@@ -161,7 +161,7 @@ impl Env {
         let mut config = ServerConfig::new(dir.path());
         config.listen = "127.0.0.1:0".parse().expect("an address");
         config.allow_endpoints = vec![s3.addr().to_string()];
-        config.workers = workers;
+        config.max_in_flight = workers;
         config.retry_base = Duration::from_millis(50);
         let server = Server::start(config).await.expect("the server starts");
         let key = server

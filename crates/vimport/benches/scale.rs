@@ -77,7 +77,7 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
     let store = SqlStore::open(&database_url).await.unwrap();
     let mut config = ServerConfig::new(dir);
     config.listen = "127.0.0.1:0".parse().unwrap();
-    config.workers = 0;
+    config.max_in_flight = 0;
     config.database_url = Some(database_url);
     let server = Server::start(config).await.unwrap();
     let key = server.create_api_key("bench", "bench", None).await.unwrap();
@@ -190,7 +190,7 @@ async fn queue(label: &str, database_url: String) {
 async fn replicas_run(s3: &S3StandIn, count: usize, objects: usize) -> f64 {
     let db = fresh_database(&format!("vimport_bench_r{count}")).await;
     let allow = s3.addr().to_string();
-    let replicas = common::Replicas::start(count, &db, &allow, &["--workers", "4"]);
+    let replicas = common::Replicas::start(count, &db, &allow, &["--max-in-flight", "4"]);
     let client = common::ApiClient::new(&replicas.servers[0].1, &replicas.key);
     let ci = client
         .s3_integration(&common::s3_integration_body(s3, "scale-bucket"))

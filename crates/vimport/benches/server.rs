@@ -54,7 +54,7 @@ fn serve_on(workers: usize, allow: &str, database_url: Option<&str>) -> Served {
     }
     let key = common::keys_create(&store, &[]);
     let workers = workers.to_string();
-    let mut args = vec!["--allow-endpoint", allow, "--workers", &workers];
+    let mut args = vec!["--allow-endpoint", allow, "--max-in-flight", &workers];
     args.extend(&store);
     let (child, base) = common::serve(&args, &[]);
     Served {

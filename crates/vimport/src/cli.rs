@@ -456,14 +456,28 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub media_options: Vec<MediaOption>,
-    /// Import workers in this process (0 serves the API only).
+    /// Objects this process copies at once (0 serves the API only). Each
+    /// copy is a task, not a thread; `--workers` is the older name.
     #[arg(
         long,
-        env = "VIMPORT_WORKERS",
-        default_value_t = 4,
+        alias = "workers",
+        env = "VIMPORT_MAX_IN_FLIGHT",
+        default_value_t = import_core::fields::DEFAULT_MAX_IN_FLIGHT,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=4096),
         hide_env_values = true
     )]
-    pub workers: usize,
+    pub max_in_flight: usize,
+    /// Memory the copies in flight may buffer together: bytes, or with KiB,
+    /// MiB, GiB (default 256 MiB, at least 1 MiB). A copy reserves up to
+    /// 24 MiB of it before it reads its source, and waits while it is taken.
+    #[arg(
+        long,
+        env = "VIMPORT_COPY_MEMORY",
+        default_value_t = import_core::fields::DEFAULT_COPY_MEMORY,
+        value_parser = parse_copy_memory,
+        hide_env_values = true
+    )]
+    pub copy_memory: u64,
     /// HOST:PORT that integrations may use although it is local or plain HTTP
     /// (for example a MinIO on 127.0.0.1:9000). Repeat for several.
     #[arg(
@@ -718,4 +732,15 @@ pub struct DemoArgs {
     /// Print machine-readable JSON on standard output instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--copy-memory`: a byte size of at least 1 MiB.
+fn parse_copy_memory(value: &str) -> Result<u64, String> {
+    let bytes = import_core::fields::parse_byte_size(value)?;
+    if bytes < 1024 * 1024 {
+        return Err(format!(
+            "{bytes} bytes is too little for the copies' buffers; give at least 1MiB"
+        ));
+    }
+    Ok(bytes)
 }

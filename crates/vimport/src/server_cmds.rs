@@ -26,7 +26,8 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    config.workers = args.workers;
+    config.max_in_flight = args.max_in_flight;
+    config.copy_memory = args.copy_memory;
     config.allow_endpoints = args.allow_endpoints;
     config.hf_endpoint = args.hf_endpoint;
     config.lease = std::time::Duration::from_secs(args.lease_secs.max(1));
@@ -242,6 +243,32 @@ mod tests {
 
     fn raw(items: &[&str]) -> Vec<MediaOption> {
         items.iter().map(|s| MediaOption((*s).to_owned())).collect()
+    }
+
+    #[test]
+    fn copy_memory_and_copies_in_flight_are_bounded_flags() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            crate::cli::Cli::try_parse_from(["vimport", "serve"].iter().chain(args))
+        };
+        let serve = |cli: crate::cli::Cli| match cli.command {
+            crate::cli::Command::Serve(args) => args,
+            _ => unreachable!("serve was parsed"),
+        };
+        let defaults = serve(parse(&[]).unwrap());
+        assert_eq!(
+            defaults.max_in_flight,
+            import_core::fields::DEFAULT_MAX_IN_FLIGHT
+        );
+        assert_eq!(
+            defaults.copy_memory,
+            import_core::fields::DEFAULT_COPY_MEMORY
+        );
+        let set = serve(parse(&["--copy-memory", "64MiB", "--workers", "8"]).unwrap());
+        assert_eq!((set.copy_memory, set.max_in_flight), (64 << 20, 8));
+        let too_little = parse(&["--copy-memory", "512KiB"]).unwrap_err().to_string();
+        assert!(too_little.contains("at least 1MiB"), "{too_little}");
+        assert!(parse(&["--max-in-flight", "5000"]).is_err());
     }
 
     #[test]

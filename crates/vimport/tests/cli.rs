@@ -26,7 +26,7 @@ async fn env(workers: usize) -> Env {
     let mut config = ServerConfig::new(dir.path());
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.allow_endpoints = vec![s3.addr().to_string()];
-    config.workers = workers;
+    config.max_in_flight = workers;
     let server = Server::start(config).await.unwrap();
     let key = server
         .create_api_key("cli_user", "cli_org", None)

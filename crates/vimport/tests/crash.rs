@@ -97,7 +97,7 @@ async fn sigkill_mid_import_loses_and_duplicates_nothing() {
     let data = dir.path().to_str().unwrap();
     let allow = s3.addr().to_string();
     let serve_args = [
-        "--workers",
+        "--max-in-flight",
         "2",
         "--lease-secs",
         "3",
@@ -205,7 +205,7 @@ async fn a_second_process_on_one_sqlite_folder_is_safe_and_takes_over_at_once() 
     let data = dir.path().to_str().unwrap();
     let allow = source.addr().to_string();
     let args = [
-        "--workers",
+        "--max-in-flight",
         "2",
         "--min-source-rate",
         "0",
@@ -304,7 +304,7 @@ async fn the_media_upload_of_a_killed_copy_is_aborted_by_the_next_owner() {
     let allow = source.addr().to_string();
     let endpoint = format!("aws_endpoint={}", media.endpoint());
     let args = [
-        "--workers",
+        "--max-in-flight",
         "1",
         "--min-source-rate",
         "0",

@@ -29,7 +29,12 @@ async fn three_replicas_share_the_work_and_survive_a_sigkill() {
             .unwrap();
     }
     let allow = s3.addr().to_string();
-    let mut replicas = Replicas::start(3, &db, &allow, &["--workers", "2", "--lease-secs", "2"]);
+    let mut replicas = Replicas::start(
+        3,
+        &db,
+        &allow,
+        &["--max-in-flight", "2", "--lease-secs", "2"],
+    );
     let key = replicas.key.clone();
     let base = ApiClient::new(&replicas.servers[0].1, &key);
     let ci = base
@@ -77,7 +82,7 @@ async fn three_replicas_share_the_work_and_survive_a_sigkill() {
 #[ignore = "needs PostgreSQL; run cargo xtask test"]
 async fn a_revoked_key_is_refused_by_every_replica_at_once() {
     let db = fresh_database(&format!("vimport_revoke_{}", std::process::id())).await;
-    let replicas = Replicas::start(2, &db, "127.0.0.1:9", &["--workers", "0"]);
+    let replicas = Replicas::start(2, &db, "127.0.0.1:9", &["--max-in-flight", "0"]);
     let clients: Vec<ApiClient> = replicas
         .servers
         .iter()
@@ -137,7 +142,7 @@ async fn replicas_share_the_turns_between_organisations() {
     let db = fresh_database(&format!("vimport_fair_{}", std::process::id())).await;
     let s3 = fair_share_bucket().await;
     let allow = s3.addr().to_string();
-    let replicas = Replicas::start(2, &db, &allow, &["--workers", "1"]);
+    let replicas = Replicas::start(2, &db, &allow, &["--max-in-flight", "1"]);
     let data = tempfile::tempdir().unwrap();
     let store = [
         "--database-url",

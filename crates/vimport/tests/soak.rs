@@ -149,7 +149,7 @@ async fn sigkill_soak_loses_nothing_doubles_nothing_and_stalls_nothing() {
         db_args.extend(["--database-url", url.as_str()]);
     }
     let allow = s3.addr().to_string();
-    let mut serve_args = vec!["--workers", "4", "--allow-endpoint", &allow];
+    let mut serve_args = vec!["--max-in-flight", "4", "--allow-endpoint", &allow];
     serve_args.extend(&db_args);
     let api_key = keys_create(&db_args, &[]);
     let (mut child, mut base) = serve(&serve_args, &[]);

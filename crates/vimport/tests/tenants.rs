@@ -20,7 +20,7 @@ async fn both_clients_ride_through_the_rate_limit() {
         &[
             "--data-dir",
             data_dir,
-            "--workers",
+            "--max-in-flight",
             "0",
             "--requests-per-minute",
             "60",
@@ -113,7 +113,7 @@ async fn a_big_job_of_one_organisation_does_not_hold_up_another() {
         &[
             "--data-dir",
             data_dir,
-            "--workers",
+            "--max-in-flight",
             "2",
             "--allow-endpoint",
             &allow,

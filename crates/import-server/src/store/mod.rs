@@ -272,6 +272,17 @@ pub struct ClaimedRow {
     pub upload_id: Option<String>,
 }
 
+/// A claimed row's outcome, to be written by [`Store::finish_many`].
+#[derive(Debug, Clone)]
+pub struct FinishedRow {
+    /// The row.
+    pub id: VideoId,
+    /// The lease owner that claimed it.
+    pub worker: String,
+    /// How its copy ended.
+    pub outcome: RowOutcome,
+}
+
 /// How a worker finished a row.
 #[derive(Debug, Clone)]
 pub enum RowOutcome {
@@ -494,6 +505,17 @@ pub trait Store: Send + Sync + 'static {
         id: &VideoId,
     ) -> StoreResult<Option<(RowRecord, JobRecord)>>;
 
+    /// Claim up to `limit` rows to import, the next in the queue's order
+    /// (turns, then ids), in one statement; each is leased to `worker`
+    /// until `lease_until`.
+    async fn claim_many(
+        &self,
+        worker: &str,
+        instance: &str,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedRow>>;
     /// Claim the next row to import, leased to `worker` until `lease_until`.
     async fn claim(
         &self,
@@ -501,7 +523,13 @@ pub trait Store: Send + Sync + 'static {
         instance: &str,
         now: i64,
         lease_until: i64,
-    ) -> StoreResult<Option<ClaimedRow>>;
+    ) -> StoreResult<Option<ClaimedRow>> {
+        Ok(self
+            .claim_many(worker, instance, now, lease_until, 1)
+            .await?
+            .into_iter()
+            .next())
+    }
     /// Record the media bucket's multipart upload of a claimed row's copy;
     /// false if the row is no longer ours.
     async fn set_upload_id(
@@ -512,6 +540,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Extend a lease; false if the row is no longer ours.
     async fn renew_lease(&self, id: &VideoId, worker: &str, lease_until: i64) -> StoreResult<bool>;
+    /// Finish claimed rows in one transaction: for each, in order, whether
+    /// it was still its worker's (a row whose lease was lost is left
+    /// unchanged). On an error nothing is written.
+    async fn finish_many(&self, rows: &[FinishedRow], now: i64) -> StoreResult<Vec<bool>>;
     /// Finish a claimed row; false (and no change) if the lease was lost.
     async fn finish(
         &self,
@@ -519,7 +551,19 @@ pub trait Store: Send + Sync + 'static {
         worker: &str,
         outcome: RowOutcome,
         now: i64,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<bool> {
+        let row = FinishedRow {
+            id: id.clone(),
+            worker: worker.to_owned(),
+            outcome,
+        };
+        Ok(self
+            .finish_many(std::slice::from_ref(&row), now)
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(false))
+    }
     /// Give a claimed row back to `PENDING` without spending the attempt its
     /// claim counted (its worker could not record the outcome); false if the
     /// lease was lost.

@@ -16,9 +16,10 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 
 use super::{
-    ApiKeyRecord, CLAIMABLE_COUNT_CAP, ClaimedRow, FolderRecord, INTERRUPTED_REASON, IdemAnswer,
-    IdemBegin, IdemKey, InstanceLock, InstanceRecord, IntegrationRecord, JobQuery, JobRecord,
-    NewApiKey, NewVideo, Principal, Released, RowGauges, RowOutcome, RowRecord, Store, StoreResult,
+    ApiKeyRecord, CLAIMABLE_COUNT_CAP, ClaimedRow, FinishedRow, FolderRecord, INTERRUPTED_REASON,
+    IdemAnswer, IdemBegin, IdemKey, InstanceLock, InstanceRecord, IntegrationRecord, JobQuery,
+    JobRecord, NewApiKey, NewVideo, Principal, Released, RowGauges, RowOutcome, RowRecord, Store,
+    StoreResult,
 };
 use crate::error::{StartupError, StoreError};
 
@@ -218,16 +219,21 @@ impl Statements {
             .join(", ");
         let front = format!("'{}'", ViewRole::FRONT);
         Statements {
+            // Up to `$5` rows in one statement. The rows are picked in a
+            // common table expression, which PostgreSQL runs once (a
+            // locking subquery under `IN` may be run again by the planner,
+            // and take more rows than its limit).
             claim: format!(
-                "UPDATE videos SET status = {uploading}, lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3,
-                    instance_id = $4
-                 WHERE id = (
+                "WITH picked AS (
                     SELECT v.id FROM videos v
                     WHERE v.status = {pending} AND v.not_before <= $3
                       AND (v.role IS NULL OR v.role <> {front} OR NOT EXISTS (
                             SELECT 1 FROM videos w WHERE w.set_id = v.set_id AND w.role <> {front}
                               AND w.status NOT IN ({terminal})))
-                    ORDER BY v.turn, v.id LIMIT 1 {})
+                    ORDER BY v.turn, v.id LIMIT $5 {})
+                 UPDATE videos SET status = {uploading}, lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3,
+                    instance_id = $4
+                 WHERE id IN (SELECT id FROM picked)
                  RETURNING id, job_id, object, attempts, upload_id",
                 dialect.claim_lock()
             ),
@@ -482,6 +488,89 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Write one finished row inside `tx`: its job and what it adds to the
+    /// job's counts, or `None` if the row is no longer its worker's.
+    async fn finish_row(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        row: &FinishedRow,
+        now: i64,
+    ) -> StoreResult<Option<(String, JobTally)>> {
+        let (status, error, code, not_before, meta) = match row.outcome.clone() {
+            RowOutcome::Uploaded(meta) => (VideoStatus::Uploaded, None, None, 0, meta),
+            RowOutcome::Failed(code, error) => (
+                VideoStatus::UploadingFailed,
+                Some(error),
+                Some(code),
+                0,
+                VideoMetadata::default(),
+            ),
+            RowOutcome::RetryLater { not_before, error } => (
+                VideoStatus::Pending,
+                Some(error),
+                None,
+                not_before,
+                VideoMetadata::default(),
+            ),
+        };
+        // Not kept as a prepared statement: sqlx-core 0.9.0's `Any` driver
+        // binds a NULL `Option<f64>` as FLOAT4 (its `Real`/`Double` NULL
+        // mapping is swapped, `any/arguments.rs`) and a present one as
+        // FLOAT8. PostgreSQL prepares a statement with the parameter types of
+        // its first execution on a connection, so a cached `finish` first run
+        // for a failed row (NULL `duration_s`) then refuses an uploaded row's
+        // duration ("incorrect binary data format in bind parameter 6").
+        // Preparing it afresh each time takes each execution's own types.
+        let found = sqlx::query(AssertSqlSafe(self.sql.finish.as_str()))
+            .persistent(false)
+            .bind(status.as_str())
+            .bind(&error)
+            .bind(not_before)
+            .bind(meta.size_bytes.map(|v| v as i64))
+            .bind(&meta.sha256)
+            .bind(meta.duration_s)
+            .bind(meta.width.map(i64::from))
+            .bind(meta.height.map(i64::from))
+            .bind(&meta.codec)
+            .bind(now)
+            .bind(row.id.as_str())
+            .bind(&row.worker)
+            .bind(code.as_ref().map(FailureCode::as_str))
+            .bind(
+                meta.verified_checksum
+                    .as_ref()
+                    .map(ChecksumAlgorithm::as_str),
+            )
+            .bind(&meta.xet_hash)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        let job_id: String = found.try_get("job_id")?;
+        let role: Option<ViewRole> = typed_opt("role", found.try_get("role")?)?;
+        let mut tally = JobTally {
+            terminal: status != VideoStatus::Pending,
+            ..JobTally::default()
+        };
+        // Views of a set other than `front` are not listed: not counted.
+        if listed(role.as_ref()) {
+            match status {
+                VideoStatus::Uploaded => tally.uploaded = 1,
+                VideoStatus::UploadingFailed => {
+                    tally.failed = 1;
+                    if let Some(code) = code {
+                        tally
+                            .failures
+                            .push((code, vec![found.try_get("source_uri")?]));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Some((job_id, tally)))
+    }
+
     /// The database's plan for the claim query at time `now`, one line per
     /// plan node (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL;
     /// nothing is claimed). For the queue benchmark and for operators who
@@ -497,6 +586,8 @@ impl SqlStore {
             .bind("wk_explain")
             .bind(now)
             .bind(now)
+            .bind("in_explain")
+            .bind(1i64)
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -674,6 +765,35 @@ fn text_array<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
     }
     out.push('}');
     out
+}
+
+/// What finished rows add to one job: its counters, and its failure
+/// summary by code with the rows' source URIs.
+#[derive(Debug, Default)]
+struct JobTally {
+    /// A row reached a terminal status (a row queued again changes nothing).
+    terminal: bool,
+    uploaded: i64,
+    failed: i64,
+    failures: Vec<(FailureCode, Vec<String>)>,
+}
+
+impl JobTally {
+    fn add(&mut self, other: JobTally) {
+        self.terminal |= other.terminal;
+        self.uploaded += other.uploaded;
+        self.failed += other.failed;
+        for (code, uris) in other.failures {
+            match self
+                .failures
+                .iter_mut()
+                .find(|(c, _)| c.as_str() == code.as_str())
+            {
+                Some((_, seen)) => seen.extend(uris),
+                None => self.failures.push((code, uris)),
+            }
+        }
+    }
 }
 
 /// Most example URIs a job's failure summary keeps per code.
@@ -1519,30 +1639,33 @@ impl Store for SqlStore {
         Ok(self.job(who, &row.job_id).await?.map(|job| (row, job)))
     }
 
-    async fn claim(
+    async fn claim_many(
         &self,
         worker: &str,
         instance: &str,
         now: i64,
         lease_until: i64,
-    ) -> StoreResult<Option<ClaimedRow>> {
-        let row = sqlx::query(AssertSqlSafe(self.sql.claim.as_str()))
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedRow>> {
+        let rows = sqlx::query(AssertSqlSafe(self.sql.claim.as_str()))
             .bind(worker)
             .bind(lease_until)
             .bind(now)
             .bind(instance)
-            .fetch_optional(&self.pool)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(ClaimedRow {
-                id: typed("id", r.try_get("id")?)?,
-                job_id: typed("job_id", r.try_get("job_id")?)?,
-                object: r.try_get("object")?,
-                attempts: r.try_get("attempts")?,
-                upload_id: r.try_get("upload_id")?,
+        rows.iter()
+            .map(|r| {
+                Ok(ClaimedRow {
+                    id: typed("id", r.try_get("id")?)?,
+                    job_id: typed("job_id", r.try_get("job_id")?)?,
+                    object: r.try_get("object")?,
+                    attempts: r.try_get("attempts")?,
+                    upload_id: r.try_get("upload_id")?,
+                })
             })
-        })
-        .transpose()
+            .collect()
     }
 
     async fn set_upload_id(
@@ -1573,19 +1696,12 @@ impl Store for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn finish(
-        &self,
-        id: &VideoId,
-        worker: &str,
-        outcome: RowOutcome,
-        now: i64,
-    ) -> StoreResult<bool> {
+    async fn finish_many(&self, rows: &[FinishedRow], now: i64) -> StoreResult<Vec<bool>> {
         let mut tx = self.pool.begin().await?;
-        // Asynchronous commit for this transaction only: it holds its job's
-        // row lock until the commit, so waiting for the WAL flush there caps
-        // the finishes of one job at one per flush (1,420 rows/s on this
-        // machine against 2,190 without the wait; docs/performance.md). What
-        // a PostgreSQL crash can cost is the last fraction of a second of
+        // Asynchronous commit for this transaction only: it holds its jobs'
+        // row locks until the commit, so waiting for the WAL flush there caps
+        // the finishes of one job at one batch per flush (docs/performance.md).
+        // What a PostgreSQL crash can cost is the last fraction of a second of
         // finishes: those rows are still `UPLOADING` under their lease, and
         // are copied again once it expires, to the same media path. Creating
         // a job, the claim and everything a client is answered about stay
@@ -1595,81 +1711,31 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        let (status, error, code, not_before, meta) = match outcome {
-            RowOutcome::Uploaded(meta) => (VideoStatus::Uploaded, None, None, 0, meta),
-            RowOutcome::Failed(code, error) => (
-                VideoStatus::UploadingFailed,
-                Some(error),
-                Some(code),
-                0,
-                VideoMetadata::default(),
-            ),
-            RowOutcome::RetryLater { not_before, error } => (
-                VideoStatus::Pending,
-                Some(error),
-                None,
-                not_before,
-                VideoMetadata::default(),
-            ),
-        };
-        // Not kept as a prepared statement: sqlx-core 0.9.0's `Any` driver
-        // binds a NULL `Option<f64>` as FLOAT4 (its `Real`/`Double` NULL
-        // mapping is swapped, `any/arguments.rs`) and a present one as
-        // FLOAT8. PostgreSQL prepares a statement with the parameter types of
-        // its first execution on a connection, so a cached `finish` first run
-        // for a failed row (NULL `duration_s`) then refuses an uploaded row's
-        // duration ("incorrect binary data format in bind parameter 6").
-        // Preparing it afresh each time takes each execution's own types.
-        let row = sqlx::query(AssertSqlSafe(self.sql.finish.as_str()))
-            .persistent(false)
-            .bind(status.as_str())
-            .bind(&error)
-            .bind(not_before)
-            .bind(meta.size_bytes.map(|v| v as i64))
-            .bind(&meta.sha256)
-            .bind(meta.duration_s)
-            .bind(meta.width.map(i64::from))
-            .bind(meta.height.map(i64::from))
-            .bind(&meta.codec)
-            .bind(now)
-            .bind(id.as_str())
-            .bind(worker)
-            .bind(code.as_ref().map(FailureCode::as_str))
-            .bind(
-                meta.verified_checksum
-                    .as_ref()
-                    .map(ChecksumAlgorithm::as_str),
-            )
-            .bind(&meta.xet_hash)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return Ok(false);
-        };
-        let job_id: String = row.try_get("job_id")?;
-        let role: Option<ViewRole> = typed_opt("role", row.try_get("role")?)?;
-        let (up, fail) = match status {
-            VideoStatus::Uploaded => (1i64, 0i64),
-            VideoStatus::UploadingFailed => (0, 1),
-            _ => (0, 0),
-        };
-        let (up, fail) = if listed(role.as_ref()) {
-            (up, fail)
-        } else {
-            (0, 0)
-        };
-        // A row back in the queue changes nothing its job shows.
-        if status != VideoStatus::Pending {
-            self.count_in_job(&mut tx, &job_id, up, fail, now).await?;
+        // The rows first, then their jobs in the order of their ids: two
+        // batches (of two replicas) never wait on each other's jobs in a circle.
+        let mut done = Vec::with_capacity(rows.len());
+        let mut jobs: std::collections::BTreeMap<String, JobTally> = Default::default();
+        for row in rows {
+            let Some((job_id, tally)) = self.finish_row(&mut tx, row, now).await? else {
+                done.push(false);
+                continue;
+            };
+            done.push(true);
+            jobs.entry(job_id).or_default().add(tally);
         }
-        // The job's failure summary, under the job's lock taken above.
-        if let Some(code) = code.filter(|_| fail > 0) {
-            let uri: String = row.try_get("source_uri")?;
-            count_failures(&mut tx, &job_id, &code, 1, &[uri]).await?;
+        for (job_id, tally) in &jobs {
+            // A row back in the queue changes nothing its job shows.
+            if tally.terminal {
+                self.count_in_job(&mut tx, job_id, tally.uploaded, tally.failed, now)
+                    .await?;
+            }
+            // The job's failure summary, under the job's lock taken above.
+            for (code, uris) in &tally.failures {
+                count_failures(&mut tx, job_id, code, uris.len() as i64, uris).await?;
+            }
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(done)
     }
 
     async fn hand_back(&self, id: &VideoId, worker: &str, now: i64) -> StoreResult<bool> {

@@ -609,7 +609,7 @@ mod tests {
 
     fn lane() -> SlowLane {
         SlowLane {
-            release: None,
+            place: None,
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             permit: None,
         }

@@ -11,10 +11,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock::now_ms;
+use crate::error::StoreError;
 use crate::ids::new_worker_id;
 use crate::metrics::CodeLabel;
 use crate::state::AppState;
-use crate::store::{ClaimedRow, RowOutcome};
+use crate::store::{ClaimedRow, FinishedRow, RowOutcome, StoreResult};
 
 mod copy;
 mod probe;
@@ -53,15 +54,16 @@ pub(crate) enum Copy {
 pub(crate) const SLOW_AFTER: Duration = Duration::from_secs(5);
 
 /// The slow lane: a copy whose source has delivered less than the rate floor
-/// (`--min-source-rate`) on average after [`SLOW_AFTER`] moves out of its
-/// worker's way, so that a few slow or stalled sources never keep the queue
-/// waiting. Its worker claims the next row while the slow copy goes on (until
-/// it ends, or the rate floor stops it at the end of its window). The lane
-/// holds as many copies as there are workers; when it is full, a slow copy
-/// keeps its worker.
+/// (`--min-source-rate`) on average after [`SLOW_AFTER`] moves out of the
+/// way, so that a few slow or stalled sources never keep the queue waiting.
+/// It gives its place among the copies in flight back (another row is
+/// claimed at once) while the slow copy goes on (until it ends, or the rate
+/// floor stops it at the end of its window). The lane holds as many copies
+/// as `--max-in-flight`; when it is full, a slow copy keeps its place.
 pub(super) struct SlowLane {
-    /// Told when the copy moved to the slow lane (dropped when it ends).
-    release: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The copy's place among the copies in flight, given back when it
+    /// moves to the slow lane.
+    place: Option<tokio::sync::OwnedSemaphorePermit>,
     permits: Arc<tokio::sync::Semaphore>,
     /// Held while the copy is in the slow lane.
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -70,42 +72,78 @@ pub(super) struct SlowLane {
 impl SlowLane {
     /// Whether the copy may still move to the slow lane.
     pub(super) fn open(&self) -> bool {
-        self.release.is_some()
+        self.place.is_some()
     }
 
-    /// Move the copy to the slow lane if it has room: its worker goes on.
+    /// Move the copy to the slow lane if it has room: its place among the
+    /// copies in flight goes to the next row.
     pub(super) fn enter(&mut self) -> bool {
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
             return false;
         };
         self.permit = Some(permit);
-        if let Some(release) = self.release.take() {
-            let _ = release.send(());
-        }
+        self.place = None;
         true
     }
 }
 
-/// Start `n` workers and the lease reaper; they stop when `shutdown` turns true.
+/// The bytes the copies in flight may buffer together (`--copy-memory`),
+/// counted in KiB. A copy reserves what it can hold at once before it reads
+/// its source: its object's size, at most
+/// [`import_core::fields::COPY_BUFFER_PER_OBJECT`] (a part being filled and
+/// two on their way to the media store). Many small copies run side by
+/// side; big ones wait their turn for memory instead of growing the process.
+pub(crate) struct CopyMemory {
+    kib: Arc<tokio::sync::Semaphore>,
+    total_kib: u32,
+}
+
+impl CopyMemory {
+    /// A budget of `bytes` (at least 1 KiB).
+    pub(crate) fn new(bytes: u64) -> CopyMemory {
+        let most = tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize) as u64;
+        let total_kib = (bytes / 1024).clamp(1, most) as u32;
+        CopyMemory {
+            kib: Arc::new(tokio::sync::Semaphore::new(total_kib as usize)),
+            total_kib,
+        }
+    }
+
+    /// Reserve the buffer of a copy of `size` bytes; waits while the other
+    /// copies hold the budget. A copy larger than the whole budget takes
+    /// all of it.
+    async fn reserve(&self, size: u64) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let need = size
+            .min(import_core::fields::COPY_BUFFER_PER_OBJECT)
+            .div_ceil(1024)
+            .clamp(1, u64::from(self.total_kib)) as u32;
+        self.kib.clone().acquire_many_owned(need).await.ok()
+    }
+}
+
+/// Rows claimed in one statement, at most.
+const CLAIM_BATCH: usize = 32;
+
+/// How long the dispatcher waits for more free places before it claims,
+/// when most places are taken: claims then come in batches instead of one
+/// row per finished copy.
+const CLAIM_GATHER: Duration = Duration::from_millis(5);
+
+/// Start the dispatcher of up to `max_in_flight` copies (none when 0), the
+/// heartbeat and the lease reaper; they stop when `shutdown` turns true.
 pub(crate) fn spawn(
     state: Arc<AppState>,
-    n: usize,
+    max_in_flight: usize,
     shutdown: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
-    let cache = state.sources.clone();
-    let slow = Arc::new(tokio::sync::Semaphore::new(n));
-    let mut handles: Vec<JoinHandle<()>> = (0..n)
-        .map(|_| {
-            let worker = new_worker_id(now_ms() as u64);
-            tokio::spawn(work(
-                state.clone(),
-                cache.clone(),
-                worker,
-                slow.clone(),
-                shutdown.clone(),
-            ))
-        })
-        .collect();
+    let mut handles = Vec::new();
+    if max_in_flight > 0 {
+        handles.push(tokio::spawn(dispatch(
+            state.clone(),
+            max_in_flight,
+            shutdown.clone(),
+        )));
+    }
     handles.push(tokio::spawn(beat(state.clone(), shutdown.clone())));
     handles.push(tokio::spawn(reap(state, shutdown)));
     handles
@@ -180,72 +218,202 @@ async fn reap(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-async fn work(
-    state: Arc<AppState>,
-    cache: Arc<SourceCache>,
-    worker: String,
-    slow: Arc<tokio::sync::Semaphore>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// Claim rows while there are free places among the copies in flight, and
+/// start a copy task for each. Claims come in batches (one statement for up
+/// to [`CLAIM_BATCH`] rows); every claim has a lease owner of its own, so a
+/// copy whose row was taken over can never finish the row of a later claim.
+async fn dispatch(state: Arc<AppState>, max_in_flight: usize, mut shutdown: watch::Receiver<bool>) {
+    let places = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
+    let slow = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
+    let recorder = Arc::new(Recorder::new(state.store.clone()));
+    let cache = state.sources.clone();
+    let batch = CLAIM_BATCH.min(max_in_flight);
     loop {
         if *shutdown.borrow() {
             return;
         }
+        let first = tokio::select! {
+            place = places.clone().acquire_owned() => match place {
+                Ok(place) => place,
+                Err(_) => return,
+            },
+            _ = shutdown.changed() => return,
+        };
+        let mut taken = vec![first];
+        // With most places busy, wait a moment for a few more to come free.
+        let gather_until = tokio::time::Instant::now() + CLAIM_GATHER;
+        while taken.len() < batch {
+            if let Ok(place) = places.clone().try_acquire_owned() {
+                taken.push(place);
+                continue;
+            }
+            if places.available_permits() + taken.len() > max_in_flight / 2 {
+                break;
+            }
+            match tokio::time::timeout_at(gather_until, places.clone().acquire_owned()).await {
+                Ok(Ok(place)) => taken.push(place),
+                _ => break,
+            }
+        }
         let now = now_ms();
         let lease = state.config.lease.as_millis() as i64;
+        let worker = new_worker_id(now as u64);
         let claimed = state
             .store
-            .claim(&worker, &state.instance.id, now, now + lease)
+            .claim_many(
+                &worker,
+                &state.instance.id,
+                now,
+                now + lease,
+                u32::try_from(taken.len()).unwrap_or(u32::MAX),
+            )
             .await;
         match claimed {
-            Ok(Some(row)) => {
-                state.metrics.claims.inc();
-                let (release, released) = tokio::sync::oneshot::channel();
-                let lane = SlowLane {
-                    release: Some(release),
-                    permits: slow.clone(),
-                    permit: None,
-                };
-                state
-                    .in_flight
-                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let copy = tokio::spawn({
-                    let (state, cache, worker) = (state.clone(), cache.clone(), worker.clone());
-                    async move {
-                        process(&state, &cache, &worker, row, lane).await;
-                        state
-                            .in_flight
-                            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                    }
-                });
-                // Until the copy ends (the sender is dropped) or moves to the
-                // slow lane (the sender fires). A copy in the slow lane runs
-                // on by itself. At a stop the copy has the stop's grace to
-                // finish; then its row is handed back (`Server::shutdown`).
-                tokio::select! {
-                    _ = released => {}
-                    _ = shutdown.changed() => return,
-                }
-                drop(copy);
-            }
-            Ok(None) => {
+            Ok(rows) if rows.is_empty() => {
+                drop(taken);
                 tokio::select! {
                     _ = state.wake.notified() => {}
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     _ = shutdown.changed() => return,
                 }
             }
+            Ok(rows) => {
+                state.metrics.claims.inc_by(rows.len() as u64);
+                for (row, place) in rows.into_iter().zip(taken.drain(..)) {
+                    let lane = SlowLane {
+                        place: Some(place),
+                        permits: slow.clone(),
+                        permit: None,
+                    };
+                    state
+                        .in_flight
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    // At a stop the copy has the stop's grace to finish;
+                    // then its row is handed back (`Server::shutdown`).
+                    tokio::spawn({
+                        let (state, cache, worker, recorder) = (
+                            state.clone(),
+                            cache.clone(),
+                            worker.clone(),
+                            recorder.clone(),
+                        );
+                        async move {
+                            process(&state, &cache, &recorder, &worker, row, lane).await;
+                            state
+                                .in_flight
+                                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    });
+                }
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "claiming a row failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                drop(taken);
+                tracing::warn!(error = %e, "claiming rows failed");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => return,
+                }
             }
         }
+    }
+}
+
+/// Rows' outcomes written together (a group commit): an outcome waits while
+/// the write before it is in the database, and goes with every other that
+/// gathered meanwhile, up to [`FINISH_BATCH`], in one transaction. One copy
+/// alone is written at once; many copies share a transaction each time.
+pub(super) struct Recorder {
+    store: Arc<dyn crate::store::Store>,
+    queue: std::sync::Mutex<Vec<Waiting>>,
+    writing: tokio::sync::Mutex<()>,
+}
+
+/// Rows' outcomes written in one transaction, at most.
+const FINISH_BATCH: usize = 64;
+
+type Waiting = (FinishedRow, tokio::sync::oneshot::Sender<StoreResult<bool>>);
+
+impl Recorder {
+    fn new(store: Arc<dyn crate::store::Store>) -> Recorder {
+        Recorder {
+            store,
+            queue: std::sync::Mutex::new(Vec::new()),
+            writing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Write one row's outcome (with whatever others are waiting); whether
+    /// the row was still its worker's.
+    async fn finish(&self, row: FinishedRow) -> StoreResult<bool> {
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        self.enqueue((row, reply));
+        loop {
+            let writing = self.writing.lock().await;
+            match answer.try_recv() {
+                Ok(done) => return done,
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                    return Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed));
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+            }
+            let batch = self.take();
+            if batch.is_empty() {
+                // Ours is in a write that a dropped copy started: wait for it.
+                drop(writing);
+                return answer
+                    .await
+                    .unwrap_or(Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed)));
+            }
+            // In a task of its own: a copy dropped while it writes (its
+            // lease lost) does not cut the others' transaction short.
+            let store = self.store.clone();
+            let _ = tokio::spawn(write_batch(store, batch)).await;
+            drop(writing);
+        }
+    }
+
+    fn enqueue(&self, waiting: Waiting) {
+        match self.queue.lock() {
+            Ok(mut queue) => queue.push(waiting),
+            Err(poisoned) => poisoned.into_inner().push(waiting),
+        }
+    }
+
+    fn take(&self) -> Vec<Waiting> {
+        let mut queue = match self.queue.lock() {
+            Ok(queue) => queue,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let n = queue.len().min(FINISH_BATCH);
+        queue.drain(..n).collect()
+    }
+}
+
+/// Write a batch of outcomes in one transaction; if that fails, each alone,
+/// so that one row the database refuses never holds back the others.
+async fn write_batch(store: Arc<dyn crate::store::Store>, batch: Vec<Waiting>) {
+    let (rows, replies): (Vec<FinishedRow>, Vec<_>) = batch.into_iter().unzip();
+    if rows.len() > 1
+        && let Ok(done) = store.finish_many(&rows, now_ms()).await
+    {
+        for (reply, done) in replies.into_iter().zip(done) {
+            let _ = reply.send(Ok(done));
+        }
+        return;
+    }
+    for (row, reply) in rows.iter().zip(replies) {
+        let done = store
+            .finish_many(std::slice::from_ref(row), now_ms())
+            .await
+            .map(|done| done.first().copied().unwrap_or(false));
+        let _ = reply.send(done);
     }
 }
 
 async fn process(
     state: &AppState,
     cache: &SourceCache,
+    recorder: &Recorder,
     worker: &str,
     row: ClaimedRow,
     mut lane: SlowLane,
@@ -274,7 +442,7 @@ async fn process(
         };
         let copy = import(state, cache, &row, &lease, &mut lane).await;
         let outcome = outcome_of(state, &row, copy, started);
-        record(state, &row, worker, outcome).await;
+        record(state, recorder, &row, worker, outcome).await;
     };
     tokio::select! {
         () = work => {}
@@ -350,7 +518,13 @@ fn outcome_of(
 /// its claim counted, so the copy is redone at once instead of after the
 /// lease. Only when that write fails too does the lease decide (and the
 /// attempt counts, as for a crash).
-async fn record(state: &AppState, row: &ClaimedRow, worker: &str, outcome: RowOutcome) {
+async fn record(
+    state: &AppState,
+    recorder: &Recorder,
+    row: &ClaimedRow,
+    worker: &str,
+    outcome: RowOutcome,
+) {
     let backoff = RetryPolicy::default()
         .with_initial_backoff(RECORD_BACKOFF)
         .with_jitter(false);
@@ -359,11 +533,12 @@ async fn record(state: &AppState, row: &ClaimedRow, worker: &str, outcome: RowOu
         if retry > 0 {
             tokio::time::sleep(backoff.backoff(retry - 1)).await;
         }
-        match state
-            .store
-            .finish(&row.id, worker, outcome.clone(), now_ms())
-            .await
-        {
+        let finished = FinishedRow {
+            id: row.id.clone(),
+            worker: worker.to_owned(),
+            outcome: outcome.clone(),
+        };
+        match recorder.finish(finished).await {
             Ok(true) => return,
             Ok(false) => {
                 tracing::warn!(video = %row.id, "the row was taken from this worker before its outcome was written (its job was cancelled, or its lease expired)");
@@ -569,6 +744,8 @@ async fn try_import(
             }
         }
     }
+    // Released when the copy ends, whichever way.
+    let _memory = state.copy_memory.reserve(head.size).await;
     let copied = copy::copy_object(
         got,
         state.media.as_ref(),
@@ -584,4 +761,46 @@ async fn try_import(
     )
     .await?;
     Ok(probe::probe_stored(state.media.as_ref(), &dest, copied, xet_hash, lease).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1024 * 1024;
+
+    #[tokio::test]
+    async fn the_copy_memory_budget_makes_big_copies_wait_and_small_ones_fit() {
+        let budget = CopyMemory::new(48 * MIB);
+        // Two big copies take 24 MiB each: the budget is spent.
+        let a = budget.reserve(2048 * MIB).await.unwrap();
+        let b = budget.reserve(100 * MIB).await.unwrap();
+        let third = budget.reserve(MIB);
+        tokio::pin!(third);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), &mut third)
+                .await
+                .is_err(),
+            "a third copy waits while the budget is spent"
+        );
+        drop(a);
+        let small = tokio::time::timeout(Duration::from_secs(1), third)
+            .await
+            .expect("a copy goes on once memory is given back")
+            .unwrap();
+        assert_eq!(small.num_permits(), 1024, "a 1 MiB object reserves 1 MiB");
+        drop((b, small));
+        // 256 KiB objects: 96 fit side by side in 24 MiB.
+        let budget = CopyMemory::new(24 * MIB);
+        let mut held = Vec::new();
+        for _ in 0..96 {
+            held.push(budget.reserve(256 * 1024).await.unwrap());
+        }
+        assert_eq!(budget.kib.available_permits(), 0);
+        // An object larger than the whole budget takes all of it, once free.
+        drop(held);
+        let tiny = CopyMemory::new(MIB);
+        let all = tiny.reserve(2048 * MIB).await.unwrap();
+        assert_eq!(all.num_permits(), 1024);
+    }
 }

@@ -53,7 +53,7 @@ pub fn config(dir: &std::path::Path, allow: &[String]) -> ServerConfig {
     c.database_url = database_url();
     c.listen = "127.0.0.1:0".parse().unwrap();
     c.allow_endpoints = allow.to_vec();
-    c.workers = 2;
+    c.max_in_flight = 2;
     c.lease = Duration::from_secs(10);
     c.retry_base = Duration::from_millis(50);
     c.max_attempts = 3;
