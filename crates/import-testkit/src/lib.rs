@@ -49,6 +49,7 @@ pub mod fault;
 pub mod gcs;
 pub mod hf;
 pub mod hostile;
+pub mod latency;
 pub mod mp4;
 #[cfg(feature = "postgres")]
 pub mod postgres;

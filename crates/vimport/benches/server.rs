@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench -p vimport --bench server                  # everything
 //! cargo bench -p vimport --bench server -- create pages  # some of: create pages throughput memory
+//! cargo bench -p vimport --bench server -- sweep         # not in "everything": --max-in-flight values
 //! ```
 //!
 //! `create` and `pages` run on SQLite and on PostgreSQL (a fresh database on
@@ -15,14 +16,15 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod throughput;
 
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::{ApiClient, is_terminal, s3_integration_body};
 use import_core::{ImportJobId, ImportRequest, PageRequest, api};
 use import_testkit::S3StandIn;
-use import_testkit::mp4::{Mp4Spec, sample_mp4, streamed_mp4_to_file};
+use import_testkit::mp4::{Mp4Spec, streamed_mp4_to_file};
 
 const AK: &str = "AKIDBENCH";
 const SK: &str = "bench-secret-key";
@@ -40,12 +42,13 @@ impl Drop for Served {
     }
 }
 
-fn serve(workers: usize, allow: &str) -> Served {
-    serve_on(workers, allow, None)
+/// `vimport serve` with `--max-in-flight` as given (`None`: its default).
+fn serve(max_in_flight: Option<usize>, allow: &str) -> Served {
+    serve_on(max_in_flight, allow, None)
 }
 
 /// [`serve`] on a database of the caller's (`None`: the data folder's SQLite file).
-fn serve_on(workers: usize, allow: &str, database_url: Option<&str>) -> Served {
+fn serve_on(max_in_flight: Option<usize>, allow: &str, database_url: Option<&str>) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     let mut store = vec!["--data-dir", data];
@@ -53,8 +56,11 @@ fn serve_on(workers: usize, allow: &str, database_url: Option<&str>) -> Served {
         store.extend(["--database-url", url]);
     }
     let key = common::keys_create(&store, &[]);
-    let workers = workers.to_string();
-    let mut args = vec!["--allow-endpoint", allow, "--max-in-flight", &workers];
+    let in_flight = max_in_flight.map(|n| n.to_string());
+    let mut args = vec!["--allow-endpoint", allow];
+    if let Some(n) = &in_flight {
+        args.extend(["--max-in-flight", n.as_str()]);
+    }
     args.extend(&store);
     let (child, base) = common::serve(&args, &[]);
     Served {
@@ -96,6 +102,17 @@ impl Served {
             .await
     }
 
+    /// CPU time (user + system) the server process has used so far.
+    fn cpu_secs(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // After the command name's closing parenthesis: fields 3 onwards;
+        // utime and stime are fields 14 and 15, in clock ticks (100 a second).
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some(ticks / 100.0)
+    }
+
     /// Peak resident memory of the server process so far (VmHWM), in MiB.
     fn peak_rss_mib(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -126,7 +143,7 @@ async fn create_and_pages_on(
     label: &str,
     database_url: Option<&str>,
 ) {
-    let server = serve_on(0, &s3.addr().to_string(), database_url);
+    let server = serve_on(Some(0), &s3.addr().to_string(), database_url);
     let ci = server.integration(s3, "bench-bucket").await;
     let keys: Vec<String> = (0..100_000)
         .map(|i| {
@@ -181,70 +198,6 @@ async fn create_and_pages_on(
     );
 }
 
-async fn throughput(s3: &S3StandIn) {
-    const N: usize = 200;
-    s3.create_bucket("bench-bucket").unwrap();
-    let spec = Mp4Spec {
-        mdat_bytes: 8 * 1024 * 1024,
-        ..Mp4Spec::default()
-    };
-    let bytes = sample_mp4(&spec);
-    for i in 0..N {
-        s3.put("bench-bucket", &format!("in/{i:03}.mp4"), &bytes)
-            .unwrap();
-    }
-    let total_mib = (bytes.len() * N) as f64 / (1024.0 * 1024.0);
-    let server = serve(8, &s3.addr().to_string());
-    let ci = server.integration(s3, "bench-bucket").await;
-    let keys: Vec<String> = (0..N).map(|i| format!("in/{i:03}.mp4")).collect();
-    let request = upload("bench-bucket", &keys, &ci);
-    let start = Instant::now();
-    let job = server.api.upload(&request).await;
-    let job = server.wait(&job).await;
-    let ours = start.elapsed();
-    assert_eq!(job["counts"]["uploaded"], N, "{job}");
-    println!(
-        "throughput: vimport imported {N} × 8 MiB ({total_mib:.0} MiB) in {:.2} s = {:.0} MiB/s (8 workers; copy + sha256 + moov probe)",
-        ours.as_secs_f64(),
-        total_mib / ours.as_secs_f64()
-    );
-    let out = tempfile::tempdir().unwrap();
-    let rclone = tokio::task::spawn_blocking({
-        let endpoint = s3.endpoint();
-        let out = out.path().to_owned();
-        move || {
-            let start = Instant::now();
-            let status = Command::new("rclone")
-                .args(["copy", "src:bench-bucket/in"])
-                .arg(&out)
-                .args(["--low-level-retries", "1", "--transfers", "8"])
-                .env_remove("AWS_CA_BUNDLE")
-                .env("RCLONE_CONFIG_SRC_TYPE", "s3")
-                .env("RCLONE_CONFIG_SRC_PROVIDER", "Other")
-                .env("RCLONE_CONFIG_SRC_ENDPOINT", endpoint)
-                .env("RCLONE_CONFIG_SRC_FORCE_PATH_STYLE", "true")
-                .env("RCLONE_CONFIG_SRC_ACCESS_KEY_ID", AK)
-                .env("RCLONE_CONFIG_SRC_SECRET_ACCESS_KEY", SK)
-                .env("RCLONE_CONFIG_SRC_REGION", "us-east-1")
-                .status();
-            (status, start.elapsed())
-        }
-    })
-    .await
-    .unwrap();
-    match rclone {
-        (Ok(s), t) if s.success() => println!(
-            "throughput: rclone copy (8 transfers) of the same objects: {:.2} s = {:.0} MiB/s; vimport/rclone throughput ratio {:.2} (target >= 0.8)",
-            t.as_secs_f64(),
-            total_mib / t.as_secs_f64(),
-            t.as_secs_f64() / ours.as_secs_f64()
-        ),
-        _ => println!(
-            "throughput: rclone is not installed or failed (apt-get install -y rclone); no comparison"
-        ),
-    }
-}
-
 async fn memory(s3: &S3StandIn) {
     s3.create_bucket("bench-bucket").unwrap();
     for (label, mib) in [("512 MiB", 512usize), ("2 GiB", 2048)] {
@@ -257,7 +210,7 @@ async fn memory(s3: &S3StandIn) {
         let key = format!("big/{mib}.mp4");
         let path = s3.object_path("bench-bucket", &key).unwrap();
         let len = streamed_mp4_to_file(&path, &spec).unwrap();
-        let server = serve(1, &s3.addr().to_string());
+        let server = serve(None, &s3.addr().to_string());
         let ci = server.integration(s3, "bench-bucket").await;
         let request = upload("bench-bucket", &[key], &ci);
         let start = Instant::now();
@@ -291,7 +244,10 @@ fn main() {
             create_and_pages(&s3, want("pages")).await;
         }
         if want("throughput") {
-            throughput(&s3).await;
+            throughput::throughput(&s3).await;
+        }
+        if args.iter().any(|a| a == "sweep") {
+            throughput::sweep(&s3).await;
         }
         if want("memory") {
             memory(&s3).await;

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::{
-    GetResult, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload, PutResult, UploadPart,
-    WriteMultipart,
+    GetResult, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload, PutPayloadMut, PutResult,
+    UploadPart, WriteMultipart,
 };
 use prometheus_client::metrics::counter::Counter;
 
@@ -175,12 +175,22 @@ impl MultipartUpload for TrackedUpload {
 /// and the completion are in flight is not aborted here: in a media folder
 /// the staging sweep removes what stays (`worker::sweep`), in a bucket the
 /// lifecycle rule of `docs/operations.md` does.
+///
+/// An object no larger than one part is not a multipart upload at all: its
+/// bytes are kept (`whole`) and written with one `put` once checked, which
+/// is atomic in a folder and in a bucket alike, leaves nothing to abort and
+/// costs one request instead of three.
 struct StagedUpload {
     writer: Option<WriteMultipart>,
+    whole: Option<PutPayloadMut>,
 }
 
 impl StagedUpload {
     async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), Copy> {
+        if let Some(whole) = self.whole.as_mut() {
+            whole.push(chunk);
+            return Ok(());
+        }
         let Some(writer) = self.writer.as_mut() else {
             return Err(Copy::Retry(
                 FailureCode::StorageUnavailable,
@@ -200,7 +210,19 @@ impl StagedUpload {
         Ok(())
     }
 
-    async fn finish(mut self) -> Result<(), Copy> {
+    async fn finish(mut self, media: &dyn ObjectStore, dest: &StorePath) -> Result<(), Copy> {
+        if let Some(whole) = self.whole.take() {
+            return media
+                .put(dest, whole.freeze())
+                .await
+                .map(drop)
+                .map_err(|e| {
+                    Copy::Retry(
+                        FailureCode::StorageUnavailable,
+                        format!("writing to the media store failed: {e}"),
+                    )
+                });
+        }
         let Some(writer) = self.writer.take() else {
             return Err(Copy::Retry(
                 FailureCode::StorageUnavailable,
@@ -267,6 +289,62 @@ pub(super) async fn copy_object(
         .extensions
         .get::<DeclaredChecksums>()
         .and_then(ChecksumCheck::new);
+    let mut upload = if size <= PART_SIZE as u64 {
+        StagedUpload {
+            writer: None,
+            whole: Some(PutPayloadMut::new()),
+        }
+    } else {
+        StagedUpload {
+            writer: Some(start_upload(media, media_multipart, dest, lease).await?),
+            whole: None,
+        }
+    };
+    let stream = got.into_stream();
+    match stream_into(
+        &mut upload,
+        stream,
+        size,
+        copied_bytes,
+        floor,
+        check,
+        Some(lane),
+    )
+    .await
+    {
+        Ok(copied) => {
+            if let Err(lost) = lease.confirm().await {
+                upload.abort().await;
+                return Err(lost);
+            }
+            match tokio::time::timeout(lease.safe_for(), upload.finish(media, dest)).await {
+                Ok(done) => done?,
+                Err(_) => {
+                    return Err(Copy::Retry(
+                        FailureCode::StorageUnavailable,
+                        format!(
+                            "the media store took more than {} s to complete the upload; it was abandoned",
+                            lease.safe_for().as_secs()
+                        ),
+                    ));
+                }
+            }
+            Ok(copied)
+        }
+        Err(failure) => {
+            upload.abort().await;
+            Err(failure)
+        }
+    }
+}
+
+/// Start the multipart upload of an object larger than one part.
+async fn start_upload(
+    media: &dyn ObjectStore,
+    media_multipart: Option<&Arc<dyn MultipartStore>>,
+    dest: &StorePath,
+    lease: &dyn Fence,
+) -> Result<WriteMultipart, Copy> {
     let refused = |e: object_store::Error| {
         Copy::Retry(
             FailureCode::StorageUnavailable,
@@ -293,45 +371,7 @@ pub(super) async fn copy_object(
         }
         None => media.put_multipart(dest).await.map_err(refused)?,
     };
-    let mut upload = StagedUpload {
-        writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
-    };
-    let stream = got.into_stream();
-    match stream_into(
-        &mut upload,
-        stream,
-        size,
-        copied_bytes,
-        floor,
-        check,
-        Some(lane),
-    )
-    .await
-    {
-        Ok(copied) => {
-            if let Err(lost) = lease.confirm().await {
-                upload.abort().await;
-                return Err(lost);
-            }
-            match tokio::time::timeout(lease.safe_for(), upload.finish()).await {
-                Ok(done) => done?,
-                Err(_) => {
-                    return Err(Copy::Retry(
-                        FailureCode::StorageUnavailable,
-                        format!(
-                            "the media store took more than {} s to complete the upload; it was abandoned",
-                            lease.safe_for().as_secs()
-                        ),
-                    ));
-                }
-            }
-            Ok(copied)
-        }
-        Err(failure) => {
-            upload.abort().await;
-            Err(failure)
-        }
-    }
+    Ok(WriteMultipart::new_with_chunk_size(upload, PART_SIZE))
 }
 
 /// Write the whole stream, checking the signature and the size and hashing
@@ -672,6 +712,7 @@ mod tests {
             .unwrap();
         StagedUpload {
             writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
+            whole: None,
         }
     }
 

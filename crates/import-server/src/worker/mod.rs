@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use import_core::wire::VideoMetadata;
-use import_core::{FailureCode, RetryPolicy, VideoId, object_in_prefix};
+use import_core::{FailureCode, ImportJobId, RetryPolicy, VideoId, object_in_prefix};
 use object_store::path::Path as StorePath;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -15,7 +15,7 @@ use crate::error::StoreError;
 use crate::ids::new_worker_id;
 use crate::metrics::CodeLabel;
 use crate::state::AppState;
-use crate::store::{ClaimedRow, FinishedRow, RowOutcome, StoreResult};
+use crate::store::{ClaimedRow, FinishedRow, JobRecord, RowOutcome, StoreResult};
 
 mod copy;
 mod probe;
@@ -279,7 +279,9 @@ async fn dispatch(state: Arc<AppState>, max_in_flight: usize, mut shutdown: watc
             }
             Ok(rows) => {
                 state.metrics.claims.inc_by(rows.len() as u64);
+                let jobs = jobs_of(&state, &rows).await;
                 for (row, place) in rows.into_iter().zip(taken.drain(..)) {
+                    let job = jobs.get(&row.job_id).cloned();
                     let lane = SlowLane {
                         place: Some(place),
                         permits: slow.clone(),
@@ -298,7 +300,7 @@ async fn dispatch(state: Arc<AppState>, max_in_flight: usize, mut shutdown: watc
                             recorder.clone(),
                         );
                         async move {
-                            process(&state, &cache, &recorder, &worker, row, lane).await;
+                            process(&state, &cache, &recorder, &worker, row, job, lane).await;
                             state
                                 .in_flight
                                 .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
@@ -316,6 +318,25 @@ async fn dispatch(state: Arc<AppState>, max_in_flight: usize, mut shutdown: watc
             }
         }
     }
+}
+
+/// The jobs of a batch of claimed rows, each read once (a batch is mostly
+/// rows of one job). A job that cannot be read now is left out: its rows'
+/// copies read it themselves.
+async fn jobs_of(
+    state: &AppState,
+    rows: &[ClaimedRow],
+) -> std::collections::HashMap<ImportJobId, Arc<JobRecord>> {
+    let mut jobs = std::collections::HashMap::new();
+    for row in rows {
+        if jobs.contains_key(&row.job_id) {
+            continue;
+        }
+        if let Ok(Some(job)) = state.store.job_by_id(&row.job_id).await {
+            jobs.insert(row.job_id.clone(), Arc::new(job));
+        }
+    }
+    jobs
 }
 
 /// Rows' outcomes written together (a group commit): an outcome waits while
@@ -416,6 +437,7 @@ async fn process(
     recorder: &Recorder,
     worker: &str,
     row: ClaimedRow,
+    job: Option<Arc<JobRecord>>,
     mut lane: SlowLane,
 ) {
     let started = std::time::Instant::now();
@@ -440,7 +462,7 @@ async fn process(
             id: &row.id,
             worker,
         };
-        let copy = import(state, cache, &row, &lease, &mut lane).await;
+        let copy = import(state, cache, &row, job, &lease, &mut lane).await;
         let outcome = outcome_of(state, &row, copy, started);
         record(state, recorder, &row, worker, outcome).await;
     };
@@ -655,10 +677,11 @@ async fn import(
     state: &AppState,
     cache: &SourceCache,
     row: &ClaimedRow,
+    job: Option<Arc<JobRecord>>,
     lease: &Lease<'_>,
     lane: &mut SlowLane,
 ) -> Copy {
-    match try_import(state, cache, row, lease, lane).await {
+    match try_import(state, cache, row, job, lease, lane).await {
         Ok(done) | Err(done) => done,
     }
 }
@@ -667,10 +690,19 @@ async fn try_import(
     state: &AppState,
     cache: &SourceCache,
     row: &ClaimedRow,
+    job: Option<Arc<JobRecord>>,
     lease: &Lease<'_>,
     lane: &mut SlowLane,
 ) -> Result<Copy, Copy> {
-    let job = match state.store.job_by_id(&row.job_id).await {
+    let found = match job {
+        Some(job) => Ok(Some(job)),
+        None => state
+            .store
+            .job_by_id(&row.job_id)
+            .await
+            .map(|j| j.map(Arc::new)),
+    };
+    let job = match found {
         Ok(Some(job)) => job,
         Ok(None) => {
             return Err(Copy::Fail(

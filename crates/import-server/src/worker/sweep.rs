@@ -27,14 +27,34 @@ pub(crate) async fn clear_row_staging(state: &AppState, id: &VideoId) {
         return;
     };
     let base = folder.join("videos").join(format!("{id}.mp4"));
-    for n in 1..=STAGED_PER_ROW {
-        let mut path = base.clone().into_os_string();
-        path.push(format!("#{n}"));
-        match tokio::fs::remove_file(&path).await {
+    // One trip to the blocking pool for all the names: this runs for every
+    // claimed row, and almost always finds nothing.
+    let removed = tokio::task::spawn_blocking(move || {
+        let mut removed = Vec::new();
+        for n in 1..=STAGED_PER_ROW {
+            let mut path = base.clone().into_os_string();
+            path.push(format!("#{n}"));
+            // A lookup first: it takes no lock, where an unlink takes the
+            // folder's lock even for a name that is not there, and every
+            // copy's lookups then wait on each other.
+            if !Path::new(&path).try_exists().unwrap_or(true) {
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed.push(Ok(())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => removed.push(Err(e)),
+            }
+        }
+        removed
+    })
+    .await
+    .unwrap_or_default();
+    for outcome in removed {
+        match outcome {
             Ok(()) => {
                 tracing::info!(video = %id, "removed a staging file left by an interrupted copy")
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 tracing::warn!(video = %id, error = %e, "removing a stale staging file failed")
             }
