@@ -464,10 +464,12 @@ fn shown(value: &str) -> String {
 }
 
 /// Default of the reference server's `--max-in-flight`: objects copied at
-/// once by one server process. Chosen by measurement on 2 cores
-/// (`docs/performance.md`); it does not depend on the core count, because
-/// a copy mostly waits on its source and its media store.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+/// once by one server process. Chosen by measurement on 2 cores against
+/// s3s-fs and against the same source 5 ms farther away
+/// (`docs/performance.md`: 16 to 64 were alike within the noise, 128 and
+/// 256 slower, and memory grows with the count). It does not depend on the
+/// core count; a source farther away than 5 ms wants more.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
 
 /// Default of the reference server's `--copy-memory`: bytes the copies in
 /// flight may buffer together, 256 MiB. A copy reserves what it can hold at

@@ -359,11 +359,11 @@ async fn a_hub_error_with_an_endless_body_is_read_to_64_kib_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_staging_files_are_swept_and_live_ones_kept() {
     let s3 = HostileS3::start().await.unwrap();
-    // 9 MiB at 8 KiB/s: in flight far longer than the test looks. Larger
-    // than one 8 MiB part, so it is a multipart upload with a staging file
-    // (an object of one part is written with a single `put` at the end).
+    // 17 MiB at 8 KiB/s: in flight far longer than the test looks. Larger
+    // than two 8 MiB parts, so it is a multipart upload with a staging file
+    // (an object of up to 16 MiB is written with a single `put` at the end).
     let mut video = mp4(320, 240, 1_000);
-    video.resize(9 * 1024 * 1024, 0);
+    video.resize(17 * 1024 * 1024, 0);
     s3.put(
         "x.mp4",
         Behaviour::Drip {

@@ -294,11 +294,11 @@ async fn sigterm_hands_back_the_copies_in_flight() {
 /// A process killed while it copies into a media bucket leaves a multipart
 /// upload behind; the process that takes the row over aborts it (its id is
 /// kept with the row), so the bucket keeps nothing of it. The object is
-/// larger than one 8 MiB part: a smaller one is written with a single `put`
-/// once checked, and leaves no upload behind to abort.
+/// larger than 16 MiB: a smaller one is written with a single `put` once
+/// checked, and leaves no upload behind to abort.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_media_upload_of_a_killed_copy_is_aborted_by_the_next_owner() {
-    let source = slow_source(&["slow.mp4"], 9 * 1024 * 1024, 2 * 1024 * 1024).await;
+    let source = slow_source(&["slow.mp4"], 17 * 1024 * 1024, 4 * 1024 * 1024).await;
     let media = S3StandIn::start("AKIDMEDIA", "media-secret").await.unwrap();
     media.create_bucket("media").unwrap();
     let dir = tempfile::tempdir().unwrap();

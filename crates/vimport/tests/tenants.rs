@@ -95,35 +95,34 @@ async fn both_clients_ride_through_the_rate_limit() {
     kill(child);
 }
 
-/// One organisation queues 300 objects; another then queues one. The
-/// workers take turns between the organisations, so the small one's object
-/// is imported while most of the big job still waits, instead of after it.
+/// One organisation queues 300 objects; another then queues one. Copies
+/// take turns between the organisations, so the small one's object is
+/// imported while most of the big job still waits, instead of after it:
+/// with two copies in flight, and at the default (32 in flight, claims of
+/// up to 32 rows at once).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_big_job_of_one_organisation_does_not_hold_up_another() {
     let s3 = fair_share_bucket().await;
-    let data = tempfile::tempdir().unwrap();
-    let data_dir = data.path().to_str().unwrap();
-    let store = ["--data-dir", data_dir];
-    let (big_key, small_key) = (
-        key_for(&store, "ada", "org_big"),
-        key_for(&store, "bo", "org_small"),
-    );
-    let allow = s3.addr().to_string();
-    let (child, base) = serve(
-        &[
-            "--data-dir",
-            data_dir,
-            "--max-in-flight",
-            "2",
-            "--allow-endpoint",
-            &allow,
-        ],
-        &[],
-    );
-    let (big, small) = (
-        ApiClient::new(&base, &big_key),
-        ApiClient::new(&base, &small_key),
-    );
-    small_behind_big(&s3, &big, &small).await;
-    kill(child);
+    for in_flight in [Some("2"), None] {
+        let data = tempfile::tempdir().unwrap();
+        let data_dir = data.path().to_str().unwrap();
+        let store = ["--data-dir", data_dir];
+        let (big_key, small_key) = (
+            key_for(&store, "ada", "org_big"),
+            key_for(&store, "bo", "org_small"),
+        );
+        let allow = s3.addr().to_string();
+        let mut args = vec!["--data-dir", data_dir, "--allow-endpoint", &allow];
+        if let Some(n) = in_flight {
+            args.extend(["--max-in-flight", n]);
+        }
+        let (child, base) = serve(&args, &[]);
+        let (big, small) = (
+            ApiClient::new(&base, &big_key),
+            ApiClient::new(&base, &small_key),
+        );
+        println!("--max-in-flight {}", in_flight.unwrap_or("(default)"));
+        small_behind_big(&s3, &big, &small).await;
+        kill(child);
+    }
 }

@@ -26,6 +26,11 @@ use crate::crypto::hex;
 const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts in flight per copy.
 const PARTS_IN_FLIGHT: usize = 2;
+/// The largest object written with one `put` instead of a multipart upload
+/// (two parts' worth, within the 24 MiB a copy may reserve of
+/// `--copy-memory`): a video of 8 MiB and a few bytes of header is one
+/// request, not an upload of a full part and a tiny one.
+const WHOLE_PUT_MAX: u64 = 2 * PART_SIZE as u64;
 
 /// What a finished copy knows of the bytes it wrote.
 pub(super) struct Copied {
@@ -176,7 +181,7 @@ impl MultipartUpload for TrackedUpload {
 /// the staging sweep removes what stays (`worker::sweep`), in a bucket the
 /// lifecycle rule of `docs/operations.md` does.
 ///
-/// An object no larger than one part is not a multipart upload at all: its
+/// An object of at most [`WHOLE_PUT_MAX`] is not a multipart upload at all: its
 /// bytes are kept (`whole`) and written with one `put` once checked, which
 /// is atomic in a folder and in a bucket alike, leaves nothing to abort and
 /// costs one request instead of three.
@@ -289,7 +294,7 @@ pub(super) async fn copy_object(
         .extensions
         .get::<DeclaredChecksums>()
         .and_then(ChecksumCheck::new);
-    let mut upload = if size <= PART_SIZE as u64 {
+    let mut upload = if size <= WHOLE_PUT_MAX {
         StagedUpload {
             writer: None,
             whole: Some(PutPayloadMut::new()),
