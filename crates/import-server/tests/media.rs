@@ -1,6 +1,7 @@
 //! A bucket as the media store: the server writes imported videos to an s3s-fs
-//! bucket (SigV4, its own keys) configured with `media_options`, probes them
-//! there, and refuses a media option it does not know at start.
+//! bucket (SigV4, its own keys) configured with `media_options`, once each and
+//! without reading them back (the stand-ins count the requests), and refuses
+//! a media option it does not know at start.
 
 mod common;
 
@@ -31,7 +32,7 @@ fn media_options(media: &S3StandIn) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn imported_videos_land_in_the_media_bucket_and_are_probed_there() {
+async fn imported_videos_land_in_the_media_bucket_written_once_never_read() {
     let media = S3StandIn::start(MEDIA_AK, MEDIA_SK).await.unwrap();
     media.create_bucket(MEDIA_BUCKET).unwrap();
     let options = media_options(&media);
@@ -99,6 +100,16 @@ async fn imported_videos_land_in_the_media_bucket_and_are_probed_there() {
         assert_eq!(stored.len(), source.len(), "{}", on_disk.display());
         assert_eq!(&stored, source, "{}", on_disk.display());
     }
+
+    // One request per object at the source (a GET, no HEAD); the media
+    // bucket is written once per object (one PUT: small objects are not
+    // multipart uploads) and never read during the import.
+    assert_eq!(env.s3.operations("GetObject"), 2);
+    assert_eq!(env.s3.operations("HeadObject"), 0);
+    assert_eq!(media.operations("PutObject"), 2);
+    assert_eq!(media.operations("CreateMultipartUpload"), 0);
+    assert_eq!(media.operations("GetObject"), 0);
+    assert_eq!(media.operations("HeadObject"), 0);
 
     // Nothing went to the local media folder.
     let local = env.dir.path().join("media");

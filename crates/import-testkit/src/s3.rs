@@ -57,6 +57,7 @@ use crate::serve::ServerTask;
 #[derive(Debug)]
 pub struct S3StandIn {
     server: ServerTask,
+    operations: Operations,
     root: PathBuf,
     access_key: String,
     secret_key: String,
@@ -102,11 +103,14 @@ impl S3StandIn {
         let root = root.canonicalize()?;
         let mut builder = s3s::service::S3ServiceBuilder::new(fs);
         builder.set_auth(s3s::auth::SimpleAuth::from_single(access_key, secret_key));
+        let operations = Operations::default();
+        builder.set_access(operations.clone());
         let listener = ServerTask::bind_loopback().await?;
         let server = ServerTask::spawn(listener, builder.build())?;
         tracing::debug!(addr = %server.addr(), root = %root.display(), "S3 stand-in started");
         Ok(Self {
             server,
+            operations,
             root,
             access_key: access_key.to_owned(),
             secret_key: secret_key.to_owned(),
@@ -117,6 +121,13 @@ impl S3StandIn {
     /// The endpoint URL, `http://127.0.0.1:PORT` (no trailing slash).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.server.addr())
+    }
+
+    /// How many signed requests of the S3 operation `name` (`GetObject`,
+    /// `HeadObject`, `PutObject`, `CreateMultipartUpload`, ...) the stand-in
+    /// has received, answered or refused.
+    pub fn operations(&self, name: &str) -> usize {
+        self.operations.count(name)
     }
 
     /// The socket address the server listens on.
@@ -233,5 +244,32 @@ fn check_bucket_name(name: &str) -> io::Result<()> {
             io::ErrorKind::InvalidInput,
             format!("{name:?} is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')"),
         ))
+    }
+}
+
+/// Counts the requests of each S3 operation, through s3s's access hook
+/// (which sees every signed request, named by operation), and keeps
+/// s3s's own rule: a request without credentials is refused.
+#[derive(Clone, Debug, Default)]
+struct Operations(std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>);
+
+impl Operations {
+    fn count(&self, name: &str) -> usize {
+        self.0
+            .lock()
+            .map_or(0, |counts| counts.get(name).copied().unwrap_or(0))
+    }
+}
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for Operations {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+        if let Ok(mut counts) = self.0.lock() {
+            *counts.entry(cx.s3_op().name().to_owned()).or_default() += 1;
+        }
+        match cx.credentials() {
+            Some(_) => Ok(()),
+            None => Err(s3s::s3_error!(AccessDenied, "Signature is required")),
+        }
     }
 }
