@@ -88,6 +88,28 @@ impl Dialect {
         }
     }
 
+    /// `IN` the ids `select` picks, the subquery run once: on PostgreSQL
+    /// an array built by an init plan (`= ANY(ARRAY(...))`, the usual form
+    /// of a `SKIP LOCKED` batch claim); SQLite runs an `IN` list once.
+    fn picked(self, select: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("IN ({select})"),
+            Dialect::Postgres => format!("= ANY(ARRAY({select}))"),
+        }
+    }
+
+    /// Keeps a correlated `EXISTS` a probe per row. PostgreSQL otherwise
+    /// may plan it as a hashed subplan, which reads every video once per
+    /// claim (it did for the claim's view-set rule: a sequential scan of
+    /// `videos` for each batch); a subquery with an `OFFSET` is never turned
+    /// into one, so each row probes `videos_set` instead.
+    fn per_row_subquery(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => "OFFSET 0",
+        }
+    }
+
     /// Row locking for a claim: replicas skip rows another one is claiming.
     fn claim_lock(self) -> &'static str {
         match self {
@@ -219,24 +241,25 @@ impl Statements {
             .join(", ");
         let front = format!("'{}'", ViewRole::FRONT);
         Statements {
-            // Up to `$5` rows in one statement. The rows are picked in a
-            // common table expression, which PostgreSQL runs once (a
-            // locking subquery under `IN` may be run again by the planner,
-            // and take more rows than its limit).
+            // Up to `{CLAIM_LIMIT}` rows in one statement (the number is
+            // written into the statement, see `claim_sql`). The locking
+            // subquery is run exactly once (`Dialect::picked`): run again by
+            // the planner, it could take more rows than its limit.
             claim: format!(
-                "WITH picked AS (
-                    SELECT v.id FROM videos v
+                "UPDATE videos SET status = {uploading}, lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3,
+                    instance_id = $4
+                 WHERE id {}",
+                dialect.picked(&format!(
+                    "SELECT v.id FROM videos v
                     WHERE v.status = {pending} AND v.not_before <= $3
                       AND (v.role IS NULL OR v.role <> {front} OR NOT EXISTS (
                             SELECT 1 FROM videos w WHERE w.set_id = v.set_id AND w.role <> {front}
-                              AND w.status NOT IN ({terminal})))
-                    ORDER BY v.turn, v.id LIMIT $5 {})
-                 UPDATE videos SET status = {uploading}, lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3,
-                    instance_id = $4
-                 WHERE id IN (SELECT id FROM picked)
-                 RETURNING id, job_id, object, attempts, upload_id",
-                dialect.claim_lock()
-            ),
+                              AND w.status NOT IN ({terminal}) {}))
+                    ORDER BY v.turn, v.id LIMIT {CLAIM_LIMIT} {}",
+                    dialect.per_row_subquery(),
+                    dialect.claim_lock()
+                ))
+            ) + " RETURNING id, job_id, object, attempts, upload_id",
             renew: format!(
                 "UPDATE videos SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = {uploading}"
             ),
@@ -488,6 +511,18 @@ impl SqlStore {
         Ok(())
     }
 
+    /// The claim statement for up to `limit` rows (1 to [`MAX_CLAIM`]).
+    /// The limit is written into the statement, not bound: with a bound
+    /// limit PostgreSQL plans for a tenth of the queue, and checks the
+    /// view-set rule by hashing a scan of every video (a sequential scan per
+    /// claim) instead of probing `videos_set` for the rows it takes. Each
+    /// limit is its own prepared statement (at most [`MAX_CLAIM`] of them).
+    fn claim_sql(&self, limit: u32) -> String {
+        self.sql
+            .claim
+            .replace(CLAIM_LIMIT, &limit.clamp(1, MAX_CLAIM).to_string())
+    }
+
     /// Write one finished row inside `tx`: its job and what it adds to the
     /// job's counts, or `None` if the row is no longer its worker's.
     async fn finish_row(
@@ -580,14 +615,13 @@ impl SqlStore {
             Dialect::Sqlite => ("EXPLAIN QUERY PLAN", 3),
             Dialect::Postgres => ("EXPLAIN", 0),
         };
-        let sql = format!("{explain} {}", self.sql.claim);
+        let sql = format!("{explain} {}", self.claim_sql(32));
         let rows = sqlx::query(AssertSqlSafe(sql))
             .persistent(false)
             .bind("wk_explain")
             .bind(now)
             .bind(now)
             .bind("in_explain")
-            .bind(1i64)
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -766,6 +800,11 @@ fn text_array<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
     out.push('}');
     out
 }
+
+/// Where the claim statement's row limit goes (see `SqlStore::claim_sql`).
+const CLAIM_LIMIT: &str = "__CLAIM_LIMIT__";
+/// The most rows one claim takes.
+const MAX_CLAIM: u32 = 64;
 
 /// What finished rows add to one job: its counters, and its failure
 /// summary by code with the rows' source URIs.
@@ -1647,12 +1686,11 @@ impl Store for SqlStore {
         lease_until: i64,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedRow>> {
-        let rows = sqlx::query(AssertSqlSafe(self.sql.claim.as_str()))
+        let rows = sqlx::query(AssertSqlSafe(self.claim_sql(limit)))
             .bind(worker)
             .bind(lease_until)
             .bind(now)
             .bind(instance)
-            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
