@@ -174,12 +174,7 @@ async fn queue(label: &str, database_url: String) {
             })
         })
         .collect();
-    let (mut done, mut errors) = (0, 0);
-    for t in tasks {
-        let (d, e) = t.await.unwrap();
-        done += d;
-        errors += e;
-    }
+    let (done, errors) = rows_and_errors(tasks).await;
     let secs = start.elapsed().as_secs_f64();
     println!(
         "queue [{label}]: {QUEUE_WORKERS} workers claimed and finished {done} rows in {secs:.1} s = {:.0} rows/s ({errors} failed store calls; target >= 2000 rows/s on PostgreSQL)",
@@ -228,17 +223,23 @@ async fn queue(label: &str, database_url: String) {
             })
         })
         .collect();
+    let (done, errors) = rows_and_errors(tasks).await;
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "queue [{label}]: {BATCHERS} tasks claiming {BATCH} rows a statement and finishing them in one transaction: {done} rows in {secs:.1} s = {:.0} rows/s ({errors} failed store calls)",
+        done as f64 / secs
+    );
+}
+
+/// The rows finished and the failed store calls of the queue's tasks, summed.
+async fn rows_and_errors(tasks: Vec<tokio::task::JoinHandle<(u64, u64)>>) -> (u64, u64) {
     let (mut done, mut errors) = (0, 0);
     for t in tasks {
         let (d, e) = t.await.unwrap();
         done += d;
         errors += e;
     }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "queue [{label}]: {BATCHERS} tasks claiming {BATCH} rows a statement and finishing them in one transaction: {done} rows in {secs:.1} s = {:.0} rows/s ({errors} failed store calls)",
-        done as f64 / secs
-    );
+    (done, errors)
 }
 
 async fn replicas_run(s3: &S3StandIn, count: usize, objects: usize) -> f64 {
