@@ -11,9 +11,14 @@ use serde_json::json;
 #[ignore = "needs fake-gcs-server; run cargo xtask test"]
 async fn gcs_import_through_fake_gcs_server() {
     let seed = tempfile::tempdir().unwrap();
+    // The server reaches the emulator through a proxy that records every
+    // request line, so the test can count them; the emulator must know the
+    // proxy's address as its public host.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = listener.local_addr().unwrap();
     let gcs = tokio::task::spawn_blocking({
         let seed = seed.path().to_owned();
-        move || FakeGcs::start(&seed)
+        move || FakeGcs::start_with_public_host(&seed, Some(proxy_addr))
     })
     .await
     .unwrap()
@@ -27,12 +32,20 @@ async fn gcs_import_through_fake_gcs_server() {
     .unwrap();
     gcs.upload("drive-archive", "elsewhere/x.mp4", &mp4(1280, 720, 4000))
         .unwrap();
-    let allow = gcs.addr().to_string();
-    let env = env_with(move |c| c.allow_endpoints.push(allow)).await;
+    let proxy = import_testkit::latency::LatencyProxy::serve(
+        listener,
+        gcs.addr(),
+        std::time::Duration::ZERO,
+    )
+    .unwrap();
+    let allow = [gcs.addr().to_string(), proxy_addr.to_string()];
+    let env = env_with(move |c| c.allow_endpoints.extend(allow)).await;
+    let mut key = gcs.service_account_json();
+    key["gcs_base_url"] = json!(proxy.endpoint());
     let (status, ci) = env
         .post(
             "/api/cloud-integrations/gcs",
-            json!({"name": "archive", "type": "gcs", "service_account": gcs.service_account_json(),
+            json!({"name": "archive", "type": "gcs", "service_account": key,
                    "bucket": "drive-archive", "prefix": "uploads/"}),
         )
         .await;
@@ -71,6 +84,14 @@ async fn gcs_import_through_fake_gcs_server() {
     println!("GCS metadata: {}", st["metadata"]);
     assert_eq!(st["metadata"]["verified_checksum"], "md5", "{st}");
     assert!(err("elsewhere/x.mp4").contains("outside the integration's prefix"));
+    // One request per object: the imported one cost one GET and no HEAD.
+    let asked: Vec<String> = proxy
+        .request_lines()
+        .into_iter()
+        .filter(|line| line.contains("front%2Emp4"))
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].starts_with("GET "), "{asked:?}");
 
     // Without the operator's allow-list the emulator's plain-HTTP address is refused.
     let env2 = common::env().await;

@@ -98,6 +98,18 @@ impl FakeGcs {
     /// Blocking: call it before entering a runtime, or from
     /// `spawn_blocking`, or accept a short block in a test.
     pub fn start(seed_dir: &Path) -> io::Result<Self> {
+        Self::start_with_public_host(seed_dir, None)
+    }
+
+    /// [`FakeGcs::start`], with the address clients reach it by when that is
+    /// not its own (a proxy in front of it). fake-gcs-server reads a `Host`
+    /// other than its public host as a virtual-hosted bucket name, so an
+    /// object fetched through a proxy is only found when the proxy's address
+    /// is the public host.
+    pub fn start_with_public_host(
+        seed_dir: &Path,
+        public_host: Option<SocketAddr>,
+    ) -> io::Result<Self> {
         let binary = Self::find_binary().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
@@ -117,7 +129,7 @@ impl FakeGcs {
         // may take it in between: try a few times.
         let mut last_error = None;
         for _ in 0..3 {
-            match Self::try_start(&binary, seed_dir) {
+            match Self::try_start(&binary, seed_dir, public_host) {
                 Ok(gcs) => return Ok(gcs),
                 Err(err) => last_error = Some(err),
             }
@@ -125,15 +137,20 @@ impl FakeGcs {
         Err(last_error.unwrap_or_else(|| io::Error::other("fake-gcs-server did not start")))
     }
 
-    fn try_start(binary: &Path, seed_dir: &Path) -> io::Result<Self> {
+    fn try_start(
+        binary: &Path,
+        seed_dir: &Path,
+        public_host: Option<SocketAddr>,
+    ) -> io::Result<Self> {
         let port = TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let public_host = public_host.unwrap_or(addr);
         let mut log = tempfile::tempfile()?;
         let child = Command::new(binary)
             .args(["-scheme", "http", "-host", "127.0.0.1", "-port"])
             .arg(port.to_string())
             .arg("-public-host")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(public_host.to_string())
             .args(["-backend", "memory", "-data"])
             .arg(seed_dir)
             .stdin(Stdio::null())

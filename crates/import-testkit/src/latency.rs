@@ -3,7 +3,9 @@
 //! delay before it goes upstream, so each answer starts that much later, as
 //! from a bucket a round trip of `delay` away. Answers flow back unchanged.
 //! For throughput measurements (the "5 ms added per answer" of
-//! `docs/performance.md`); not a fault injector (see [`crate::fault`]).
+//! `docs/performance.md`), and, with no delay, for counting the requests a
+//! client sends over its real connections ([`LatencyProxy::request_lines`]);
+//! not a fault injector (see [`crate::fault`]).
 //!
 //! ```no_run
 //! # async fn demo(s3: std::net::SocketAddr) -> std::io::Result<()> {
@@ -25,20 +27,48 @@ use tokio::task::JoinHandle;
 pub struct LatencyProxy {
     addr: SocketAddr,
     task: JoinHandle<()>,
+    lines: Lines,
 }
+
+type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// The methods whose request lines are recorded.
+const METHODS: [&str; 5] = ["GET ", "HEAD ", "PUT ", "POST ", "DELETE "];
 
 impl LatencyProxy {
     /// Listen on a free port of `127.0.0.1`, forwarding to `upstream` with
     /// `delay` added before each read from the client goes on.
     pub async fn start(upstream: SocketAddr, delay: Duration) -> io::Result<LatencyProxy> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::serve(listener, upstream, delay)
+    }
+
+    /// [`LatencyProxy::start`] on a listener of the caller's, bound earlier
+    /// (when the upstream must know the proxy's address before it starts).
+    pub fn serve(
+        listener: TcpListener,
+        upstream: SocketAddr,
+        delay: Duration,
+    ) -> io::Result<LatencyProxy> {
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(relay(client, upstream, delay));
+        let lines = Lines::default();
+        let task = tokio::spawn({
+            let lines = lines.clone();
+            async move {
+                while let Ok((client, _)) = listener.accept().await {
+                    tokio::spawn(relay(client, upstream, delay, lines.clone()));
+                }
             }
         });
-        Ok(LatencyProxy { addr, task })
+        Ok(LatencyProxy { addr, task, lines })
+    }
+
+    /// The request lines (`GET /path HTTP/1.1`) seen so far, in order: a
+    /// read from the client that starts with a method is taken as a
+    /// request. Exact for clients that send a request's head in one write
+    /// and bodyless requests, as an object store's `GET` and `HEAD` are.
+    pub fn request_lines(&self) -> Vec<String> {
+        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Where the proxy listens.
@@ -58,7 +88,7 @@ impl Drop for LatencyProxy {
     }
 }
 
-async fn relay(client: TcpStream, upstream: SocketAddr, delay: Duration) {
+async fn relay(client: TcpStream, upstream: SocketAddr, delay: Duration, lines: Lines) {
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
@@ -73,7 +103,16 @@ async fn relay(client: TcpStream, upstream: SocketAddr, delay: Duration) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            tokio::time::sleep(delay).await;
+            let head = &buf[..n];
+            if METHODS.iter().any(|m| head.starts_with(m.as_bytes()))
+                && let Some(end) = head.windows(2).position(|w| w == b"\r\n")
+                && let Ok(mut seen) = lines.lock()
+            {
+                seen.push(String::from_utf8_lossy(&head[..end]).into_owned());
+            }
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             if to_server.write_all(&buf[..n]).await.is_err() {
                 break;
             }
