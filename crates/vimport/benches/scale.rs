@@ -183,7 +183,7 @@ async fn queue(label: &str, database_url: String) {
     // As the server's dispatcher does: claims of 32 rows in one statement,
     // their outcomes in one transaction, a few batches at once.
     const BATCHERS: usize = 4;
-    const BATCH: u32 = 32;
+    const BATCH: u32 = import_server::store::CLAIM_BATCH;
     let deadline = Instant::now() + Duration::from_secs(QUEUE_SECONDS);
     let start = Instant::now();
     let tasks: Vec<_> = (0..BATCHERS)

@@ -272,6 +272,10 @@ pub struct ClaimedRow {
     pub upload_id: Option<String>,
 }
 
+/// The most rows one claim takes ([`Store::claim_many`]): the batch the
+/// workers claim in, and the limit of the store's claim statement.
+pub const CLAIM_BATCH: u32 = 32;
+
 /// A claimed row's outcome, to be written by [`Store::finish_many`].
 #[derive(Debug, Clone)]
 pub struct FinishedRow {

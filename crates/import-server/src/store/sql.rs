@@ -16,10 +16,10 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 
 use super::{
-    ApiKeyRecord, CLAIMABLE_COUNT_CAP, ClaimedRow, FinishedRow, FolderRecord, INTERRUPTED_REASON,
-    IdemAnswer, IdemBegin, IdemKey, InstanceLock, InstanceRecord, IntegrationRecord, JobQuery,
-    JobRecord, NewApiKey, NewVideo, Principal, Released, RowGauges, RowOutcome, RowRecord, Store,
-    StoreResult,
+    ApiKeyRecord, CLAIM_BATCH, CLAIMABLE_COUNT_CAP, ClaimedRow, FinishedRow, FolderRecord,
+    INTERRUPTED_REASON, IdemAnswer, IdemBegin, IdemKey, InstanceLock, InstanceRecord,
+    IntegrationRecord, JobQuery, JobRecord, NewApiKey, NewVideo, Principal, Released, RowGauges,
+    RowOutcome, RowRecord, Store, StoreResult,
 };
 use crate::error::{StartupError, StoreError};
 
@@ -511,16 +511,16 @@ impl SqlStore {
         Ok(())
     }
 
-    /// The claim statement for up to `limit` rows (1 to [`MAX_CLAIM`]).
+    /// The claim statement for up to `limit` rows (1 to [`CLAIM_BATCH`]).
     /// The limit is written into the statement, not bound: with a bound
     /// limit PostgreSQL plans for a tenth of the queue, and checks the
     /// view-set rule by hashing a scan of every video (a sequential scan per
     /// claim) instead of probing `videos_set` for the rows it takes. Each
-    /// limit is its own prepared statement (at most [`MAX_CLAIM`] of them).
+    /// limit is its own prepared statement (at most [`CLAIM_BATCH`] of them).
     fn claim_sql(&self, limit: u32) -> String {
         self.sql
             .claim
-            .replace(CLAIM_LIMIT, &limit.clamp(1, MAX_CLAIM).to_string())
+            .replace(CLAIM_LIMIT, &limit.clamp(1, CLAIM_BATCH).to_string())
     }
 
     /// Write one finished row inside `tx`: its job and what it adds to the
@@ -615,7 +615,7 @@ impl SqlStore {
             Dialect::Sqlite => ("EXPLAIN QUERY PLAN", 3),
             Dialect::Postgres => ("EXPLAIN", 0),
         };
-        let sql = format!("{explain} {}", self.claim_sql(32));
+        let sql = format!("{explain} {}", self.claim_sql(CLAIM_BATCH));
         let rows = sqlx::query(AssertSqlSafe(sql))
             .persistent(false)
             .bind("wk_explain")
@@ -803,8 +803,6 @@ fn text_array<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
 
 /// Where the claim statement's row limit goes (see `SqlStore::claim_sql`).
 const CLAIM_LIMIT: &str = "__CLAIM_LIMIT__";
-/// The most rows one claim takes.
-const MAX_CLAIM: u32 = 64;
 
 /// What finished rows add to one job: its counters, and its failure
 /// summary by code with the rows' source URIs.

@@ -121,9 +121,6 @@ impl CopyMemory {
     }
 }
 
-/// Rows claimed in one statement, at most.
-const CLAIM_BATCH: usize = 32;
-
 /// How long the dispatcher waits for more free places before it claims,
 /// when most places are taken: claims then come in batches instead of one
 /// row per finished copy.
@@ -220,14 +217,14 @@ async fn reap(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
 
 /// Claim rows while there are free places among the copies in flight, and
 /// start a copy task for each. Claims come in batches (one statement for up
-/// to [`CLAIM_BATCH`] rows); every claim has a lease owner of its own, so a
+/// to [`crate::store::CLAIM_BATCH`] rows); every claim has a lease owner of its own, so a
 /// copy whose row was taken over can never finish the row of a later claim.
 async fn dispatch(state: Arc<AppState>, max_in_flight: usize, mut shutdown: watch::Receiver<bool>) {
     let places = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
     let slow = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
     let recorder = Arc::new(Recorder::new(state.store.clone()));
     let cache = state.sources.clone();
-    let batch = CLAIM_BATCH.min(max_in_flight);
+    let batch = (crate::store::CLAIM_BATCH as usize).min(max_in_flight);
     loop {
         if *shutdown.borrow() {
             return;
