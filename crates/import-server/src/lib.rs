@@ -23,6 +23,8 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
+mod app;
 mod clock;
 mod config;
 mod crypto;
@@ -30,17 +32,16 @@ mod error;
 mod http;
 mod ids;
 mod instance;
+mod media;
 mod metrics;
 mod secrets;
-mod server;
 mod state;
 pub mod store;
 mod worker;
 
+pub use admin::{Revoked, create_api_key, create_api_key_expiring, list_api_keys, revoke_api_key};
+pub use app::Server;
 pub use config::ServerConfig;
 pub use crypto::SecretBox;
 pub use error::{ApiError, StartupError, StoreError};
 pub use import_core::api::REPLAYED_HEADER;
-pub use server::{
-    Revoked, Server, create_api_key, create_api_key_expiring, list_api_keys, revoke_api_key,
-};

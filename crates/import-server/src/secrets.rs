@@ -140,3 +140,52 @@ pub(crate) fn source_config(
         },
     })
 }
+
+/// Secrets sealed by an earlier version (no associated data) are sealed
+/// again, bound to their row's id and organisation; a blob that this key
+/// cannot open is left as it is (its integration must be saved again) and
+/// counted in the log.
+pub(crate) async fn reseal_legacy_secrets(
+    store: &dyn crate::store::Store,
+    secrets: &crate::crypto::SecretBox,
+) -> Result<(), crate::error::StartupError> {
+    const PAGE: u32 = 500;
+    let (mut resealed, mut unopened) = (0u64, 0u64);
+    let mut after: Option<import_core::IntegrationId> = None;
+    loop {
+        let page = store
+            .integrations_page(after.as_ref(), PAGE)
+            .await
+            .map_err(|e| crate::error::StartupError::Database(e.to_string()))?;
+        for rec in &page {
+            match reseal_legacy(secrets, rec) {
+                Some(new) => {
+                    let done = store
+                        .reseal_integration(&rec.id, &rec.sealed_secrets, &new)
+                        .await
+                        .map_err(|e| crate::error::StartupError::Database(e.to_string()))?;
+                    resealed += u64::from(done);
+                }
+                None if Secrets::open(secrets, rec).is_none() => unopened += 1,
+                None => {}
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize => after = Some(last.id.clone()),
+            _ => break,
+        }
+    }
+    if resealed > 0 {
+        tracing::info!(
+            integrations = resealed,
+            "integration secrets were sealed again, bound to their rows"
+        );
+    }
+    if unopened > 0 {
+        tracing::warn!(
+            integrations = unopened,
+            "integration secrets that this server's key cannot open were left as they are; save those integrations again"
+        );
+    }
+    Ok(())
+}

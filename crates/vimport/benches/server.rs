@@ -14,7 +14,7 @@
 //! asserts a time.
 #![allow(missing_docs)]
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common.rs"]
 mod common;
 mod throughput;
 

@@ -12,6 +12,7 @@ mod buckets;
 pub mod cli;
 mod commands;
 mod config;
+#[cfg(feature = "demo")]
 mod demo;
 mod output;
 mod server_cmds;
@@ -34,7 +35,15 @@ pub async fn run(cli: cli::Cli) -> ExitCode {
         cli::Command::Keys(cli::KeysCommand::Create(args)) => server_cmds::keys_create(args).await,
         cli::Command::Keys(cli::KeysCommand::List(args)) => server_cmds::keys_list(args).await,
         cli::Command::Keys(cli::KeysCommand::Revoke(args)) => server_cmds::keys_revoke(args).await,
+        #[cfg(feature = "demo")]
         cli::Command::Demo(args) => demo::run(args).await,
+        #[cfg(not(feature = "demo"))]
+        cli::Command::Demo(_) => {
+            eprintln!(
+                "error: this vimport was built without the `demo` feature; build it with the default features (`cargo install vimport`) to run the demo"
+            );
+            Exit::Usage
+        }
         other => commands::run(other).await,
     };
     exit.code()

@@ -43,6 +43,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     config.max_objects = args.max_objects;
     config.requests_per_minute = args.requests_per_minute;
     config.max_pending_rows_per_org = args.max_pending_rows_per_org;
+    let signals = StopSignals::listen();
     let server = match Server::start(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -51,7 +52,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
         }
     };
     println!("vimport server listening on {}", server.base_url());
-    shutdown_signal().await;
+    signals.recv().await;
     tracing::info!("stopping: finishing the rows being copied, handing back the rest");
     server.shutdown().await;
     Exit::Ok
@@ -82,25 +83,41 @@ fn media_options(raw: &[MediaOption]) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, listened for from before the server starts: a signal
+/// that arrives while it starts (or just after it prints its address) stops
+/// it gracefully instead of killing it with the default action.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
+    listened: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    /// Install the handlers now.
+    fn listen() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                listened: signal(SignalKind::interrupt())
+                    .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                    .ok(),
             }
         }
+        #[cfg(not(unix))]
+        StopSignals {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    /// Wait for the first of them.
+    async fn recv(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.listened {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use import_core::wire::VideoMetadata;
 use import_core::{FailureCode, ImportJobId, RetryPolicy, VideoId, object_in_prefix};
-use object_store::path::Path as StorePath;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -586,10 +585,6 @@ async fn record(
     }
 }
 
-fn media_path(video_id: &VideoId) -> StorePath {
-    StorePath::from(format!("videos/{video_id}.mp4"))
-}
-
 /// The lease of the row a worker copies, confirmed before the worker changes
 /// the row's media file (completes its upload, or deletes what it stored).
 pub(super) struct Lease<'a> {
@@ -759,7 +754,7 @@ async fn try_import(
             import_core::NotMp4::Empty.to_string(),
         ));
     }
-    let dest = media_path(&row.id);
+    let dest = crate::media::video_path(&row.id);
     sweep::clear_row_staging(state, &row.id).await;
     // An earlier owner of the row died copying it into the media bucket:
     // abort its upload (the bucket would keep, and bill, its parts).

@@ -26,7 +26,7 @@ pub(crate) async fn clear_row_staging(state: &AppState, id: &VideoId) {
     let Some(folder) = &state.media_folder else {
         return;
     };
-    let base = folder.join("videos").join(format!("{id}.mp4"));
+    let base = crate::media::video_file(folder, id);
     // One trip to the blocking pool for all the names: this runs for every
     // claimed row, and almost always finds nothing.
     let removed = tokio::task::spawn_blocking(move || {
@@ -73,7 +73,7 @@ pub(crate) async fn sweep_staging(state: &AppState) -> usize {
     let Some(folder) = state.media_folder.clone() else {
         return 0;
     };
-    let dir = folder.join("videos");
+    let dir = crate::media::videos_folder(&folder);
     let listed = tokio::task::spawn_blocking(move || staging_files(&dir))
         .await
         .unwrap_or_default();
@@ -123,7 +123,7 @@ fn staging_files(dir: &Path) -> Vec<(Option<VideoId>, PathBuf)> {
             let name = entry.file_name();
             let name = name.to_str()?;
             let (base, _) = name.split_once('#')?;
-            let id = base.strip_suffix(".mp4").and_then(|s| s.parse().ok());
+            let id = crate::media::video_of_file(base);
             Some((id, entry.path()))
         })
         .take(MAX_PER_SWEEP)

@@ -2,12 +2,10 @@
 //! that saves integrations and imports with right and wrong keys is captured and
 //! searched.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 

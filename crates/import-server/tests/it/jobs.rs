@@ -2,9 +2,7 @@
 //! the caller's list of jobs, and cancelling a job, against a real server on
 //! SQLite (or PostgreSQL with `VIMPORT_TEST_STORE=postgres`) and s3s-fs.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use import_core::api;
 use import_core::{FailureCode, JobListRequest, JobStatus};
 use import_testkit::api::ApiClient;

@@ -1,11 +1,9 @@
 //! The import pipeline against real stand-ins: s3s-fs with SigV4 and the Hugging
 //! Face bucket double. Every failure reason ends as a failed row with its message.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::*;
+use crate::common::*;
 use import_testkit::mp4::{Codec, Mp4Spec, jpeg_bytes, sample_mp4, truncated_mp4};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

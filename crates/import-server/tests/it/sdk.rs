@@ -1,11 +1,9 @@
 //! The official Python SDK (`nomadic==0.1.64`) runs the documented cloud-import
 //! flow against our server unchanged.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

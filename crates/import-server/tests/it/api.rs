@@ -1,9 +1,7 @@
 //! Every route of the contract against a real server: status codes, error
 //! bodies, tenancy, idempotency and limits.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -1,11 +1,9 @@
 //! Three `vimport serve` replicas on one PostgreSQL database share an import;
 //! one is killed with SIGKILL mid-import; no row is lost and none is imported twice.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4};
 use import_testkit::postgres::fresh_database;

@@ -3,11 +3,9 @@
 //! to reach (`--allow-endpoint`), and checks the server copies nothing it
 //! should not, reads nothing without bound, and fails the row with a reason.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use import_testkit::hostile::{Behaviour, HostileS3};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -8,12 +8,10 @@
 //! `VIMPORT_TEST_STORE=postgres` on a fresh PostgreSQL database. Kills:
 //! `VIMPORT_SOAK_KILLS` (default 10, at most 200).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4};
 use reqwest::StatusCode;

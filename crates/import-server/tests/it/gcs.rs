@@ -1,8 +1,6 @@
 //! A GCS import against fake-gcs-server (the real emulator binary).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use import_testkit::FakeGcs;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -94,7 +92,7 @@ async fn gcs_import_through_fake_gcs_server() {
     assert!(asked[0].starts_with("GET "), "{asked:?}");
 
     // Without the operator's allow-list the emulator's plain-HTTP address is refused.
-    let env2 = common::env().await;
+    let env2 = crate::common::env().await;
     let (status, body) = env2
         .post("/api/cloud-integrations/gcs", json!({"name": "a", "type": "gcs", "service_account": gcs.service_account_json(), "bucket": "drive-archive"}))
         .await;

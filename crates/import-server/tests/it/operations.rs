@@ -2,9 +2,7 @@
 //! (`/healthz`), can it serve and import (`/readyz`), and its metrics in the
 //! Prometheus text format (`/metrics`).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use import_testkit::mp4::jpeg_bytes;
 use reqwest::StatusCode;
 use serde_json::Value;

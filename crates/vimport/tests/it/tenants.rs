@@ -1,11 +1,9 @@
 //! Tenants that crowd, against real `vimport serve` processes: rate limits
 //! per API key that both Rust clients ride through.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// `--requests-per-minute 60`: a burst of 60 passes, the 61st is `429` with
 /// `Retry-After` in whole seconds, `RateLimit-*` headers and a `detail`; the

@@ -9,14 +9,12 @@
 //! mock only of the failure, every other call and every successful one runs
 //! on the real database.
 
-mod common;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use async_trait::async_trait;
-use common::*;
 use import_core::{FolderId, ImportJobId, IntegrationId, PageRequest, Provider, Scope, VideoId};
 use import_server::StoreError;
 use import_server::store::*;

@@ -3,12 +3,10 @@
 //! looks held (a machine cut off the network), and its rows are queued
 //! again; a process that beats keeps its rows. On SQLite and PostgreSQL.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use import_server::store::{InstanceRecord, SqlStore, Store};
 use serde_json::json;
 

@@ -1,11 +1,9 @@
 //! Killing the server with SIGKILL in the middle of an import and starting it
 //! again loses no row, imports no object twice, and finishes the job.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4};
 use serde_json::json;

@@ -9,13 +9,11 @@
 //!
 //! Its own test binary: the log is captured by a global subscriber.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use import_testkit::mp4::jpeg_bytes;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -3,9 +3,7 @@
 //! without reading them back (the stand-ins count the requests), and refuses
 //! a media option it does not know at start.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use import_server::Server;
 use import_testkit::S3StandIn;
 use reqwest::StatusCode;

@@ -1,0 +1,225 @@
+//! Starting and stopping a server: the store, the media store, this
+//! process's registration, the workers and the HTTP listener, wired together
+//! at start and stopped in order.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::admin::{ensure_data_dir, insert_key, open_store};
+use crate::clock::now_ms;
+use crate::config::ServerConfig;
+use crate::crypto::SecretBox;
+use crate::error::StartupError;
+use crate::state::AppState;
+use crate::store::{Dialect, Store};
+
+/// A running server: the HTTP listener and the import workers.
+pub struct Server {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn secret_box(config: &ServerConfig) -> Result<SecretBox, StartupError> {
+    match &config.secret_key {
+        Some(hex) => SecretBox::from_hex(hex),
+        None => SecretBox::from_key_file(&config.data_dir.join("secret.key")),
+    }
+}
+
+impl Server {
+    /// Open the store, bind the listener and start the workers.
+    pub async fn start(config: ServerConfig) -> Result<Server, StartupError> {
+        ensure_data_dir(&config)?;
+        let store = open_store(&config).await?;
+        Self::start_with_store(config, store).await
+    }
+
+    /// [`Server::start`] on a store of the caller's: the configuration's
+    /// database URL still says which dialect it is (SQLite's start-up
+    /// re-queue runs for it). For wrappers around [`SqlStore`] that count or
+    /// inject faults in tests.
+    ///
+    /// [`SqlStore`]: crate::store::SqlStore
+    pub async fn start_with_store(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+    ) -> Result<Server, StartupError> {
+        ensure_data_dir(&config)?;
+        let secrets = secret_box(&config)?;
+        let policy = import_providers::EndpointPolicy::from_allowed(config.allow_endpoints.iter())
+            .map_err(|e| StartupError::Config {
+                what: "--allow-endpoint".into(),
+                fix: e.to_string(),
+            })?;
+        let media = crate::media::open(&config)?;
+        crate::secrets::reseal_legacy_secrets(store.as_ref(), &secrets).await?;
+        let sqlite = Dialect::of_url(&config.database_url()) == Some(Dialect::Sqlite);
+        // Registered before anything is claimed.
+        let instance = crate::instance::Instance::register(&config, store.as_ref(), sqlite).await?;
+        // On SQLite with no other live process, every row being copied is an
+        // orphan of the last stop (rows claimed by a version without the
+        // process registry included): queued again at once. The staging
+        // files of their uploads are swept by the reaper.
+        let alone = sqlite
+            && instance
+                .alone(store.as_ref(), config.instance_timeout)
+                .await
+                .map_err(|e| StartupError::Database(e.to_string()))?;
+        if alone {
+            let far = now_ms() + config.lease.as_millis() as i64 * 2 + 86_400_000;
+            let released = store
+                .release_expired(far, config.max_attempts)
+                .await
+                .map_err(|e| StartupError::Database(e.to_string()))?;
+            if released.requeued > 0 {
+                tracing::warn!(
+                    rows = released.requeued,
+                    "rows interrupted by the last stop are queued again"
+                );
+            }
+            if released.failed > 0 {
+                tracing::warn!(
+                    rows = released.failed,
+                    "rows interrupted by the last stop on every attempt failed as `interrupted`"
+                );
+            }
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| StartupError::Io {
+                what: format!("listening on {}", config.listen),
+                source: e,
+            })?;
+        let addr = listener.local_addr().map_err(|e| StartupError::Io {
+            what: "reading the listening address".into(),
+            source: e,
+        })?;
+        let max_in_flight = config.max_in_flight;
+        let copy_memory = crate::worker::CopyMemory::new(config.copy_memory);
+        let rate = crate::http::RateLimits::new(config.requests_per_minute);
+        let state = Arc::new(AppState {
+            store,
+            secrets,
+            policy,
+            media: media.store,
+            media_multipart: media.multipart,
+            media_folder: media.folder,
+            instance,
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            copy_memory,
+            config,
+            wake: Notify::new(),
+            rate,
+            metrics: crate::metrics::Metrics::new(),
+            sources: Arc::default(),
+            media_check: tokio::sync::Mutex::new(None),
+        });
+        if alone {
+            // Nothing is being copied: every staging file is stale.
+            crate::worker::sweep_staging(&state).await;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = crate::worker::spawn(state.clone(), max_in_flight, stopped.clone());
+        let app = crate::http::router(state.clone());
+        let http_stop = stopped;
+        let bounds = crate::http::Bounds {
+            max_connections: state.config.max_connections.max(1),
+            header_timeout: state.config.header_timeout,
+            idle_timeout: state.config.idle_timeout,
+            stop_grace: state.config.stop_grace,
+        };
+        let refused = state.metrics.refused_connections.clone();
+        tasks.push(tokio::spawn(async move {
+            crate::http::serve(listener, app, bounds, http_stop, refused).await;
+        }));
+        tracing::info!(%addr, max_in_flight, "vimport server listening");
+        Ok(Server {
+            addr,
+            state,
+            stop,
+            tasks,
+        })
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.state.config
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, `http://ADDR`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Create an API key in this server's store.
+    pub async fn create_api_key(
+        &self,
+        user_id: &str,
+        org_id: &str,
+        display_name: Option<&str>,
+    ) -> Result<String, StartupError> {
+        insert_key(
+            self.state.store.as_ref(),
+            user_id,
+            org_id,
+            display_name,
+            None,
+        )
+        .await
+    }
+
+    /// The media store imported videos are written to.
+    pub fn media(&self) -> Arc<dyn ObjectStore> {
+        self.state.media.clone()
+    }
+
+    /// Stop accepting requests, let workers finish their current row, and return.
+    ///
+    /// The workers stop claiming; copies in flight get `stop_grace` (5 s) to
+    /// finish, then the rows still being copied are handed back (queued
+    /// again without spending an attempt) and this process leaves the
+    /// registry, so another process (or the next start) takes them at once.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let state = self.state;
+        let deadline = tokio::time::Instant::now() + state.config.stop_grace;
+        while state.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        match state
+            .store
+            .hand_back_instance(&state.instance.id, now_ms())
+            .await
+        {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "rows still being copied were handed back"),
+            Err(e) => {
+                tracing::warn!(error = %e, "handing back the rows being copied failed; they are queued again when this process is seen dead")
+            }
+        }
+        state.instance.release_locks();
+    }
+
+    /// Wait until stopped by another task (never returns on its own).
+    pub async fn wait(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
