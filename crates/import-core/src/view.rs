@@ -51,6 +51,21 @@ impl ViewRole {
     pub fn is_front(&self) -> bool {
         self.0 == Self::FRONT
     }
+
+    /// Whether a video with this role (`None`: a single-view video) is a
+    /// *listed* row: a job's pages, counts and failure summary hold
+    /// single-view videos and the `front` of each set, never its other views.
+    ///
+    /// ```
+    /// use import_core::ViewRole;
+    /// assert!(ViewRole::is_listed(None));
+    /// assert!(ViewRole::is_listed(Some(&"front".parse()?)));
+    /// assert!(!ViewRole::is_listed(Some(&"left".parse()?)));
+    /// # Ok::<(), import_core::Error>(())
+    /// ```
+    pub fn is_listed(role: Option<&ViewRole>) -> bool {
+        role.is_none_or(ViewRole::is_front)
+    }
 }
 
 impl fmt::Display for ViewRole {

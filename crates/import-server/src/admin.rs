@@ -48,6 +48,7 @@ pub async fn list_api_keys(
     ensure_data_dir(config)?;
     let store = open_store(config).await?;
     store
+        .keys()
         .list_api_keys()
         .await
         .map_err(|e| StartupError::Database(e.to_string()))
@@ -72,6 +73,7 @@ pub async fn revoke_api_key(config: &ServerConfig, id: &str) -> Result<Revoked, 
     let store = open_store(config).await?;
     let db = |e: crate::StoreError| StartupError::Database(e.to_string());
     if store
+        .keys()
         .revoke_api_key(id.trim(), now_ms())
         .await
         .map_err(db)?
@@ -79,6 +81,7 @@ pub async fn revoke_api_key(config: &ServerConfig, id: &str) -> Result<Revoked, 
         return Ok(Revoked::Now);
     }
     let known = store
+        .keys()
         .list_api_keys()
         .await
         .map_err(db)?
@@ -120,6 +123,7 @@ pub(crate) async fn insert_key(
     let key_hash = hash_api_key(&key);
     let created_at = now_ms();
     store
+        .keys()
         .create_api_key(NewApiKey {
             id: format!("ak_{}", &key_hash[..16]),
             expires_at: expires_in.map(|d| {

@@ -74,6 +74,7 @@ impl Server {
         if alone {
             let far = now_ms() + config.lease.as_millis() as i64 * 2 + 86_400_000;
             let released = store
+                .queue()
                 .release_expired(far, config.max_attempts)
                 .await
                 .map_err(|e| StartupError::Database(e.to_string()))?;
@@ -204,6 +205,7 @@ impl Server {
         }
         match state
             .store
+            .instances()
             .hand_back_instance(&state.instance.id, now_ms())
             .await
         {

@@ -76,7 +76,11 @@ impl Instance {
         };
         let lock_key = i64::from_be_bytes(random_bytes::<8>());
         let db = |e: StoreError| StartupError::Database(e.to_string());
-        let lock = store.hold_instance_lock(lock_key).await.map_err(db)?;
+        let lock = store
+            .instances()
+            .hold_instance_lock(lock_key)
+            .await
+            .map_err(db)?;
         let record = InstanceRecord {
             id: id.clone(),
             host,
@@ -85,7 +89,11 @@ impl Instance {
             heartbeat_at: now,
             lock_key,
         };
-        store.register_instance(&record).await.map_err(db)?;
+        store
+            .instances()
+            .register_instance(&record)
+            .await
+            .map_err(db)?;
         Ok(Instance {
             id,
             record,
@@ -97,11 +105,14 @@ impl Instance {
     /// Beat; when this process was thought dead (its registration is gone,
     /// its rows were queued again), register it again.
     pub(crate) async fn beat(&self, store: &dyn Store) -> Result<(), StoreError> {
-        if store.beat_instance(&self.id, now_ms()).await? {
+        if store.instances().beat_instance(&self.id, now_ms()).await? {
             return Ok(());
         }
         tracing::warn!(instance = %self.id, "this process was thought dead (no heartbeat within --instance-timeout, or its database connection broke); its rows were queued again; it registers again");
-        let lock = store.hold_instance_lock(self.record.lock_key).await?;
+        let lock = store
+            .instances()
+            .hold_instance_lock(self.record.lock_key)
+            .await?;
         if let Ok(mut held) = self.lock.lock() {
             *held = lock;
         }
@@ -109,7 +120,7 @@ impl Instance {
             heartbeat_at: now_ms(),
             ..self.record.clone()
         };
-        store.register_instance(&record).await
+        store.instances().register_instance(&record).await
     }
 
     /// Release the processes that are dead; answers how many.
@@ -120,11 +131,12 @@ impl Instance {
         max_attempts: u32,
     ) -> Result<usize, StoreError> {
         let mut reaped = 0;
-        for other in store.instances().await? {
+        for other in store.instances().list_instances().await? {
             if other.id == self.id || !self.is_dead(store, &other, timeout).await? {
                 continue;
             }
             let released = store
+                .instances()
                 .release_instance(&other.id, now_ms(), max_attempts)
                 .await?;
             if let Some((dir, _)) = &self.files {
@@ -154,7 +166,7 @@ impl Instance {
         }
         match &self.files {
             Some((dir, _)) => Ok(file_lock_free(&dir.join(format!("{}.lock", other.id)))),
-            None => store.instance_lock_free(other.lock_key).await,
+            None => store.instances().instance_lock_free(other.lock_key).await,
         }
     }
 
@@ -171,7 +183,13 @@ impl Instance {
         if id == self.id {
             return Ok(Some(Duration::from_secs(1)));
         }
-        let Some(other) = store.instances().await?.into_iter().find(|i| i.id == id) else {
+        let Some(other) = store
+            .instances()
+            .list_instances()
+            .await?
+            .into_iter()
+            .find(|i| i.id == id)
+        else {
             return Ok(None);
         };
         if self.is_dead(store, &other, timeout).await? {
@@ -188,7 +206,7 @@ impl Instance {
         store: &dyn Store,
         timeout: Duration,
     ) -> Result<bool, StoreError> {
-        for other in store.instances().await? {
+        for other in store.instances().list_instances().await? {
             if other.id != self.id && !self.is_dead(store, &other, timeout).await? {
                 return Ok(false);
             }

@@ -251,6 +251,10 @@ mod tests {
         let name = file.file_name().unwrap().to_str().unwrap();
         assert_eq!(video_of_file(name), Some(id));
         assert_eq!(video_of_file("notes.txt"), None);
-        assert_eq!(video_of_file("x.mp4#1"), None, "a staging name is not a video");
+        assert_eq!(
+            video_of_file("x.mp4#1"),
+            None,
+            "a staging name is not a video"
+        );
     }
 }

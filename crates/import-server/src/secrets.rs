@@ -154,6 +154,7 @@ pub(crate) async fn reseal_legacy_secrets(
     let mut after: Option<import_core::IntegrationId> = None;
     loop {
         let page = store
+            .integrations()
             .integrations_page(after.as_ref(), PAGE)
             .await
             .map_err(|e| crate::error::StartupError::Database(e.to_string()))?;
@@ -161,6 +162,7 @@ pub(crate) async fn reseal_legacy_secrets(
             match reseal_legacy(secrets, rec) {
                 Some(new) => {
                     let done = store
+                        .integrations()
                         .reseal_integration(&rec.id, &rec.sealed_secrets, &new)
                         .await
                         .map_err(|e| crate::error::StartupError::Database(e.to_string()))?;

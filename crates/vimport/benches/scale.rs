@@ -83,7 +83,7 @@ async fn million(label: &str, database_url: String, dir: &std::path::Path) {
     let key = server.create_api_key("bench", "bench", None).await.unwrap();
     let (job, videos) = big_job("ij_million", rows);
     let start = Instant::now();
-    store.create_job(job, videos, None).await.unwrap();
+    store.jobs().create_job(job, videos, None).await.unwrap();
     let created = start.elapsed();
     let client = common::ApiClient::new(server.base_url(), &key);
     let id: ImportJobId = "ij_million".parse().unwrap();
@@ -131,7 +131,7 @@ async fn queue(label: &str, database_url: String) {
     let rows = rows();
     let store = SqlStore::open(&database_url).await.unwrap();
     let (job, videos) = big_job("ij_queue", rows);
-    store.create_job(job, videos, None).await.unwrap();
+    store.jobs().create_job(job, videos, None).await.unwrap();
     let plan = store.explain_claim(2).await.unwrap();
     println!("queue [{label}]: the claim's plan at {rows} pending rows:");
     for line in &plan {
@@ -158,10 +158,14 @@ async fn queue(label: &str, database_url: String) {
                 let (mut done, mut errors) = (0u64, 0u64);
                 while Instant::now() < deadline {
                     let now = 10;
-                    match store.claim(&worker, "in_bench", now, now + 60_000).await {
+                    match store
+                        .queue()
+                        .claim(&worker, "in_bench", now, now + 60_000)
+                        .await
+                    {
                         Ok(Some(row)) => {
                             let outcome = RowOutcome::Uploaded(meta.clone());
-                            match store.finish(&row.id, &worker, outcome, now).await {
+                            match store.queue().finish(&row.id, &worker, outcome, now).await {
                                 Ok(true) => done += 1,
                                 _ => errors += 1,
                             }
@@ -196,6 +200,7 @@ async fn queue(label: &str, database_url: String) {
                 while Instant::now() < deadline {
                     let now = 10;
                     let rows = match store
+                        .queue()
                         .claim_many(&worker, "in_bench", now, now + 60_000, BATCH)
                         .await
                     {
@@ -214,7 +219,7 @@ async fn queue(label: &str, database_url: String) {
                             outcome: RowOutcome::Uploaded(meta.clone()),
                         })
                         .collect();
-                    match store.finish_many(&finished, now).await {
+                    match store.queue().finish_many(&finished, now).await {
                         Ok(flags) => done += flags.iter().filter(|f| **f).count() as u64,
                         Err(_) => errors += 1,
                     }

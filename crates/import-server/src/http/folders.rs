@@ -42,16 +42,22 @@ pub(crate) async fn create_or_get_folder(
     let folder = new_folder(&who, &req)?;
     if let Some(existing) = st
         .store
+        .folders()
         .folder_by_name(&who, &folder.name, folder.scope)
         .await?
     {
         return Ok(Json(convert::folder(existing)));
     }
     let (name, scope) = (folder.name.clone(), folder.scope);
-    match st.store.insert_folder(folder).await? {
+    match st.store.folders().insert_folder(folder).await? {
         Some(created) => Ok(Json(convert::folder(created))),
         // Created meanwhile by a concurrent request: answer that one.
-        None => match st.store.folder_by_name(&who, &name, scope).await? {
+        None => match st
+            .store
+            .folders()
+            .folder_by_name(&who, &name, scope)
+            .await?
+        {
             Some(f) => Ok(Json(convert::folder(f))),
             None => Err(ApiError::unavailable(
                 "the folder is being created; retry",
@@ -68,7 +74,7 @@ pub(crate) async fn create_folder(
 ) -> Result<Response, ApiError> {
     let folder = new_folder(&who, &req)?;
     let (name, scope) = (folder.name.clone(), folder.scope);
-    match st.store.insert_folder(folder).await? {
+    match st.store.folders().insert_folder(folder).await? {
         Some(created) => Ok((StatusCode::CREATED, Json(convert::folder(created))).into_response()),
         None => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -98,7 +104,7 @@ pub(crate) async fn get_folder(
         Some(s) => s.parse()?,
         None => Scope::User,
     };
-    match st.store.folder_by_name(&who, name, scope).await? {
+    match st.store.folders().folder_by_name(&who, name, scope).await? {
         Some(f) => Ok(Json(convert::folder(f))),
         None => Err(ApiError::not_found(&format!(
             "folder `{name}` in scope `{scope}`"

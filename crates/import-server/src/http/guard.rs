@@ -75,7 +75,12 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
             "missing API key: send it in the X-API-Key header (or Authorization: Bearer)",
         ));
     };
-    let Some(grant) = state.store.principal_for_key(&hash_api_key(key)).await? else {
+    let Some(grant) = state
+        .store
+        .keys()
+        .principal_for_key(&hash_api_key(key))
+        .await?
+    else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid API key: check the key, or create one with `vimport keys create`",
@@ -109,7 +114,7 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
     {
         let (store, id) = (state.store.clone(), grant.id.clone());
         tokio::spawn(async move {
-            if let Err(e) = store.touch_api_key(&id, now).await {
+            if let Err(e) = store.keys().touch_api_key(&id, now).await {
                 tracing::debug!(error = %e, "recording an API key's last use failed");
             }
         });
@@ -224,6 +229,7 @@ async fn handle_authorized(
     let me = &state.instance;
     match state
         .store
+        .idempotency()
         .idem_begin(&key, &fingerprint, now, &me.id)
         .await?
     {
@@ -268,6 +274,7 @@ async fn handle_authorized(
             // (a job commits with its answer), so this request serves it.
             if !state
                 .store
+                .idempotency()
                 .idem_take_over(&key, instance_id.as_deref(), &me.id, now)
                 .await?
             {
@@ -299,16 +306,17 @@ async fn handle_authorized(
     // answer was already recorded with it, and any other answer unrecorded
     // only means a retry is served again.
     let recorded = if parts.status.is_server_error() {
-        state.store.idem_abort(&key).await
+        state.store.idempotency().idem_abort(&key).await
     } else {
         state
             .store
+            .idempotency()
             .idem_finish(&key, parts.status.as_u16(), &body)
             .await
     };
     if let Err(e) = recorded {
         tracing::warn!(error = %e, "recording an Idempotency-Key's answer failed");
-        if let Err(e) = state.store.idem_abort(&key).await {
+        if let Err(e) = state.store.idempotency().idem_abort(&key).await {
             tracing::warn!(error = %e, "forgetting an Idempotency-Key's reservation failed");
         }
     }
@@ -335,7 +343,7 @@ impl Drop for Reservation {
         let store = self.store.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(e) = store.idem_abort(&key).await {
+                if let Err(e) = store.idempotency().idem_abort(&key).await {
                     tracing::warn!(error = %e, "forgetting an abandoned Idempotency-Key reservation failed");
                 }
             });

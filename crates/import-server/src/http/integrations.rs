@@ -20,7 +20,7 @@ pub(crate) async fn list_integrations(
     State(st): St,
     axum::Extension(who): Caller,
 ) -> Result<Json<Vec<CloudIntegration>>, ApiError> {
-    let all = st.store.list_integrations(&who).await?;
+    let all = st.store.integrations().list_integrations(&who).await?;
     Ok(Json(
         all.into_iter()
             .map(|r| convert::integration(&who, r))
@@ -47,7 +47,10 @@ async fn save_integration(
             }
             _ => ApiError::unprocessable(e.to_string()),
         })?;
-    st.store.insert_integration(rec.clone()).await?;
+    st.store
+        .integrations()
+        .insert_integration(rec.clone())
+        .await?;
     tracing::info!(id = %rec.id, kind = rec.kind.wire_name(), bucket = %rec.bucket, "integration saved");
     Ok(Json(convert::integration(who, rec)))
 }
@@ -127,7 +130,12 @@ pub(crate) async fn delete_integration(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: IntegrationId = path_id(&id, "integration")?;
-    if st.store.delete_integration(&who, &id).await? {
+    if st
+        .store
+        .integrations()
+        .delete_integration(&who, &id)
+        .await?
+    {
         st.sources.forget(&id).await;
         Ok(StatusCode::NO_CONTENT)
     } else {

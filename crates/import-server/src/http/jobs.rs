@@ -26,6 +26,7 @@ async fn visible_job(st: &AppState, who: &Principal, id: &str) -> Result<JobReco
     const WHAT: &str = "import job";
     let id: ImportJobId = path_id(id, WHAT)?;
     st.store
+        .jobs()
         .job(who, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(WHAT))
@@ -44,6 +45,7 @@ pub(crate) async fn get_job(
 async fn with_summary(st: &AppState, job: JobRecord) -> Result<ImportJob, ApiError> {
     let mut summaries = st
         .store
+        .jobs()
         .failure_summaries(std::slice::from_ref(&job.id))
         .await?;
     let summary = summaries.remove(&job.id).unwrap_or_default();
@@ -71,11 +73,11 @@ pub(crate) async fn list_jobs(
         folder_id: req.folder_id().cloned(),
         created_after: req.created_after_ms(),
     };
-    let mut jobs = st.store.list_jobs(&who, &query).await?;
+    let mut jobs = st.store.jobs().list_jobs(&who, &query).await?;
     let has_more = jobs.len() > req.limit() as usize;
     jobs.truncate(req.limit() as usize);
     let ids: Vec<ImportJobId> = jobs.iter().map(|j| j.id.clone()).collect();
-    let mut summaries = st.store.failure_summaries(&ids).await?;
+    let mut summaries = st.store.jobs().failure_summaries(&ids).await?;
     let next_cursor = if has_more { ids.last().cloned() } else { None };
     Ok(Json(ImportJobList {
         jobs: jobs
@@ -100,6 +102,7 @@ pub(crate) async fn cancel_job(
     let id: ImportJobId = path_id(&id, WHAT)?;
     let job = st
         .store
+        .jobs()
         .cancel_job(&who, &id, CANCELLED_REASON, now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found(WHAT))?;
@@ -120,14 +123,14 @@ pub(crate) async fn get_job_videos(
     )?;
     let job = visible_job(&st, &who, &id).await?;
     page.check_for_job(job.multi_view)?;
-    let mut rows = st.store.list_rows(&job, &page).await?;
+    let mut rows = st.store.jobs().list_rows(&job, &page).await?;
     let has_more = rows.len() > page.limit() as usize;
     rows.truncate(page.limit() as usize);
     let mut videos: Vec<_> = rows.iter().map(convert::row).collect();
     if job.multi_view && !rows.is_empty() {
         let set_ids: Vec<VideoId> = rows.iter().map(|r| r.id.clone()).collect();
         let mut by_set: BTreeMap<VideoId, Vec<RowRecord>> = BTreeMap::new();
-        for view in st.store.set_views(&job.id, &set_ids).await? {
+        for view in st.store.jobs().set_views(&job.id, &set_ids).await? {
             if let Some(set) = view.set_id.clone() {
                 by_set.entry(set).or_default().push(view);
             }
@@ -200,6 +203,7 @@ pub(crate) async fn retry_job(
     }
     let retried = st
         .store
+        .jobs()
         .retry_rows(&job, req.video_ids.as_deref(), now_ms())
         .await?;
     if !retried.is_empty() {
@@ -221,6 +225,7 @@ pub(crate) async fn video_status(
     let id: VideoId = path_id(&id, WHAT)?;
     let (row, job) = st
         .store
+        .jobs()
         .video(&who, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(WHAT))?;

@@ -99,23 +99,24 @@ async fn media_takes_a_write(st: &AppState) -> Result<(), String> {
 }
 
 pub(crate) async fn metrics(State(st): St) -> Response {
-    let gauges = match tokio::time::timeout(CHECK_TIMEOUT, st.store.row_gauges(now_ms())).await {
-        Ok(Ok(g)) => g,
-        Ok(Err(e)) => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("the database does not answer: {e}\n"),
-            )
-                .into_response();
-        }
-        Err(_) => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the database did not answer in time\n",
-            )
-                .into_response();
-        }
-    };
+    let gauges =
+        match tokio::time::timeout(CHECK_TIMEOUT, st.store.queue().row_gauges(now_ms())).await {
+            Ok(Ok(g)) => g,
+            Ok(Err(e)) => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the database does not answer: {e}\n"),
+                )
+                    .into_response();
+            }
+            Err(_) => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database did not answer in time\n",
+                )
+                    .into_response();
+            }
+        };
     (
         [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
         st.metrics.render(&gauges),

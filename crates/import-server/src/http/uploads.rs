@@ -71,6 +71,7 @@ async fn upload(
         Some(id) => {
             let folder = st
                 .store
+                .folders()
                 .folder_by_id(&who, id)
                 .await?
                 .ok_or_else(|| ApiError::not_found("folder"))?;
@@ -84,6 +85,7 @@ async fn upload(
         Some(rec) => Some(rec),
         None => {
             st.store
+                .integrations()
                 .newest_integration(&who, provider, request.bucket())
                 .await?
         }
@@ -95,7 +97,7 @@ async fn upload(
     // request's rows).
     let cap = st.config.max_pending_rows_per_org;
     let adding = u64::try_from(job.total).unwrap_or(0);
-    let pending = st.store.pending_rows(&who.org_id).await?;
+    let pending = st.store.jobs().pending_rows(&who.org_id).await?;
     if pending.saturating_add(adding) > cap {
         return Err(ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
@@ -125,10 +127,14 @@ async fn upload(
         }),
         None => None,
     };
-    st.store.create_job(job, videos, recorded).await?;
+    st.store.jobs().create_job(job, videos, recorded).await?;
     // The job is committed: nothing after this fails the request.
     if let Some(rec) = &integration
-        && let Err(e) = st.store.touch_integration(&rec.id, now).await
+        && let Err(e) = st
+            .store
+            .integrations()
+            .touch_integration(&rec.id, now)
+            .await
     {
         tracing::warn!(error = %e, integration = %rec.id, "recording the integration's last use failed");
     }
@@ -148,6 +154,7 @@ async fn named_integration(
     };
     let rec = st
         .store
+        .integrations()
         .integration(who, id)
         .await?
         .ok_or_else(|| ApiError::not_found("integration"))?;

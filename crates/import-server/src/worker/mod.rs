@@ -180,6 +180,7 @@ async fn reap(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
         let now = now_ms();
         match state
             .store
+            .queue()
             .release_expired(now, state.config.max_attempts)
             .await
         {
@@ -200,7 +201,12 @@ async fn reap(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
             }
             Err(e) => tracing::warn!(error = %e, "releasing expired leases failed"),
         }
-        if let Err(e) = state.store.idem_prune(now - 24 * 3600 * 1000).await {
+        if let Err(e) = state
+            .store
+            .idempotency()
+            .idem_prune(now - 24 * 3600 * 1000)
+            .await
+        {
             tracing::warn!(error = %e, "pruning idempotency keys failed");
         }
         if last_sweep.is_none_or(|at| at.elapsed() >= state.config.staging_sweep) {
@@ -256,6 +262,7 @@ async fn dispatch(state: Arc<AppState>, max_in_flight: usize, mut shutdown: watc
         let worker = new_worker_id(now as u64);
         let claimed = state
             .store
+            .queue()
             .claim_many(
                 &worker,
                 &state.instance.id,
@@ -328,7 +335,7 @@ async fn jobs_of(
         if jobs.contains_key(&row.job_id) {
             continue;
         }
-        if let Ok(Some(job)) = state.store.job_by_id(&row.job_id).await {
+        if let Ok(Some(job)) = state.store.jobs().job_by_id(&row.job_id).await {
             jobs.insert(row.job_id.clone(), Arc::new(job));
         }
     }
@@ -411,7 +418,7 @@ impl Recorder {
 async fn write_batch(store: Arc<dyn crate::store::Store>, batch: Vec<Waiting>) {
     let (rows, replies): (Vec<FinishedRow>, Vec<_>) = batch.into_iter().unzip();
     if rows.len() > 1
-        && let Ok(done) = store.finish_many(&rows, now_ms()).await
+        && let Ok(done) = store.queue().finish_many(&rows, now_ms()).await
     {
         for (reply, done) in replies.into_iter().zip(done) {
             let _ = reply.send(Ok(done));
@@ -420,6 +427,7 @@ async fn write_batch(store: Arc<dyn crate::store::Store>, batch: Vec<Waiting>) {
     }
     for (row, reply) in rows.iter().zip(replies) {
         let done = store
+            .queue()
             .finish_many(std::slice::from_ref(row), now_ms())
             .await
             .map(|done| done.first().copied().unwrap_or(false));
@@ -444,7 +452,12 @@ async fn process(
         loop {
             tokio::time::sleep(every).await;
             let until = now_ms() + state.config.lease.as_millis() as i64;
-            match state.store.renew_lease(&row.id, worker, until).await {
+            match state
+                .store
+                .queue()
+                .renew_lease(&row.id, worker, until)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e) => tracing::warn!(error = %e, video = %row.id, "renewing a lease failed"),
@@ -569,7 +582,12 @@ async fn record(
         }
     }
     let error = last_error.map(|e| e.to_string()).unwrap_or_default();
-    match state.store.hand_back(&row.id, worker, now_ms()).await {
+    match state
+        .store
+        .queue()
+        .hand_back(&row.id, worker, now_ms())
+        .await
+    {
         Ok(true) => {
             tracing::warn!(video = %row.id, tries = RECORD_RETRIES + 1, %error,
                 "could not record the row's outcome; it is queued again without spending an attempt");
@@ -627,6 +645,7 @@ impl Fence for Lease<'_> {
             match self
                 .state
                 .store
+                .queue()
                 .set_upload_id(self.id, self.worker, upload_id)
                 .await
             {
@@ -649,7 +668,7 @@ impl Lease<'_> {
     /// the row never touches the media file of the worker that took it over.
     async fn renew(&self) -> Result<(), Copy> {
         let until = now_ms() + self.state.config.lease.as_millis() as i64;
-        match self.state.store.renew_lease(self.id, self.worker, until).await {
+        match self.state.store.queue().renew_lease(self.id, self.worker, until).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(Copy::Retry(
                 FailureCode::Interrupted,
@@ -690,6 +709,7 @@ async fn try_import(
         Some(job) => Ok(Some(job)),
         None => state
             .store
+            .jobs()
             .job_by_id(&row.job_id)
             .await
             .map(|j| j.map(Arc::new)),

@@ -80,7 +80,7 @@ pub(super) async fn open(
     bucket: &str,
 ) -> Result<Source, Copy> {
     let integration = match job_integration {
-        Some(id) => match state.store.integration_by_id(id).await {
+        Some(id) => match state.store.integrations().integration_by_id(id).await {
             Ok(Some(rec)) => Some(rec),
             Ok(None) => {
                 return Err(Copy::Fail(

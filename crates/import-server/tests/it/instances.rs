@@ -55,9 +55,10 @@ async fn a_process_without_a_heartbeat_is_dead_and_one_that_beats_is_not() {
             lock.try_lock().unwrap();
             held_files.push(lock);
         } else {
-            held_locks.push(store.hold_instance_lock(key).await.unwrap());
+            held_locks.push(store.instances().hold_instance_lock(key).await.unwrap());
         }
         store
+            .instances()
             .register_instance(&InstanceRecord {
                 id: id.into(),
                 host: "elsewhere".into(),
@@ -70,6 +71,7 @@ async fn a_process_without_a_heartbeat_is_dead_and_one_that_beats_is_not() {
             .unwrap();
         let far = now_ms() + 3_600_000;
         store
+            .queue()
             .claim(&format!("wk_{id}"), id, now_ms(), far)
             .await
             .unwrap()
@@ -80,7 +82,11 @@ async fn a_process_without_a_heartbeat_is_dead_and_one_that_beats_is_not() {
         let (store, beating) = (store.clone(), beating.clone());
         async move {
             while beating.load(std::sync::atomic::Ordering::SeqCst) {
-                store.beat_instance("in_alive", now_ms()).await.unwrap();
+                store
+                    .instances()
+                    .beat_instance("in_alive", now_ms())
+                    .await
+                    .unwrap();
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
         }

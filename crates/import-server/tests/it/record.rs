@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use async_trait::async_trait;
-use import_core::{FolderId, ImportJobId, IntegrationId, PageRequest, Provider, Scope, VideoId};
+use import_core::VideoId;
 use import_server::StoreError;
 use import_server::store::*;
 
@@ -39,156 +39,39 @@ impl RefusingStore {
     }
 }
 
+/// Every concern but the queue is the real store's.
 #[async_trait]
 impl Store for RefusingStore {
-    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<()> {
-        self.inner.create_api_key(key).await
+    fn keys(&self) -> &dyn KeyStore {
+        &self.inner
     }
-    async fn principal_for_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
-        self.inner.principal_for_key(key_hash).await
+    fn folders(&self) -> &dyn FolderStore {
+        &self.inner
     }
-    async fn pending_rows(&self, org_id: &str) -> StoreResult<u64> {
-        self.inner.pending_rows(org_id).await
+    fn integrations(&self) -> &dyn IntegrationStore {
+        &self.inner
     }
-    async fn touch_api_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
-        self.inner.touch_api_key(key_id, now).await
+    fn jobs(&self) -> &dyn JobStore {
+        &self.inner
     }
-    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
-        self.inner.list_api_keys().await
+    fn queue(&self) -> &dyn QueueStore {
+        self
     }
-    async fn revoke_api_key(&self, key_id: &str, now: i64) -> StoreResult<bool> {
-        self.inner.revoke_api_key(key_id, now).await
+    fn instances(&self) -> &dyn InstanceStore {
+        &self.inner
     }
-    async fn insert_folder(&self, folder: FolderRecord) -> StoreResult<Option<FolderRecord>> {
-        self.inner.insert_folder(folder).await
-    }
-    async fn folder_by_name(
-        &self,
-        who: &Principal,
-        name: &str,
-        scope: Scope,
-    ) -> StoreResult<Option<FolderRecord>> {
-        self.inner.folder_by_name(who, name, scope).await
-    }
-    async fn folder_by_id(
-        &self,
-        who: &Principal,
-        id: &FolderId,
-    ) -> StoreResult<Option<FolderRecord>> {
-        self.inner.folder_by_id(who, id).await
-    }
-    async fn insert_integration(&self, rec: IntegrationRecord) -> StoreResult<()> {
-        self.inner.insert_integration(rec).await
-    }
-    async fn list_integrations(&self, who: &Principal) -> StoreResult<Vec<IntegrationRecord>> {
-        self.inner.list_integrations(who).await
-    }
-    async fn integration(
-        &self,
-        who: &Principal,
-        id: &IntegrationId,
-    ) -> StoreResult<Option<IntegrationRecord>> {
-        self.inner.integration(who, id).await
-    }
-    async fn integration_by_id(
-        &self,
-        id: &IntegrationId,
-    ) -> StoreResult<Option<IntegrationRecord>> {
-        self.inner.integration_by_id(id).await
-    }
-    async fn newest_integration(
-        &self,
-        who: &Principal,
-        kind: Provider,
-        bucket: &str,
-    ) -> StoreResult<Option<IntegrationRecord>> {
-        self.inner.newest_integration(who, kind, bucket).await
-    }
-    async fn delete_integration(&self, who: &Principal, id: &IntegrationId) -> StoreResult<bool> {
-        self.inner.delete_integration(who, id).await
-    }
-    async fn touch_integration(&self, id: &IntegrationId, now: i64) -> StoreResult<()> {
-        self.inner.touch_integration(id, now).await
-    }
-    async fn integrations_page(
-        &self,
-        after: Option<&IntegrationId>,
-        limit: u32,
-    ) -> StoreResult<Vec<IntegrationRecord>> {
-        self.inner.integrations_page(after, limit).await
-    }
-    async fn reseal_integration(
-        &self,
-        id: &IntegrationId,
-        old: &[u8],
-        new: &[u8],
-    ) -> StoreResult<bool> {
-        self.inner.reseal_integration(id, old, new).await
-    }
-    async fn create_job(
-        &self,
-        job: JobRecord,
-        videos: Vec<NewVideo>,
-        answer: Option<IdemAnswer>,
-    ) -> StoreResult<()> {
-        self.inner.create_job(job, videos, answer).await
-    }
-    async fn job(&self, who: &Principal, id: &ImportJobId) -> StoreResult<Option<JobRecord>> {
-        self.inner.job(who, id).await
-    }
-    async fn job_by_id(&self, id: &ImportJobId) -> StoreResult<Option<JobRecord>> {
-        self.inner.job_by_id(id).await
-    }
-    async fn list_rows(&self, job: &JobRecord, page: &PageRequest) -> StoreResult<Vec<RowRecord>> {
-        self.inner.list_rows(job, page).await
-    }
-    async fn set_views(
-        &self,
-        job_id: &ImportJobId,
-        set_ids: &[VideoId],
-    ) -> StoreResult<Vec<RowRecord>> {
-        self.inner.set_views(job_id, set_ids).await
-    }
-    async fn retry_rows(
-        &self,
-        job: &JobRecord,
-        ids: Option<&[VideoId]>,
-        now: i64,
-    ) -> StoreResult<Vec<VideoId>> {
-        self.inner.retry_rows(job, ids, now).await
-    }
-    async fn failure_summaries(
-        &self,
-        jobs: &[ImportJobId],
-    ) -> StoreResult<std::collections::BTreeMap<ImportJobId, Vec<import_core::FailureSummary>>>
-    {
-        self.inner.failure_summaries(jobs).await
-    }
-    async fn cancel_job(
-        &self,
-        who: &Principal,
-        id: &ImportJobId,
-        reason: &str,
-        now: i64,
-    ) -> StoreResult<Option<JobRecord>> {
-        self.inner.cancel_job(who, id, reason, now).await
-    }
-    async fn list_jobs(&self, who: &Principal, query: &JobQuery) -> StoreResult<Vec<JobRecord>> {
-        self.inner.list_jobs(who, query).await
+    fn idempotency(&self) -> &dyn IdempotencyStore {
+        &self.inner
     }
     async fn ready(&self) -> StoreResult<Result<(), String>> {
         self.inner.ready().await
     }
-    async fn row_gauges(&self, now: i64) -> StoreResult<RowGauges> {
-        self.inner.row_gauges(now).await
-    }
-    async fn video(
-        &self,
-        who: &Principal,
-        id: &VideoId,
-    ) -> StoreResult<Option<(RowRecord, JobRecord)>> {
-        self.inner.video(who, id).await
-    }
+}
+
+/// The real queue, with `finish_many` refused while `refusals` lasts and
+/// every claim recorded.
+#[async_trait]
+impl QueueStore for RefusingStore {
     async fn claim_many(
         &self,
         worker: &str,
@@ -236,58 +119,8 @@ impl Store for RefusingStore {
     async fn leased_among(&self, ids: &[VideoId], now: i64) -> StoreResult<Vec<VideoId>> {
         self.inner.leased_among(ids, now).await
     }
-    async fn register_instance(&self, instance: &InstanceRecord) -> StoreResult<()> {
-        self.inner.register_instance(instance).await
-    }
-    async fn beat_instance(&self, id: &str, now: i64) -> StoreResult<bool> {
-        self.inner.beat_instance(id, now).await
-    }
-    async fn instances(&self) -> StoreResult<Vec<InstanceRecord>> {
-        self.inner.instances().await
-    }
-    async fn hold_instance_lock(&self, lock_key: i64) -> StoreResult<Option<InstanceLock>> {
-        self.inner.hold_instance_lock(lock_key).await
-    }
-    async fn instance_lock_free(&self, lock_key: i64) -> StoreResult<bool> {
-        self.inner.instance_lock_free(lock_key).await
-    }
-    async fn release_instance(
-        &self,
-        id: &str,
-        now: i64,
-        max_attempts: u32,
-    ) -> StoreResult<Released> {
-        self.inner.release_instance(id, now, max_attempts).await
-    }
-    async fn hand_back_instance(&self, id: &str, now: i64) -> StoreResult<u64> {
-        self.inner.hand_back_instance(id, now).await
-    }
-    async fn idem_begin(
-        &self,
-        key: &IdemKey,
-        fingerprint: &str,
-        now: i64,
-        instance: &str,
-    ) -> StoreResult<IdemBegin> {
-        self.inner.idem_begin(key, fingerprint, now, instance).await
-    }
-    async fn idem_take_over(
-        &self,
-        key: &IdemKey,
-        from: Option<&str>,
-        instance: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
-        self.inner.idem_take_over(key, from, instance, now).await
-    }
-    async fn idem_finish(&self, key: &IdemKey, status: u16, body: &[u8]) -> StoreResult<()> {
-        self.inner.idem_finish(key, status, body).await
-    }
-    async fn idem_abort(&self, key: &IdemKey) -> StoreResult<()> {
-        self.inner.idem_abort(key).await
-    }
-    async fn idem_prune(&self, before: i64) -> StoreResult<u64> {
-        self.inner.idem_prune(before).await
+    async fn row_gauges(&self, now: i64) -> StoreResult<RowGauges> {
+        self.inner.row_gauges(now).await
     }
 }
 

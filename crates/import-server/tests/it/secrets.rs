@@ -121,7 +121,11 @@ async fn sealed_secrets_are_bound_to_their_row() {
     env.s3.put(BUCKET, "a.mp4", &mp4(64, 48, 1000)).unwrap();
     let right = env.s3_integration(SK, None).await;
     let wrong = env.s3_integration("not-the-secret", None).await;
-    let all = store.integrations_page(None, 10).await.unwrap();
+    let all = store
+        .integrations()
+        .integrations_page(None, 10)
+        .await
+        .unwrap();
     let blob = |id: &str| {
         all.iter()
             .find(|r| r.id.as_str() == id)
@@ -135,6 +139,7 @@ async fn sealed_secrets_are_bound_to_their_row() {
     let wrong_id: import_core::IntegrationId = wrong.parse().unwrap();
     assert!(
         store
+            .integrations()
             .reseal_integration(&wrong_id, &blob(&wrong), &blob(&right))
             .await
             .unwrap()
@@ -162,6 +167,7 @@ async fn sealed_secrets_are_bound_to_their_row() {
     let legacy = legacy_box.seal(plain.to_string().as_bytes(), b"");
     assert!(
         store
+            .integrations()
             .reseal_integration(&wrong_id, &blob(&right), &legacy)
             .await
             .unwrap()
@@ -171,7 +177,11 @@ async fn sealed_secrets_are_bound_to_their_row() {
     let second = import_server::Server::start_with_store(config, Arc::new(store.clone()))
         .await
         .unwrap();
-    let now = store.integrations_page(None, 10).await.unwrap();
+    let now = store
+        .integrations()
+        .integrations_page(None, 10)
+        .await
+        .unwrap();
     let resealed = now.iter().find(|r| r.id == wrong_id).unwrap();
     assert!(resealed.sealed_secrets.starts_with(b"v2:"));
     assert_ne!(resealed.sealed_secrets, legacy);

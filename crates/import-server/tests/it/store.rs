@@ -65,6 +65,7 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     let id: ImportJobId = "ij_optional".parse().unwrap();
     let videos: Vec<NewVideo> = (0..6).map(video).collect();
     store
+        .jobs()
         .create_job(job(&id, videos.len()), videos, None)
         .await
         .unwrap();
@@ -82,18 +83,24 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     let mut finished = 0;
     for (round, outcome) in outcomes.into_iter().enumerate() {
         let row = store
+            .queue()
             .claim("wk_test", "in_test", 10 + round as i64, 1_000_000)
             .await
             .unwrap()
             .expect("a row to claim");
         assert!(
-            store.finish(&row.id, "wk_test", outcome, 20).await.unwrap(),
+            store
+                .queue()
+                .finish(&row.id, "wk_test", outcome, 20)
+                .await
+                .unwrap(),
             "round {round}: the row was finished"
         );
         finished += 1;
     }
     // The row sent back by RetryLater is claimed again and fails.
     while let Some(row) = store
+        .queue()
         .claim("wk_test", "in_test", 100, 1_000_000)
         .await
         .unwrap()
@@ -101,6 +108,7 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
         let outcome = RowOutcome::Failed(FailureCode::NotMp4, "still busy".into());
         assert!(
             store
+                .queue()
                 .finish(&row.id, "wk_test", outcome, 101)
                 .await
                 .unwrap()
@@ -113,10 +121,11 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
         org_id: "org".into(),
         display_name: None,
     };
-    let job = store.job(&who, &id).await.unwrap().expect("the job");
+    let job = store.jobs().job(&who, &id).await.unwrap().expect("the job");
     assert_eq!((job.uploaded, job.failed), (3, 3));
     assert!(job.completed_at.is_some());
     let rows = store
+        .jobs()
         .list_rows(&job, &PageRequest::new(10, None, None).unwrap())
         .await
         .unwrap();
@@ -131,9 +140,10 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
         }
     }
     // A retry binds NULL metadata again; the next finish binds values.
-    let retried = store.retry_rows(&job, None, 200).await.unwrap();
+    let retried = store.jobs().retry_rows(&job, None, 200).await.unwrap();
     assert_eq!(retried.len(), 3);
     let row = store
+        .queue()
         .claim("wk_test", "in_test", 300, 1_000_000)
         .await
         .unwrap()
@@ -141,11 +151,13 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     let outcome = RowOutcome::Uploaded(metadata());
     assert!(
         store
+            .queue()
             .finish(&row.id, "wk_test", outcome, 301)
             .await
             .unwrap()
     );
     let row = store
+        .queue()
         .claim("wk_test", "in_test", 302, 1_000_000)
         .await
         .unwrap()
@@ -153,6 +165,7 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     let outcome = RowOutcome::Failed(FailureCode::NotMp4, "gone".into());
     assert!(
         store
+            .queue()
             .finish(&row.id, "wk_test", outcome, 303)
             .await
             .unwrap()
@@ -184,12 +197,20 @@ async fn visibility(store: &SqlStore) {
             created_by: "ada".into(),
             created_at: 1,
         };
-        assert!(store.insert_folder(folder).await.unwrap().is_some());
+        assert!(
+            store
+                .folders()
+                .insert_folder(folder)
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
     let user_folder = FolderId::new("fo_user").unwrap();
     let org_folder = FolderId::new("fo_org").unwrap();
     assert!(
         store
+            .folders()
             .folder_by_id(&ada, &user_folder)
             .await
             .unwrap()
@@ -197,6 +218,7 @@ async fn visibility(store: &SqlStore) {
     );
     assert!(
         store
+            .folders()
             .folder_by_id(&bob, &user_folder)
             .await
             .unwrap()
@@ -204,6 +226,7 @@ async fn visibility(store: &SqlStore) {
     );
     assert!(
         store
+            .folders()
             .folder_by_id(&eve, &user_folder)
             .await
             .unwrap()
@@ -211,6 +234,7 @@ async fn visibility(store: &SqlStore) {
     );
     assert!(
         store
+            .folders()
             .folder_by_id(&ada, &org_folder)
             .await
             .unwrap()
@@ -218,6 +242,7 @@ async fn visibility(store: &SqlStore) {
     );
     assert!(
         store
+            .folders()
             .folder_by_id(&bob, &org_folder)
             .await
             .unwrap()
@@ -225,6 +250,7 @@ async fn visibility(store: &SqlStore) {
     );
     assert!(
         store
+            .folders()
             .folder_by_id(&eve, &org_folder)
             .await
             .unwrap()
@@ -239,14 +265,18 @@ async fn visibility(store: &SqlStore) {
             id: VideoId::new(format!("vi_{id}")).unwrap(),
             ..video(0)
         };
-        store.create_job(record, vec![row], None).await.unwrap();
+        store
+            .jobs()
+            .create_job(record, vec![row], None)
+            .await
+            .unwrap();
     }
     let user_job: ImportJobId = "ij_user".parse().unwrap();
     let org_job: ImportJobId = "ij_org".parse().unwrap();
-    assert!(store.job(&ada, &user_job).await.unwrap().is_some());
-    assert!(store.job(&bob, &user_job).await.unwrap().is_none());
-    assert!(store.job(&bob, &org_job).await.unwrap().is_some());
-    assert!(store.job(&eve, &org_job).await.unwrap().is_none());
+    assert!(store.jobs().job(&ada, &user_job).await.unwrap().is_some());
+    assert!(store.jobs().job(&bob, &user_job).await.unwrap().is_none());
+    assert!(store.jobs().job(&bob, &org_job).await.unwrap().is_some());
+    assert!(store.jobs().job(&eve, &org_job).await.unwrap().is_none());
 }
 
 /// Rows whose object names need escaping in every list encoding (quotes,
@@ -292,15 +322,17 @@ async fn lists_round_trip(store: &SqlStore) {
         .map(|v| (v.id.to_string(), v.object.clone()))
         .collect();
     store
+        .jobs()
         .create_job(job(&id, ROWS - 2), videos, None)
         .await
         .unwrap();
     let who = principal("ada", "org");
-    let record = store.job(&who, &id).await.unwrap().unwrap();
+    let record = store.jobs().job(&who, &id).await.unwrap().unwrap();
     let mut read = Vec::new();
     let mut cursor = None;
     loop {
         let page = store
+            .jobs()
             .list_rows(&record, &PageRequest::new(1000, cursor, None).unwrap())
             .await
             .unwrap();
@@ -320,6 +352,7 @@ async fn lists_round_trip(store: &SqlStore) {
     let expected: Vec<(String, String)> = written[..ROWS - 2].to_vec();
     assert_eq!(listed, expected);
     let views = store
+        .jobs()
         .set_views(&id, std::slice::from_ref(&set))
         .await
         .unwrap();
@@ -330,19 +363,30 @@ async fn lists_round_trip(store: &SqlStore) {
     let mut failed = Vec::new();
     while failed.len() < 3 {
         let row = store
+            .queue()
             .claim("wk_test", "in_test", 10, 1_000_000)
             .await
             .unwrap()
             .unwrap();
         let outcome = RowOutcome::Failed(FailureCode::NotMp4, "no".into());
-        assert!(store.finish(&row.id, "wk_test", outcome, 11).await.unwrap());
+        assert!(
+            store
+                .queue()
+                .finish(&row.id, "wk_test", outcome, 11)
+                .await
+                .unwrap()
+        );
         if row.job_id == id {
             failed.push(row.id);
         }
     }
     let unknown = VideoId::new("vi_not_in_this_job").unwrap();
     let asked = [failed[0].clone(), failed[2].clone(), unknown];
-    let mut retried = store.retry_rows(&record, Some(&asked), 12).await.unwrap();
+    let mut retried = store
+        .jobs()
+        .retry_rows(&record, Some(&asked), 12)
+        .await
+        .unwrap();
     retried.sort();
     assert_eq!(retried, vec![failed[0].clone(), failed[2].clone()]);
 }
@@ -376,38 +420,57 @@ async fn processes_and_idempotency(store: &SqlStore) {
     let a = idem("org_a", "admin", "k1");
     let b = idem("org_b", "admin", "k1");
     assert_eq!(
-        store.idem_begin(&a, "fp", 1, "in_x").await.unwrap(),
+        store
+            .idempotency()
+            .idem_begin(&a, "fp", 1, "in_x")
+            .await
+            .unwrap(),
         IdemBegin::Fresh
     );
     assert_eq!(
-        store.idem_begin(&b, "fp", 1, "in_y").await.unwrap(),
+        store
+            .idempotency()
+            .idem_begin(&b, "fp", 1, "in_y")
+            .await
+            .unwrap(),
         IdemBegin::Fresh
     );
     assert_eq!(
-        store.idem_begin(&a, "fp", 2, "in_y").await.unwrap(),
+        store
+            .idempotency()
+            .idem_begin(&a, "fp", 2, "in_y")
+            .await
+            .unwrap(),
         IdemBegin::Reserved {
             instance_id: Some("in_x".into())
         }
     );
     assert_eq!(
-        store.idem_begin(&a, "other", 2, "in_y").await.unwrap(),
+        store
+            .idempotency()
+            .idem_begin(&a, "other", 2, "in_y")
+            .await
+            .unwrap(),
         IdemBegin::Conflict
     );
     // Taken over from the process named only, once.
     assert!(
         !store
+            .idempotency()
             .idem_take_over(&a, Some("in_z"), "in_y", 3)
             .await
             .unwrap()
     );
     assert!(
         store
+            .idempotency()
             .idem_take_over(&a, Some("in_x"), "in_y", 3)
             .await
             .unwrap()
     );
     assert!(
         !store
+            .idempotency()
             .idem_take_over(&a, Some("in_x"), "in_y", 3)
             .await
             .unwrap()
@@ -420,6 +483,7 @@ async fn processes_and_idempotency(store: &SqlStore) {
         body: b"{\"import_job_id\":\"ij_idem\"}".to_vec(),
     };
     store
+        .jobs()
         .create_job(
             job(&id, 2),
             vec![video(7000), video(7001)],
@@ -428,7 +492,11 @@ async fn processes_and_idempotency(store: &SqlStore) {
         .await
         .unwrap();
     assert_eq!(
-        store.idem_begin(&a, "fp", 4, "in_z").await.unwrap(),
+        store
+            .idempotency()
+            .idem_begin(&a, "fp", 4, "in_z")
+            .await
+            .unwrap(),
         IdemBegin::Replay {
             status: 200,
             body: answer.body.clone()
@@ -442,12 +510,14 @@ async fn processes_and_idempotency(store: &SqlStore) {
     let other: ImportJobId = "ij_idem_lost".parse().unwrap();
     assert!(
         store
+            .jobs()
             .create_job(job(&other, 1), vec![video(7100)], Some(lost))
             .await
             .is_err()
     );
     assert!(
         store
+            .jobs()
             .job(&principal("ada", "org"), &other)
             .await
             .unwrap()
@@ -456,16 +526,19 @@ async fn processes_and_idempotency(store: &SqlStore) {
 
     // A dead process: one row under the cap, one at it, one reservation.
     store
+        .instances()
         .register_instance(&instance("in_dead", 5))
         .await
         .unwrap();
-    assert!(store.beat_instance("in_dead", 6).await.unwrap());
+    assert!(store.instances().beat_instance("in_dead", 6).await.unwrap());
     let first = store
+        .queue()
         .claim("wk_1", "in_dead", 10, 1_000_000)
         .await
         .unwrap()
         .unwrap();
     let second = store
+        .queue()
         .claim("wk_2", "in_dead", 10, 1_000_000)
         .await
         .unwrap()
@@ -473,13 +546,18 @@ async fn processes_and_idempotency(store: &SqlStore) {
     let reserved = idem("org_a", "admin", "k2");
     assert_eq!(
         store
+            .idempotency()
             .idem_begin(&reserved, "fp", 10, "in_dead")
             .await
             .unwrap(),
         IdemBegin::Fresh
     );
     // With a cap of 1 both used theirs: both fail as interrupted.
-    let released = store.release_instance("in_dead", 20, 1).await.unwrap();
+    let released = store
+        .instances()
+        .release_instance("in_dead", 20, 1)
+        .await
+        .unwrap();
     assert_eq!(
         released,
         Released {
@@ -490,6 +568,7 @@ async fn processes_and_idempotency(store: &SqlStore) {
     assert!(
         store
             .instances()
+            .list_instances()
             .await
             .unwrap()
             .iter()
@@ -497,16 +576,22 @@ async fn processes_and_idempotency(store: &SqlStore) {
     );
     assert_eq!(
         store
+            .idempotency()
             .idem_begin(&reserved, "fp", 21, "in_live")
             .await
             .unwrap(),
         IdemBegin::Fresh
     );
     assert!(
-        !store.beat_instance("in_dead", 22).await.unwrap(),
+        !store
+            .instances()
+            .beat_instance("in_dead", 22)
+            .await
+            .unwrap(),
         "its registration is gone"
     );
     let record = store
+        .jobs()
         .job(&principal("ada", "org"), &id)
         .await
         .unwrap()
@@ -517,19 +602,26 @@ async fn processes_and_idempotency(store: &SqlStore) {
     // Under the cap the rows are queued again at once.
     let again: ImportJobId = "ij_dead_again".parse().unwrap();
     store
+        .jobs()
         .create_job(job(&again, 1), vec![video(7200)], None)
         .await
         .unwrap();
     store
+        .instances()
         .register_instance(&instance("in_dead2", 30))
         .await
         .unwrap();
     store
+        .queue()
         .claim("wk_3", "in_dead2", 30, 1_000_000)
         .await
         .unwrap()
         .unwrap();
-    let released = store.release_instance("in_dead2", 31, 5).await.unwrap();
+    let released = store
+        .instances()
+        .release_instance("in_dead2", 31, 5)
+        .await
+        .unwrap();
     assert_eq!(
         released,
         Released {
@@ -539,20 +631,27 @@ async fn processes_and_idempotency(store: &SqlStore) {
     );
     // A stopping process hands its row back without spending the attempt.
     store
+        .instances()
         .register_instance(&instance("in_stopping", 40))
         .await
         .unwrap();
     let row = store
+        .queue()
         .claim("wk_4", "in_stopping", 40, 1_000_000)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(row.attempts, 2);
     assert_eq!(
-        store.hand_back_instance("in_stopping", 41).await.unwrap(),
+        store
+            .instances()
+            .hand_back_instance("in_stopping", 41)
+            .await
+            .unwrap(),
         1
     );
     let row = store
+        .queue()
         .claim("wk_5", "in_live", 42, 1_000_000)
         .await
         .unwrap()
@@ -566,16 +665,18 @@ async fn processes_and_idempotency(store: &SqlStore) {
 async fn interrupted_on_every_attempt(store: &SqlStore) {
     let id: ImportJobId = "ij_interrupted".parse().unwrap();
     store
+        .jobs()
         .create_job(job(&id, 1), vec![video(9000)], None)
         .await
         .unwrap();
     let row = store
+        .queue()
         .claim("wk_dead", "in_test", 10, 20)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(row.attempts, 1);
-    let released = store.release_expired(30, 2).await.unwrap();
+    let released = store.queue().release_expired(30, 2).await.unwrap();
     assert_eq!(
         released,
         Released {
@@ -584,12 +685,13 @@ async fn interrupted_on_every_attempt(store: &SqlStore) {
         }
     );
     let row = store
+        .queue()
         .claim("wk_dead", "in_test", 40, 50)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(row.attempts, 2);
-    let released = store.release_expired(60, 2).await.unwrap();
+    let released = store.queue().release_expired(60, 2).await.unwrap();
     assert_eq!(
         released,
         Released {
@@ -599,12 +701,14 @@ async fn interrupted_on_every_attempt(store: &SqlStore) {
     );
     assert!(
         store
+            .queue()
             .claim("wk_live", "in_test", 70, 80)
             .await
             .unwrap()
             .is_none()
     );
     let record = store
+        .jobs()
         .job(&principal("ada", "org"), &id)
         .await
         .unwrap()
@@ -612,6 +716,7 @@ async fn interrupted_on_every_attempt(store: &SqlStore) {
     assert_eq!((record.uploaded, record.failed), (0, 1));
     assert!(record.completed_at.is_some(), "the job is complete");
     let rows = store
+        .jobs()
         .list_rows(&record, &PageRequest::first(10).unwrap())
         .await
         .unwrap();
@@ -625,6 +730,7 @@ async fn interrupted_on_every_attempt(store: &SqlStore) {
             .contains("interrupted on every attempt")
     );
     let summaries = store
+        .jobs()
         .failure_summaries(std::slice::from_ref(&id))
         .await
         .unwrap();
@@ -642,19 +748,23 @@ async fn batches(store: &SqlStore) {
     let a: ImportJobId = "ij_batch_a".parse().unwrap();
     let b: ImportJobId = "ij_batch_b".parse().unwrap();
     store
+        .jobs()
         .create_job(job(&a, 5), (100..105).map(video).collect(), None)
         .await
         .unwrap();
     store
+        .jobs()
         .create_job(job(&b, 3), (200..203).map(video).collect(), None)
         .await
         .unwrap();
     let first = store
+        .queue()
         .claim_many("wk_batch1", "in_test", 1_000, 2_000_000, 6)
         .await
         .unwrap();
     assert_eq!(first.len(), 6, "six of the eight rows");
     let second = store
+        .queue()
         .claim_many("wk_batch2", "in_test", 1_000, 2_000_000, 6)
         .await
         .unwrap();
@@ -665,6 +775,7 @@ async fn batches(store: &SqlStore) {
     assert_eq!(ids.len(), 8, "no row claimed twice");
     assert!(
         store
+            .queue()
             .claim_many("wk_batch3", "in_test", 1_000, 2_000_000, 6)
             .await
             .unwrap()
@@ -693,9 +804,10 @@ async fn batches(store: &SqlStore) {
         worker: "wk_batch1".into(),
         outcome: RowOutcome::Uploaded(metadata()),
     });
-    let done = store.finish_many(&rows, 1_500).await.unwrap();
+    let done = store.queue().finish_many(&rows, 1_500).await.unwrap();
     assert_eq!(done, vec![true, true, true, true, true, true, false]);
     let done = store
+        .queue()
         .finish_many(
             &second
                 .iter()
@@ -714,8 +826,9 @@ async fn batches(store: &SqlStore) {
     let mut uploaded = 0;
     let mut failed = 0;
     for id in [&a, &b] {
-        let record = store.job(&who, id).await.unwrap().unwrap();
+        let record = store.jobs().job(&who, id).await.unwrap().unwrap();
         let rows = store
+            .jobs()
             .list_rows(&record, &PageRequest::first(10).unwrap())
             .await
             .unwrap();
@@ -723,6 +836,7 @@ async fn batches(store: &SqlStore) {
         assert_eq!(record.uploaded, count(VideoStatus::Uploaded), "{id}");
         assert_eq!(record.failed, count(VideoStatus::UploadingFailed), "{id}");
         let summaries = store
+            .jobs()
             .failure_summaries(std::slice::from_ref(id))
             .await
             .unwrap();
@@ -738,6 +852,7 @@ async fn batches(store: &SqlStore) {
     // queued again), two failed by the second.
     assert_eq!((uploaded, failed), (2, 4));
     let again = store
+        .queue()
         .claim_many("wk_batch4", "in_test", 2_000, 2_000_000, 10)
         .await
         .unwrap();
@@ -752,37 +867,60 @@ async fn batches(store: &SqlStore) {
         })
         .collect();
     assert_eq!(
-        store.finish_many(&last, 2_100).await.unwrap(),
+        store.queue().finish_many(&last, 2_100).await.unwrap(),
         vec![true, true]
     );
 }
 
-#[tokio::test]
-async fn store_on_sqlite() {
+/// A fresh SQLite file (with one pooled connection, so that every statement
+/// reuses the prepared ones).
+async fn sqlite_store() -> (SqlStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("store.db").display());
     let store = SqlStore::open_with_connections(&url, Some(1))
         .await
         .unwrap();
-    batches(&store).await;
-    interrupted_on_every_attempt(&store).await;
-    processes_and_idempotency(&store).await;
-    nulls_then_values_then_nulls(&store).await;
-    lists_round_trip(&store).await;
-    visibility(&store).await;
+    (store, dir)
 }
 
-#[tokio::test]
-#[ignore = "needs PostgreSQL; run cargo xtask test"]
-async fn store_on_postgres() {
+/// A fresh PostgreSQL database of the suite's server, one pooled connection.
+async fn postgres_store() -> SqlStore {
     let url = postgres::fresh_database(&postgres::unique_name("vimport_test_")).await;
-    let store = SqlStore::open_with_connections(&url, Some(1))
+    SqlStore::open_with_connections(&url, Some(1))
         .await
-        .unwrap();
-    batches(&store).await;
-    interrupted_on_every_attempt(&store).await;
-    processes_and_idempotency(&store).await;
-    nulls_then_values_then_nulls(&store).await;
-    lists_round_trip(&store).await;
-    visibility(&store).await;
+        .unwrap()
 }
+
+/// One test per scenario per database, so that one failure hides no other:
+/// `on_sqlite::NAME` and `on_postgres::NAME` (ignored outside `cargo xtask test`).
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (store, _dir) = super::sqlite_store().await;
+                    super::$name(&store).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL; run cargo xtask test"]
+                async fn $name() {
+                    super::$name(&super::postgres_store().await).await;
+                }
+            )*
+        }
+    };
+}
+
+scenarios!(
+    batches,
+    interrupted_on_every_attempt,
+    processes_and_idempotency,
+    nulls_then_values_then_nulls,
+    lists_round_trip,
+    visibility,
+);
