@@ -495,6 +495,24 @@ pub const DEFAULT_SOURCE_RATE_WINDOW_SECS: u64 = 60;
 /// queues its rows again.
 pub const DEFAULT_INSTANCE_TIMEOUT_SECS: u64 = 15;
 
+/// How often a holder renews what it holds for `window` (a row's lease, a
+/// process's registration under `--instance-timeout`): a third of the
+/// window, at most every 2 s (so that a row taken away stops its copy
+/// within 2 s), at least every 100 ms.
+///
+/// ```
+/// use std::time::Duration;
+/// use import_core::fields::heartbeat_every;
+/// assert_eq!(heartbeat_every(Duration::from_secs(3)), Duration::from_secs(1));
+/// assert_eq!(heartbeat_every(Duration::from_secs(60)), Duration::from_secs(2));
+/// assert_eq!(heartbeat_every(Duration::from_millis(30)), Duration::from_millis(100));
+/// ```
+pub fn heartbeat_every(window: std::time::Duration) -> std::time::Duration {
+    (window / 3)
+        .min(std::time::Duration::from_secs(2))
+        .max(std::time::Duration::from_millis(100))
+}
+
 /// Default of the reference server's `--header-timeout`, in seconds: the
 /// longest wait for a request's whole header block.
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 30;

@@ -44,6 +44,7 @@ pub mod fields;
 pub mod glob;
 mod ids;
 mod integrations;
+pub mod outcome;
 mod pager;
 mod readiness;
 mod request;

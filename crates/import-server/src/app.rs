@@ -112,7 +112,6 @@ impl Server {
             media_multipart: media.multipart,
             media_folder: media.folder,
             instance,
-            in_flight: std::sync::atomic::AtomicUsize::new(0),
             copy_memory,
             config,
             wake: Notify::new(),
@@ -196,13 +195,9 @@ impl Server {
         for task in self.tasks {
             let _ = task.await;
         }
+        // The dispatcher, among the tasks, returns once its copies have
+        // ended or the stop's grace is over (the rest cancelled).
         let state = self.state;
-        let deadline = tokio::time::Instant::now() + state.config.stop_grace;
-        while state.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0
-            && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
         match state
             .store
             .instances()

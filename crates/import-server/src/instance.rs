@@ -47,12 +47,10 @@ impl std::fmt::Debug for Instance {
     }
 }
 
-/// How often a process beats and looks for dead ones: a third of the
-/// timeout, at most every 2 s.
+/// How often a process beats and looks for dead ones:
+/// [`import_core::fields::heartbeat_every`] of `--instance-timeout`.
 pub(crate) fn beat_every(config: &ServerConfig) -> Duration {
-    (config.instance_timeout / 3)
-        .min(Duration::from_secs(2))
-        .max(Duration::from_millis(100))
+    import_core::fields::heartbeat_every(config.instance_timeout)
 }
 
 impl Instance {

@@ -31,8 +31,6 @@ pub(crate) struct AppState {
     pub(crate) config: ServerConfig,
     /// This process, as the database knows it.
     pub(crate) instance: crate::instance::Instance,
-    /// Copies in flight (for a stop's grace).
-    pub(crate) in_flight: std::sync::atomic::AtomicUsize,
     /// The bytes the copies in flight may buffer (`--copy-memory`).
     pub(crate) copy_memory: crate::worker::CopyMemory,
     /// Wakes idle workers when rows are queued.

@@ -10,22 +10,23 @@ use futures::StreamExt;
 use import_core::{ChecksumAlgorithm, FailureCode, NotMp4, SNIFF_LEN, sniff_mp4};
 use import_providers::{ChecksumCheck, DeclaredChecksums, FailureKind, classify};
 use object_store::path::Path as StorePath;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use object_store::multipart::{MultipartStore, PartId};
-use object_store::{
-    GetResult, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload, PutPayloadMut, PutResult,
-    UploadPart, WriteMultipart,
-};
+use object_store::multipart::MultipartStore;
+use object_store::{GetResult, ObjectStore, PutPayloadMut};
 use prometheus_client::metrics::counter::Counter;
 
-use super::{Copy, Fence, SLOW_AFTER, SlowLane};
+use import_core::outcome::CopyEnd;
+
+use super::lane::{SLOW_AFTER, SlowLane};
+use super::lease::Fence;
+use super::upload::{StagedUpload, start_upload};
 use crate::crypto::hex;
 
 /// Bytes per part written to the media store; memory per copy is a few parts.
-const PART_SIZE: usize = 8 * 1024 * 1024;
+pub(super) const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts in flight per copy.
-const PARTS_IN_FLIGHT: usize = 2;
+pub(super) const PARTS_IN_FLIGHT: usize = 2;
 /// The largest object written with one `put` instead of a multipart upload
 /// (two parts' worth, within the 24 MiB a copy may reserve of
 /// `--copy-memory`): a video of 8 MiB and a few bytes of header is one
@@ -46,11 +47,11 @@ pub(super) struct Copied {
 }
 
 /// A source failure as a row outcome: transient ones are retried.
-pub(super) fn source_failure(err: &object_store::Error) -> Copy {
+pub(super) fn source_failure(err: &object_store::Error) -> CopyEnd {
     let failure = classify(err);
     let code = match failure.kind {
         FailureKind::Transient => {
-            return Copy::Retry(FailureCode::SourceUnavailable, failure.message);
+            return CopyEnd::Retry(FailureCode::SourceUnavailable, failure.message);
         }
         FailureKind::NotFound => FailureCode::NotFound,
         FailureKind::AccessDenied => FailureCode::AccessDenied,
@@ -58,7 +59,7 @@ pub(super) fn source_failure(err: &object_store::Error) -> Copy {
         // `FailureKind` may grow: anything else is a source error.
         _ => FailureCode::SourceError,
     };
-    Copy::Fail(code, failure.message)
+    CopyEnd::Fail(code, failure.message)
 }
 
 /// The least a source must deliver: `bytes_per_sec` on average over every
@@ -88,12 +89,12 @@ impl RateFloor {
         }
     }
 
-    fn check(&self, bytes: u64) -> Result<(), Copy> {
+    fn check(&self, bytes: u64) -> Result<(), CopyEnd> {
         let needed = self.bytes_per_sec as f64 * self.window.as_secs_f64();
         if bytes as f64 >= needed {
             return Ok(());
         }
-        Err(Copy::Retry(
+        Err(CopyEnd::Retry(
             FailureCode::SourceUnavailable,
             format!(
                 "the source sent {bytes} bytes in {:.0} s, less than the {} bytes/s this server requires (--min-source-rate over --source-rate-window); the attempt was stopped",
@@ -101,173 +102,6 @@ impl RateFloor {
                 self.bytes_per_sec
             ),
         ))
-    }
-}
-
-/// A multipart upload into a bucket through its `MultipartStore`, whose id
-/// the copy knows (and keeps with its row), as `WriteMultipart` drives it.
-struct TrackedUpload {
-    store: Arc<dyn MultipartStore>,
-    path: StorePath,
-    id: String,
-    /// Each part's id, by index, as its upload finishes.
-    parts: Arc<Mutex<Vec<Option<PartId>>>>,
-    next: usize,
-}
-
-impl std::fmt::Debug for TrackedUpload {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrackedUpload")
-            .field("path", &self.path)
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
-
-#[async_trait::async_trait]
-impl MultipartUpload for TrackedUpload {
-    fn put_part(&mut self, data: PutPayload) -> UploadPart {
-        let index = self.next;
-        self.next += 1;
-        let (store, path, id, parts) = (
-            self.store.clone(),
-            self.path.clone(),
-            self.id.clone(),
-            self.parts.clone(),
-        );
-        Box::pin(async move {
-            let part = store.put_part(&path, &id, index, data).await?;
-            let mut parts = parts.lock().map_err(|_| object_store::Error::Generic {
-                store: "media",
-                source: "a part's bookkeeping was poisoned".into(),
-            })?;
-            if parts.len() <= index {
-                parts.resize(index + 1, None);
-            }
-            parts[index] = Some(part);
-            Ok(())
-        })
-    }
-
-    async fn complete(&mut self) -> object_store::Result<PutResult> {
-        let parts: Option<Vec<PartId>> = self
-            .parts
-            .lock()
-            .map_err(|_| object_store::Error::Generic {
-                store: "media",
-                source: "a part's bookkeeping was poisoned".into(),
-            })?
-            .iter()
-            .cloned()
-            .collect();
-        let parts = parts.ok_or_else(|| object_store::Error::Generic {
-            store: "media",
-            source: "a part of the upload did not finish".into(),
-        })?;
-        self.store
-            .complete_multipart(&self.path, &self.id, parts)
-            .await
-    }
-
-    async fn abort(&mut self) -> object_store::Result<()> {
-        self.store.abort_multipart(&self.path, &self.id).await
-    }
-}
-
-/// A multipart upload that is aborted unless [`StagedUpload::finish`] ends it.
-///
-/// Once `finish` has taken the writer, a copy dropped while the final part
-/// and the completion are in flight is not aborted here: in a media folder
-/// the staging sweep removes what stays (`worker::sweep`), in a bucket the
-/// lifecycle rule of `docs/operations.md` does.
-///
-/// An object of at most [`WHOLE_PUT_MAX`] is not a multipart upload at all: its
-/// bytes are kept (`whole`) and written with one `put` once checked, which
-/// is atomic in a folder and in a bucket alike, leaves nothing to abort and
-/// costs one request instead of three.
-struct StagedUpload {
-    writer: Option<WriteMultipart>,
-    whole: Option<PutPayloadMut>,
-}
-
-impl StagedUpload {
-    async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), Copy> {
-        if let Some(whole) = self.whole.as_mut() {
-            whole.push(chunk);
-            return Ok(());
-        }
-        let Some(writer) = self.writer.as_mut() else {
-            return Err(Copy::Retry(
-                FailureCode::StorageUnavailable,
-                "the upload to the media store was already closed".into(),
-            ));
-        };
-        writer
-            .wait_for_capacity(PARTS_IN_FLIGHT)
-            .await
-            .map_err(|e| {
-                Copy::Retry(
-                    FailureCode::StorageUnavailable,
-                    format!("writing to the media store failed: {e}"),
-                )
-            })?;
-        writer.put(chunk);
-        Ok(())
-    }
-
-    async fn finish(mut self, media: &dyn ObjectStore, dest: &StorePath) -> Result<(), Copy> {
-        if let Some(whole) = self.whole.take() {
-            return media
-                .put(dest, whole.freeze())
-                .await
-                .map(drop)
-                .map_err(|e| {
-                    Copy::Retry(
-                        FailureCode::StorageUnavailable,
-                        format!("writing to the media store failed: {e}"),
-                    )
-                });
-        }
-        let Some(writer) = self.writer.take() else {
-            return Err(Copy::Retry(
-                FailureCode::StorageUnavailable,
-                "the upload to the media store was already closed".into(),
-            ));
-        };
-        writer.finish().await.map(drop).map_err(|e| {
-            Copy::Retry(
-                FailureCode::StorageUnavailable,
-                format!("finishing the upload to the media store failed: {e}"),
-            )
-        })
-    }
-}
-
-impl StagedUpload {
-    /// Abort now, and wait for it: the staged parts are gone when this returns.
-    async fn abort(mut self) {
-        if let Some(writer) = self.writer.take()
-            && let Err(e) = writer.abort().await
-        {
-            tracing::warn!(error = %e, "aborting an unfinished upload failed");
-        }
-    }
-}
-
-impl Drop for StagedUpload {
-    fn drop(&mut self) {
-        let Some(writer) = self.writer.take() else {
-            return;
-        };
-        // Dropped before `finish`: an early return, or the copy's future was
-        // dropped (its lease was lost). Abort in the background.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(e) = writer.abort().await {
-                    tracing::warn!(error = %e, "aborting an unfinished upload failed");
-                }
-            });
-        }
     }
 }
 
@@ -288,7 +122,7 @@ pub(super) async fn copy_object(
     floor: RateFloor,
     lease: &dyn Fence,
     lane: &mut SlowLane,
-) -> Result<Copied, Copy> {
+) -> Result<Copied, CopyEnd> {
     let size = got.meta.size;
     let check = got
         .extensions
@@ -325,7 +159,7 @@ pub(super) async fn copy_object(
             match tokio::time::timeout(lease.safe_for(), upload.finish(media, dest)).await {
                 Ok(done) => done?,
                 Err(_) => {
-                    return Err(Copy::Retry(
+                    return Err(CopyEnd::Retry(
                         FailureCode::StorageUnavailable,
                         format!(
                             "the media store took more than {} s to complete the upload; it was abandoned",
@@ -343,42 +177,6 @@ pub(super) async fn copy_object(
     }
 }
 
-/// Start the multipart upload of an object larger than one part.
-async fn start_upload(
-    media: &dyn ObjectStore,
-    media_multipart: Option<&Arc<dyn MultipartStore>>,
-    dest: &StorePath,
-    lease: &dyn Fence,
-) -> Result<WriteMultipart, Copy> {
-    let refused = |e: object_store::Error| {
-        Copy::Retry(
-            FailureCode::StorageUnavailable,
-            format!("the media store refused the upload: {e}"),
-        )
-    };
-    let upload: Box<dyn MultipartUpload> = match media_multipart {
-        // A bucket: the upload id is kept with the row before any part is
-        // sent, so whoever takes the row over can abort what this copy leaves.
-        Some(multipart) => {
-            let id = multipart.create_multipart(dest).await.map_err(refused)?;
-            let tracked = TrackedUpload {
-                store: multipart.clone(),
-                path: dest.clone(),
-                id: id.clone(),
-                parts: Arc::default(),
-                next: 0,
-            };
-            if let Err(lost) = lease.record_upload(Some(&id)).await {
-                let _ = multipart.abort_multipart(dest, &id).await;
-                return Err(lost);
-            }
-            Box::new(tracked)
-        }
-        None => media.put_multipart(dest).await.map_err(refused)?,
-    };
-    Ok(WriteMultipart::new_with_chunk_size(upload, PART_SIZE))
-}
-
 /// Write the whole stream, checking the signature and the size and hashing
 /// on the way.
 async fn stream_into(
@@ -389,7 +187,7 @@ async fn stream_into(
     floor: RateFloor,
     mut check: Option<ChecksumCheck>,
     mut lane: Option<&mut SlowLane>,
-) -> Result<Copied, Copy> {
+) -> Result<Copied, CopyEnd> {
     let mut hasher = digest::Context::new(&digest::SHA256);
     let mut boxes = import_providers::mp4::StreamProbe::new(size);
     let mut head_bytes: Vec<u8> = Vec::with_capacity(SNIFF_LEN);
@@ -445,7 +243,7 @@ async fn stream_into(
         // Never more than the source declared: a body that runs on is cut
         // here, not written to the end.
         if copied + chunk.len() as u64 > size {
-            return Err(Copy::Retry(
+            return Err(CopyEnd::Retry(
                 FailureCode::SourceError,
                 format!(
                     "the source sent more than the {size} bytes it declared for the object; the copy was stopped"
@@ -468,7 +266,7 @@ async fn stream_into(
         sniff(&head_bytes)?;
     }
     if copied != size {
-        return Err(Copy::Retry(
+        return Err(CopyEnd::Retry(
             FailureCode::SourceUnavailable,
             format!("the object changed while it was copied: {copied} bytes read, {size} expected"),
         ));
@@ -476,7 +274,7 @@ async fn stream_into(
     let sha256 = hasher.finish();
     let verified = match check {
         Some(check) => Some(check.finish(sha256.as_ref()).map_err(|mismatch| {
-            Copy::Retry(FailureCode::ChecksumMismatch, mismatch.to_string())
+            CopyEnd::Retry(FailureCode::ChecksumMismatch, mismatch.to_string())
         })?),
         None => None,
     };
@@ -488,13 +286,13 @@ async fn stream_into(
     })
 }
 
-fn sniff(head: &[u8]) -> Result<(), Copy> {
+fn sniff(head: &[u8]) -> Result<(), CopyEnd> {
     sniff_mp4(head).map(drop).map_err(|not_mp4: NotMp4| {
         let code = match not_mp4 {
             NotMp4::Empty => FailureCode::Empty,
             _ => FailureCode::NotMp4,
         };
-        Copy::Fail(code, not_mp4.to_string())
+        CopyEnd::Fail(code, not_mp4.to_string())
     })
 }
 
@@ -502,6 +300,7 @@ fn sniff(head: &[u8]) -> Result<(), Copy> {
 mod tests {
     use futures::StreamExt;
     use object_store::memory::InMemory;
+    use object_store::{ObjectStoreExt, WriteMultipart};
 
     use super::*;
 
@@ -548,7 +347,7 @@ mod tests {
         .await;
         let took = started.elapsed();
         match result {
-            Err(Copy::Retry(FailureCode::SourceUnavailable, reason)) => {
+            Err(CopyEnd::Retry(FailureCode::SourceUnavailable, reason)) => {
                 assert!(reason.contains("less than the 102400 bytes/s"), "{reason}");
             }
             _ => panic!("a drip-fed source was not stopped"),
@@ -622,7 +421,7 @@ mod tests {
         .expect("a stalled source is stopped");
         assert!(matches!(
             result,
-            Err(Copy::Retry(FailureCode::SourceUnavailable, _))
+            Err(CopyEnd::Retry(FailureCode::SourceUnavailable, _))
         ));
         upload.abort().await;
     }
@@ -634,16 +433,16 @@ mod tests {
         fn record_upload<'a>(
             &'a self,
             _upload_id: Option<&'a str>,
-        ) -> futures::future::BoxFuture<'a, Result<(), Copy>> {
+        ) -> futures::future::BoxFuture<'a, Result<(), CopyEnd>> {
             Box::pin(async { Ok(()) })
         }
-        fn confirm(&self) -> futures::future::BoxFuture<'_, Result<(), Copy>> {
+        fn confirm(&self) -> futures::future::BoxFuture<'_, Result<(), CopyEnd>> {
             let held = self.0;
             Box::pin(async move {
                 if held {
                     Ok(())
                 } else {
-                    Err(Copy::Retry(FailureCode::Interrupted, "lost".into()))
+                    Err(CopyEnd::Retry(FailureCode::Interrupted, "lost".into()))
                 }
             })
         }
@@ -689,7 +488,7 @@ mod tests {
         .await;
         assert!(matches!(
             lost,
-            Err(Copy::Retry(FailureCode::Interrupted, _))
+            Err(CopyEnd::Retry(FailureCode::Interrupted, _))
         ));
         let kept = media.get(&dest).await.unwrap().bytes().await.unwrap();
         assert_eq!(&kept[..], b"the other worker's copy");
@@ -747,11 +546,11 @@ mod tests {
         .await
         .expect("the copy ends");
         match result {
-            Err(Copy::Retry(FailureCode::SourceError, reason)) => {
+            Err(CopyEnd::Retry(FailureCode::SourceError, reason)) => {
                 assert!(reason.contains("more than the 100000 bytes"), "{reason}");
             }
-            Err(Copy::Retry(..) | Copy::Fail(..)) => panic!("another failure"),
-            Ok(_) | Err(Copy::Done(_)) => panic!("an endless body was accepted"),
+            Err(CopyEnd::Retry(..) | CopyEnd::Fail(..)) => panic!("another failure"),
+            Ok(_) | Err(CopyEnd::Done(_)) => panic!("an endless body was accepted"),
         }
         assert!(written.get() <= 100_000, "wrote {}", written.get());
         upload.abort().await;
@@ -773,7 +572,7 @@ mod tests {
         )
         .await;
         assert!(
-            matches!(result, Err(Copy::Retry(FailureCode::SourceUnavailable, ref r)) if r.contains("24 bytes read, 1000 expected")),
+            matches!(result, Err(CopyEnd::Retry(FailureCode::SourceUnavailable, ref r)) if r.contains("24 bytes read, 1000 expected")),
             "a short body was accepted"
         );
         upload.abort().await;

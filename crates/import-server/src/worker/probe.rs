@@ -8,7 +8,9 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::copy::Copied;
-use super::{Copy, Fence};
+use import_core::outcome::CopyEnd;
+
+use super::lease::Fence;
 
 /// The metadata of the video just stored at `dest`, from the probe made as
 /// it was copied; a file that is not a playable MP4 fails its row and is
@@ -19,9 +21,9 @@ pub(super) async fn probe_stored(
     copied: Copied,
     xet_hash: Option<String>,
     lease: &dyn Fence,
-) -> Copy {
+) -> CopyEnd {
     match copied.probe {
-        Ok(probe) => Copy::Done(Box::new(VideoMetadata {
+        Ok(probe) => CopyEnd::Done(Box::new(VideoMetadata {
             size_bytes: Some(copied.size),
             sha256: Some(copied.sha256),
             duration_s: probe.duration_s,
@@ -36,9 +38,9 @@ pub(super) async fn probe_stored(
                 return lost;
             }
             let _ = media.delete(dest).await;
-            Copy::Fail(FailureCode::InvalidVideo, reason)
+            CopyEnd::Fail(FailureCode::InvalidVideo, reason)
         }
-        Err(e) => Copy::Retry(
+        Err(e) => CopyEnd::Retry(
             FailureCode::StorageUnavailable,
             format!("probing the video failed: {e}"),
         ),

@@ -9,10 +9,10 @@ use import_providers::{ProviderError, open_source};
 use object_store::ObjectStore;
 use tokio::sync::Mutex;
 
-use super::Copy;
 use crate::secrets::source_config;
 use crate::state::AppState;
 use crate::store::IntegrationRecord;
+use import_core::outcome::CopyEnd;
 
 /// Most sources kept open at once; the oldest is dropped to make room.
 const MAX_CACHED_SOURCES: usize = 256;
@@ -78,27 +78,32 @@ pub(super) async fn open(
     job_integration: Option<&IntegrationId>,
     provider: Provider,
     bucket: &str,
-) -> Result<Source, Copy> {
+) -> Result<Source, CopyEnd> {
     let integration = match job_integration {
         Some(id) => match state.store.integrations().integration_by_id(id).await {
             Ok(Some(rec)) => Some(rec),
             Ok(None) => {
-                return Err(Copy::Fail(
+                return Err(CopyEnd::Fail(
                     FailureCode::IntegrationMissing,
                     "the job's integration was deleted; save the integration again and import these objects anew".into(),
                 ));
             }
-            Err(e) => return Err(Copy::Retry(FailureCode::StorageUnavailable, e.to_string())),
+            Err(e) => {
+                return Err(CopyEnd::Retry(
+                    FailureCode::StorageUnavailable,
+                    e.to_string(),
+                ));
+            }
         },
         None => None,
     };
     let config = source_config(provider, bucket, integration.as_ref(), &state.secrets)
-        .map_err(|e| Copy::Fail(FailureCode::SourceError, e.to_string()))?;
+        .map_err(|e| CopyEnd::Fail(FailureCode::SourceError, e.to_string()))?;
     let refused = |e: ProviderError| match e {
         ProviderError::Unresolvable { .. } => {
-            Copy::Retry(FailureCode::SourceUnavailable, e.to_string())
+            CopyEnd::Retry(FailureCode::SourceUnavailable, e.to_string())
         }
-        _ => Copy::Fail(FailureCode::SourceError, e.to_string()),
+        _ => CopyEnd::Fail(FailureCode::SourceError, e.to_string()),
     };
     let key = match &integration {
         Some(rec) => rec.id.to_string(),

@@ -1,0 +1,168 @@
+//! The recorder: rows' outcomes group-committed, a failed write tried again
+//! as the outcome policy says, then the row handed back.
+
+use std::sync::Arc;
+
+use import_core::outcome::{OutcomePolicy, WriteNext};
+
+use crate::clock::now_ms;
+use crate::error::StoreError;
+use crate::state::AppState;
+use crate::store::{ClaimedRow, FinishedRow, RowOutcome, StoreResult};
+
+/// Rows' outcomes written together (a group commit): an outcome waits while
+/// the write before it is in the database, and goes with every other that
+/// gathered meanwhile, up to [`FINISH_BATCH`], in one transaction. One copy
+/// alone is written at once; many copies share a transaction each time.
+pub(super) struct Recorder {
+    store: Arc<dyn crate::store::Store>,
+    queue: std::sync::Mutex<Vec<Waiting>>,
+    writing: tokio::sync::Mutex<()>,
+}
+
+/// Rows' outcomes written in one transaction, at most.
+const FINISH_BATCH: usize = 64;
+
+type Waiting = (FinishedRow, tokio::sync::oneshot::Sender<StoreResult<bool>>);
+
+impl Recorder {
+    pub(super) fn new(store: Arc<dyn crate::store::Store>) -> Recorder {
+        Recorder {
+            store,
+            queue: std::sync::Mutex::new(Vec::new()),
+            writing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Write one row's outcome (with whatever others are waiting); whether
+    /// the row was still its worker's.
+    async fn finish(&self, row: FinishedRow) -> StoreResult<bool> {
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        self.enqueue((row, reply));
+        loop {
+            let writing = self.writing.lock().await;
+            match answer.try_recv() {
+                Ok(done) => return done,
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                    return Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed));
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+            }
+            let batch = self.take();
+            if batch.is_empty() {
+                // Ours is in a write that a dropped copy started: wait for it.
+                drop(writing);
+                return answer
+                    .await
+                    .unwrap_or(Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed)));
+            }
+            // In a task of its own: a copy dropped while it writes (its
+            // lease lost) does not cut the others' transaction short.
+            let store = self.store.clone();
+            let _ = tokio::spawn(write_batch(store, batch)).await;
+            drop(writing);
+        }
+    }
+
+    fn enqueue(&self, waiting: Waiting) {
+        match self.queue.lock() {
+            Ok(mut queue) => queue.push(waiting),
+            Err(poisoned) => poisoned.into_inner().push(waiting),
+        }
+    }
+
+    fn take(&self) -> Vec<Waiting> {
+        let mut queue = match self.queue.lock() {
+            Ok(queue) => queue,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let n = queue.len().min(FINISH_BATCH);
+        queue.drain(..n).collect()
+    }
+}
+
+/// Write a batch of outcomes in one transaction; if that fails, each alone,
+/// so that one row the database refuses never holds back the others.
+async fn write_batch(store: Arc<dyn crate::store::Store>, batch: Vec<Waiting>) {
+    let (rows, replies): (Vec<FinishedRow>, Vec<_>) = batch.into_iter().unzip();
+    if rows.len() > 1
+        && let Ok(done) = store.queue().finish_many(&rows, now_ms()).await
+    {
+        for (reply, done) in replies.into_iter().zip(done) {
+            let _ = reply.send(Ok(done));
+        }
+        return;
+    }
+    for (row, reply) in rows.iter().zip(replies) {
+        let done = store
+            .queue()
+            .finish_many(std::slice::from_ref(row), now_ms())
+            .await
+            .map(|done| done.first().copied().unwrap_or(false));
+        let _ = reply.send(done);
+    }
+}
+
+/// Write a row's outcome. A failed write (the database busy or briefly
+/// away) is tried again as the outcome policy says
+/// ([`OutcomePolicy::after_failed_write`]: a few times, with a short
+/// backoff); if it still fails, the row goes back to the queue without
+/// spending the attempt its claim counted, so the copy is redone at once
+/// instead of after the lease. Only when that write fails too does the lease
+/// decide (and the attempt counts, as for a crash).
+pub(super) async fn record(
+    state: &AppState,
+    recorder: &Recorder,
+    row: &ClaimedRow,
+    worker: &str,
+    outcome: RowOutcome,
+) {
+    let policy = outcome_policy(state);
+    let mut failed = 0;
+    let error = loop {
+        let finished = FinishedRow {
+            id: row.id.clone(),
+            worker: worker.to_owned(),
+            outcome: outcome.clone(),
+        };
+        match recorder.finish(finished).await {
+            Ok(true) => return,
+            Ok(false) => {
+                tracing::warn!(video = %row.id, "the row was taken from this worker before its outcome was written (its job was cancelled, or its lease expired)");
+                return;
+            }
+            Err(e) => {
+                failed += 1;
+                tracing::debug!(video = %row.id, failed, error = %e, "recording a row's outcome failed");
+                match policy.after_failed_write(failed) {
+                    WriteNext::Retry(wait) => tokio::time::sleep(wait).await,
+                    WriteNext::HandBack => break e.to_string(),
+                }
+            }
+        }
+    };
+    match state
+        .store
+        .queue()
+        .hand_back(&row.id, worker, now_ms())
+        .await
+    {
+        Ok(true) => {
+            tracing::warn!(video = %row.id, tries = failed, %error,
+                "could not record the row's outcome; it is queued again without spending an attempt");
+            state.wake.notify_waiters();
+        }
+        Ok(false) => {
+            tracing::warn!(video = %row.id, "the row's lease was lost before it was marked; another worker will redo it")
+        }
+        Err(e) => {
+            tracing::warn!(video = %row.id, %error, hand_back_error = %e,
+                "could not record the row's outcome nor hand the row back; its lease will expire and it will be redone")
+        }
+    }
+}
+
+/// The outcome policy of this server's configuration.
+pub(super) fn outcome_policy(state: &AppState) -> OutcomePolicy {
+    OutcomePolicy::new(state.config.max_attempts, state.config.retry_base)
+}
