@@ -46,6 +46,7 @@ use utoipa::openapi::{
 };
 
 use import_core::api::{self, ApiRequest};
+use import_core::fields::{IDEMPOTENCY_RETENTION, MAX_IDEMPOTENCY_KEY_LEN};
 use import_core::routes;
 use import_core::wire::{
     AddGcsIntegration, AddHfIntegration, AddS3Integration, CloudIntegration, ErrorBody, Folder,
@@ -85,8 +86,8 @@ ignored; clients must ignore unknown response fields.
 Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>`. A missing \
 or unknown key is `401`; a resource of another tenant is `404`, never `403`.
 
-Every POST and DELETE takes an optional `Idempotency-Key` (1 to 128 printable \
-characters): the same key with the same body within 24 hours returns the first \
+Every POST and DELETE takes an optional `Idempotency-Key` (1 to {max_key} printable \
+characters): the same key with the same body within {hours} hours returns the first \
 answer again, with a different body it is `409`. `X-Request-ID` is echoed.
 
 Every 4xx and 5xx body is an `ErrorBody`: `{\"detail\": \"...\"}`, or for field \
@@ -95,6 +96,16 @@ validation `{\"detail\": [{\"loc\": [\"body\", \"keys\", 3], \"msg\": \"...\"}]}
 
 Operations and fields marked **Extension** are this project's additions to the \
 hosted API: clients must not require them from a server, and use them when present.";
+
+/// [`DESCRIPTION`] with the core's limits written in.
+fn description() -> String {
+    DESCRIPTION
+        .replace("{max_key}", &MAX_IDEMPOTENCY_KEY_LEN.to_string())
+        .replace(
+            "{hours}",
+            &(IDEMPOTENCY_RETENTION.as_secs() / 3600).to_string(),
+        )
+}
 
 /// The OpenAPI 3.1 document of every route of the contract.
 ///
@@ -135,7 +146,7 @@ pub(crate) fn document() -> OpenApi {
                 .title("Cloud video import API")
                 // xtask takes the workspace version, as the core does.
                 .version(env!("CARGO_PKG_VERSION"))
-                .description(Some(DESCRIPTION)),
+                .description(Some(description())),
         )
         .paths(paths)
         .components(Some(components.build()))
@@ -991,15 +1002,17 @@ impl<T: Answer> Route<T> {
                     .name(IDEMPOTENCY_KEY_HEADER)
                     .parameter_in(ParameterIn::Header)
                     .required(Required::False)
-                    .description(Some(
-                        "1 to 128 printable characters. The same key with the same body within \
-                         24 hours returns the first answer again and does no new work.",
-                    ))
+                    .description(Some(format!(
+                        "1 to {MAX_IDEMPOTENCY_KEY_LEN} printable characters. The same key with \
+                         the same body within {} hours returns the first answer again and does \
+                         no new work.",
+                        IDEMPOTENCY_RETENTION.as_secs() / 3600
+                    )))
                     .schema(Some(
                         ObjectBuilder::new()
                             .schema_type(Type::String)
                             .min_length(Some(1))
-                            .max_length(Some(128)),
+                            .max_length(Some(MAX_IDEMPOTENCY_KEY_LEN)),
                     ))
                     .build(),
             );

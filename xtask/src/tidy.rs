@@ -27,7 +27,8 @@ use std::fmt;
 
 use import_core::VideoStatus;
 use import_core::api::{
-    API_KEY_HEADER, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, REQUEST_ID_HEADER,
+    API_KEY_HEADER, IDEMPOTENCY_KEY_HEADER, RATE_LIMIT_LIMIT_HEADER, RATE_LIMIT_REMAINING_HEADER,
+    RATE_LIMIT_RESET_HEADER, REPLAYED_HEADER, REQUEST_ID_HEADER,
 };
 
 /// What a check looks for.
@@ -92,7 +93,7 @@ pub(crate) const ALLOWED: &[Allowed] = &[
 ];
 
 /// The header names of the API, each with the item to use instead.
-const HEADERS: [(&str, &str); 4] = [
+const HEADERS: [(&str, &str); 7] = [
     (API_KEY_HEADER, "`import_core::api::API_KEY_HEADER`"),
     (
         IDEMPOTENCY_KEY_HEADER,
@@ -100,6 +101,18 @@ const HEADERS: [(&str, &str); 4] = [
     ),
     (REQUEST_ID_HEADER, "`import_core::api::REQUEST_ID_HEADER`"),
     (REPLAYED_HEADER, "`import_core::api::REPLAYED_HEADER`"),
+    (
+        RATE_LIMIT_LIMIT_HEADER,
+        "`import_core::api::RATE_LIMIT_LIMIT_HEADER`",
+    ),
+    (
+        RATE_LIMIT_REMAINING_HEADER,
+        "`import_core::api::RATE_LIMIT_REMAINING_HEADER`",
+    ),
+    (
+        RATE_LIMIT_RESET_HEADER,
+        "`import_core::api::RATE_LIMIT_RESET_HEADER`",
+    ),
 ];
 
 /// Every status `VideoStatus` knows by name.

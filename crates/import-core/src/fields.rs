@@ -17,6 +17,10 @@ pub const MAX_ID_LEN: usize = 128;
 /// Longest `Idempotency-Key`, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 
+/// How long a server keeps an `Idempotency-Key`'s answer: the same key with
+/// the same body within this time is answered again, with no new work.
+pub const IDEMPOTENCY_RETENTION: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// Longest `collection` of an import request, in bytes (after trimming).
 pub const MAX_COLLECTION_LEN: usize = 128;
 

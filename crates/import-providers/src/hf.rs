@@ -72,7 +72,6 @@ fn retry_policy() -> RetryPolicy {
     RetryPolicy::default()
         .with_max_retries(MAX_RETRIES)
         .with_initial_backoff(FIRST_BACKOFF)
-        .with_jitter(false)
 }
 const MAX_REDIRECTS: usize = 10;
 /// How much of an error body is kept for the message.

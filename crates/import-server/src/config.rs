@@ -154,7 +154,7 @@ impl ServerConfig {
             max_in_flight: import_core::fields::DEFAULT_MAX_IN_FLIGHT,
             copy_memory: import_core::fields::DEFAULT_COPY_MEMORY,
             allow_endpoints: Vec::new(),
-            hf_endpoint: "https://huggingface.co".to_owned(),
+            hf_endpoint: import_providers::DEFAULT_HF_ENDPOINT.to_owned(),
             secret_key: None,
             max_objects: import_core::DEFAULT_MAX_OBJECTS,
             body_limit: import_core::routes::DEFAULT_BULK_BODY_LIMIT,

@@ -491,7 +491,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "VIMPORT_HF_ENDPOINT",
-        default_value = "https://huggingface.co",
+        default_value = import_providers::DEFAULT_HF_ENDPOINT,
         hide_env_values = true
     )]
     pub hf_endpoint: String,

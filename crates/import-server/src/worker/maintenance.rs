@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use import_core::fields::IDEMPOTENCY_RETENTION;
 use tokio::sync::watch;
 
 use crate::clock::now_ms;
@@ -71,7 +72,7 @@ pub(super) async fn reap(state: Arc<AppState>, mut shutdown: watch::Receiver<boo
         if let Err(e) = state
             .store
             .idempotency()
-            .idem_prune(now - 24 * 3600 * 1000)
+            .idem_prune(now - IDEMPOTENCY_RETENTION.as_millis() as i64)
             .await
         {
             tracing::warn!(error = %e, "pruning idempotency keys failed");
