@@ -148,6 +148,31 @@ impl JobStatus {
         }
     }
 
+    /// The status of a job with these counts that has `completed` (every
+    /// row is done) or was `cancelled`: cancelled first, then, once
+    /// complete, the outcome of its rows ([`JobStatus::from_counts`]), else
+    /// importing.
+    ///
+    /// ```
+    /// use import_core::{Counts, JobStatus};
+    /// let c = Counts { uploaded: 2, failed: 1, pending: 0 };
+    /// assert_eq!(JobStatus::of_job(&c, true, false), JobStatus::CompletedWithErrors);
+    /// assert_eq!(JobStatus::of_job(&c, false, false), JobStatus::Importing);
+    /// assert_eq!(JobStatus::of_job(&c, true, true), JobStatus::Cancelled);
+    /// ```
+    pub fn of_job(counts: &Counts, completed: bool, cancelled: bool) -> JobStatus {
+        if cancelled {
+            JobStatus::Cancelled
+        } else if completed {
+            JobStatus::from_counts(&Counts {
+                pending: 0,
+                ..*counts
+            })
+        } else {
+            JobStatus::Importing
+        }
+    }
+
     /// Whether nothing more will happen without a retry.
     pub fn is_terminal(&self) -> bool {
         matches!(
@@ -512,6 +537,26 @@ pub struct Counts {
     pub failed: u64,
     /// Every other row.
     pub pending: u64,
+}
+
+impl Counts {
+    /// The counts of a job of `total` listed rows, `uploaded` and `failed`
+    /// of them: every other row is pending (never below zero).
+    ///
+    /// ```
+    /// use import_core::Counts;
+    /// let c = Counts::from_totals(10, 6, 1);
+    /// assert_eq!((c.uploaded, c.failed, c.pending), (6, 1, 3));
+    /// assert_eq!(Counts::from_totals(1, 1, 1).pending, 0);
+    /// ```
+    pub fn from_totals(total: i64, uploaded: i64, failed: i64) -> Counts {
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Counts {
+            uploaded: count(uploaded),
+            failed: count(failed),
+            pending: count(total.saturating_sub(uploaded).saturating_sub(failed)),
+        }
+    }
 }
 
 /// One line of a job's `failure_summary` (*extension*).

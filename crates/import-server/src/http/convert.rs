@@ -40,22 +40,9 @@ pub(crate) fn integration(who: &Principal, r: IntegrationRecord) -> CloudIntegra
 
 /// A job with its counts, readiness and failure summary (the extension fields).
 pub(crate) fn job(job: &JobRecord, failures: Vec<FailureSummary>) -> ImportJob {
-    let counts = Counts {
-        uploaded: job.uploaded.max(0) as u64,
-        failed: job.failed.max(0) as u64,
-        pending: (job.total - job.uploaded - job.failed).max(0) as u64,
-    };
+    let counts = Counts::from_totals(job.total, job.uploaded, job.failed);
     let terminal = job.completed_at.is_some();
-    let status = if job.cancelled_at.is_some() {
-        JobStatus::Cancelled
-    } else if terminal {
-        JobStatus::from_counts(&Counts {
-            pending: 0,
-            ..counts
-        })
-    } else {
-        JobStatus::Importing
-    };
+    let status = JobStatus::of_job(&counts, terminal, job.cancelled_at.is_some());
     ImportJob {
         job_id: job.id.clone(),
         source: job.source,

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use import_core::wire::{VideoMetadata, VideoStatus};
-use import_core::{ChecksumAlgorithm, FailureCode, VideoId, ViewRole};
+use import_core::{ChecksumAlgorithm, Counts, FailureCode, VideoId, ViewRole};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::rows::{json_text, typed, typed_opt};
@@ -278,7 +278,10 @@ impl QueueStore for SqlStore {
             by_status: vec![
                 (
                     VideoStatus::Pending,
-                    (total - uploaded - failed - uploading).max(0),
+                    i64::try_from(Counts::from_totals(total, uploaded, failed).pending)
+                        .unwrap_or(i64::MAX)
+                        .saturating_sub(uploading)
+                        .max(0),
                 ),
                 (VideoStatus::Uploading, uploading),
                 (VideoStatus::Uploaded, uploaded),
