@@ -37,10 +37,10 @@ pub enum StartupError {
 pub enum StoreError {
     /// The database is busy or unreachable; try again.
     #[error("the database is busy or unreachable: {0}")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] DatabaseFailure),
     /// Any other database failure.
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(#[source] DatabaseFailure),
     /// The request's idempotency reservation was taken over by a retry (this
     /// process was thought dead): the retry serves the request.
     #[error("this request's Idempotency-Key was taken over by a retry of it")]
@@ -54,13 +54,64 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// A database that is busy or away, for `what` reason: what a store (or
+    /// a test's wrapper of one) answers when a call may pass if tried again.
+    pub fn unavailable(what: impl Into<String>) -> StoreError {
+        StoreError::Unavailable(DatabaseFailure(Failure::Other(what.into())))
+    }
+}
+
+/// What the database (or its driver) said when it failed. Its text is shown;
+/// the driver's own error type stays inside this crate (the chain of
+/// [`std::error::Error::source`] still reaches its cause).
+#[derive(Debug)]
+pub struct DatabaseFailure(Failure);
+
+#[derive(Debug)]
+enum Failure {
+    Driver(sqlx::Error),
+    Other(String),
+}
+
+impl std::fmt::Display for DatabaseFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Failure::Driver(e) => e.fmt(f),
+            Failure::Other(what) => f.write_str(what),
+        }
+    }
+}
+
+impl std::error::Error for DatabaseFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            Failure::Driver(e) => e.source(),
+            Failure::Other(_) => None,
+        }
+    }
+}
+
+/// The store's SQL code converts the driver's errors with `?`: busy or away
+/// (by the database's error code, never by message text) is
+/// [`StoreError::Unavailable`], anything else [`StoreError::Database`].
+#[doc(hidden)]
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if is_transient(&e) {
-            StoreError::Unavailable(e)
+            StoreError::Unavailable(DatabaseFailure(Failure::Driver(e)))
         } else {
-            StoreError::Database(e)
+            StoreError::Database(DatabaseFailure(Failure::Driver(e)))
         }
+    }
+}
+
+impl StoreError {
+    /// A failure to encode what a statement takes (a list as JSON).
+    pub(crate) fn encoding(e: serde_json::Error) -> StoreError {
+        StoreError::Database(DatabaseFailure(Failure::Other(format!(
+            "encoding a statement's parameter: {e}"
+        ))))
     }
 }
 
@@ -184,5 +235,27 @@ impl IntoResponse for ApiError {
                 .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod store_error_tests {
+    use super::*;
+
+    #[test]
+    fn the_drivers_errors_are_classified_by_kind_and_shown_by_text() {
+        let busy = StoreError::from(sqlx::Error::PoolTimedOut);
+        assert!(matches!(busy, StoreError::Unavailable(_)), "{busy:?}");
+        assert!(
+            busy.to_string()
+                .starts_with("the database is busy or unreachable: ")
+        );
+        let other = StoreError::from(sqlx::Error::RowNotFound);
+        assert!(matches!(other, StoreError::Database(_)), "{other:?}");
+        let made = StoreError::unavailable("injected");
+        assert_eq!(
+            made.to_string(),
+            "the database is busy or unreachable: injected"
+        );
     }
 }

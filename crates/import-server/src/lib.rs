@@ -43,5 +43,5 @@ pub use admin::{Revoked, create_api_key, create_api_key_expiring, list_api_keys,
 pub use app::Server;
 pub use config::ServerConfig;
 pub use crypto::SecretBox;
-pub use error::{ApiError, StartupError, StoreError};
+pub use error::{ApiError, DatabaseFailure, StartupError, StoreError};
 pub use import_core::api::REPLAYED_HEADER;

@@ -44,7 +44,9 @@ impl Recorder {
             match answer.try_recv() {
                 Ok(done) => return done,
                 Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
-                    return Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed));
+                    return Err(StoreError::unavailable(
+                        "the write of this outcome was dropped",
+                    ));
                 }
                 Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
             }
@@ -52,9 +54,9 @@ impl Recorder {
             if batch.is_empty() {
                 // Ours is in a write that a dropped copy started: wait for it.
                 drop(writing);
-                return answer
-                    .await
-                    .unwrap_or(Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed)));
+                return answer.await.unwrap_or(Err(StoreError::unavailable(
+                    "the write of this outcome was dropped",
+                )));
             }
             // In a task of its own: a copy dropped while it writes (its
             // lease lost) does not cut the others' transaction short.

@@ -98,7 +98,7 @@ impl QueueStore for RefusingStore {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if refuse {
-            return Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
+            return Err(StoreError::unavailable("pool timed out (injected)"));
         }
         self.inner.finish_many(rows, now).await
     }

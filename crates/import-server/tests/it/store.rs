@@ -872,6 +872,95 @@ async fn batches(store: &SqlStore) {
     );
 }
 
+/// The job list's status filter (SQL) agrees with the core's rule of a
+/// job's status (`JobStatus::of_job`): every job is listed under its own
+/// status and no other.
+async fn status_filter_agrees_with_the_core(store: &SqlStore) {
+    use import_core::{Counts, JobStatus};
+    use import_server::store::JobQuery;
+    let who = principal("ada", "org");
+    // (total, uploaded, failed, complete): importing, done, with errors, failed.
+    let shapes = [
+        (3, 1, 0, false),
+        (2, 2, 0, true),
+        (3, 2, 1, true),
+        (2, 0, 2, true),
+    ];
+    for (i, (total, uploaded, failed, complete)) in shapes.into_iter().enumerate() {
+        let id: ImportJobId = format!("ij_status_{i}").parse().unwrap();
+        let mut rec = job(&id, total);
+        rec.uploaded = uploaded;
+        rec.failed = failed;
+        rec.completed_at = complete.then_some(5);
+        store
+            .jobs()
+            .create_job(rec, Vec::new(), None)
+            .await
+            .unwrap();
+    }
+    let cancelled: ImportJobId = "ij_status_cancel".parse().unwrap();
+    store
+        .jobs()
+        .create_job(job(&cancelled, 1), vec![video(900)], None)
+        .await
+        .unwrap();
+    store
+        .jobs()
+        .cancel_job(&who, &cancelled, "stop", 6)
+        .await
+        .unwrap()
+        .unwrap();
+    let status_of = |j: &JobRecord| {
+        JobStatus::of_job(
+            &Counts::from_totals(j.total, j.uploaded, j.failed),
+            j.completed_at.is_some(),
+            j.cancelled_at.is_some(),
+        )
+    };
+    let all = store
+        .jobs()
+        .list_jobs(
+            &who,
+            &JobQuery {
+                limit: 100,
+                ..JobQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mine: Vec<&JobRecord> = all
+        .iter()
+        .filter(|j| j.id.as_str().starts_with("ij_status_"))
+        .collect();
+    assert_eq!(mine.len(), 5);
+    for status in JobStatus::KNOWN {
+        let listed = store
+            .jobs()
+            .list_jobs(
+                &who,
+                &JobQuery {
+                    limit: 100,
+                    status: Some(status.clone()),
+                    ..JobQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        let listed: Vec<&ImportJobId> = listed
+            .iter()
+            .filter(|j| j.id.as_str().starts_with("ij_status_"))
+            .map(|j| &j.id)
+            .collect();
+        let expected: Vec<&ImportJobId> = mine
+            .iter()
+            .filter(|j| status_of(j) == *status)
+            .map(|j| &j.id)
+            .collect();
+        assert_eq!(listed, expected, "jobs listed as {status}");
+        assert_eq!(expected.len(), 1, "one job of each status: {status}");
+    }
+}
+
 /// A fresh SQLite file (with one pooled connection, so that every statement
 /// reuses the prepared ones).
 async fn sqlite_store() -> (SqlStore, tempfile::TempDir) {
@@ -923,4 +1012,5 @@ scenarios!(
     nulls_then_values_then_nulls,
     lists_round_trip,
     visibility,
+    status_filter_agrees_with_the_core,
 );

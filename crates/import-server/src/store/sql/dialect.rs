@@ -161,3 +161,57 @@ impl Dialect {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A migration as a schema: comments and spacing dropped, and the
+    /// dialects' spellings of one type (or of byte-order text keys, which
+    /// SQLite's TEXT already is) made one.
+    fn schema(sql: &str) -> String {
+        let code: String = sql
+            .lines()
+            .map(|line| line.split("--").next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(" ");
+        code.replace("COLLATE \"C\" ", "")
+            .replace("BIGINT", "INTEGER")
+            .replace("BYTEA", "BLOB")
+            .replace("DOUBLE PRECISION", "REAL")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The two sets of migrations define the same schema, step by step: they
+    /// differ only in how each dialect spells a type.
+    #[test]
+    fn both_dialects_migrate_to_the_same_schema() {
+        assert_eq!(SQLITE_MIGRATIONS.len(), POSTGRES_MIGRATIONS.len());
+        for (i, (sqlite, postgres)) in SQLITE_MIGRATIONS
+            .iter()
+            .zip(POSTGRES_MIGRATIONS)
+            .enumerate()
+        {
+            assert_eq!(schema(sqlite), schema(postgres), "migration {}", i + 1);
+        }
+        // The normalisation keeps what matters: a column dropped on one side is seen.
+        assert_ne!(
+            schema("CREATE TABLE t (a INTEGER, b TEXT);"),
+            schema("CREATE TABLE t (a BIGINT);")
+        );
+    }
+
+    #[test]
+    fn a_database_url_names_its_dialect() {
+        assert_eq!(Dialect::of_url("sqlite:///x.db"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::of_url("sqlite::memory:"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::of_url("postgres://u@h/d"), Some(Dialect::Postgres));
+        assert_eq!(
+            Dialect::of_url("postgresql://u@h/d"),
+            Some(Dialect::Postgres)
+        );
+        assert_eq!(Dialect::of_url("mysql://u@h/d"), None);
+    }
+}

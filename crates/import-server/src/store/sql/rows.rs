@@ -142,7 +142,7 @@ pub(super) fn text_array<'a>(values: impl Iterator<Item = Option<&'a str>>) -> S
 
 /// A list as the JSON text of a list parameter.
 pub(super) fn json_text<T: serde::Serialize>(list: &T) -> StoreResult<String> {
-    serde_json::to_string(list).map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))
+    serde_json::to_string(list).map_err(StoreError::encoding)
 }
 
 /// One row of a page of videos: the columns of [`ROW_COLUMNS`], by name and
