@@ -499,6 +499,10 @@ pub const DEFAULT_SOURCE_RATE_WINDOW_SECS: u64 = 60;
 /// queues its rows again.
 pub const DEFAULT_INSTANCE_TIMEOUT_SECS: u64 = 15;
 
+/// Default of the reference server's `--lease-secs`: how long a claimed row
+/// stays leased without a renewal.
+pub const DEFAULT_LEASE_SECS: u64 = 60;
+
 /// How often a holder renews what it holds for `window` (a row's lease, a
 /// process's registration under `--instance-timeout`): a third of the
 /// window, at most every 2 s (so that a row taken away stops its copy

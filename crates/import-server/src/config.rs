@@ -158,7 +158,7 @@ impl ServerConfig {
             secret_key: None,
             max_objects: import_core::DEFAULT_MAX_OBJECTS,
             body_limit: import_core::routes::DEFAULT_BULK_BODY_LIMIT,
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(import_core::fields::DEFAULT_LEASE_SECS),
             max_attempts: 5,
             retry_base: Duration::from_secs(1),
             max_object_size: import_core::fields::DEFAULT_MAX_OBJECT_SIZE,

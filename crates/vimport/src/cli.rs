@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use import_core::{JobStatus, Scope};
 
 /// Import camera footage from cloud buckets (GCS, S3/R2, Hugging Face) into a
 /// video platform, follow the imports, and run the reference import server.
@@ -77,13 +79,30 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
-/// Scope of an import or folder.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ScopeArg {
-    /// Yours.
-    User,
-    /// Shared with your organisation.
-    Org,
+/// `--scope`: the core's scopes, by their wire names.
+fn scope_parser() -> impl TypedValueParser<Value = Scope> {
+    PossibleValuesParser::new([
+        PossibleValue::new(Scope::User.as_str()).help("Yours"),
+        PossibleValue::new(Scope::Org.as_str()).help("Shared with your organisation"),
+    ])
+    .try_map(|s: String| s.parse::<Scope>())
+}
+
+/// `--status`: the core's job statuses, by their wire names
+/// (`completed_with_errors`); `-` for `_` is taken too, as earlier versions
+/// spelled them.
+fn job_status_parser() -> impl TypedValueParser<Value = JobStatus> {
+    PossibleValuesParser::new(JobStatus::KNOWN.iter().map(|status| {
+        let name = status.as_str();
+        let value = PossibleValue::new(name);
+        if name.contains('_') {
+            // One short string per parser built (a few per run).
+            value.alias(&*Box::leak(name.replace('_', "-").into_boxed_str()))
+        } else {
+            value
+        }
+    }))
+    .map(|s: String| JobStatus::from_wire(&s.replace('-', "_")))
 }
 
 /// `vimport upload`.
@@ -105,8 +124,8 @@ pub struct UploadArgs {
     #[arg(long)]
     pub folder: Option<String>,
     /// Who the import belongs to.
-    #[arg(long, value_enum, default_value = "user")]
-    pub scope: ScopeArg,
+    #[arg(long, value_parser = scope_parser(), default_value = Scope::User.as_str())]
+    pub scope: Scope,
     /// List the objects under this prefix (s3://bucket/prefix/, gs://...,
     /// hf://buckets/ns/name/prefix/) and import every `.mp4` that matches
     /// --glob; more than 100,000 become several import jobs. Reads the bucket
@@ -126,7 +145,7 @@ pub struct UploadArgs {
     #[arg(long, requires = "preflight")]
     pub skip_bad: bool,
     /// With --preflight: objects checked at once.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = import_providers::DEFAULT_PREFLIGHT_CONCURRENCY)]
     pub concurrency: usize,
     /// S3-compatible endpoint for --expand/--preflight (or AWS_ENDPOINT_URL).
     #[arg(long, env = "AWS_ENDPOINT_URL", hide_env_values = true)]
@@ -144,7 +163,7 @@ pub struct UploadArgs {
     #[arg(long)]
     pub wait: bool,
     /// With --wait: give up after this many seconds (exit code 4).
-    #[arg(long, default_value_t = 3600)]
+    #[arg(long, default_value_t = import_core::client::DEFAULT_WAIT_TIMEOUT.as_secs())]
     pub timeout: u64,
     /// API connection options.
     #[command(flatten)]
@@ -167,7 +186,7 @@ pub struct VideosArgs {
     /// The import job id.
     pub id: String,
     /// Rows per page (1 to 1000).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = import_core::DEFAULT_PAGE_LIMIT)]
     pub limit: u32,
     /// Start after this video id.
     #[arg(long)]
@@ -186,10 +205,10 @@ pub struct WaitArgs {
     /// The import job id.
     pub id: String,
     /// Give up after this many seconds (exit code 4).
-    #[arg(long, default_value_t = 3600)]
+    #[arg(long, default_value_t = import_core::client::DEFAULT_WAIT_TIMEOUT.as_secs())]
     pub timeout: u64,
     /// Seconds between polls when the server suggests none.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = import_core::DEFAULT_POLL_INTERVAL.as_secs())]
     pub poll: u64,
     /// API connection options.
     #[command(flatten)]
@@ -208,30 +227,15 @@ pub struct RetryArgs {
     pub api: ApiArgs,
 }
 
-/// A job status, for `vimport jobs --status`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum JobStatusArg {
-    /// Rows still pending or copying.
-    Importing,
-    /// Every row uploaded.
-    Completed,
-    /// Done, some rows failed.
-    CompletedWithErrors,
-    /// Done, every row failed.
-    Failed,
-    /// Cancelled by its owner.
-    Cancelled,
-}
-
 /// `vimport jobs`.
 #[derive(Debug, Args)]
 pub struct JobsArgs {
     /// Jobs per page (1 to 500).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = import_core::DEFAULT_JOB_PAGE_LIMIT)]
     pub limit: u32,
     /// Only jobs in this status.
-    #[arg(long, value_enum)]
-    pub status: Option<JobStatusArg>,
+    #[arg(long, value_parser = job_status_parser())]
+    pub status: Option<JobStatus>,
     /// Only jobs into this folder (its id).
     #[arg(long)]
     pub folder_id: Option<String>,
@@ -499,7 +503,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "VIMPORT_LEASE_SECS",
-        default_value_t = 60,
+        default_value_t = import_core::fields::DEFAULT_LEASE_SECS,
         hide_env_values = true
     )]
     pub lease_secs: u64,
@@ -743,4 +747,51 @@ fn parse_copy_memory(value: &str) -> Result<u64, String> {
         ));
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn jobs_status(args: &[&str]) -> Result<Option<JobStatus>, clap::Error> {
+        let cli = Cli::try_parse_from([&["vimport", "jobs"], args].concat())?;
+        match cli.command {
+            Command::Jobs(jobs) => Ok(jobs.status),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn statuses_and_scopes_are_the_cores_by_their_wire_names() {
+        for status in JobStatus::KNOWN {
+            assert_eq!(
+                jobs_status(&["--status", status.as_str()]).unwrap(),
+                Some(status.clone())
+            );
+        }
+        assert_eq!(
+            jobs_status(&["--status", "completed-with-errors"]).unwrap(),
+            Some(JobStatus::CompletedWithErrors),
+            "the spelling of earlier versions is still taken"
+        );
+        let refused = jobs_status(&["--status", "done"]).unwrap_err().to_string();
+        assert!(refused.contains("completed_with_errors"), "{refused}");
+        assert_eq!(jobs_status(&[]).unwrap(), None);
+        let upload = |args: &[&str]| match Cli::try_parse_from(
+            [&["vimport", "upload", "s3://b/a.mp4"], args].concat(),
+        )
+        .unwrap()
+        .command
+        {
+            Command::Upload(u) => u.scope,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(upload(&[]), Scope::User);
+        assert_eq!(upload(&["--scope", "org"]), Scope::Org);
+        assert!(
+            Cli::try_parse_from(["vimport", "upload", "s3://b/a.mp4", "--scope", "team"]).is_err()
+        );
+    }
 }

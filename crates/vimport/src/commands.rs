@@ -6,16 +6,14 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use import_async::{
     Client, Error, FailureCode, ImportJob, ImportJobId, ImportOutcome, ImportRequest,
-    IntegrationId, JobListRequest, JobStatus, PageRequest, Provider, Scope, VideoId, ViewSet,
-    WaitOptions,
+    IntegrationId, JobListRequest, JobStatus, PageRequest, Provider, VideoId, ViewSet, WaitOptions,
 };
 use import_core::VideoStatus;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::cli::{
-    AddCommand, ApiArgs, Command, IntegrationsCommand, JobStatusArg, JobsArgs, ProviderArg,
-    ScopeArg, UploadArgs,
+    AddCommand, ApiArgs, Command, IntegrationsCommand, JobsArgs, ProviderArg, UploadArgs,
 };
 use crate::config;
 use crate::output::{Exit, fail, json, usage};
@@ -79,16 +77,9 @@ fn parse_id<T: std::str::FromStr<Err = import_core::Error>>(value: &str) -> Resu
     value.parse().map_err(|e: import_core::Error| usage(e))
 }
 
-fn scope(s: ScopeArg) -> Scope {
-    match s {
-        ScopeArg::User => Scope::User,
-        ScopeArg::Org => Scope::Org,
-    }
-}
-
 /// Build the import request of `vimport upload` (exit code 2 when invalid).
 fn upload_request(a: &UploadArgs) -> Result<ImportRequest, Exit> {
-    let mut builder = ImportRequest::builder().scope(scope(a.scope));
+    let mut builder = ImportRequest::builder().scope(a.scope);
     match (a.uris.is_empty(), a.views.is_empty()) {
         (true, true) => {
             return Err(usage(
@@ -457,21 +448,11 @@ async fn job(client: Client, id: String, json_out: bool) -> Exit {
     }
 }
 
-fn job_status(s: JobStatusArg) -> JobStatus {
-    match s {
-        JobStatusArg::Importing => JobStatus::Importing,
-        JobStatusArg::Completed => JobStatus::Completed,
-        JobStatusArg::CompletedWithErrors => JobStatus::CompletedWithErrors,
-        JobStatusArg::Failed => JobStatus::Failed,
-        JobStatusArg::Cancelled => JobStatus::Cancelled,
-    }
-}
-
 /// The query of `vimport jobs` (exit code 2 when invalid).
 fn jobs_query(a: &JobsArgs) -> Result<JobListRequest, Exit> {
     let mut q = JobListRequest::new().with_limit(a.limit).map_err(usage)?;
-    if let Some(status) = a.status {
-        q = q.with_status(job_status(status)).map_err(usage)?;
+    if let Some(status) = &a.status {
+        q = q.with_status(status.clone()).map_err(usage)?;
     }
     if let Some(folder) = &a.folder_id {
         q = q.with_folder(parse_id(folder)?);

@@ -32,4 +32,4 @@ pub use config::{
 pub use credentials::{GcsKey, S3Keys};
 pub use error::{BucketFailure, ClientError};
 pub use exchange::{Exchange, ExchangeStep, SendFailure};
-pub use upload::{UploadFlow, UploadStep, WaitOptions};
+pub use upload::{DEFAULT_WAIT_TIMEOUT, UploadFlow, UploadStep, WaitOptions};

@@ -28,11 +28,14 @@ pub struct WaitOptions {
     pub page_limit: u32,
 }
 
+/// How long a wait for an import goes on by default before it gives up.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(3600);
+
 impl Default for WaitOptions {
     fn default() -> Self {
         WaitOptions {
             poll_interval: crate::readiness::DEFAULT_POLL_INTERVAL,
-            timeout: Duration::from_secs(3600),
+            timeout: DEFAULT_WAIT_TIMEOUT,
             page_limit: crate::pager::MAX_PAGE_LIMIT,
         }
     }
