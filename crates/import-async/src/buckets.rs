@@ -13,31 +13,10 @@ pub use import_providers::{
 
 use crate::{Client, CloudUri, ImportRequest, Result};
 
-/// The client error for a failure of the bucket crate: the clients take its
-/// parts, and the core's [`BucketFailure`] says what they mean for a caller.
+/// The client error for a failure of the bucket crate: what the core's
+/// [`BucketFailure`] says it means for a caller.
 fn client_error(err: ProviderError) -> ClientError {
-    let failure = match err {
-        ProviderError::Unresolvable { ref host } => BucketFailure::Unresolvable {
-            host: host.clone(),
-            message: err.to_string(),
-        },
-        ProviderError::List {
-            prefix,
-            kind,
-            message,
-        } => BucketFailure::List {
-            prefix,
-            transient: kind.is_transient(),
-            message,
-        },
-        ProviderError::InvalidPrefix { uri, problem } => {
-            BucketFailure::InvalidPrefix { uri, problem }
-        }
-        other => BucketFailure::Source {
-            message: other.to_string(),
-        },
-    };
-    failure.into()
+    BucketFailure::from(err).into()
 }
 
 impl Client {

@@ -449,6 +449,37 @@ pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
     out
 }
 
+/// What a failure of bucket access means for a client's caller (the core's
+/// [`import_core::client::BucketFailure`]): an unresolvable host, a listing
+/// that failed (transient or not), a prefix that is not one, or a source
+/// that refused; the one mapping both clients use.
+impl From<ProviderError> for import_core::client::BucketFailure {
+    fn from(err: ProviderError) -> Self {
+        use import_core::client::BucketFailure;
+        match err {
+            ProviderError::Unresolvable { ref host } => BucketFailure::Unresolvable {
+                host: host.clone(),
+                message: err.to_string(),
+            },
+            ProviderError::List {
+                prefix,
+                kind,
+                message,
+            } => BucketFailure::List {
+                prefix,
+                transient: kind.is_transient(),
+                message,
+            },
+            ProviderError::InvalidPrefix { uri, problem } => {
+                BucketFailure::InvalidPrefix { uri, problem }
+            }
+            other => BucketFailure::Source {
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,5 +567,45 @@ mod tests {
         assert_eq!(shorten("a\u{1b}[31mb\nsecond line", 300), "a [31mb");
         assert_eq!(shorten("ééé", 3), "é…");
         assert_eq!(shorten("abcdef\nsecond", 3), "abc…");
+    }
+
+    #[test]
+    fn each_failure_means_one_thing_to_a_clients_caller() {
+        use import_core::client::BucketFailure;
+        let host = ProviderError::Unresolvable {
+            host: "nowhere.invalid".into(),
+        };
+        let shown = host.to_string();
+        assert_eq!(
+            BucketFailure::from(host),
+            BucketFailure::Unresolvable {
+                host: "nowhere.invalid".into(),
+                message: shown
+            }
+        );
+        let list = ProviderError::List {
+            prefix: "s3://b/p/".into(),
+            kind: FailureKind::Transient,
+            message: "503".into(),
+        };
+        assert_eq!(
+            BucketFailure::from(list),
+            BucketFailure::List {
+                prefix: "s3://b/p/".into(),
+                transient: true,
+                message: "503".into()
+            }
+        );
+        let bad = ProviderError::InvalidPrefix {
+            uri: "x".into(),
+            problem: "no scheme".into(),
+        };
+        assert_eq!(
+            BucketFailure::from(bad),
+            BucketFailure::InvalidPrefix {
+                uri: "x".into(),
+                problem: "no scheme".into()
+            }
+        );
     }
 }
