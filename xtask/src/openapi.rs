@@ -45,7 +45,10 @@ use utoipa::openapi::{
     ResponseBuilder,
 };
 
-use import_core::api::{self, ApiRequest};
+use import_core::api::{
+    self, ApiRequest, RATE_LIMIT_LIMIT_HEADER, RATE_LIMIT_REMAINING_HEADER,
+    RATE_LIMIT_RESET_HEADER, REPLAYED_HEADER,
+};
 use import_core::fields::{IDEMPOTENCY_RETENTION, MAX_IDEMPOTENCY_KEY_LEN};
 use import_core::routes;
 use import_core::wire::{
@@ -93,6 +96,14 @@ answer again, with a different body it is `409`. `X-Request-ID` is echoed.
 Every 4xx and 5xx body is an `ErrorBody`: `{\"detail\": \"...\"}`, or for field \
 validation `{\"detail\": [{\"loc\": [\"body\", \"keys\", 3], \"msg\": \"...\"}]}`. \
 `429` and `503` carry `Retry-After` seconds. A 5xx is never the answer to bad input.
+
+Every operation lists the answers it gives because of what it is: with a key, \
+`401`, `429`, `500` and `503` (the server's database busy or away); with a body, \
+`400`, `408`, `413` and `422`; with an `Idempotency-Key`, `409` and `422`. Answers \
+to a key carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` \
+(*extension*); a replayed answer carries `Idempotent-Replayed: true`. A path the \
+document does not list is `404`; a method a listed path does not take is `405`; \
+a route of the contract this server does not implement would be `501`.
 
 Operations and fields marked **Extension** are this project's additions to the \
 hosted API: clients must not require them from a server, and use them when present.";
@@ -838,6 +849,8 @@ struct Route<T> {
     described: bool,
     has_body: bool,
     wants_idempotency_key: bool,
+    /// The route of the table (its common answers).
+    route: routes::Route,
     operation: OperationBuilder,
     params: Vec<Parameter>,
     uses: Vec<fn(&mut Registry)>,
@@ -876,6 +889,7 @@ impl<T: Answer> Route<T> {
             described: false,
             has_body: request.body().is_some(),
             wants_idempotency_key: route.takes_idempotency_key(),
+            route,
             operation: OperationBuilder::new()
                 .operation_id(Some(route.operation_id))
                 .tag(tag),
@@ -1051,29 +1065,35 @@ impl<T: Answer> Route<T> {
         if let Some(schema) = T::body_schema(registry) {
             ok = ok.content(JSON, Content::new(Some(schema)));
         }
+        if !self.public {
+            for (name, meaning) in RATE_LIMIT_HEADERS {
+                ok = ok.header(name, integer_header(meaning));
+            }
+        }
+        if self.wants_idempotency_key {
+            ok = ok.header(
+                REPLAYED_HEADER,
+                Header::builder()
+                    .schema(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"])))
+                    .description(Some(
+                        "`true` when this is the recorded answer of an earlier request with the same `Idempotency-Key` (*extension*).",
+                    ))
+                    .build(),
+            );
+        }
         operation = operation.response(status.as_str(), ok.build());
 
         let mut errors = self.errors;
-        let mut defaults = if self.public {
+        if self.public {
             // No key to check: the operation overrides the document's security.
             operation = operation.securities(Some(Vec::<SecurityRequirement>::new()));
-            Vec::new()
-        } else {
-            vec![StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS]
-        };
-        if self.wants_idempotency_key {
-            // A reused key with another body; a key of the wrong form.
-            defaults.push(StatusCode::CONFLICT);
-            defaults.push(StatusCode::UNPROCESSABLE_ENTITY);
         }
-        if self.has_body {
-            // Malformed JSON, a field that fails validation, a body over the
-            // route's limit or slower than the body timeout.
-            defaults.push(StatusCode::BAD_REQUEST);
-            defaults.push(StatusCode::UNPROCESSABLE_ENTITY);
-            defaults.push(StatusCode::PAYLOAD_TOO_LARGE);
-            defaults.push(StatusCode::REQUEST_TIMEOUT);
-        }
+        // What the route may answer because of what it is (a key, a body, an
+        // `Idempotency-Key`): the core's table beside the route table.
+        let defaults: Vec<StatusCode> = routes::common_answers(&self.route, self.has_body)
+            .iter()
+            .filter_map(|a| StatusCode::from_u16(a.status).ok())
+            .collect();
         for status in defaults {
             if !errors.iter().any(|(s, _)| *s == status) {
                 errors.push((status, None));
@@ -1107,23 +1127,16 @@ impl<T: Answer> Route<T> {
 }
 
 fn error_response(status: StatusCode, description: Option<&str>) -> Response {
-    let description = description.unwrap_or(match status {
-        StatusCode::BAD_REQUEST => "Malformed or contradictory request.",
-        StatusCode::UNAUTHORIZED => "Missing or unknown API key.",
-        StatusCode::NOT_FOUND => "Not found, or not visible to the caller.",
-        StatusCode::CONFLICT => "The `Idempotency-Key` was used with a different body.",
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            "The body is larger than the route accepts (64 KiB; the upload routes 64 MiB by default)."
-        }
-        StatusCode::REQUEST_TIMEOUT => "The body did not arrive within the server's body timeout.",
-        StatusCode::UNPROCESSABLE_ENTITY => "A field fails validation; `detail` lists the fields.",
-        StatusCode::TOO_MANY_REQUESTS => "Rate limited; retry after `Retry-After` seconds.",
+    let common = routes::common_answer(status.as_u16());
+    let description = description.unwrap_or(match (status, common) {
+        (StatusCode::NOT_FOUND, _) => "Not found, or not visible to the caller.",
+        (_, Some(common)) => common.meaning,
         _ => "The request failed.",
     });
     let mut response = ResponseBuilder::new()
         .description(description)
         .content(JSON, Content::new(Some(schema_ref::<ErrorBody>())));
-    if status == StatusCode::TOO_MANY_REQUESTS {
+    if common.is_some_and(|c| c.retry_after) {
         response = response.header(
             RETRY_AFTER_HEADER,
             Header::builder()
@@ -1137,6 +1150,35 @@ fn error_response(status: StatusCode, description: Option<&str>) -> Response {
         );
     }
     response.build()
+}
+
+/// The rate-limit headers on every answer to a key (*extension*), with what
+/// each says.
+const RATE_LIMIT_HEADERS: [(&str, &str); 3] = [
+    (
+        RATE_LIMIT_LIMIT_HEADER,
+        "Requests the key may make per minute (*extension*).",
+    ),
+    (
+        RATE_LIMIT_REMAINING_HEADER,
+        "Requests the key may still make at once (*extension*).",
+    ),
+    (
+        RATE_LIMIT_RESET_HEADER,
+        "Whole seconds until the key may make its whole limit at once again (*extension*).",
+    ),
+];
+
+/// A response header holding a whole number of at least 0.
+fn integer_header(description: &str) -> Header {
+    Header::builder()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+        )
+        .description(Some(description))
+        .build()
 }
 
 #[cfg(test)]

@@ -147,6 +147,127 @@ impl Route {
     }
 }
 
+/// An answer that a route may give besides its own, because of what it is
+/// (it takes a key, a body or an `Idempotency-Key`), not because of what it
+/// does: produced by the reference server's layers in front of every
+/// handler, and listed for every route by the OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommonAnswer {
+    /// The status code.
+    pub status: u16,
+    /// What it means, for the document's readers.
+    pub meaning: &'static str,
+    /// Whether it carries `Retry-After` (seconds).
+    pub retry_after: bool,
+}
+
+const fn answer(status: u16, meaning: &'static str, retry_after: bool) -> CommonAnswer {
+    CommonAnswer {
+        status,
+        meaning,
+        retry_after,
+    }
+}
+
+/// Answers of every route that takes an API key.
+const KEYED: [CommonAnswer; 4] = [
+    answer(401, "Missing, unknown, expired or revoked API key.", false),
+    answer(
+        429,
+        "Rate limited; retry after `Retry-After` seconds.",
+        true,
+    ),
+    answer(
+        500,
+        "An internal failure of the server, logged; never the answer to bad input.",
+        false,
+    ),
+    answer(
+        503,
+        "The server's database is busy or unreachable; retry after `Retry-After` seconds.",
+        true,
+    ),
+];
+
+/// Answers of every route that takes an `Idempotency-Key`.
+const IDEMPOTENT: [CommonAnswer; 2] = [
+    answer(
+        409,
+        "The `Idempotency-Key` was used with a different body, or its first request is still being served (then with `Retry-After`).",
+        true,
+    ),
+    answer(
+        422,
+        "A field fails validation; `detail` lists the fields.",
+        false,
+    ),
+];
+
+/// Answers of every route that takes a body.
+const WITH_BODY: [CommonAnswer; 4] = [
+    answer(400, "Malformed or contradictory request.", false),
+    answer(
+        408,
+        "The body did not arrive within the server's body timeout.",
+        false,
+    ),
+    answer(
+        413,
+        "The body is larger than the route accepts (64 KiB; the upload routes 64 MiB by default).",
+        false,
+    ),
+    answer(
+        422,
+        "A field fails validation; `detail` lists the fields.",
+        false,
+    ),
+];
+
+/// The common answer of this status, if it is one (the meaning the OpenAPI
+/// document gives it where a route says nothing more).
+pub fn common_answer(status: u16) -> Option<CommonAnswer> {
+    KEYED
+        .iter()
+        .chain(&IDEMPOTENT)
+        .chain(&WITH_BODY)
+        .find(|a| a.status == status)
+        .copied()
+}
+
+/// The answers `route` may give besides its own (its request has a body when
+/// `has_body`), each status once: the table beside the route table.
+///
+/// ```
+/// use import_core::routes;
+///
+/// let statuses = |r, body| -> Vec<u16> {
+///     routes::common_answers(r, body).iter().map(|a| a.status).collect()
+/// };
+/// assert_eq!(statuses(&routes::GET_IMPORT_JOB, false), [401, 429, 500, 503]);
+/// assert_eq!(statuses(&routes::CREATE_FOLDER, true), [401, 429, 500, 503, 409, 422, 400, 408, 413]);
+/// assert!(statuses(&routes::HEALTHZ, false).is_empty());
+/// ```
+pub fn common_answers(route: &Route, has_body: bool) -> Vec<CommonAnswer> {
+    let mut out: Vec<CommonAnswer> = Vec::new();
+    let mut add = |answers: &[CommonAnswer]| {
+        for a in answers {
+            if !out.iter().any(|seen| seen.status == a.status) {
+                out.push(*a);
+            }
+        }
+    };
+    if !route.public {
+        add(&KEYED);
+    }
+    if route.takes_idempotency_key() {
+        add(&IDEMPOTENT);
+    }
+    if has_body {
+        add(&WITH_BODY);
+    }
+    out
+}
+
 /// Whether a request of this method takes an `Idempotency-Key`: the mutating
 /// methods (`POST`, `PUT`, `PATCH`, `DELETE`). The one place of this rule, for
 /// the clients and the server alike.

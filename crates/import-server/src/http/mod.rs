@@ -187,6 +187,72 @@ async fn method_not_allowed() -> ApiError {
 mod tests {
     use super::*;
 
+    /// The contract document lists, for every route of the table, each
+    /// answer the server's layers give in front of its handler (the core's
+    /// `routes::common_answers`: the guard's 401, 429 and 503, a store
+    /// failure's 500, the body limits' 400, 408, 413 and 422, the
+    /// idempotency layer's 409), and the headers they set: `RateLimit-*` on
+    /// every answer to a key, `Idempotent-Replayed` on a replayable one.
+    #[test]
+    fn the_contract_lists_every_answer_and_header_of_the_layers() {
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../docs/api/openapi.json")).unwrap();
+        let resolve = |v: &serde_json::Value| -> serde_json::Value {
+            match v["$ref"].as_str() {
+                Some(r) => document["components"]["responses"]
+                    [r.rsplit('/').next().unwrap_or_default()]
+                .clone(),
+                None => v.clone(),
+            }
+        };
+        for route in table::ALL {
+            let method = route.method().as_str().to_ascii_lowercase();
+            let op = &document["paths"][route.template][&method];
+            assert!(op.is_object(), "{method} {} is documented", route.template);
+            let has_body = op["requestBody"].is_object();
+            let responses = op["responses"].as_object().unwrap();
+            for answer in table::common_answers(route, has_body) {
+                let listed = responses.get(&answer.status.to_string());
+                assert!(
+                    listed.is_some(),
+                    "{method} {} lacks its {}",
+                    route.template,
+                    answer.status
+                );
+                if answer.retry_after {
+                    assert!(
+                        resolve(listed.unwrap())["headers"]["Retry-After"].is_object(),
+                        "{method} {}: {} carries Retry-After",
+                        route.template,
+                        answer.status
+                    );
+                }
+            }
+            let (_, ok) = responses
+                .iter()
+                .find(|(status, _)| status.starts_with('2'))
+                .unwrap();
+            for header in [
+                import_core::api::RATE_LIMIT_LIMIT_HEADER,
+                import_core::api::RATE_LIMIT_REMAINING_HEADER,
+                import_core::api::RATE_LIMIT_RESET_HEADER,
+            ] {
+                assert_eq!(
+                    ok["headers"][header].is_object(),
+                    !route.public,
+                    "{method} {}: {header}",
+                    route.template
+                );
+            }
+            assert_eq!(
+                ok["headers"][import_core::api::REPLAYED_HEADER].is_object(),
+                route.takes_idempotency_key(),
+                "{method} {}: the replay header",
+                route.template
+            );
+        }
+    }
+
     /// The router and the core's route table cannot differ: every route of
     /// the table has its handler, on its own method.
     #[test]
