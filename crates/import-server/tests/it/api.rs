@@ -943,10 +943,18 @@ async fn connections_beyond_the_cap_are_refused_quickly() {
     let addr = env.server.addr();
     let mut held = Vec::new();
     for _ in 0..5 {
-        held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // An answer on the connection: the server has accepted it and holds
+        // one of its five places (kept alive, it goes on holding it).
+        let ask = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+        tokio::io::AsyncWriteExt::write_all(&mut conn, ask.as_bytes())
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 1024];
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        held.push(conn);
     }
-    // Let the server accept all five.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let started = std::time::Instant::now();
     let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut answer = String::new();
@@ -1005,20 +1013,30 @@ async fn connections_beyond_the_cap_are_refused_quickly() {
 async fn expired_and_revoked_keys_are_refused() {
     let env = env().await;
     let config = env.server.config().clone();
+    let lasting = import_server::create_api_key_expiring(
+        &config,
+        "user_bo",
+        "org_acme",
+        None,
+        Some(std::time::Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    let (status, _) = env
+        .call_as(&lasting, Method::POST, "/api/keys/verify", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // A key whose expiry is its creation: expired by the time it is used
+    // (no waiting for time to pass).
     let short = import_server::create_api_key_expiring(
         &config,
         "user_bo",
         "org_acme",
         None,
-        Some(std::time::Duration::from_millis(300)),
+        Some(std::time::Duration::ZERO),
     )
     .await
     .unwrap();
-    let (status, _) = env
-        .call_as(&short, Method::POST, "/api/keys/verify", None)
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let (status, body) = env
         .call_as(&short, Method::POST, "/api/keys/verify", None)
         .await;

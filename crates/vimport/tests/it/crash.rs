@@ -339,9 +339,29 @@ async fn the_media_upload_of_a_killed_copy_is_aborted_by_the_next_owner() {
     }
     // The copy records the upload's id with its row right after creating it
     // (one database write); a kill inside that instant leaves the upload to
-    // the bucket's lifecycle rule (docs/operations.md). Kill after it: the
-    // drip keeps the copy in flight for seconds.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // the bucket's lifecycle rule (docs/operations.md). Kill once the row
+    // holds it (read from the server's own SQLite file): the drip keeps the
+    // copy in flight for seconds.
+    let db = format!("sqlite://{data}/vimport.db?mode=ro");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db)
+            .await
+            .unwrap();
+        let recorded: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM videos WHERE upload_id IS NOT NULL")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        if recorded > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy never recorded its upload with its row"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     kill(first);
     let (second, base) = serve(&args, &[]);
     let api = ApiClient::new(base, &key);
