@@ -27,12 +27,13 @@ use crate::config::ServerConfig;
 use crate::crypto::random_bytes;
 use crate::error::{StartupError, StoreError};
 use crate::ids::new_instance_id;
+use crate::store::InstanceId;
 use crate::store::{InstanceLock, InstanceRecord, Store};
 
 /// This process, registered.
 pub(crate) struct Instance {
     /// Its id.
-    pub(crate) id: String,
+    pub(crate) id: InstanceId,
     record: InstanceRecord,
     /// The PostgreSQL advisory lock held while this process lives.
     lock: std::sync::Mutex<Option<InstanceLock>>,
@@ -62,12 +63,12 @@ impl Instance {
         sqlite: bool,
     ) -> Result<Instance, StartupError> {
         let now = now_ms();
-        let id = new_instance_id(now as u64);
+        let id = InstanceId::from(new_instance_id(now as u64));
         let host = host_name();
         let pid = i64::from(std::process::id());
         let files = if sqlite {
             let dir = lock_folder(config);
-            let file = lock_file(&dir, &id, &host, pid, now)?;
+            let file = lock_file(&dir, id.as_str(), &host, pid, now)?;
             Some((dir, std::sync::Mutex::new(Some(file))))
         } else {
             None
@@ -174,11 +175,11 @@ impl Instance {
     pub(crate) async fn serving(
         &self,
         store: &dyn Store,
-        id: Option<&str>,
+        id: Option<&InstanceId>,
         timeout: Duration,
     ) -> Result<Option<Duration>, StoreError> {
         let Some(id) = id else { return Ok(None) };
-        if id == self.id {
+        if *id == self.id {
             return Ok(Some(Duration::from_secs(1)));
         }
         let Some(other) = store
@@ -186,7 +187,7 @@ impl Instance {
             .list_instances()
             .await?
             .into_iter()
-            .find(|i| i.id == id)
+            .find(|i| i.id == *id)
         else {
             return Ok(None);
         };

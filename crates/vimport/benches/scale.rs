@@ -18,7 +18,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use import_core::{ImportJobId, PageRequest, api};
-use import_server::store::{FinishedRow, JobRecord, NewVideo, RowOutcome, SqlStore, Store};
+use import_server::store::{
+    FinishedRow, InstanceId, JobRecord, LeaseOwner, NewVideo, RowOutcome, SqlStore, Store,
+};
 use import_server::{Server, ServerConfig};
 use import_testkit::S3StandIn;
 use import_testkit::mp4::{Mp4Spec, sample_mp4};
@@ -154,13 +156,13 @@ async fn queue(label: &str, database_url: String) {
             let store = store.clone();
             let meta = meta.clone();
             tokio::spawn(async move {
-                let worker = format!("wk_bench_{w}");
+                let worker = LeaseOwner::from(format!("wk_bench_{w}"));
                 let (mut done, mut errors) = (0u64, 0u64);
                 while Instant::now() < deadline {
                     let now = 10;
                     match store
                         .queue()
-                        .claim(&worker, "in_bench", now, now + 60_000)
+                        .claim(&worker, &InstanceId::from("in_bench"), now, now + 60_000)
                         .await
                     {
                         Ok(Some(row)) => {
@@ -195,13 +197,19 @@ async fn queue(label: &str, database_url: String) {
             let store = store.clone();
             let meta = meta.clone();
             tokio::spawn(async move {
-                let worker = format!("wk_batch_{w}");
+                let worker = LeaseOwner::from(format!("wk_batch_{w}"));
                 let (mut done, mut errors) = (0u64, 0u64);
                 while Instant::now() < deadline {
                     let now = 10;
                     let rows = match store
                         .queue()
-                        .claim_many(&worker, "in_bench", now, now + 60_000, BATCH)
+                        .claim_many(
+                            &worker,
+                            &InstanceId::from("in_bench"),
+                            now,
+                            now + 60_000,
+                            BATCH,
+                        )
                         .await
                     {
                         Ok(rows) if rows.is_empty() => break,

@@ -254,7 +254,7 @@ async fn handle_authorized(
             let serving = me
                 .serving(
                     state.store.as_ref(),
-                    instance_id.as_deref(),
+                    instance_id.as_ref(),
                     state.config.instance_timeout,
                 )
                 .await?;
@@ -275,7 +275,7 @@ async fn handle_authorized(
             if !state
                 .store
                 .idempotency()
-                .idem_take_over(&key, instance_id.as_deref(), &me.id, now)
+                .idem_take_over(&key, instance_id.as_ref(), &me.id, now)
                 .await?
             {
                 return Err(ApiError::new(

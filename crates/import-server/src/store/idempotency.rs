@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::StoreResult;
+use super::{InstanceId, StoreResult};
 
 /// An idempotency key, as its owner scopes it: the same key from two
 /// organisations (or two users) names two requests.
@@ -46,7 +46,7 @@ pub enum IdemBegin {
     /// [`Store::idem_take_over`]).
     Reserved {
         /// The process serving it.
-        instance_id: Option<String>,
+        instance_id: Option<InstanceId>,
     },
 }
 
@@ -59,14 +59,14 @@ pub trait IdempotencyStore: Send + Sync {
         key: &IdemKey,
         fingerprint: &str,
         now: i64,
-        instance: &str,
+        instance: &InstanceId,
     ) -> StoreResult<IdemBegin>;
     /// Take over the unfinished reservation of the dead process `from`.
     async fn idem_take_over(
         &self,
         key: &IdemKey,
-        from: Option<&str>,
-        instance: &str,
+        from: Option<&InstanceId>,
+        instance: &InstanceId,
         now: i64,
     ) -> StoreResult<bool>;
     /// Record the answer of a reserved key.

@@ -2,13 +2,13 @@
 
 use async_trait::async_trait;
 
-use super::{Released, StoreResult};
+use super::{InstanceId, Released, StoreResult};
 
 /// A server process registered in the database (see `instance`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceRecord {
     /// Its id (`in_...`).
-    pub id: String,
+    pub id: InstanceId,
     /// The host it runs on.
     pub host: String,
     /// Its process id.
@@ -40,7 +40,7 @@ pub trait InstanceStore: Send + Sync {
     async fn register_instance(&self, instance: &InstanceRecord) -> StoreResult<()>;
     /// A process's heartbeat; false when it is no longer registered (it was
     /// thought dead and its rows were queued again).
-    async fn beat_instance(&self, id: &str, now: i64) -> StoreResult<bool>;
+    async fn beat_instance(&self, id: &InstanceId, now: i64) -> StoreResult<bool>;
     /// Every registered process.
     async fn list_instances(&self) -> StoreResult<Vec<InstanceRecord>>;
     /// Take the advisory lock `lock_key` for the life of this process, on a
@@ -54,11 +54,11 @@ pub trait InstanceStore: Send + Sync {
     /// reservations and its registration removed.
     async fn release_instance(
         &self,
-        id: &str,
+        id: &InstanceId,
         now: i64,
         max_attempts: u32,
     ) -> StoreResult<Released>;
     /// A stopping process's rows handed back without spending their
     /// attempt, and its registration removed; answers how many.
-    async fn hand_back_instance(&self, id: &str, now: i64) -> StoreResult<u64>;
+    async fn hand_back_instance(&self, id: &InstanceId, now: i64) -> StoreResult<u64>;
 }

@@ -42,6 +42,52 @@ pub use queue::{
 };
 pub use sql::{Dialect, SqlStore};
 
+/// A string newtype of the store: an id this server makes, typed so that
+/// one kind cannot stand for another.
+macro_rules! store_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                $name(id)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                $name(id.to_owned())
+            }
+        }
+    };
+}
+
+store_id!(
+    /// The owner of one claim's lease (`wk_...`): every claim has its own, so
+    /// a copy whose row was taken over can never finish a later claim's row.
+    LeaseOwner
+);
+
+store_id!(
+    /// A server process as the registry knows it (`in_...`).
+    InstanceId
+);
+
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
 

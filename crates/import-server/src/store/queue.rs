@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use import_core::wire::{VideoMetadata, VideoStatus};
 use import_core::{FailureCode, ImportJobId, VideoId};
 
-use super::StoreResult;
+use super::{InstanceId, LeaseOwner, StoreResult};
 
 /// Row counts for the metrics ([`Store::row_gauges`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub struct FinishedRow {
     /// The row.
     pub id: VideoId,
     /// The lease owner that claimed it.
-    pub worker: String,
+    pub worker: LeaseOwner,
     /// How its copy ended.
     pub outcome: RowOutcome,
 }
@@ -88,8 +88,8 @@ pub trait QueueStore: Send + Sync {
     /// until `lease_until`.
     async fn claim_many(
         &self,
-        worker: &str,
-        instance: &str,
+        worker: &LeaseOwner,
+        instance: &InstanceId,
         now: i64,
         lease_until: i64,
         limit: u32,
@@ -99,11 +99,16 @@ pub trait QueueStore: Send + Sync {
     async fn set_upload_id(
         &self,
         id: &VideoId,
-        worker: &str,
+        worker: &LeaseOwner,
         upload_id: Option<&str>,
     ) -> StoreResult<bool>;
     /// Extend a lease; false if the row is no longer ours.
-    async fn renew_lease(&self, id: &VideoId, worker: &str, lease_until: i64) -> StoreResult<bool>;
+    async fn renew_lease(
+        &self,
+        id: &VideoId,
+        worker: &LeaseOwner,
+        lease_until: i64,
+    ) -> StoreResult<bool>;
     /// Finish claimed rows in one transaction: for each, in order, whether
     /// it was still its worker's (a row whose lease was lost is left
     /// unchanged). On an error nothing is written.
@@ -111,7 +116,7 @@ pub trait QueueStore: Send + Sync {
     /// Give a claimed row back to `PENDING` without spending the attempt its
     /// claim counted (its worker could not record the outcome); false if the
     /// lease was lost.
-    async fn hand_back(&self, id: &VideoId, worker: &str, now: i64) -> StoreResult<bool>;
+    async fn hand_back(&self, id: &VideoId, worker: &LeaseOwner, now: i64) -> StoreResult<bool>;
     /// Which of `ids` are `UPLOADING` under a lease that has not expired at
     /// `now`: their media uploads may be in progress and must be left alone.
     async fn leased_among(&self, ids: &[VideoId], now: i64) -> StoreResult<Vec<VideoId>>;
@@ -124,8 +129,8 @@ pub trait QueueStore: Send + Sync {
     /// Claim the next row to import, leased to `worker` until `lease_until`.
     async fn claim(
         &self,
-        worker: &str,
-        instance: &str,
+        worker: &LeaseOwner,
+        instance: &InstanceId,
         now: i64,
         lease_until: i64,
     ) -> StoreResult<Option<ClaimedRow>> {
@@ -139,13 +144,13 @@ pub trait QueueStore: Send + Sync {
     async fn finish(
         &self,
         id: &VideoId,
-        worker: &str,
+        worker: &LeaseOwner,
         outcome: RowOutcome,
         now: i64,
     ) -> StoreResult<bool> {
         let row = FinishedRow {
             id: id.clone(),
-            worker: worker.to_owned(),
+            worker: worker.clone(),
             outcome,
         };
         Ok(self

@@ -21,7 +21,7 @@ use crate::clock::now_ms;
 use crate::ids::new_worker_id;
 use crate::metrics::CodeLabel;
 use crate::state::AppState;
-use crate::store::{ClaimedRow, JobRecord, RowOutcome};
+use crate::store::{ClaimedRow, JobRecord, LeaseOwner, RowOutcome};
 
 /// How long the dispatcher waits for more free places before it claims,
 /// when most places are taken: claims then come in batches instead of one
@@ -95,7 +95,7 @@ async fn claim_and_copy(
         }
         let now = now_ms();
         let lease = state.config.lease.as_millis() as i64;
-        let worker = new_worker_id(now as u64);
+        let worker = LeaseOwner::from(new_worker_id(now as u64));
         let claimed = state
             .store
             .queue()
@@ -176,7 +176,7 @@ async fn process(
     state: &AppState,
     cache: &SourceCache,
     recorder: &Recorder,
-    worker: &str,
+    worker: &LeaseOwner,
     row: ClaimedRow,
     job: Option<Arc<JobRecord>>,
     mut lane: SlowLane,

@@ -8,11 +8,12 @@ use import_core::{FailureCode, VideoId};
 
 use crate::clock::now_ms;
 use crate::state::AppState;
+use crate::store::LeaseOwner;
 
 /// Renew `id`'s lease held by `worker` every
 /// [`import_core::fields::heartbeat_every`] of the lease, until the row is
 /// no longer ours (its job was cancelled, or its lease expired): then return.
-pub(super) async fn keep_renewed(state: &AppState, id: &VideoId, worker: &str) {
+pub(super) async fn keep_renewed(state: &AppState, id: &VideoId, worker: &LeaseOwner) {
     let every = import_core::fields::heartbeat_every(state.config.lease);
     loop {
         tokio::time::sleep(every).await;
@@ -30,7 +31,7 @@ pub(super) async fn keep_renewed(state: &AppState, id: &VideoId, worker: &str) {
 pub(super) struct Lease<'a> {
     pub(super) state: &'a AppState,
     pub(super) id: &'a VideoId,
-    pub(super) worker: &'a str,
+    pub(super) worker: &'a LeaseOwner,
 }
 
 /// What a copy must hold before it changes its row's media file: the row's

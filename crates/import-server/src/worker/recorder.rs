@@ -8,7 +8,7 @@ use import_core::outcome::{OutcomePolicy, WriteNext};
 use crate::clock::now_ms;
 use crate::error::StoreError;
 use crate::state::AppState;
-use crate::store::{ClaimedRow, FinishedRow, RowOutcome, StoreResult};
+use crate::store::{ClaimedRow, FinishedRow, LeaseOwner, RowOutcome, StoreResult};
 
 /// Rows' outcomes written together (a group commit): an outcome waits while
 /// the write before it is in the database, and goes with every other that
@@ -116,7 +116,7 @@ pub(super) async fn record(
     state: &AppState,
     recorder: &Recorder,
     row: &ClaimedRow,
-    worker: &str,
+    worker: &LeaseOwner,
     outcome: RowOutcome,
 ) {
     let policy = outcome_policy(state);
@@ -124,7 +124,7 @@ pub(super) async fn record(
     let error = loop {
         let finished = FinishedRow {
             id: row.id.clone(),
-            worker: worker.to_owned(),
+            worker: worker.clone(),
             outcome: outcome.clone(),
         };
         match recorder.finish(finished).await {

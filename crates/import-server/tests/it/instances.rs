@@ -72,7 +72,7 @@ async fn a_process_without_a_heartbeat_is_dead_and_one_that_beats_is_not() {
         let far = now_ms() + 3_600_000;
         store
             .queue()
-            .claim(&format!("wk_{id}"), id, now_ms(), far)
+            .claim(&format!("wk_{id}").into(), &id.into(), now_ms(), far)
             .await
             .unwrap()
             .expect("a row to claim");
@@ -84,7 +84,7 @@ async fn a_process_without_a_heartbeat_is_dead_and_one_that_beats_is_not() {
             while beating.load(std::sync::atomic::Ordering::SeqCst) {
                 store
                     .instances()
-                    .beat_instance("in_alive", now_ms())
+                    .beat_instance(&"in_alive".into(), now_ms())
                     .await
                     .unwrap();
                 tokio::time::sleep(Duration::from_millis(300)).await;

@@ -74,8 +74,8 @@ impl Store for RefusingStore {
 impl QueueStore for RefusingStore {
     async fn claim_many(
         &self,
-        worker: &str,
-        instance: &str,
+        worker: &LeaseOwner,
+        instance: &InstanceId,
         now: i64,
         lease_until: i64,
         limit: u32,
@@ -88,7 +88,12 @@ impl QueueStore for RefusingStore {
         claims.extend(rows.iter().map(|row| (row.id.clone(), row.attempts)));
         Ok(rows)
     }
-    async fn renew_lease(&self, id: &VideoId, worker: &str, lease_until: i64) -> StoreResult<bool> {
+    async fn renew_lease(
+        &self,
+        id: &VideoId,
+        worker: &LeaseOwner,
+        lease_until: i64,
+    ) -> StoreResult<bool> {
         self.inner.renew_lease(id, worker, lease_until).await
     }
     async fn finish_many(&self, rows: &[FinishedRow], now: i64) -> StoreResult<Vec<bool>> {
@@ -102,13 +107,13 @@ impl QueueStore for RefusingStore {
         }
         self.inner.finish_many(rows, now).await
     }
-    async fn hand_back(&self, id: &VideoId, worker: &str, now: i64) -> StoreResult<bool> {
+    async fn hand_back(&self, id: &VideoId, worker: &LeaseOwner, now: i64) -> StoreResult<bool> {
         self.inner.hand_back(id, worker, now).await
     }
     async fn set_upload_id(
         &self,
         id: &VideoId,
-        worker: &str,
+        worker: &LeaseOwner,
         upload_id: Option<&str>,
     ) -> StoreResult<bool> {
         self.inner.set_upload_id(id, worker, upload_id).await

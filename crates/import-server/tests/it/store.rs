@@ -6,8 +6,8 @@
 use import_core::wire::{VideoMetadata, VideoStatus};
 use import_core::{FailureCode, FolderId, ImportJobId, PageRequest, Provider, Scope, VideoId};
 use import_server::store::{
-    FinishedRow, FolderRecord, IdemAnswer, IdemBegin, IdemKey, InstanceRecord, JobRecord, NewVideo,
-    Principal, Released, RowOutcome, SqlStore, Store,
+    FinishedRow, FolderRecord, IdemAnswer, IdemBegin, IdemKey, InstanceId, InstanceRecord,
+    JobRecord, LeaseOwner, NewVideo, Principal, Released, RowOutcome, SqlStore, Store,
 };
 use import_testkit::postgres;
 
@@ -84,14 +84,19 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     for (round, outcome) in outcomes.into_iter().enumerate() {
         let row = store
             .queue()
-            .claim("wk_test", "in_test", 10 + round as i64, 1_000_000)
+            .claim(
+                &LeaseOwner::from("wk_test"),
+                &InstanceId::from("in_test"),
+                10 + round as i64,
+                1_000_000,
+            )
             .await
             .unwrap()
             .expect("a row to claim");
         assert!(
             store
                 .queue()
-                .finish(&row.id, "wk_test", outcome, 20)
+                .finish(&row.id, &LeaseOwner::from("wk_test"), outcome, 20)
                 .await
                 .unwrap(),
             "round {round}: the row was finished"
@@ -101,7 +106,12 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     // The row sent back by RetryLater is claimed again and fails.
     while let Some(row) = store
         .queue()
-        .claim("wk_test", "in_test", 100, 1_000_000)
+        .claim(
+            &LeaseOwner::from("wk_test"),
+            &InstanceId::from("in_test"),
+            100,
+            1_000_000,
+        )
         .await
         .unwrap()
     {
@@ -109,7 +119,7 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
         assert!(
             store
                 .queue()
-                .finish(&row.id, "wk_test", outcome, 101)
+                .finish(&row.id, &LeaseOwner::from("wk_test"), outcome, 101)
                 .await
                 .unwrap()
         );
@@ -144,7 +154,12 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     assert_eq!(retried.len(), 3);
     let row = store
         .queue()
-        .claim("wk_test", "in_test", 300, 1_000_000)
+        .claim(
+            &LeaseOwner::from("wk_test"),
+            &InstanceId::from("in_test"),
+            300,
+            1_000_000,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -152,13 +167,18 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     assert!(
         store
             .queue()
-            .finish(&row.id, "wk_test", outcome, 301)
+            .finish(&row.id, &LeaseOwner::from("wk_test"), outcome, 301)
             .await
             .unwrap()
     );
     let row = store
         .queue()
-        .claim("wk_test", "in_test", 302, 1_000_000)
+        .claim(
+            &LeaseOwner::from("wk_test"),
+            &InstanceId::from("in_test"),
+            302,
+            1_000_000,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -166,7 +186,7 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     assert!(
         store
             .queue()
-            .finish(&row.id, "wk_test", outcome, 303)
+            .finish(&row.id, &LeaseOwner::from("wk_test"), outcome, 303)
             .await
             .unwrap()
     );
@@ -364,7 +384,12 @@ async fn lists_round_trip(store: &SqlStore) {
     while failed.len() < 3 {
         let row = store
             .queue()
-            .claim("wk_test", "in_test", 10, 1_000_000)
+            .claim(
+                &LeaseOwner::from("wk_test"),
+                &InstanceId::from("in_test"),
+                10,
+                1_000_000,
+            )
             .await
             .unwrap()
             .unwrap();
@@ -372,7 +397,7 @@ async fn lists_round_trip(store: &SqlStore) {
         assert!(
             store
                 .queue()
-                .finish(&row.id, "wk_test", outcome, 11)
+                .finish(&row.id, &LeaseOwner::from("wk_test"), outcome, 11)
                 .await
                 .unwrap()
         );
@@ -399,9 +424,9 @@ fn idem(org: &str, user: &str, key: &str) -> IdemKey {
     }
 }
 
-fn instance(id: &str, heartbeat_at: i64) -> InstanceRecord {
+fn instance(id: &InstanceId, heartbeat_at: i64) -> InstanceRecord {
     InstanceRecord {
-        id: id.into(),
+        id: id.clone(),
         host: "test".into(),
         pid: 1,
         started_at: 1,
@@ -422,7 +447,7 @@ async fn processes_and_idempotency(store: &SqlStore) {
     assert_eq!(
         store
             .idempotency()
-            .idem_begin(&a, "fp", 1, "in_x")
+            .idem_begin(&a, "fp", 1, &InstanceId::from("in_x"))
             .await
             .unwrap(),
         IdemBegin::Fresh
@@ -430,7 +455,7 @@ async fn processes_and_idempotency(store: &SqlStore) {
     assert_eq!(
         store
             .idempotency()
-            .idem_begin(&b, "fp", 1, "in_y")
+            .idem_begin(&b, "fp", 1, &InstanceId::from("in_y"))
             .await
             .unwrap(),
         IdemBegin::Fresh
@@ -438,7 +463,7 @@ async fn processes_and_idempotency(store: &SqlStore) {
     assert_eq!(
         store
             .idempotency()
-            .idem_begin(&a, "fp", 2, "in_y")
+            .idem_begin(&a, "fp", 2, &InstanceId::from("in_y"))
             .await
             .unwrap(),
         IdemBegin::Reserved {
@@ -448,7 +473,7 @@ async fn processes_and_idempotency(store: &SqlStore) {
     assert_eq!(
         store
             .idempotency()
-            .idem_begin(&a, "other", 2, "in_y")
+            .idem_begin(&a, "other", 2, &InstanceId::from("in_y"))
             .await
             .unwrap(),
         IdemBegin::Conflict
@@ -457,21 +482,36 @@ async fn processes_and_idempotency(store: &SqlStore) {
     assert!(
         !store
             .idempotency()
-            .idem_take_over(&a, Some("in_z"), "in_y", 3)
+            .idem_take_over(
+                &a,
+                Some(&InstanceId::from("in_z")),
+                &InstanceId::from("in_y"),
+                3
+            )
             .await
             .unwrap()
     );
     assert!(
         store
             .idempotency()
-            .idem_take_over(&a, Some("in_x"), "in_y", 3)
+            .idem_take_over(
+                &a,
+                Some(&InstanceId::from("in_x")),
+                &InstanceId::from("in_y"),
+                3
+            )
             .await
             .unwrap()
     );
     assert!(
         !store
             .idempotency()
-            .idem_take_over(&a, Some("in_x"), "in_y", 3)
+            .idem_take_over(
+                &a,
+                Some(&InstanceId::from("in_x")),
+                &InstanceId::from("in_y"),
+                3
+            )
             .await
             .unwrap()
     );
@@ -494,7 +534,7 @@ async fn processes_and_idempotency(store: &SqlStore) {
     assert_eq!(
         store
             .idempotency()
-            .idem_begin(&a, "fp", 4, "in_z")
+            .idem_begin(&a, "fp", 4, &InstanceId::from("in_z"))
             .await
             .unwrap(),
         IdemBegin::Replay {
@@ -527,19 +567,35 @@ async fn processes_and_idempotency(store: &SqlStore) {
     // A dead process: one row under the cap, one at it, one reservation.
     store
         .instances()
-        .register_instance(&instance("in_dead", 5))
+        .register_instance(&instance(&InstanceId::from("in_dead"), 5))
         .await
         .unwrap();
-    assert!(store.instances().beat_instance("in_dead", 6).await.unwrap());
+    assert!(
+        store
+            .instances()
+            .beat_instance(&InstanceId::from("in_dead"), 6)
+            .await
+            .unwrap()
+    );
     let first = store
         .queue()
-        .claim("wk_1", "in_dead", 10, 1_000_000)
+        .claim(
+            &LeaseOwner::from("wk_1"),
+            &InstanceId::from("in_dead"),
+            10,
+            1_000_000,
+        )
         .await
         .unwrap()
         .unwrap();
     let second = store
         .queue()
-        .claim("wk_2", "in_dead", 10, 1_000_000)
+        .claim(
+            &LeaseOwner::from("wk_2"),
+            &InstanceId::from("in_dead"),
+            10,
+            1_000_000,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -547,7 +603,7 @@ async fn processes_and_idempotency(store: &SqlStore) {
     assert_eq!(
         store
             .idempotency()
-            .idem_begin(&reserved, "fp", 10, "in_dead")
+            .idem_begin(&reserved, "fp", 10, &InstanceId::from("in_dead"))
             .await
             .unwrap(),
         IdemBegin::Fresh
@@ -555,7 +611,7 @@ async fn processes_and_idempotency(store: &SqlStore) {
     // With a cap of 1 both used theirs: both fail as interrupted.
     let released = store
         .instances()
-        .release_instance("in_dead", 20, 1)
+        .release_instance(&InstanceId::from("in_dead"), 20, 1)
         .await
         .unwrap();
     assert_eq!(
@@ -572,12 +628,12 @@ async fn processes_and_idempotency(store: &SqlStore) {
             .await
             .unwrap()
             .iter()
-            .all(|i| i.id != "in_dead")
+            .all(|i| i.id != InstanceId::from("in_dead"))
     );
     assert_eq!(
         store
             .idempotency()
-            .idem_begin(&reserved, "fp", 21, "in_live")
+            .idem_begin(&reserved, "fp", 21, &InstanceId::from("in_live"))
             .await
             .unwrap(),
         IdemBegin::Fresh
@@ -585,7 +641,7 @@ async fn processes_and_idempotency(store: &SqlStore) {
     assert!(
         !store
             .instances()
-            .beat_instance("in_dead", 22)
+            .beat_instance(&InstanceId::from("in_dead"), 22)
             .await
             .unwrap(),
         "its registration is gone"
@@ -608,18 +664,23 @@ async fn processes_and_idempotency(store: &SqlStore) {
         .unwrap();
     store
         .instances()
-        .register_instance(&instance("in_dead2", 30))
+        .register_instance(&instance(&InstanceId::from("in_dead2"), 30))
         .await
         .unwrap();
     store
         .queue()
-        .claim("wk_3", "in_dead2", 30, 1_000_000)
+        .claim(
+            &LeaseOwner::from("wk_3"),
+            &InstanceId::from("in_dead2"),
+            30,
+            1_000_000,
+        )
         .await
         .unwrap()
         .unwrap();
     let released = store
         .instances()
-        .release_instance("in_dead2", 31, 5)
+        .release_instance(&InstanceId::from("in_dead2"), 31, 5)
         .await
         .unwrap();
     assert_eq!(
@@ -632,12 +693,17 @@ async fn processes_and_idempotency(store: &SqlStore) {
     // A stopping process hands its row back without spending the attempt.
     store
         .instances()
-        .register_instance(&instance("in_stopping", 40))
+        .register_instance(&instance(&InstanceId::from("in_stopping"), 40))
         .await
         .unwrap();
     let row = store
         .queue()
-        .claim("wk_4", "in_stopping", 40, 1_000_000)
+        .claim(
+            &LeaseOwner::from("wk_4"),
+            &InstanceId::from("in_stopping"),
+            40,
+            1_000_000,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -645,14 +711,19 @@ async fn processes_and_idempotency(store: &SqlStore) {
     assert_eq!(
         store
             .instances()
-            .hand_back_instance("in_stopping", 41)
+            .hand_back_instance(&InstanceId::from("in_stopping"), 41)
             .await
             .unwrap(),
         1
     );
     let row = store
         .queue()
-        .claim("wk_5", "in_live", 42, 1_000_000)
+        .claim(
+            &LeaseOwner::from("wk_5"),
+            &InstanceId::from("in_live"),
+            42,
+            1_000_000,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -671,7 +742,12 @@ async fn interrupted_on_every_attempt(store: &SqlStore) {
         .unwrap();
     let row = store
         .queue()
-        .claim("wk_dead", "in_test", 10, 20)
+        .claim(
+            &LeaseOwner::from("wk_dead"),
+            &InstanceId::from("in_test"),
+            10,
+            20,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -686,7 +762,12 @@ async fn interrupted_on_every_attempt(store: &SqlStore) {
     );
     let row = store
         .queue()
-        .claim("wk_dead", "in_test", 40, 50)
+        .claim(
+            &LeaseOwner::from("wk_dead"),
+            &InstanceId::from("in_test"),
+            40,
+            50,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -702,7 +783,12 @@ async fn interrupted_on_every_attempt(store: &SqlStore) {
     assert!(
         store
             .queue()
-            .claim("wk_live", "in_test", 70, 80)
+            .claim(
+                &LeaseOwner::from("wk_live"),
+                &InstanceId::from("in_test"),
+                70,
+                80
+            )
             .await
             .unwrap()
             .is_none()
@@ -759,13 +845,25 @@ async fn batches(store: &SqlStore) {
         .unwrap();
     let first = store
         .queue()
-        .claim_many("wk_batch1", "in_test", 1_000, 2_000_000, 6)
+        .claim_many(
+            &LeaseOwner::from("wk_batch1"),
+            &InstanceId::from("in_test"),
+            1_000,
+            2_000_000,
+            6,
+        )
         .await
         .unwrap();
     assert_eq!(first.len(), 6, "six of the eight rows");
     let second = store
         .queue()
-        .claim_many("wk_batch2", "in_test", 1_000, 2_000_000, 6)
+        .claim_many(
+            &LeaseOwner::from("wk_batch2"),
+            &InstanceId::from("in_test"),
+            1_000,
+            2_000_000,
+            6,
+        )
         .await
         .unwrap();
     assert_eq!(second.len(), 2, "the two left");
@@ -776,7 +874,13 @@ async fn batches(store: &SqlStore) {
     assert!(
         store
             .queue()
-            .claim_many("wk_batch3", "in_test", 1_000, 2_000_000, 6)
+            .claim_many(
+                &LeaseOwner::from("wk_batch3"),
+                &InstanceId::from("in_test"),
+                1_000,
+                2_000_000,
+                6
+            )
             .await
             .unwrap()
             .is_empty()
@@ -853,7 +957,13 @@ async fn batches(store: &SqlStore) {
     assert_eq!((uploaded, failed), (2, 4));
     let again = store
         .queue()
-        .claim_many("wk_batch4", "in_test", 2_000, 2_000_000, 10)
+        .claim_many(
+            &LeaseOwner::from("wk_batch4"),
+            &InstanceId::from("in_test"),
+            2_000,
+            2_000_000,
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(again.len(), 2, "the two retried rows are queued again");

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::SqlStore;
+use crate::store::InstanceId;
 use crate::store::{IdemBegin, IdemKey, IdempotencyStore, StoreResult};
 
 #[async_trait]
@@ -14,7 +15,7 @@ impl IdempotencyStore for SqlStore {
         key: &IdemKey,
         fingerprint: &str,
         now: i64,
-        instance: &str,
+        instance: &InstanceId,
     ) -> StoreResult<IdemBegin> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
@@ -26,7 +27,7 @@ impl IdempotencyStore for SqlStore {
         .bind(&key.key)
         .bind(fingerprint)
         .bind(now)
-        .bind(instance)
+        .bind(instance.as_str())
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 1 {
@@ -55,7 +56,9 @@ impl IdempotencyStore for SqlStore {
             }
         } else {
             IdemBegin::Reserved {
-                instance_id: row.try_get("instance_id")?,
+                instance_id: row
+                    .try_get::<Option<String>, _>("instance_id")?
+                    .map(InstanceId::from),
             }
         };
         tx.commit().await?;
@@ -65,8 +68,8 @@ impl IdempotencyStore for SqlStore {
     async fn idem_take_over(
         &self,
         key: &IdemKey,
-        from: Option<&str>,
-        instance: &str,
+        from: Option<&InstanceId>,
+        instance: &InstanceId,
         now: i64,
     ) -> StoreResult<bool> {
         let done = sqlx::query(
@@ -74,12 +77,12 @@ impl IdempotencyStore for SqlStore {
              WHERE org_id = $3 AND user_id = $4 AND key = $5 AND status IS NULL
                AND (instance_id = $6 OR (instance_id IS NULL AND $6 IS NULL))",
         )
-        .bind(instance)
+        .bind(instance.as_str())
         .bind(now)
         .bind(&key.org_id)
         .bind(&key.user_id)
         .bind(&key.key)
-        .bind(from)
+        .bind(from.map(InstanceId::as_str))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)

@@ -6,6 +6,7 @@ use import_core::FailureCode;
 use sqlx::AssertSqlSafe;
 
 use super::{Dialect, SqlStore};
+use crate::store::InstanceId;
 use crate::store::{
     INTERRUPTED_REASON, InstanceLock, InstanceRecord, InstanceStore, Released, StoreResult,
 };
@@ -16,7 +17,7 @@ impl InstanceStore for SqlStore {
         sqlx::query(
             "INSERT INTO instances (id, host, pid, started_at, heartbeat_at, lock_key) VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(&instance.id)
+        .bind(instance.id.as_str())
         .bind(&instance.host)
         .bind(instance.pid)
         .bind(instance.started_at)
@@ -27,10 +28,10 @@ impl InstanceStore for SqlStore {
         Ok(())
     }
 
-    async fn beat_instance(&self, id: &str, now: i64) -> StoreResult<bool> {
+    async fn beat_instance(&self, id: &InstanceId, now: i64) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE instances SET heartbeat_at = $1 WHERE id = $2")
             .bind(now)
-            .bind(id)
+            .bind(id.as_str())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
@@ -46,7 +47,7 @@ impl InstanceStore for SqlStore {
             .into_iter()
             .map(
                 |(id, host, pid, started_at, heartbeat_at, lock_key)| InstanceRecord {
-                    id,
+                    id: id.into(),
                     host,
                     pid,
                     started_at,
@@ -92,13 +93,13 @@ impl InstanceStore for SqlStore {
 
     async fn release_instance(
         &self,
-        id: &str,
+        id: &InstanceId,
         now: i64,
         max_attempts: u32,
     ) -> StoreResult<Released> {
         let mut tx = self.pool.begin().await?;
         let failed = sqlx::query(AssertSqlSafe(self.sql.fail_instance.as_str()))
-            .bind(id)
+            .bind(id.as_str())
             .bind(INTERRUPTED_REASON)
             .bind(FailureCode::Interrupted.as_str())
             .bind(now)
@@ -106,7 +107,7 @@ impl InstanceStore for SqlStore {
             .fetch_all(&mut *tx)
             .await?;
         let requeued = sqlx::query(AssertSqlSafe(self.sql.release_instance.as_str()))
-            .bind(id)
+            .bind(id.as_str())
             .bind(now)
             .bind(i64::from(max_attempts))
             .execute(&mut *tx)
@@ -121,10 +122,10 @@ impl InstanceStore for SqlStore {
         })
     }
 
-    async fn hand_back_instance(&self, id: &str, now: i64) -> StoreResult<u64> {
+    async fn hand_back_instance(&self, id: &InstanceId, now: i64) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await?;
         let handed = sqlx::query(AssertSqlSafe(self.sql.hand_back_instance.as_str()))
-            .bind(id)
+            .bind(id.as_str())
             .bind(now)
             .execute(&mut *tx)
             .await?
@@ -140,14 +141,14 @@ impl InstanceStore for SqlStore {
 /// commit together) and its registration.
 pub(super) async fn forget_instance(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    id: &str,
+    id: &InstanceId,
 ) -> StoreResult<()> {
     sqlx::query("DELETE FROM idempotency_keys WHERE instance_id = $1 AND status IS NULL")
-        .bind(id)
+        .bind(id.as_str())
         .execute(&mut **tx)
         .await?;
     sqlx::query("DELETE FROM instances WHERE id = $1")
-        .bind(id)
+        .bind(id.as_str())
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -14,6 +14,7 @@ use crate::store::{
     CLAIM_BATCH, ClaimedRow, FinishedRow, INTERRUPTED_REASON, QueueStore, Released, RowGauges,
     RowOutcome, StoreResult,
 };
+use crate::store::{InstanceId, LeaseOwner};
 
 impl SqlStore {
     /// The claim statement for up to `limit` rows (1 to [`CLAIM_BATCH`]).
@@ -74,7 +75,7 @@ impl SqlStore {
             .bind(&meta.codec)
             .bind(now)
             .bind(row.id.as_str())
-            .bind(&row.worker)
+            .bind(row.worker.as_str())
             .bind(code.as_ref().map(FailureCode::as_str))
             .bind(
                 meta.verified_checksum
@@ -116,17 +117,17 @@ impl SqlStore {
 impl QueueStore for SqlStore {
     async fn claim_many(
         &self,
-        worker: &str,
-        instance: &str,
+        worker: &LeaseOwner,
+        instance: &InstanceId,
         now: i64,
         lease_until: i64,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedRow>> {
         let rows = sqlx::query(AssertSqlSafe(self.claim_sql(limit)))
-            .bind(worker)
+            .bind(worker.as_str())
             .bind(lease_until)
             .bind(now)
-            .bind(instance)
+            .bind(instance.as_str())
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -145,23 +146,28 @@ impl QueueStore for SqlStore {
     async fn set_upload_id(
         &self,
         id: &VideoId,
-        worker: &str,
+        worker: &LeaseOwner,
         upload_id: Option<&str>,
     ) -> StoreResult<bool> {
         let done = sqlx::query(AssertSqlSafe(self.sql.set_upload_id.as_str()))
             .bind(upload_id)
             .bind(id.as_str())
-            .bind(worker)
+            .bind(worker.as_str())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn renew_lease(&self, id: &VideoId, worker: &str, lease_until: i64) -> StoreResult<bool> {
+    async fn renew_lease(
+        &self,
+        id: &VideoId,
+        worker: &LeaseOwner,
+        lease_until: i64,
+    ) -> StoreResult<bool> {
         let done = sqlx::query(AssertSqlSafe(self.sql.renew.as_str()))
             .bind(lease_until)
             .bind(id.as_str())
-            .bind(worker)
+            .bind(worker.as_str())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
@@ -209,11 +215,11 @@ impl QueueStore for SqlStore {
         Ok(done)
     }
 
-    async fn hand_back(&self, id: &VideoId, worker: &str, now: i64) -> StoreResult<bool> {
+    async fn hand_back(&self, id: &VideoId, worker: &LeaseOwner, now: i64) -> StoreResult<bool> {
         let done = sqlx::query(AssertSqlSafe(self.sql.hand_back.as_str()))
             .bind(now)
             .bind(id.as_str())
-            .bind(worker)
+            .bind(worker.as_str())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
