@@ -46,8 +46,9 @@ use utoipa::openapi::{
 };
 
 use import_core::api::{
-    self, ApiRequest, RATE_LIMIT_LIMIT_HEADER, RATE_LIMIT_REMAINING_HEADER,
-    RATE_LIMIT_RESET_HEADER, REPLAYED_HEADER,
+    self, API_KEY_HEADER, ApiRequest, IDEMPOTENCY_KEY_HEADER, RATE_LIMIT_LIMIT_HEADER,
+    RATE_LIMIT_REMAINING_HEADER, RATE_LIMIT_RESET_HEADER, REPLAYED_HEADER, RETRY_AFTER_HEADER,
+    display_header,
 };
 use import_core::fields::{IDEMPOTENCY_RETENTION, MAX_IDEMPOTENCY_KEY_LEN};
 use import_core::routes;
@@ -69,9 +70,6 @@ pub(crate) const BEARER_SCHEME: &str = "bearer";
 
 /// The header names as the contract spells them (HTTP header names are
 /// case-insensitive; [`import_core::api`] holds them in lower case).
-const API_KEY_HEADER: &str = "X-API-Key";
-const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
-const RETRY_AFTER_HEADER: &str = "Retry-After";
 const JSON: &str = "application/json";
 
 /// Prefix of the placeholder ids the request constructors are called with.
@@ -128,8 +126,8 @@ pub(crate) fn document() -> OpenApi {
         .security_scheme(
             API_KEY_SCHEME,
             SecurityScheme::ApiKey(ApiKeyScheme::Header(ApiKeyValue::with_description(
-                API_KEY_HEADER,
-                "The API key.",
+                display_header(API_KEY_HEADER),
+                "The API key.".to_owned(),
             ))),
         )
         .security_scheme(
@@ -1013,7 +1011,7 @@ impl<T: Answer> Route<T> {
         if self.wants_idempotency_key {
             params.push(
                 ParameterBuilder::new()
-                    .name(IDEMPOTENCY_KEY_HEADER)
+                    .name(display_header(IDEMPOTENCY_KEY_HEADER))
                     .parameter_in(ParameterIn::Header)
                     .required(Required::False)
                     .description(Some(format!(
@@ -1067,12 +1065,12 @@ impl<T: Answer> Route<T> {
         }
         if !self.public {
             for (name, meaning) in RATE_LIMIT_HEADERS {
-                ok = ok.header(name, integer_header(meaning));
+                ok = ok.header(display_header(name), integer_header(meaning));
             }
         }
         if self.wants_idempotency_key {
             ok = ok.header(
-                REPLAYED_HEADER,
+                display_header(REPLAYED_HEADER),
                 Header::builder()
                     .schema(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"])))
                     .description(Some(
@@ -1138,7 +1136,7 @@ fn error_response(status: StatusCode, description: Option<&str>) -> Response {
         .content(JSON, Content::new(Some(schema_ref::<ErrorBody>())));
     if common.is_some_and(|c| c.retry_after) {
         response = response.header(
-            RETRY_AFTER_HEADER,
+            display_header(RETRY_AFTER_HEADER),
             Header::builder()
                 .schema(
                     ObjectBuilder::new()
@@ -1386,14 +1384,8 @@ mod tests {
         assert_eq!(doc["openapi"], "3.1.0");
         let schemes = &doc["components"]["securitySchemes"];
         assert_eq!(schemes[API_KEY_SCHEME]["in"], "header");
-        assert!(
-            schemes[API_KEY_SCHEME]["name"]
-                .as_str()
-                .unwrap()
-                .eq_ignore_ascii_case(api::API_KEY_HEADER)
-        );
+        assert_eq!(schemes[API_KEY_SCHEME]["name"], "X-API-Key");
         assert_eq!(schemes[BEARER_SCHEME]["scheme"], "bearer");
-        assert!(IDEMPOTENCY_KEY_HEADER.eq_ignore_ascii_case(api::IDEMPOTENCY_KEY_HEADER));
 
         let paths = &doc["paths"];
         let upload = &paths["/api/s3/upload"]["post"];
@@ -1417,7 +1409,7 @@ mod tests {
             upload["responses"]["401"]["$ref"],
             "#/components/responses/Unauthorized"
         );
-        assert!(resolve(&upload["responses"]["429"])["headers"][RETRY_AFTER_HEADER].is_object());
+        assert!(resolve(&upload["responses"]["429"])["headers"]["Retry-After"].is_object());
         assert_eq!(
             upload["requestBody"]["content"][JSON]["examples"]["single_view"]["value"]["keys"][0],
             "uploads/trip-042/front.mp4"
@@ -1476,7 +1468,7 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|p| p["name"] == IDEMPOTENCY_KEY_HEADER)
+                .any(|p| p["name"] == "Idempotency-Key")
         );
     }
 

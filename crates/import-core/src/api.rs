@@ -44,6 +44,42 @@ pub const RATE_LIMIT_REMAINING_HEADER: &str = "ratelimit-remaining";
 /// Response header of the reference server: whole seconds until the key may
 /// make [`RATE_LIMIT_LIMIT_HEADER`] requests at once again.
 pub const RATE_LIMIT_RESET_HEADER: &str = "ratelimit-reset";
+/// Response header of a `429` or `503`: whole seconds to wait before the
+/// request is sent again.
+pub const RETRY_AFTER_HEADER: &str = "retry-after";
+
+/// A header name as the contract's documents spell it: each dash-separated
+/// word capitalised, `API` and `ID` in capitals and `RateLimit` as its
+/// specification writes it. The names above are lower case, as `http`
+/// takes them; HTTP header names are case-insensitive, so both are the same
+/// header.
+///
+/// ```
+/// use import_core::api::{self, display_header};
+/// assert_eq!(display_header(api::API_KEY_HEADER), "X-API-Key");
+/// assert_eq!(display_header(api::REQUEST_ID_HEADER), "X-Request-ID");
+/// assert_eq!(display_header(api::IDEMPOTENCY_KEY_HEADER), "Idempotency-Key");
+/// assert_eq!(display_header(api::RATE_LIMIT_RESET_HEADER), "RateLimit-Reset");
+/// assert_eq!(display_header(api::RETRY_AFTER_HEADER), "Retry-After");
+/// ```
+pub fn display_header(name: &str) -> String {
+    name.split('-')
+        .map(|word| match word.to_ascii_lowercase().as_str() {
+            "api" => "API".to_owned(),
+            "id" => "ID".to_owned(),
+            "ratelimit" => "RateLimit".to_owned(),
+            lower => {
+                let mut chars = lower.chars();
+                chars
+                    .next()
+                    .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                    .unwrap_or_default()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 /// The `Content-Type` of every body.
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 

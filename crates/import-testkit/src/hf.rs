@@ -461,7 +461,7 @@ async fn rate_limit(State(state): State<Shared>, request: Request, next: Next) -
             "ratelimit-policy",
             "\"fixed window\";\"api\";q=500;w=300".to_owned(),
         ),
-        ("retry-after", t.to_string()),
+        (axum::http::header::RETRY_AFTER.as_str(), t.to_string()),
     ] {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);

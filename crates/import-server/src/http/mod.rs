@@ -221,7 +221,10 @@ mod tests {
                 );
                 if answer.retry_after {
                     assert!(
-                        resolve(listed.unwrap())["headers"]["Retry-After"].is_object(),
+                        resolve(listed.unwrap())["headers"][import_core::api::display_header(
+                            import_core::api::RETRY_AFTER_HEADER
+                        )]
+                        .is_object(),
                         "{method} {}: {} carries Retry-After",
                         route.template,
                         answer.status
@@ -238,14 +241,15 @@ mod tests {
                 import_core::api::RATE_LIMIT_RESET_HEADER,
             ] {
                 assert_eq!(
-                    ok["headers"][header].is_object(),
+                    ok["headers"][import_core::api::display_header(header)].is_object(),
                     !route.public,
                     "{method} {}: {header}",
                     route.template
                 );
             }
             assert_eq!(
-                ok["headers"][import_core::api::REPLAYED_HEADER].is_object(),
+                ok["headers"][import_core::api::display_header(import_core::api::REPLAYED_HEADER)]
+                    .is_object(),
                 route.takes_idempotency_key(),
                 "{method} {}: the replay header",
                 route.template
