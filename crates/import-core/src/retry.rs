@@ -54,6 +54,7 @@ pub struct RetryPolicy {
     max_backoff: Duration,
     max_retry_after: Duration,
     jitter: bool,
+    every_server_error: bool,
 }
 
 impl Default for RetryPolicy {
@@ -66,6 +67,7 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(120),
             jitter: true,
+            every_server_error: false,
         }
     }
 }
@@ -110,6 +112,16 @@ impl RetryPolicy {
     #[must_use]
     pub fn with_jitter(mut self, jitter: bool) -> Self {
         self.jitter = jitter;
+        self
+    }
+
+    /// Retries every `5xx` too (`500`, `501`, ...), not only the gateway and
+    /// overload statuses `502`, `503` and `504`: for a peer whose `500`s pass
+    /// (the Hugging Face Hub's do), where this API's `500` is a bug that a
+    /// retry would only repeat.
+    #[must_use]
+    pub fn with_every_server_error(mut self, every: bool) -> Self {
+        self.every_server_error = every;
         self
     }
 
@@ -189,7 +201,9 @@ impl RetryPolicy {
                 status,
                 retry_after,
             } => {
-                if !is_retryable_status(status) {
+                if !(is_retryable_status(status)
+                    || (self.every_server_error && status.is_server_error()))
+                {
                     return Decision::DoNotRetry;
                 }
                 retry_after.and_then(|value| parse_retry_after(value, now))
@@ -397,6 +411,32 @@ mod tests {
             let decision = exact().decide(&mut state, true, status(code, Some("1")), now());
             assert_eq!(decision, Decision::DoNotRetry, "{code}");
             assert_eq!(state.attempt(), 0);
+        }
+    }
+
+    #[test]
+    fn every_server_error_is_retried_only_when_asked() {
+        let every = exact().with_every_server_error(true);
+        for code in [500, 501, 505, 599] {
+            let mut state = RetryState::new(1);
+            assert_eq!(
+                every.decide(&mut state, true, status(code, None), now()),
+                Decision::Retry { after: ms(500) },
+                "{code}"
+            );
+            let mut state = RetryState::new(1);
+            assert_eq!(
+                exact().decide(&mut state, true, status(code, None), now()),
+                Decision::DoNotRetry,
+                "{code}"
+            );
+        }
+        for code in [400, 404, 422] {
+            let mut state = RetryState::new(1);
+            assert_eq!(
+                every.decide(&mut state, true, status(code, None), now()),
+                Decision::DoNotRetry
+            );
         }
     }
 

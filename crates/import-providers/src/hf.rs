@@ -44,7 +44,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
-use import_core::{RetryPolicy, parse_retry_after};
+use import_core::{Decision, Outcome, RetryPolicy, RetryState, parse_retry_after};
 
 use crate::config::Secret;
 use crate::endpoint::{EndpointPolicy, GuardRefusal, display_url};
@@ -67,11 +67,14 @@ const LIST_PAGE_LIMIT: usize = 1000;
 /// Paths per `paths-info` request, as the Hub takes them.
 pub const PATHS_INFO_BATCH: usize = 1000;
 
-/// The backoff of Hub requests: the core's rule, 250 ms doubling, 3 retries.
+/// The retries of Hub requests: the core's rule, 250 ms doubling, 3
+/// retries, without jitter, and every `5xx` retried (the Hub's pass).
 fn retry_policy() -> RetryPolicy {
     RetryPolicy::default()
         .with_max_retries(MAX_RETRIES)
         .with_initial_backoff(FIRST_BACKOFF)
+        .with_jitter(false)
+        .with_every_server_error(true)
 }
 const MAX_REDIRECTS: usize = 10;
 /// How much of an error body is kept for the message.
@@ -360,14 +363,6 @@ impl HfError {
         }
     }
 
-    fn transient(&self) -> bool {
-        match self.kind {
-            HfErrorKind::Status(s) => s == 408 || s == 429 || (500..=599).contains(&s),
-            HfErrorKind::Timeout | HfErrorKind::Connect | HfErrorKind::Transport => true,
-            HfErrorKind::RateLimited | HfErrorKind::Refused | HfErrorKind::Protocol => false,
-        }
-    }
-
     /// The classification [`crate::classify`] answers for this error.
     pub(crate) fn failure(&self) -> Failure {
         let (kind, message) = match self.kind {
@@ -582,7 +577,8 @@ impl Inner {
     ) -> Result<reqwest::Response, HfError> {
         let policy = retry_policy();
         let with_token = self.token.is_some() && url.origin() == self.endpoint.origin();
-        let mut attempt = 0;
+        // No jitter: the seed draws nothing.
+        let mut retries = RetryState::new(0);
         loop {
             let mut request = self.client.request(method.clone(), url.clone());
             if with_token && let Some(token) = &self.token {
@@ -632,19 +628,35 @@ impl Inner {
                     with_token,
                 });
             }
-            if attempt >= policy.max_retries() || !err.transient() {
-                return Err(err);
-            }
-            let backoff = policy.backoff(attempt);
-            let wait = told_wait.map_or(backoff, |told| told.max(backoff));
+            let outcome = match err.kind {
+                HfErrorKind::Status(code) => match reqwest::StatusCode::from_u16(code) {
+                    Ok(status) => Outcome::Status {
+                        status,
+                        retry_after: None,
+                    },
+                    Err(_) => return Err(err),
+                },
+                HfErrorKind::Timeout => Outcome::Timeout,
+                HfErrorKind::Connect => Outcome::Connect,
+                HfErrorKind::Transport => Outcome::Transport,
+                HfErrorKind::Refused | HfErrorKind::Protocol | HfErrorKind::RateLimited => {
+                    return Err(err);
+                }
+            };
+            // The policy decides; the Hub's own wait (its `RateLimit` or
+            // `Retry-After`, read above and bounded by MAX_RATE_LIMIT_WAIT)
+            // stretches the policy's backoff.
+            let wait = match policy.decide(&mut retries, true, outcome, SystemTime::now()) {
+                Decision::Retry { after } => told_wait.map_or(after, |told| told.max(after)),
+                Decision::GiveUp | Decision::DoNotRetry => return Err(err),
+            };
             tracing::debug!(
                 url = %display_url(url),
-                attempt,
+                retry = retries.attempt(),
                 wait_ms = wait.as_millis() as u64,
                 "retrying a Hugging Face Hub request: {err}"
             );
             tokio::time::sleep(wait).await;
-            attempt += 1;
         }
     }
 
