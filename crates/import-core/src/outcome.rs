@@ -57,16 +57,6 @@ pub enum CopyEnd {
     Retry(FailureCode, String),
 }
 
-impl CopyEnd {
-    /// The failure's code, if the copy failed.
-    pub fn code(&self) -> Option<&FailureCode> {
-        match self {
-            CopyEnd::Done(_) => None,
-            CopyEnd::Fail(code, _) | CopyEnd::Retry(code, _) => Some(code),
-        }
-    }
-}
-
 /// What a row becomes once its copy ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowVerdict {

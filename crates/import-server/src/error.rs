@@ -60,6 +60,13 @@ impl StoreError {
     pub fn unavailable(what: impl Into<String>) -> StoreError {
         StoreError::Unavailable(DatabaseFailure(Failure::Other(what.into())))
     }
+
+    /// A failure to encode what a statement takes (a list as JSON).
+    pub(crate) fn encoding(e: serde_json::Error) -> StoreError {
+        StoreError::Database(DatabaseFailure(Failure::Other(format!(
+            "encoding a statement's parameter: {e}"
+        ))))
+    }
 }
 
 /// What the database (or its driver) said when it failed. Its text is shown;
@@ -103,15 +110,6 @@ impl From<sqlx::Error> for StoreError {
         } else {
             StoreError::Database(DatabaseFailure(Failure::Driver(e)))
         }
-    }
-}
-
-impl StoreError {
-    /// A failure to encode what a statement takes (a list as JSON).
-    pub(crate) fn encoding(e: serde_json::Error) -> StoreError {
-        StoreError::Database(DatabaseFailure(Failure::Other(format!(
-            "encoding a statement's parameter: {e}"
-        ))))
     }
 }
 

@@ -8,7 +8,7 @@ use import_core::{FailureCode, VideoId};
 
 use crate::clock::now_ms;
 use crate::state::AppState;
-use crate::store::LeaseOwner;
+use crate::store::{LeaseOwner, StoreResult};
 
 /// Renew `id`'s lease held by `worker` every
 /// [`import_core::fields::heartbeat_every`] of the lease, until the row is
@@ -17,13 +17,19 @@ pub(super) async fn keep_renewed(state: &AppState, id: &VideoId, worker: &LeaseO
     let every = import_core::fields::heartbeat_every(state.config.lease);
     loop {
         tokio::time::sleep(every).await;
-        let until = now_ms() + state.config.lease.as_millis() as i64;
-        match state.store.queue().renew_lease(id, worker, until).await {
+        match renew(state, id, worker).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => tracing::warn!(error = %e, video = %id, "renewing a lease failed"),
         }
     }
+}
+
+/// Extend `id`'s lease held by `worker` for a whole lease period from now;
+/// false if the row is no longer ours.
+async fn renew(state: &AppState, id: &VideoId, worker: &LeaseOwner) -> StoreResult<bool> {
+    let until = now_ms() + state.config.lease.as_millis() as i64;
+    state.store.queue().renew_lease(id, worker, until).await
 }
 
 /// The lease of the row a worker copies, confirmed before the worker changes
@@ -90,8 +96,7 @@ impl Lease<'_> {
     /// Renew the lease for a whole lease period, or fail: a worker that lost
     /// the row never touches the media file of the worker that took it over.
     async fn renew(&self) -> Result<(), CopyEnd> {
-        let until = now_ms() + self.state.config.lease.as_millis() as i64;
-        match self.state.store.queue().renew_lease(self.id, self.worker, until).await {
+        match renew(self.state, self.id, self.worker).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(CopyEnd::Retry(
                 FailureCode::Interrupted,

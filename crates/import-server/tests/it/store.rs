@@ -228,54 +228,17 @@ async fn visibility(store: &SqlStore) {
     }
     let user_folder = FolderId::new("fo_user").unwrap();
     let org_folder = FolderId::new("fo_org").unwrap();
-    assert!(
-        store
-            .folders()
-            .folder_by_id(&ada, &user_folder)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .folders()
-            .folder_by_id(&bob, &user_folder)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .folders()
-            .folder_by_id(&eve, &user_folder)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .folders()
-            .folder_by_id(&ada, &org_folder)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .folders()
-            .folder_by_id(&bob, &org_folder)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .folders()
-            .folder_by_id(&eve, &org_folder)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    for (who, folder, seen) in [
+        (&ada, &user_folder, true),
+        (&bob, &user_folder, false),
+        (&eve, &user_folder, false),
+        (&ada, &org_folder, true),
+        (&bob, &org_folder, true),
+        (&eve, &org_folder, false),
+    ] {
+        let found = store.folders().folder_by_id(who, folder).await.unwrap();
+        assert_eq!(found.is_some(), seen, "{} sees {folder}", who.user_id);
+    }
 
     for (id, scope) in [("ij_user", Scope::User), ("ij_org", Scope::Org)] {
         let mut record = job(&id.parse().unwrap(), 1);
