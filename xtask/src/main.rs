@@ -18,6 +18,7 @@
 mod codegen;
 mod openapi;
 mod release;
+mod route_docs;
 mod suite;
 #[cfg(test)]
 mod tidy;

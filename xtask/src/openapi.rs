@@ -11,14 +11,19 @@
 //!   [`ApiRequest<T>`], so the documented answer is the one clients decode;
 //! - every schema is the `utoipa::ToSchema` derive of an [`import_core::wire`]
 //!   type;
-//! - the `Idempotency-Key` header, `409` and `413` follow from the route's
-//!   method and the request's body; page limits come from [`MAX_PAGE_LIMIT`] and
-//!   [`DEFAULT_PAGE_LIMIT`].
+//! - each route's answers are its [`routes::Route::answers`] (its success
+//!   first, then the errors of what it does) and its
+//!   [`routes::common_answers`] (the `Idempotency-Key` header, `409`, `413`
+//!   and the rest follow from the route's method, key and body); the server's
+//!   tests drive every route to each of its answers and to nothing else;
+//! - each route's summary and description are the doc comment of its constant
+//!   in the route table ([`crate::route_docs`]); page limits come from
+//!   [`MAX_PAGE_LIMIT`] and [`DEFAULT_PAGE_LIMIT`].
 //!
 //! `cargo xtask codegen` writes [`document`] to `docs/api/openapi.json`, and a
-//! test in [`crate::codegen`] fails when that file is stale. The prose of the
-//! document (summaries, descriptions, examples) lives here, not in the core:
-//! only this generator reads it.
+//! test in [`crate::codegen`] fails when that file is stale. The rest of the
+//! prose (parameter descriptions, examples) lives here: only this generator
+//! reads it.
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
@@ -45,6 +50,7 @@ use utoipa::openapi::{
     ResponseBuilder,
 };
 
+use crate::route_docs::route_doc;
 use import_core::api::{
     self, API_KEY_HEADER, ApiRequest, IDEMPOTENCY_KEY_HEADER, RATE_LIMIT_LIMIT_HEADER,
     RATE_LIMIT_REMAINING_HEADER, RATE_LIMIT_RESET_HEADER, REPLAYED_HEADER, RETRY_AFTER_HEADER,
@@ -52,6 +58,7 @@ use import_core::api::{
 };
 use import_core::fields::{IDEMPOTENCY_RETENTION, MAX_IDEMPOTENCY_KEY_LEN};
 use import_core::routes;
+
 use import_core::wire::{
     AddGcsIntegration, AddHfIntegration, AddS3Integration, CloudIntegration, ErrorBody, Folder,
     FolderRequest, ImportJob, ImportJobList, Probe, RetryRequest, RetryResponse, UploadBody,
@@ -201,147 +208,77 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
         description: None,
     };
     let mut ops = vec![
-        Route::new(api::verify_auth(), routes::VERIFY_AUTH, "keys")
-            .summary("Check an API key")
-            .description("Answers who the key belongs to.")
-            .ok(StatusCode::OK, "The key is valid.")
-            .finish(registry),
+        Route::new(api::verify_auth(), routes::VERIFY_AUTH, "keys").finish(registry),
         Route::new(
             api::create_or_get_folder(&folder_request),
             routes::CREATE_OR_GET_FOLDER,
             "folders",
         )
-        .summary("Get a folder by name and scope, creating it if missing")
-        .description("The same name and scope always return the same folder.")
         .body::<FolderRequest>()
-        .ok(StatusCode::OK, "The folder.")
-        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
         .finish(registry),
         Route::new(
             api::create_folder(&folder_request),
             routes::CREATE_FOLDER,
             "folders",
         )
-        .summary("Create a folder")
         .body::<FolderRequest>()
-        .ok(StatusCode::CREATED, "The new folder.")
-        .error(
-            StatusCode::CONFLICT,
-            Some("A folder of that name exists in that scope, or the `Idempotency-Key` was used with a different body."),
-        )
-        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
         .finish(registry),
         Route::new(
             api::get_folder("fleet_uploads", Scope::Org),
             routes::GET_FOLDER,
             "folders",
         )
-        .summary("Find a folder by name and scope")
         .query("name", true, "The folder name.", string_schema())
         .query_ref::<Scope>(
             "scope",
             false,
             "`user` (the caller's own, the default) or `org`.",
         )
-        .ok(StatusCode::OK, "The folder.")
-        .error(
-            StatusCode::NOT_FOUND,
-            Some("No folder of that name in that scope."),
-        )
-        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
         .finish(registry),
         Route::new(
             api::list_integrations(),
             routes::LIST_INTEGRATIONS,
             "cloud-integrations",
         )
-        .summary("List saved cloud integrations")
-        .description("Every integration visible to the caller: their own and their organisation's.")
-        .ok(StatusCode::OK, "The integrations, without secrets.")
         .finish(registry),
         Route::new(
             api::add_gcs_integration(&sample_gcs_integration()),
             routes::ADD_GCS_INTEGRATION,
             "cloud-integrations",
         )
-        .summary("Save a Google Cloud Storage integration")
-        .description("Holds a service-account key for one bucket, optionally narrowed to a prefix.")
         .body::<AddGcsIntegration>()
-        .ok(StatusCode::OK, "The saved integration, without secrets.")
-        .error(StatusCode::BAD_REQUEST, None)
-        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
         .finish(registry),
         Route::new(
             api::add_s3_integration(&sample_s3_integration()),
             routes::ADD_S3_INTEGRATION,
             "cloud-integrations",
         )
-        .summary("Save an S3 or S3-compatible integration")
-        .description(
-            "`region` is required unless `endpoint_url` is given (then it defaults to `auto`). \
-             An S3-compatible store (Cloudflare R2, MinIO, ...) is an `s3` integration with \
-             `endpoint_url`.",
-        )
         .body::<AddS3Integration>()
-        .ok(StatusCode::OK, "The saved integration, without secrets.")
-        .error(StatusCode::BAD_REQUEST, None)
-        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
         .finish(registry),
         Route::new(
             api::add_hf_integration(&sample_hf_integration()),
             routes::ADD_HF_INTEGRATION,
             "cloud-integrations",
         )
-        .summary("Save a Hugging Face Storage Bucket integration")
-        .description("`bucket` is `namespace/name`; `token` is a Hugging Face token.")
         .body::<AddHfIntegration>()
-        .ok(StatusCode::OK, "The saved integration, without secrets.")
-        .error(StatusCode::BAD_REQUEST, None)
-        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
         .finish(registry),
         Route::new(
             api::delete_integration(&placeholder("id")),
             routes::DELETE_INTEGRATION,
             "cloud-integrations",
         )
-        .summary("Delete a saved cloud integration")
-        .description("Only its owner may delete it; anyone else gets `404`.")
         .path_param::<IntegrationId>("id", "The integration.")
-        .ok(StatusCode::NO_CONTENT, "Deleted.")
-        .error(
-            StatusCode::NOT_FOUND,
-            Some("No such integration, or the caller does not own it."),
-        )
         .finish(registry),
     ];
     ops.extend(upload_operations(registry));
     ops.extend([
         Route::new(api::get_import_job(&job), routes::GET_IMPORT_JOB, "imports")
-            .summary("Get an import job")
-            .description(
-                "`job_id` .. `completed_at` are the documented fields. **Extension**: `status`, \
-                 `terminal`, `counts`, `poll_after_seconds` and `multi_view` tell readiness in \
-                 one request.",
-            )
             .path_param::<ImportJobId>("import_job_id", "The import job.")
-            .ok(StatusCode::OK, "The job.")
-            .error(StatusCode::NOT_FOUND, Some("No such import job."))
             .finish(registry),
         Route::new(
             api::get_import_job_videos(&job, &sample_cursor_page()),
             routes::GET_IMPORT_JOB_VIDEOS,
             "imports",
-        )
-        .summary("List the per-video statuses of an import job")
-        .description(
-            "Rows come in ascending `video_id` order. `cursor` is the last `video_id` of the \
-             previous page; `next_cursor` is the last id of this page when `has_more`. Multi-view \
-             jobs list one row per set (the `front` video, with `views` and `failed_views`). \
-             Statuses are `PENDING`, `UPLOADING`, `UPLOADED` (terminal) and `UPLOADING_FAILED` \
-             (terminal); clients treat any other status as not terminal. The job is ready when \
-             the ids returned reach `total` and every row is terminal. The SDKs' deprecated \
-             `get_import_job_uploaded_video_ids` calls this route. **Extension**: `error` on a \
-             failed row.",
         )
         .path_param::<ImportJobId>("import_job_id", "The import job.")
         .query(
@@ -371,54 +308,26 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
                 .minimum(Some(0))
                 .into(),
         )
-        .ok(StatusCode::OK, "One page of rows.")
-        .error(
-            StatusCode::BAD_REQUEST,
-            Some("`cursor` together with `offset`, or `offset` on a multi-view job."),
-        )
-        .error(StatusCode::NOT_FOUND, Some("No such import job."))
-        .error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("`limit` is outside 1..=1000, or a parameter is malformed."),
-        )
         .finish(registry),
         Route::new(
             api::retry_import_job(&job, None),
             routes::RETRY_IMPORT_JOB,
             "imports",
         )
-        .summary("Retry failed rows of an import job")
-        .description(
-            "Puts the named (or, with `video_ids: null`, all) `UPLOADING_FAILED` rows back to \
-             `PENDING`; other rows are left alone. The job is no longer terminal until they \
-             finish again.",
-        )
         .path_param::<ImportJobId>("import_job_id", "The import job.")
         .body::<RetryRequest>()
-        .ok(StatusCode::OK, "The rows put back to `PENDING`.")
-        .error(StatusCode::NOT_FOUND, Some("No such import job."))
-        .error(StatusCode::UNPROCESSABLE_ENTITY, None)
         .finish(registry),
         Route::new(
             api::get_video_status(&placeholder("video_id")),
             routes::GET_VIDEO_STATUS,
             "imports",
         )
-        .summary("Get the status of one imported video")
-        .description("`metadata` fields are present once the video is `UPLOADED`.")
         .path_param::<VideoId>("video_id", "The video.")
-        .ok(StatusCode::OK, "The video's status.")
-        .error(StatusCode::NOT_FOUND, Some("No such video."))
         .finish(registry),
         Route::new(
             api::list_import_jobs(&JobListRequest::new()),
             routes::LIST_IMPORT_JOBS,
             "imports",
-        )
-        .summary("List the caller's import jobs")
-        .description(
-            "**Extension.** The jobs the caller can see (its own, and the `org` jobs of its \
-             organisation), newest first, each as the job's own route shows it. Page with `cursor` (the previous page's `next_cursor`).",
         )
         .query(
             "limit",
@@ -448,55 +357,16 @@ fn operations(registry: &mut Registry) -> Vec<Described> {
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
                 .into(),
         )
-        .ok(StatusCode::OK, "One page of jobs.")
-        .error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("`limit` is outside 1..=500, or a filter is malformed."),
-        )
         .finish(registry),
-        Route::new(api::health(), routes::HEALTHZ, "operations")
-            .summary("Is the server alive")
-            .description("200 while the process runs. No API key.")
-            .ok(StatusCode::OK, "Alive: `{\"status\": \"ok\"}`.")
-            .finish(registry),
-        Route::new(api::readiness(), routes::READYZ, "operations")
-            .summary("Can the server serve and import")
-            .description(
-                "200 when the database answers, its schema is current and the media store takes \
-                 a write (checked at most every 30 s); otherwise 503 with `status` `not_ready` \
-                 and the `reason`. No API key.",
-            )
-            .ok(StatusCode::OK, "Ready.")
-            .error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some("Not ready; the body's `reason` says why."),
-            )
-            .finish(registry),
-        Route::new(api::metrics(), routes::METRICS, "operations")
-            .summary("Metrics in the Prometheus text format")
-            .description(
-                "The Prometheus text format (`text/plain; version=0.0.4`), not JSON: rows by \
-                 status, claimable rows, claims, copied bytes, copy duration, failures by code, \
-                 HTTP requests by route and status, request latency. No API key.",
-            )
-            .ok(StatusCode::OK, "The metrics, as text.")
-            .finish(registry),
+        Route::new(api::health(), routes::HEALTHZ, "operations").finish(registry),
+        Route::new(api::readiness(), routes::READYZ, "operations").finish(registry),
+        Route::new(api::metrics(), routes::METRICS, "operations").finish(registry),
         Route::new(
             api::cancel_import_job(&job),
             routes::CANCEL_IMPORT_JOB,
             "imports",
         )
-        .summary("Cancel an import job")
-        .description(
-            "**Extension.** The job's rows not yet terminal end `UPLOADING_FAILED` with \
-             `error_code` `cancelled`; copies in flight stop within seconds; the job's `status` \
-             becomes `cancelled` and it is terminal. A job that is terminal already is left as \
-             it is; cancelling again answers the job again. `POST .../retry` imports the \
-             cancelled rows after all.",
-        )
         .path_param::<ImportJobId>("import_job_id", "The import job.")
-        .ok(StatusCode::OK, "The job, as it is now.")
-        .error(StatusCode::NOT_FOUND, Some("No such import job."))
         .finish(registry),
     ]);
     ops
@@ -545,66 +415,15 @@ fn upload_operations(registry: &mut Registry) -> Vec<Described> {
         .into_iter()
         .map(|(provider, examples)| {
             let (_, first) = examples[0];
-            let route = Route::new(upload(first), routes::upload(provider), "imports")
-                .summary(upload_summary(provider))
-                .description(upload_description(provider))
+            Route::new(upload(first), routes::upload(provider), "imports")
                 .body_examples::<UploadBody>(
                     examples
                         .iter()
                         .map(|(name, request)| (*name, body_json(&upload(request)))),
                 )
-                .ok(
-                    StatusCode::OK,
-                    "The import job; the copying happens in the background.",
-                )
-                .error(
-                    StatusCode::BAD_REQUEST,
-                    Some("Malformed or contradictory request, or an integration of another provider or bucket."),
-                )
-                .error(
-                    StatusCode::NOT_FOUND,
-                    Some("The `integration_id` or `folder_id` does not exist or is not visible to the caller."),
-                )
-                .error(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Some("A missing field, an empty list, more objects than the server's limit, a name that is not `.mp4`, or a multi-view set without `front`."),
-                );
-            route.finish(registry)
+                .finish(registry)
         })
         .collect()
-}
-
-fn upload_summary(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Gcs => "Import objects from a Google Cloud Storage bucket",
-        Provider::S3 => "Import objects from an S3 or S3-compatible bucket",
-        Provider::HfBucket => "Import objects from a Hugging Face Storage Bucket",
-    }
-}
-
-const UPLOAD_COMMON: &str = "One request names objects in one bucket. Object names are the part \
-of the URI after the bucket, taken literally. Duplicate names are imported once. Credentials, \
-bucket access, each object's existence, its place inside the integration's prefix and its MP4 \
-signature are checked in the background: each failure is a row with status `UPLOADING_FAILED`, \
-never a 4xx.";
-
-fn upload_description(provider: Provider) -> String {
-    let specific = match provider {
-        Provider::Gcs => {
-            "Single-view: `files`. Multi-view: `sets` and `bucket`. `integration_id` is \
-             required (the bucket comes from it)."
-        }
-        Provider::S3 => {
-            "Single-view: `keys` and `bucket`. Multi-view: `sets` and `bucket`. Without \
-             `integration_id` the server uses a saved `s3` integration of the caller for the \
-             bucket (newest first), else its own default credentials, else anonymous access."
-        }
-        Provider::HfBucket => {
-            "`files` and `bucket` (`namespace/name`); no multi-view. Without `integration_id` \
-             the server uses a saved `hf_bucket` integration for the bucket, else public access."
-        }
-    };
-    format!("{specific} {UPLOAD_COMMON}")
 }
 
 fn sample_import(builder: ImportRequestBuilder) -> ImportRequest {
@@ -840,11 +659,8 @@ struct Route<T> {
     method: Method,
     /// The template of the route table, `{name}` for a path parameter.
     path: String,
-    /// Whether the route table marks it as ours only.
-    extension: bool,
     /// Answers without an API key: no security, no `401`.
     public: bool,
-    described: bool,
     has_body: bool,
     wants_idempotency_key: bool,
     /// The route of the table (its common answers).
@@ -854,8 +670,6 @@ struct Route<T> {
     uses: Vec<fn(&mut Registry)>,
     body: Option<RefOr<Schema>>,
     body_examples: Vec<(String, serde_json::Value)>,
-    success: Option<(StatusCode, &'static str)>,
-    errors: Vec<(StatusCode, Option<&'static str>)>,
     answer: PhantomData<fn() -> T>,
 }
 
@@ -882,45 +696,22 @@ impl<T: Answer> Route<T> {
         Route {
             method: route.method(),
             path: route.template.to_owned(),
-            extension: route.extension,
             public: route.public,
-            described: false,
             has_body: request.body().is_some(),
             wants_idempotency_key: route.takes_idempotency_key(),
             route,
-            operation: OperationBuilder::new()
-                .operation_id(Some(route.operation_id))
-                .tag(tag),
+            operation: describe(
+                OperationBuilder::new()
+                    .operation_id(Some(route.operation_id))
+                    .tag(tag),
+                &route,
+            ),
             params: Vec::new(),
             uses: Vec::new(),
             body: None,
             body_examples: Vec::new(),
-            success: None,
-            errors: Vec::new(),
             answer: PhantomData,
         }
-    }
-
-    fn summary(mut self, summary: &str) -> Self {
-        self.operation = self.operation.summary(Some(summary));
-        self
-    }
-
-    /// The description; on a route of ours that the hosted API does not have
-    /// (an extension in the route table), after a note that says so.
-    fn description(mut self, description: impl Into<String>) -> Self {
-        let description = description.into();
-        let description = if self.extension {
-            format!(
-                "**Extension**: a route of this project, not of the hosted API; clients must \
-                 not require it. {description}"
-            )
-        } else {
-            description
-        };
-        self.operation = self.operation.description(Some(description));
-        self.described = true;
-        self
     }
 
     /// A path parameter: `{name}` of the template.
@@ -990,17 +781,6 @@ impl<T: Answer> Route<T> {
         self.body::<B>()
     }
 
-    fn ok(mut self, status: StatusCode, description: &'static str) -> Self {
-        self.success = Some((status, description));
-        self
-    }
-
-    /// A documented error; `None` takes the code's usual description.
-    fn error(mut self, status: StatusCode, description: Option<&'static str>) -> Self {
-        self.errors.push((status, description));
-        self
-    }
-
     /// The path template, method and operation, with the shared parts every
     /// route has: the `Idempotency-Key` header, `409` and `422` on POST and
     /// DELETE, `400`, `408`, `413` and `422` with a body, `401` and `429`
@@ -1050,16 +830,14 @@ impl<T: Answer> Route<T> {
             ));
         }
 
-        assert!(
-            self.described || !self.extension,
-            "{} {} is an extension: describe it",
-            self.method,
-            self.path
-        );
-        let (status, description) = self
-            .success
-            .unwrap_or_else(|| panic!("{} {} documents its answer", self.method, self.path));
-        let mut ok = ResponseBuilder::new().description(description);
+        // The route table's answers: its success first, then its own errors.
+        let (success, own) = self
+            .route
+            .answers
+            .split_first()
+            .unwrap_or_else(|| panic!("{} {} lists no answer", self.method, self.path));
+        let status = status_code(success.status);
+        let mut ok = ResponseBuilder::new().description(success.meaning.unwrap_or("Done."));
         if let Some(schema) = T::body_schema(registry) {
             ok = ok.content(JSON, Content::new(Some(schema)));
         }
@@ -1081,7 +859,10 @@ impl<T: Answer> Route<T> {
         }
         operation = operation.response(status.as_str(), ok.build());
 
-        let mut errors = self.errors;
+        let mut errors: Vec<(StatusCode, Option<&'static str>)> = own
+            .iter()
+            .map(|a| (status_code(a.status), a.meaning))
+            .collect();
         if self.public {
             // No key to check: the operation overrides the document's security.
             operation = operation.securities(Some(Vec::<SecurityRequirement>::new()));
@@ -1122,6 +903,28 @@ impl<T: Answer> Route<T> {
         };
         (self.path, method, operation.build())
     }
+}
+
+/// The `http` status of a status of the route table.
+fn status_code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or_else(|e| panic!("status {status}: {e}"))
+}
+
+/// The summary and description of a route, from the doc comment of its
+/// constant in the route table; on a route of ours that the hosted API does
+/// not have (an extension), the description opens with a note that says so.
+fn describe(operation: OperationBuilder, route: &routes::Route) -> OperationBuilder {
+    let doc = route_doc(route.operation_id, route.bulk);
+    let description = match (route.extension, doc.description) {
+        (true, Some(description)) => Some(format!(
+            "**Extension**: a route of this project, not of the hosted API; clients must not \
+             require it. {description}"
+        )),
+        (_, description) => description,
+    };
+    operation
+        .summary(Some(doc.summary))
+        .description(description)
 }
 
 fn error_response(status: StatusCode, description: Option<&str>) -> Response {

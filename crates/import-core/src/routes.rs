@@ -62,6 +62,38 @@ pub struct Route {
     /// 100,000 objects); every other route takes at most
     /// [`SMALL_BODY_LIMIT`].
     pub bulk: bool,
+    /// What its handler answers, its success first: the statuses of what the
+    /// route does. The answers of what it is (a key, a body, an
+    /// `Idempotency-Key`) are its [`common_answers`]. The reference server's
+    /// tests drive every route to each of these and to nothing else, and the
+    /// OpenAPI document lists exactly these and the common ones.
+    pub answers: &'static [Answer],
+}
+
+/// One answer of a route's handler: its status and what it means there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// What it means on this route; `None` for the usual meaning of the
+    /// status (its [`common_answer`]).
+    pub meaning: Option<&'static str>,
+}
+
+/// An answer with a meaning of its own on this route.
+const fn says(status: u16, meaning: &'static str) -> Answer {
+    Answer {
+        status,
+        meaning: Some(meaning),
+    }
+}
+
+/// An answer with the usual meaning of its status.
+const fn plain(status: u16) -> Answer {
+    Answer {
+        status,
+        meaning: None,
+    }
 }
 
 /// Largest request body of a route that is not [`bulk`](Route::bulk)
@@ -81,7 +113,42 @@ impl Route {
             extension: false,
             public: false,
             bulk: false,
+            answers: &[],
         }
+    }
+
+    const fn answers(self, answers: &'static [Answer]) -> Route {
+        Route { answers, ..self }
+    }
+
+    /// The status of its success, the first of its [`answers`](Route::answers).
+    ///
+    /// ```
+    /// use import_core::routes;
+    ///
+    /// assert_eq!(routes::CREATE_FOLDER.success(), 201);
+    /// assert_eq!(routes::DELETE_INTEGRATION.success(), 204);
+    /// ```
+    pub fn success(&self) -> u16 {
+        self.answers.first().map_or(200, |a| a.status)
+    }
+
+    /// Whether the handler of this route, or a layer in front of it, may
+    /// answer `status` (its request has a body when `has_body`).
+    ///
+    /// ```
+    /// use import_core::routes;
+    ///
+    /// assert!(routes::GET_IMPORT_JOB.may_answer(404, false));
+    /// assert!(routes::GET_IMPORT_JOB.may_answer(429, false));
+    /// assert!(!routes::GET_IMPORT_JOB.may_answer(409, false));
+    /// assert!(!routes::HEALTHZ.may_answer(401, false));
+    /// ```
+    pub fn may_answer(&self, status: u16, has_body: bool) -> bool {
+        self.answers.iter().any(|a| a.status == status)
+            || common_answers(self, has_body)
+                .iter()
+                .any(|a| a.status == status)
     }
 
     const fn bulk(self) -> Route {
@@ -292,104 +359,268 @@ pub fn find(method: &Method, template: &str) -> Option<Route> {
         .copied()
 }
 
-/// `POST /api/keys/verify`.
-pub const VERIFY_AUTH: Route = Route::new(Verb::Post, "/api/keys/verify", "verify_auth");
-/// `POST /api/folders/create-or-get`.
+/// Check an API key.
+///
+/// Answers who the key belongs to.
+pub const VERIFY_AUTH: Route = Route::new(Verb::Post, "/api/keys/verify", "verify_auth")
+    .answers(&[says(200, "The key is valid.")]);
+/// Get a folder by name and scope, creating it if missing.
+///
+/// The same name and scope always return the same folder.
 pub const CREATE_OR_GET_FOLDER: Route = Route::new(
     Verb::Post,
     "/api/folders/create-or-get",
     "create_or_get_folder",
-);
-/// `POST /api/folders`.
-pub const CREATE_FOLDER: Route = Route::new(Verb::Post, "/api/folders", "create_folder");
-/// `GET /api/folders/get`.
-pub const GET_FOLDER: Route = Route::new(Verb::Get, "/api/folders/get", "get_folder");
-/// `GET /api/cloud-integrations`.
+)
+.answers(&[says(200, "The folder."), plain(422)]);
+/// Create a folder.
+pub const CREATE_FOLDER: Route = Route::new(Verb::Post, "/api/folders", "create_folder").answers(&[
+    says(201, "The new folder."),
+    says(
+        409,
+        "A folder of that name exists in that scope, or the `Idempotency-Key` was used with a different body.",
+    ),
+    plain(422),
+]);
+/// Find a folder by name and scope.
+pub const GET_FOLDER: Route = Route::new(Verb::Get, "/api/folders/get", "get_folder").answers(&[
+    says(200, "The folder."),
+    says(404, "No folder of that name in that scope."),
+    plain(422),
+]);
+/// List saved cloud integrations.
+///
+/// Every integration visible to the caller: their own and their organisation's.
 pub const LIST_INTEGRATIONS: Route = Route::new(
     Verb::Get,
     "/api/cloud-integrations",
     "list_cloud_integrations",
-);
-/// `POST /api/cloud-integrations/gcs`.
+)
+.answers(&[says(200, "The integrations, without secrets.")]);
+/// The answers of the routes that save an integration with endpoints of its
+/// own (GCS, S3).
+const SAVE_INTEGRATION: &[Answer] = &[
+    SAVED,
+    says(
+        400,
+        "An endpoint of the integration that the server may not reach (see `--allow-endpoint`) or cannot resolve.",
+    ),
+    plain(422),
+];
+/// The success of the routes that save an integration.
+const SAVED: Answer = says(200, "The saved integration, without secrets.");
+/// Save a Google Cloud Storage integration.
+///
+/// Holds a service-account key for one bucket, optionally narrowed to a prefix.
 pub const ADD_GCS_INTEGRATION: Route = Route::new(
     Verb::Post,
     "/api/cloud-integrations/gcs",
     "add_gcs_integration",
-);
-/// `POST /api/cloud-integrations/s3`.
+)
+.answers(SAVE_INTEGRATION);
+/// Save an S3 or S3-compatible integration.
+///
+/// `region` is required unless `endpoint_url` is given (then it defaults to
+/// `auto`). An S3-compatible store (Cloudflare R2, MinIO, ...) is an `s3`
+/// integration with `endpoint_url`.
 pub const ADD_S3_INTEGRATION: Route = Route::new(
     Verb::Post,
     "/api/cloud-integrations/s3",
     "add_s3_integration",
-);
-/// `POST /api/cloud-integrations/hf-bucket`.
+)
+.answers(SAVE_INTEGRATION);
+/// Save a Hugging Face Storage Bucket integration.
+///
+/// `bucket` is `namespace/name`; `token` is a Hugging Face token.
 pub const ADD_HF_INTEGRATION: Route = Route::new(
     Verb::Post,
     "/api/cloud-integrations/hf-bucket",
     "add_hf_integration",
-);
-/// `DELETE /api/cloud-integrations/{id}` (extension).
+)
+.answers(&[SAVED, plain(422)]);
+/// Delete a saved cloud integration.
+///
+/// Only its owner may delete it; anyone else gets `404`.
 pub const DELETE_INTEGRATION: Route = Route::new(
     Verb::Delete,
     "/api/cloud-integrations/{id}",
     "delete_cloud_integration",
 )
-.extension();
-/// `POST /api/gcs/upload`.
-pub const UPLOAD_GCS: Route = Route::new(Verb::Post, "/api/gcs/upload", "upload_gcs").bulk();
-/// `POST /api/s3/upload`.
-pub const UPLOAD_S3: Route = Route::new(Verb::Post, "/api/s3/upload", "upload_s3").bulk();
-/// `POST /api/hf-buckets/upload`.
+.extension()
+.answers(&[
+    says(204, "Deleted."),
+    says(404, "No such integration, or the caller does not own it."),
+]);
+/// The answers of the three upload routes.
+const UPLOAD: &[Answer] = &[
+    says(
+        200,
+        "The import job; the copying happens in the background.",
+    ),
+    says(
+        400,
+        "Malformed or contradictory request, or an integration of another provider or bucket.",
+    ),
+    says(
+        404,
+        "The `integration_id` or `folder_id` does not exist or is not visible to the caller.",
+    ),
+    says(
+        422,
+        "A missing field, an empty list, more objects than the server's limit, a name that is not `.mp4`, or a multi-view set without `front`.",
+    ),
+    says(
+        429,
+        "Rate limited, or the organisation already has as many videos waiting as the server allows (`--max-pending-rows-per-org`); retry after `Retry-After` seconds.",
+    ),
+];
+/// Import objects from a Google Cloud Storage bucket.
+///
+/// Single-view: `files`. Multi-view: `sets` and `bucket`. `integration_id` is
+/// required (the bucket comes from it).
+pub const UPLOAD_GCS: Route = Route::new(Verb::Post, "/api/gcs/upload", "upload_gcs")
+    .bulk()
+    .answers(UPLOAD);
+/// Import objects from an S3 or S3-compatible bucket.
+///
+/// Single-view: `keys` and `bucket`. Multi-view: `sets` and `bucket`. Without
+/// `integration_id` the server uses a saved `s3` integration of the caller for
+/// the bucket (newest first), else its own default credentials, else anonymous
+/// access.
+pub const UPLOAD_S3: Route = Route::new(Verb::Post, "/api/s3/upload", "upload_s3")
+    .bulk()
+    .answers(UPLOAD);
+/// Import objects from a Hugging Face Storage Bucket.
+///
+/// `files` and `bucket` (`namespace/name`); no multi-view. Without
+/// `integration_id` the server uses a saved `hf_bucket` integration for the
+/// bucket, else public access.
 pub const UPLOAD_HF_BUCKET: Route =
-    Route::new(Verb::Post, "/api/hf-buckets/upload", "upload_hf_bucket").bulk();
-/// `GET /healthz` (extension, no API key): 200 while the process runs.
+    Route::new(Verb::Post, "/api/hf-buckets/upload", "upload_hf_bucket")
+        .bulk()
+        .answers(UPLOAD);
+/// Is the server alive.
+///
+/// 200 while the process runs. No API key.
 pub const HEALTHZ: Route = Route::new(Verb::Get, "/healthz", "healthz")
     .extension()
-    .public();
-/// `GET /readyz` (extension, no API key): 200 when the server can serve and
-/// import, 503 with the reason otherwise.
+    .public()
+    .answers(&[says(200, "Alive: `{\"status\": \"ok\"}`.")]);
+/// Can the server serve and import.
+///
+/// 200 when the database answers, its schema is current and the media store
+/// takes a write (checked at most every 30 s); otherwise 503 with `status`
+/// `not_ready` and the `reason`. No API key.
 pub const READYZ: Route = Route::new(Verb::Get, "/readyz", "readyz")
     .extension()
-    .public();
-/// `GET /metrics` (extension, no API key): Prometheus text format.
+    .public()
+    .answers(&[
+        says(200, "Ready."),
+        says(503, "Not ready; the body's `reason` says why."),
+    ]);
+/// Metrics in the Prometheus text format.
+///
+/// The Prometheus text format (`text/plain; version=0.0.4`), not JSON: rows by
+/// status, claimable rows, claims, copied bytes, copy duration, failures by
+/// code, HTTP requests by route and status, request latency. No API key.
 pub const METRICS: Route = Route::new(Verb::Get, "/metrics", "metrics")
     .extension()
-    .public();
-/// `GET /api/import-jobs` (extension): the caller's jobs, newest first.
-pub const LIST_IMPORT_JOBS: Route =
-    Route::new(Verb::Get, "/api/import-jobs", "list_import_jobs").extension();
-/// `POST /api/import-jobs/{import_job_id}/cancel` (extension).
+    .public()
+    .answers(&[says(200, "The metrics, as text.")]);
+/// List the caller's import jobs.
+///
+/// The jobs the caller can see (its own, and the `org` jobs of its
+/// organisation), newest first, each as the job's own route shows it. Page
+/// with `cursor` (the previous page's `next_cursor`).
+pub const LIST_IMPORT_JOBS: Route = Route::new(Verb::Get, "/api/import-jobs", "list_import_jobs")
+    .extension()
+    .answers(&[
+        says(200, "One page of jobs."),
+        says(422, "`limit` is outside 1..=500, or a filter is malformed."),
+    ]);
+/// Cancel an import job.
+///
+/// The job's rows not yet terminal end `UPLOADING_FAILED` with `error_code`
+/// `cancelled`; copies in flight stop within seconds; the job's `status`
+/// becomes `cancelled` and it is terminal. A job that is terminal already is
+/// left as it is; cancelling again answers the job again. `POST .../retry`
+/// imports the cancelled rows after all.
 pub const CANCEL_IMPORT_JOB: Route = Route::new(
     Verb::Post,
     "/api/import-jobs/{import_job_id}/cancel",
     "cancel_import_job",
 )
-.extension();
-/// `GET /api/import-jobs/{import_job_id}`.
+.extension()
+.answers(&[says(200, "The job, as it is now."), NO_SUCH_JOB]);
+/// The answer of every route of one job when there is no such job.
+const NO_SUCH_JOB: Answer = says(404, "No such import job.");
+/// Get an import job.
+///
+/// `job_id` .. `completed_at` are the documented fields. **Extension**:
+/// `status`, `terminal`, `counts`, `poll_after_seconds` and `multi_view` tell
+/// readiness in one request.
 pub const GET_IMPORT_JOB: Route = Route::new(
     Verb::Get,
     "/api/import-jobs/{import_job_id}",
     "get_import_job",
-);
-/// `GET /api/import-jobs/{import_job_id}/videos`.
+)
+.answers(&[says(200, "The job."), NO_SUCH_JOB]);
+/// List the per-video statuses of an import job.
+///
+/// Rows come in ascending `video_id` order. `cursor` is the last `video_id` of
+/// the previous page; `next_cursor` is the last id of this page when
+/// `has_more`. Multi-view jobs list one row per set (the `front` video, with
+/// `views` and `failed_views`). Statuses are `PENDING`, `UPLOADING`,
+/// `UPLOADED` (terminal) and `UPLOADING_FAILED` (terminal); clients treat any
+/// other status as not terminal. The job is ready when the ids returned reach
+/// `total` and every row is terminal. The SDKs' deprecated
+/// `get_import_job_uploaded_video_ids` calls this route. **Extension**: `error`
+/// on a failed row.
 pub const GET_IMPORT_JOB_VIDEOS: Route = Route::new(
     Verb::Get,
     "/api/import-jobs/{import_job_id}/videos",
     "get_import_job_videos",
-);
-/// `POST /api/import-jobs/{import_job_id}/retry`.
+)
+.answers(&[
+    says(200, "One page of rows."),
+    says(
+        400,
+        "`cursor` together with `offset`, or `offset` on a multi-view job.",
+    ),
+    NO_SUCH_JOB,
+    says(
+        422,
+        "`limit` is outside 1..=1000, or a parameter is malformed.",
+    ),
+]);
+/// Retry failed rows of an import job.
+///
+/// Puts the named (or, with `video_ids: null`, all) `UPLOADING_FAILED` rows
+/// back to `PENDING`; other rows are left alone. The job is no longer terminal
+/// until they finish again.
 pub const RETRY_IMPORT_JOB: Route = Route::new(
     Verb::Post,
     "/api/import-jobs/{import_job_id}/retry",
     "retry_import_job",
-);
-/// `GET /api/video/{video_id}/status` (extension).
+)
+.answers(&[
+    says(200, "The rows put back to `PENDING`."),
+    NO_SUCH_JOB,
+    plain(422),
+]);
+/// Get the status of one imported video.
+///
+/// `metadata` fields are present once the video is `UPLOADED`.
 pub const GET_VIDEO_STATUS: Route = Route::new(
     Verb::Get,
     "/api/video/{video_id}/status",
     "get_video_status",
 )
-.extension();
+.extension()
+.answers(&[
+    says(200, "The video's status."),
+    says(404, "No such video."),
+]);
 
 /// Every route, in the contract's order.
 pub const ALL: &[Route] = &[
@@ -417,6 +648,12 @@ pub const ALL: &[Route] = &[
 ];
 
 /// The upload route of a provider.
+///
+/// One request names objects in one bucket. Object names are the part of the
+/// URI after the bucket, taken literally. Duplicate names are imported once.
+/// Credentials, bucket access, each object's existence, its place inside the
+/// integration's prefix and its MP4 signature are checked in the background:
+/// each failure is a row with status `UPLOADING_FAILED`, never a 4xx.
 pub fn upload(provider: Provider) -> Route {
     match provider {
         Provider::Gcs => UPLOAD_GCS,
@@ -451,6 +688,20 @@ mod tests {
         assert_eq!(pairs.len(), ALL.len());
         let ids: HashSet<_> = ALL.iter().map(|r| r.operation_id).collect();
         assert_eq!(ids.len(), ALL.len());
+    }
+
+    #[test]
+    fn every_route_answers_a_success_first_then_errors_once_each() {
+        for r in ALL {
+            let (first, rest) = r
+                .answers
+                .split_first()
+                .unwrap_or_else(|| panic!("{} lists no answer", r.operation_id));
+            assert!((200..300).contains(&first.status), "{}", r.operation_id);
+            assert!(rest.iter().all(|a| a.status >= 400), "{}", r.operation_id);
+            let unique: HashSet<_> = r.answers.iter().map(|a| a.status).collect();
+            assert_eq!(unique.len(), r.answers.len(), "{}", r.operation_id);
+        }
     }
 
     #[test]
