@@ -2,8 +2,10 @@
 //!
 //! - `cargo xtask release VERSION` bumps `[workspace.package] version` and the
 //!   version of every path dependency in `[workspace.dependencies]` of the root
-//!   `Cargo.toml`, adds a `## VERSION - YYYY-MM-DD` section listing the commit
-//!   subjects since the last `release:` commit to `CHANGELOG.md`, regenerates
+//!   `Cargo.toml`, moves what `## [Unreleased]` of `CHANGELOG.md` holds under a
+//!   new `## [VERSION] - YYYY-MM-DD` below it (Keep a Changelog's form; the
+//!   commit subjects since the last `release:` commit when it holds nothing),
+//!   leaving `[Unreleased]` on top and empty, regenerates
 //!   the generated files (the OpenAPI document carries the version), and runs
 //!   `cargo publish --workspace --dry-run`. It commits, tags and publishes
 //!   nothing: it prints those commands for a person to run.
@@ -30,14 +32,19 @@ use toml_edit::{Document, Item, Value};
 
 use crate::{cargo, project_root, run_command, show};
 
-/// The first lines of a new `CHANGELOG.md`.
+/// The first lines of a new `CHANGELOG.md`, in the form of Keep a Changelog.
 const CHANGELOG_HEADER: &str = "\
 # Changelog
 
-Newest first. `cargo xtask release VERSION` adds each section with the
-subjects of the commits since the previous release; edit them as you like
-before committing the release.
+All notable changes to this project are documented in this file. The format is based on
+[Keep a Changelog](https://keepachangelog.com/en/1.1.0/), and versions follow
+[Semantic Versioning](https://semver.org/spec/v2.0.0.html).
+
+## [Unreleased]
 ";
+
+/// The heading of the changes not yet released, which stays on top.
+const UNRELEASED_HEADING: &str = "## [Unreleased]";
 
 /// Commit subjects that start with this mark a release; the changelog of the
 /// next one starts after the newest of them.
@@ -60,7 +67,7 @@ pub(crate) fn release(version: &str) -> anyhow::Result<()> {
         Err(e) => return Err(e).context("could not read CHANGELOG.md"),
     };
     let section = changelog_section(&new, &today_utc(), &subjects);
-    let changelog = add_changelog_section(old_changelog.as_deref(), &new, &section)?;
+    let changelog = add_changelog_section(old_changelog.as_deref(), &new, &today_utc(), &section)?;
     let bumped = bump_manifest(&manifest, &new)?;
 
     fs::write(&manifest_path, bumped).context("could not write Cargo.toml")?;
@@ -444,9 +451,10 @@ fn subjects_since_release(log: &str) -> Vec<&str> {
         .collect()
 }
 
-/// `## VERSION - DATE` and one bullet per commit subject.
+/// `## [VERSION] - DATE` and one bullet per commit subject, for a release
+/// whose `[Unreleased]` section says nothing.
 fn changelog_section(version: &Version, date: &str, subjects: &[&str]) -> String {
-    let mut out = format!("## {version} - {date}\n\n");
+    let mut out = format!("{}\n\n", release_heading(version, date));
     if subjects.is_empty() {
         out.push_str("- No changes since the previous release.\n");
     }
@@ -456,30 +464,71 @@ fn changelog_section(version: &Version, date: &str, subjects: &[&str]) -> String
     out
 }
 
-/// The changelog with `section` above the newest release (after the header);
-/// a new changelog when there is none. Refuses a version that already has a
-/// section.
+/// `## [VERSION] - DATE`.
+fn release_heading(version: &Version, date: &str) -> String {
+    format!("## [{version}] - {date}")
+}
+
+/// The changelog with `version` released: what `## [Unreleased]` held moves
+/// under a new `## [VERSION] - DATE` below it, and the `[Unreleased]` heading
+/// stays on top, empty. When `[Unreleased]` holds nothing, the release's
+/// section is `fallback` (the commit subjects). A changelog without that
+/// heading gets one; a missing changelog is created. Refuses a version that
+/// already has a section.
 fn add_changelog_section(
     existing: Option<&str>,
     version: &Version,
-    section: &str,
+    date: &str,
+    fallback: &str,
 ) -> anyhow::Result<String> {
     let existing = existing.unwrap_or(CHANGELOG_HEADER);
-    let heading = format!("## {version} ");
-    if existing
-        .lines()
-        .any(|l| l.starts_with(&heading) || l.trim_end() == heading.trim_end())
-    {
+    let taken = |l: &str| {
+        let l = l.trim_end();
+        l.starts_with(&format!("## [{version}]"))
+            || l.starts_with(&format!("## {version} "))
+            || l == format!("## {version}")
+    };
+    if existing.lines().any(taken) {
         bail!("CHANGELOG.md already has a section for {version}");
     }
-    let at = existing
+    // Headings start a line: the offset of each `## ` that does.
+    let headings: Vec<usize> = existing
         .match_indices("## ")
         .map(|(i, _)| i)
-        .find(|&i| i == 0 || existing[..i].ends_with('\n'));
-    Ok(match at {
-        Some(i) => format!("{}{section}\n{}", &existing[..i], &existing[i..]),
-        None => format!("{}\n\n{section}", existing.trim_end()),
-    })
+        .filter(|&i| i == 0 || existing[..i].ends_with('\n'))
+        .collect();
+    let unreleased = headings
+        .iter()
+        .position(|&i| existing[i..].lines().next().map(str::trim_end) == Some(UNRELEASED_HEADING));
+    let (before, body, after) = match unreleased {
+        Some(n) => {
+            let start = headings[n];
+            let body_start = existing[start..]
+                .find('\n')
+                .map_or(existing.len(), |j| start + j + 1);
+            let end = headings.get(n + 1).copied().unwrap_or(existing.len());
+            (
+                &existing[..start],
+                &existing[body_start..end],
+                &existing[end..],
+            )
+        }
+        None => match headings.first() {
+            Some(&first) => (&existing[..first], "", &existing[first..]),
+            None => (existing, "", ""),
+        },
+    };
+    let section = match body.trim() {
+        "" => fallback.trim_end().to_owned(),
+        held => format!("{}\n\n{held}", release_heading(version, date)),
+    };
+    let before = before.trim_end();
+    let mut out = format!("{before}\n\n{UNRELEASED_HEADING}\n\n{section}\n");
+    if !after.is_empty() {
+        out.push('\n');
+        out.push_str(after);
+    }
+    Ok(out)
 }
 
 /// Today's date in UTC, `YYYY-MM-DD`.
@@ -743,37 +792,62 @@ debug = "line-tables-only"
         let section = changelog_section(&v("0.2.0"), "2026-05-04", &["fix paging", "add retries"]);
         assert_eq!(
             section,
-            "## 0.2.0 - 2026-05-04\n\n- fix paging\n- add retries\n"
+            "## [0.2.0] - 2026-05-04\n\n- fix paging\n- add retries\n"
         );
         assert!(changelog_section(&v("0.2.0"), "2026-05-04", &[]).contains("No changes"));
     }
 
     #[test]
-    fn a_section_goes_above_the_newest_release() {
-        let first =
-            add_changelog_section(None, &v("0.1.0"), "## 0.1.0 - 2026-01-01\n\n- a\n").unwrap();
-        assert_eq!(
-            first,
-            format!("{CHANGELOG_HEADER}\n## 0.1.0 - 2026-01-01\n\n- a\n")
+    fn a_release_takes_what_unreleased_holds_and_leaves_it_on_top() {
+        let fallback = |v: &str| format!("## [{v}] - d\n\n- subject\n");
+        // A new changelog: the commit subjects, under an empty [Unreleased].
+        let first = add_changelog_section(None, &v("0.1.0"), "d", &fallback("0.1.0")).unwrap();
+        assert!(
+            first.ends_with("## [Unreleased]\n\n## [0.1.0] - d\n\n- subject\n"),
+            "{first}"
         );
+        assert!(first.starts_with("# Changelog\n"), "{first}");
 
+        // Notes under [Unreleased] become the release's, the subjects unused.
+        let noted = first.replace(
+            "## [Unreleased]\n",
+            "## [Unreleased]\n\n### Added\n\n- webhooks\n",
+        );
         let second =
-            add_changelog_section(Some(&first), &v("0.2.0"), "## 0.2.0 - 2026-02-01\n\n- b\n")
+            add_changelog_section(Some(&noted), &v("0.2.0"), "2027-01-02", &fallback("0.2.0"))
                 .unwrap();
-        assert_eq!(
-            second,
-            format!(
-                "{CHANGELOG_HEADER}\n## 0.2.0 - 2026-02-01\n\n- b\n\n## 0.1.0 - 2026-01-01\n\n- a\n"
-            )
+        let top = second.find("## [Unreleased]").unwrap();
+        let new = second.find("## [0.2.0] - 2027-01-02").unwrap();
+        let old = second.find("## [0.1.0] - d").unwrap();
+        assert!(top < new && new < old, "{second}");
+        assert!(
+            second.contains("## [0.2.0] - 2027-01-02\n\n### Added\n\n- webhooks\n\n## [0.1.0]"),
+            "{second}"
         );
+        assert!(!second.contains("- subject\n\n## [0.1.0]"), "{second}");
+        assert_eq!(second.matches("## [Unreleased]").count(), 1);
 
-        let err = add_changelog_section(Some(&second), &v("0.2.0"), "## 0.2.0 - x\n")
+        let err = add_changelog_section(Some(&second), &v("0.2.0"), "x", &fallback("0.2.0"))
             .unwrap_err()
             .to_string();
         assert!(err.contains("already has a section for 0.2.0"), "{err}");
         // `0.2.0` is not mistaken for `0.2.0-rc.1`.
         assert!(
-            add_changelog_section(Some(&second), &v("0.2.0-rc.1"), "## 0.2.0-rc.1 - x\n").is_ok()
+            add_changelog_section(
+                Some(&second),
+                &v("0.2.0-rc.1"),
+                "x",
+                &fallback("0.2.0-rc.1")
+            )
+            .is_ok()
+        );
+        // A changelog of the older form, without [Unreleased], gets one.
+        let old_form = "# Changelog\n\n## 0.1.0 - d\n\n- a\n";
+        let third =
+            add_changelog_section(Some(old_form), &v("0.2.0"), "e", &fallback("0.2.0")).unwrap();
+        assert_eq!(
+            third,
+            "# Changelog\n\n## [Unreleased]\n\n## [0.2.0] - d\n\n- subject\n\n## 0.1.0 - d\n\n- a\n"
         );
     }
 

@@ -539,6 +539,12 @@ pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 /// at once; one more is answered `503` and closed.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
+/// Where the reference server listens by default: `127.0.0.1:8080`, the
+/// loopback address only, so a server started without thought is not
+/// reachable from other machines.
+pub const DEFAULT_LISTEN: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
 /// Default of the reference server's `--requests-per-minute`: requests each
 /// API key may make per minute, in bursts of as many (0 turns the limit off).
 pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 6000;

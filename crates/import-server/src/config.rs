@@ -143,10 +143,11 @@ pub(crate) fn redact_url(url: &str) -> String {
 }
 
 impl ServerConfig {
-    /// Defaults under a data folder, listening on `127.0.0.1:8080`.
+    /// Defaults under a data folder, listening on
+    /// [`DEFAULT_LISTEN`](import_core::fields::DEFAULT_LISTEN).
     pub fn new(data_dir: impl Into<PathBuf>) -> ServerConfig {
         ServerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            listen: import_core::fields::DEFAULT_LISTEN,
             data_dir: data_dir.into(),
             database_url: None,
             media_url: None,

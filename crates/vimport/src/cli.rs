@@ -436,7 +436,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "VIMPORT_LISTEN",
-        default_value = "127.0.0.1:8080",
+        default_value_t = import_core::fields::DEFAULT_LISTEN,
         hide_env_values = true
     )]
     pub listen: SocketAddr,
@@ -591,7 +591,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "VIMPORT_BODY_LIMIT",
-        default_value = "64MiB",
+        default_value_t = import_core::routes::DEFAULT_BULK_BODY_LIMIT,
         value_parser = parse_body_limit,
         hide_env_values = true
     )]

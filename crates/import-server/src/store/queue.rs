@@ -126,7 +126,9 @@ pub trait QueueStore: Send + Sync {
     async fn release_expired(&self, now: i64, max_attempts: u32) -> StoreResult<Released>;
     /// Row counts for the metrics, at time `now`.
     async fn row_gauges(&self, now: i64) -> StoreResult<RowGauges>;
-    /// Claim the next row to import, leased to `worker` until `lease_until`.
+    /// Claim the next row to import, leased to `worker` until `lease_until`:
+    /// [`claim_many`](QueueStore::claim_many) of one, a convenience of the
+    /// store's tests and benchmarks (the dispatcher claims in batches).
     async fn claim(
         &self,
         worker: &LeaseOwner,
@@ -140,7 +142,9 @@ pub trait QueueStore: Send + Sync {
             .into_iter()
             .next())
     }
-    /// Finish a claimed row; false (and no change) if the lease was lost.
+    /// Finish a claimed row; false (and no change) if the lease was lost:
+    /// [`finish_many`](QueueStore::finish_many) of one, a convenience of the
+    /// store's tests (the recorder finishes in groups).
     async fn finish(
         &self,
         id: &VideoId,
