@@ -46,6 +46,7 @@ mod ids;
 mod integrations;
 pub mod outcome;
 mod pager;
+pub mod quote;
 mod readiness;
 mod request;
 mod retry;

@@ -11,8 +11,18 @@
 //!
 //! Writing the outcome can fail too (a busy database): the write is tried
 //! again at once a few times with a short backoff
-//! ([`OutcomePolicy::after_failed_write`]), then the row is handed back to
-//! the queue without spending the attempt its claim counted.
+//! ([`OutcomePolicy::after_failed_write`]); then
+//! [`OutcomePolicy::after_unrecorded`] decides:
+//!
+//! | the write | free hand-backs used | attempts left | the row |
+//! | --- | --- | --- | --- |
+//! | refused a value (it will never pass) | any | any | `UPLOADING_FAILED`, `record_refused` |
+//! | failed | fewer than [`MAX_FREE_HAND_BACKS`] | any | back to `PENDING`, the attempt not spent |
+//! | failed | all | yes | back to `PENDING`, the attempt spent |
+//! | failed | all | no | `UPLOADING_FAILED`, `interrupted` |
+//!
+//! So no row is copied again for free more than [`MAX_FREE_HAND_BACKS`]
+//! times, and none loops for ever.
 //!
 //! ```
 //! use std::time::Duration;
@@ -35,6 +45,9 @@ use std::time::Duration;
 use crate::RetryPolicy;
 use crate::wire::{FailureCode, VideoMetadata};
 
+/// Claims of a row at most (its attempts): the reference server's cap.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
 /// Longest wait between two claims of a row whose copy may pass later.
 pub const MAX_ROW_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -44,6 +57,27 @@ pub const OUTCOME_WRITE_RETRIES: u32 = 4;
 /// The wait before the first of those writes; it doubles each time (0.1,
 /// 0.2, 0.4, 0.8 s: 1.5 s in all, well inside any lease).
 pub const OUTCOME_WRITE_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Times a row may be handed back to the queue without spending an attempt
+/// (its outcome could not be written): enough to ride out a database
+/// restart, few enough that a row whose outcome never records cannot hold a
+/// copy place for ever.
+pub const MAX_FREE_HAND_BACKS: u32 = 3;
+
+/// What becomes of a row whose outcome could not be written, after the
+/// write's retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unrecorded {
+    /// Back to `PENDING`; `free` when the attempt its claim counted is given
+    /// back.
+    HandBack {
+        /// Whether the attempt is given back.
+        free: bool,
+    },
+    /// Failed for good with this code and reason (which hold no text from
+    /// outside, so that writing them cannot be refused in turn).
+    Fail(FailureCode, String),
+}
 
 /// How a copy ended, before the policy decides what it means for its row.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +161,31 @@ impl OutcomePolicy {
                 wait: self.retry.backoff(attempts.saturating_sub(1)),
                 reason,
             },
+        }
+    }
+
+    /// What becomes of a row whose outcome could not be written after the
+    /// write's retries: `refused` when the database refused a value (the
+    /// write will never pass), `hand_backs` the times it was handed back
+    /// before, `attempts` its claims (this one included).
+    pub fn after_unrecorded(&self, refused: bool, hand_backs: u32, attempts: u32) -> Unrecorded {
+        if refused {
+            Unrecorded::Fail(
+                FailureCode::RecordRefused,
+                "the database refused to record this video's outcome (a value it cannot store); the server's log has the details: report it, then retry the row"
+                    .to_owned(),
+            )
+        } else if hand_backs < MAX_FREE_HAND_BACKS {
+            Unrecorded::HandBack { free: true }
+        } else if attempts < self.max_attempts {
+            Unrecorded::HandBack { free: false }
+        } else {
+            Unrecorded::Fail(
+                FailureCode::Interrupted,
+                format!(
+                    "the outcome of this video's copy could not be recorded in {attempts} attempts (the database kept failing); retry the row"
+                ),
+            )
         }
     }
 
@@ -220,6 +279,38 @@ mod tests {
         assert_eq!(wait(1), Duration::from_secs(10));
         assert_eq!(wait(4), Duration::from_secs(80));
         assert_eq!(wait(40), MAX_ROW_BACKOFF);
+    }
+
+    #[test]
+    fn an_unrecorded_row_is_handed_back_for_free_a_bounded_number_of_times() {
+        let policy = OutcomePolicy::new(3, Duration::from_secs(1));
+        let free = Unrecorded::HandBack { free: true };
+        let spent = Unrecorded::HandBack { free: false };
+        let table = [
+            // (refused, hand-backs before, attempts) -> what becomes of it
+            ((false, 0, 1), Some(&free)),
+            ((false, MAX_FREE_HAND_BACKS - 1, 1), Some(&free)),
+            ((false, MAX_FREE_HAND_BACKS, 1), Some(&spent)),
+            ((false, MAX_FREE_HAND_BACKS, 2), Some(&spent)),
+            ((false, MAX_FREE_HAND_BACKS, 3), None),
+            ((false, 99, 9), None),
+        ];
+        for ((refused, hand_backs, attempts), want) in table {
+            let got = policy.after_unrecorded(refused, hand_backs, attempts);
+            match want {
+                Some(want) => assert_eq!(&got, want, "{hand_backs} {attempts}"),
+                None => assert!(
+                    matches!(got, Unrecorded::Fail(FailureCode::Interrupted, _)),
+                    "{got:?}"
+                ),
+            }
+        }
+        for hand_backs in [0, 5] {
+            assert!(matches!(
+                policy.after_unrecorded(true, hand_backs, 1),
+                Unrecorded::Fail(FailureCode::RecordRefused, _)
+            ));
+        }
     }
 
     #[test]

@@ -227,8 +227,12 @@ open_enum! {
         /// The job was cancelled before the row was uploaded.
         Cancelled = "cancelled",
         /// Every attempt was interrupted (its worker stopped or lost its
-        /// lease), as many times as a row may be claimed.
+        /// lease, or its outcome could not be recorded), as many times as a
+        /// row may be claimed.
         Interrupted = "interrupted",
+        /// The database refused to record the copy's outcome (a value it
+        /// cannot store): a fault of the server, reported in its log.
+        RecordRefused = "record_refused",
     }
 }
 

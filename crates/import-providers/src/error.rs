@@ -420,22 +420,11 @@ fn status_in_text(text: &str) -> Option<u16> {
 }
 
 /// The first line of `text`, at most `max` bytes, control characters
-/// replaced: what a source said reaches a row's `error` only so.
+/// escaped ([`import_core::quote::outside`]): what a source said reaches a
+/// row's `error` only so.
 fn shorten(text: &str, max: usize) -> String {
     let line = text.lines().next().unwrap_or_default().trim();
-    let mut end = max.min(line.len());
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    let cut: String = line[..end]
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if end < line.len() {
-        format!("{cut}…")
-    } else {
-        cut
-    }
+    import_core::quote::outside(line, max).into_owned()
 }
 
 /// Replace every occurrence of each secret in `text` by `<redacted>`.
@@ -564,7 +553,7 @@ mod tests {
         );
         assert_eq!(s3_error_code("<Code>a b</Code>"), None);
         assert_eq!(scrub("key=SECRET!", &["SECRET"]), "key=<redacted>!");
-        assert_eq!(shorten("a\u{1b}[31mb\nsecond line", 300), "a [31mb");
+        assert_eq!(shorten("a\u{1b}[31mb\nsecond line", 300), "a\\u{1b}[31mb");
         assert_eq!(shorten("ééé", 3), "é…");
         assert_eq!(shorten("abcdef\nsecond", 3), "abc…");
     }

@@ -821,24 +821,16 @@ async fn read_at_most(
     Ok(kept)
 }
 
-/// The `error` field of a Hub JSON error, or the start of the body.
+/// The `error` field of a Hub JSON error, or the start of the body, made
+/// safe to keep ([`import_core::quote::outside`]).
 fn hub_error_text(body: &[u8]) -> String {
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body)
         && let Some(serde_json::Value::String(e)) = map.get("error")
     {
-        return e
-            .chars()
-            .take(ERROR_BODY_LIMIT)
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
+        return import_core::quote::outside(e, ERROR_BODY_LIMIT).into_owned();
     }
-    String::from_utf8_lossy(body)
-        .chars()
-        .take(ERROR_BODY_LIMIT)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_owned()
+    let text = String::from_utf8_lossy(body);
+    import_core::quote::outside(text.trim(), ERROR_BODY_LIMIT).into_owned()
 }
 
 /// The `rel="next"` target of a `Link` header, resolved against `current`.

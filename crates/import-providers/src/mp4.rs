@@ -71,7 +71,7 @@ async fn header_at(
     if size < 8 || offset.saturating_add(size) > len {
         return Err(ProbeError::Invalid(format!(
             "not a playable MP4: the `{}` box at byte {offset} claims {size} bytes but the file has {len}; the file is truncated or damaged, re-export or re-upload it",
-            String::from_utf8_lossy(&kind)
+            import_core::quote::four_cc(&kind)
         )));
     }
     Ok(BoxHeader { kind, offset, size })
@@ -306,7 +306,7 @@ impl StreamProbe {
         if size < h.len() as u64 || start.saturating_add(size) > self.len {
             self.error = Some(format!(
                 "not a playable MP4: the `{}` box at byte {start} claims {size} bytes but the file has {}; the file is truncated or damaged, re-export or re-upload it",
-                String::from_utf8_lossy(&kind),
+                import_core::quote::four_cc(&kind),
                 self.len
             ));
             return;
@@ -407,7 +407,7 @@ fn first_sample_entry(moov: &[u8]) -> Option<String> {
         let (_, stsd) = children(stbl).find(|(k, _)| *k == b"stsd")?;
         // version/flags (4) and entry count (4), then the first entry box.
         let (entry, _) = children(stsd.get(8..)?).next()?;
-        return Some(String::from_utf8_lossy(entry).into_owned());
+        return Some(import_core::quote::four_cc(entry));
     }
     None
 }

@@ -160,7 +160,7 @@ impl ServerConfig {
             max_objects: import_core::DEFAULT_MAX_OBJECTS,
             body_limit: import_core::routes::DEFAULT_BULK_BODY_LIMIT,
             lease: Duration::from_secs(import_core::fields::DEFAULT_LEASE_SECS),
-            max_attempts: 5,
+            max_attempts: import_core::outcome::DEFAULT_MAX_ATTEMPTS,
             retry_base: Duration::from_secs(1),
             max_object_size: import_core::fields::DEFAULT_MAX_OBJECT_SIZE,
             min_source_rate: import_core::fields::DEFAULT_MIN_SOURCE_RATE,

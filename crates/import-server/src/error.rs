@@ -38,6 +38,11 @@ pub enum StoreError {
     /// The database is busy or unreachable; try again.
     #[error("the database is busy or unreachable: {0}")]
     Unavailable(#[source] DatabaseFailure),
+    /// The database refused a value it cannot store (PostgreSQL's data
+    /// exceptions, SQLite's "too big" and type mismatches): the same write
+    /// will never pass.
+    #[error("the database refused a value: {0}")]
+    Refused(#[source] DatabaseFailure),
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(#[source] DatabaseFailure),
@@ -59,6 +64,12 @@ impl StoreError {
     /// a test's wrapper of one) answers when a call may pass if tried again.
     pub fn unavailable(what: impl Into<String>) -> StoreError {
         StoreError::Unavailable(DatabaseFailure(Failure::Other(what.into())))
+    }
+
+    /// A value the database refused, for `what` reason: what a test's
+    /// wrapper of a store answers to act out a write that can never pass.
+    pub fn refused(what: impl Into<String>) -> StoreError {
+        StoreError::Refused(DatabaseFailure(Failure::Other(what.into())))
     }
 
     /// A failure to encode what a statement takes (a list as JSON).
@@ -107,9 +118,31 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if is_transient(&e) {
             StoreError::Unavailable(DatabaseFailure(Failure::Driver(e)))
+        } else if is_refused_value(&e) {
+            StoreError::Refused(DatabaseFailure(Failure::Driver(e)))
         } else {
             StoreError::Database(DatabaseFailure(Failure::Driver(e)))
         }
+    }
+}
+
+/// Whether the database refused a value, which no retry changes: a value
+/// the driver could not encode, PostgreSQL's class 22 (data exception: a NUL
+/// in `TEXT`, a number out of range, a string too long), SQLite's
+/// `SQLITE_TOOBIG` (18), `SQLITE_MISMATCH` (20) and `SQLITE_RANGE` (25).
+fn is_refused_value(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Encode(_) => true,
+        sqlx::Error::Database(db) => {
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                db.code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .is_some_and(|c| matches!(c & 0xff, 18 | 20 | 25))
+            } else {
+                db.code().is_some_and(|c| c.starts_with("22"))
+            }
+        }
+        _ => false,
     }
 }
 
@@ -214,7 +247,7 @@ impl From<StoreError> for ApiError {
                 "a retry of this request with the same Idempotency-Key is being served; retry in a moment to get its answer",
             )
             .with_retry_after(1),
-            e @ (StoreError::Database(_) | StoreError::Corrupt { .. }) => {
+            e @ (StoreError::Database(_) | StoreError::Refused(_) | StoreError::Corrupt { .. }) => {
                 tracing::error!(error = %e, "store failure");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -250,6 +283,8 @@ mod store_error_tests {
         );
         let other = StoreError::from(sqlx::Error::RowNotFound);
         assert!(matches!(other, StoreError::Database(_)), "{other:?}");
+        let refused = StoreError::from(sqlx::Error::Encode("no".into()));
+        assert!(matches!(refused, StoreError::Refused(_)), "{refused:?}");
         let made = StoreError::unavailable("injected");
         assert_eq!(
             made.to_string(),

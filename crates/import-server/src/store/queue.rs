@@ -47,6 +47,9 @@ pub struct ClaimedRow {
     /// The media bucket's multipart upload an earlier owner of the row
     /// started and may have left behind (abort it before copying).
     pub upload_id: Option<String>,
+    /// Times the row was handed back before because its outcome could not
+    /// be written ([`import_core::outcome::MAX_FREE_HAND_BACKS`]).
+    pub hand_backs: u32,
 }
 
 /// The most rows one claim takes ([`Store::claim_many`]): the batch the
@@ -113,10 +116,16 @@ pub trait QueueStore: Send + Sync {
     /// it was still its worker's (a row whose lease was lost is left
     /// unchanged). On an error nothing is written.
     async fn finish_many(&self, rows: &[FinishedRow], now: i64) -> StoreResult<Vec<bool>>;
-    /// Give a claimed row back to `PENDING` without spending the attempt its
-    /// claim counted (its worker could not record the outcome); false if the
-    /// lease was lost.
-    async fn hand_back(&self, id: &VideoId, worker: &LeaseOwner, now: i64) -> StoreResult<bool>;
+    /// Give a claimed row back to `PENDING` (its worker could not record the
+    /// outcome), counting the hand-back; with `free`, without spending the
+    /// attempt its claim counted. False if the lease was lost.
+    async fn hand_back(
+        &self,
+        id: &VideoId,
+        worker: &LeaseOwner,
+        now: i64,
+        free: bool,
+    ) -> StoreResult<bool>;
     /// Which of `ids` are `UPLOADING` under a lease that has not expired at
     /// `now`: their media uploads may be in progress and must be left alone.
     async fn leased_among(&self, ids: &[VideoId], now: i64) -> StoreResult<Vec<VideoId>>;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use import_core::outcome::{OutcomePolicy, WriteNext};
+use import_core::outcome::{OutcomePolicy, Unrecorded, WriteNext};
 
 use crate::clock::now_ms;
 use crate::error::StoreError;
@@ -108,10 +108,14 @@ async fn write_batch(store: Arc<dyn crate::store::Store>, batch: Vec<Waiting>) {
 /// Write a row's outcome. A failed write (the database busy or briefly
 /// away) is tried again as the outcome policy says
 /// ([`OutcomePolicy::after_failed_write`]: a few times, with a short
-/// backoff); if it still fails, the row goes back to the queue without
-/// spending the attempt its claim counted, so the copy is redone at once
-/// instead of after the lease. Only when that write fails too does the lease
-/// decide (and the attempt counts, as for a crash).
+/// backoff). If it still fails, [`OutcomePolicy::after_unrecorded`] decides:
+/// a value the database refused fails the row with `record_refused` (a
+/// reason without outside text, which cannot be refused in turn); otherwise
+/// the row goes back to the queue, its attempt given back the first
+/// [`MAX_FREE_HAND_BACKS`](import_core::outcome::MAX_FREE_HAND_BACKS) times
+/// only, and once its attempts are spent it fails as `interrupted`. When
+/// that write fails too, the lease decides (and the attempt counts, as for a
+/// crash).
 pub(super) async fn record(
     state: &AppState,
     recorder: &Recorder,
@@ -120,38 +124,80 @@ pub(super) async fn record(
     outcome: RowOutcome,
 ) {
     let policy = outcome_policy(state);
+    let Err(error) = write(recorder, row, worker, outcome, &policy).await else {
+        return;
+    };
+    let refused = matches!(error, StoreError::Refused(_));
+    let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
+    let error = error.to_string();
+    let error = import_core::quote::outside(&error, import_core::quote::MAX_LOGGED_TEXT_BYTES);
+    match policy.after_unrecorded(refused, row.hand_backs, attempts) {
+        Unrecorded::Fail(code, reason) => {
+            tracing::error!(video = %row.id, job = %row.job_id, %error, code = code.as_str(),
+                "could not record the row's outcome; failing the row");
+            let failed = RowOutcome::Failed(code, reason);
+            if let Err(e) = write(recorder, row, worker, failed, &policy).await {
+                // Not handed back (it would be claimed again at once): its
+                // lease expires, and the attempt cap fails it then.
+                tracing::warn!(video = %row.id, error = %e,
+                    "could not fail the row either; its lease will expire and the attempt cap decide");
+            }
+        }
+        Unrecorded::HandBack { free } => hand_back(state, row, worker, free, &error).await,
+    }
+}
+
+/// Write `outcome` with the write's retries: `Ok` when it is written or the
+/// row is no longer ours, the last error otherwise.
+async fn write(
+    recorder: &Recorder,
+    row: &ClaimedRow,
+    worker: &LeaseOwner,
+    outcome: RowOutcome,
+    policy: &OutcomePolicy,
+) -> Result<(), StoreError> {
     let mut failed = 0;
-    let error = loop {
+    loop {
         let finished = FinishedRow {
             id: row.id.clone(),
             worker: worker.clone(),
             outcome: outcome.clone(),
         };
         match recorder.finish(finished).await {
-            Ok(true) => return,
+            Ok(true) => return Ok(()),
             Ok(false) => {
                 tracing::warn!(video = %row.id, "the row was taken from this worker before its outcome was written (its job was cancelled, or its lease expired)");
-                return;
+                return Ok(());
             }
             Err(e) => {
                 failed += 1;
                 tracing::debug!(video = %row.id, failed, error = %e, "recording a row's outcome failed");
                 match policy.after_failed_write(failed) {
                     WriteNext::Retry(wait) => tokio::time::sleep(wait).await,
-                    WriteNext::HandBack => break e.to_string(),
+                    WriteNext::HandBack => return Err(e),
                 }
             }
         }
-    };
+    }
+}
+
+/// Hand a row whose outcome could not be written back to the queue.
+async fn hand_back(
+    state: &AppState,
+    row: &ClaimedRow,
+    worker: &LeaseOwner,
+    free: bool,
+    error: &str,
+) {
     match state
         .store
         .queue()
-        .hand_back(&row.id, worker, now_ms())
+        .hand_back(&row.id, worker, now_ms(), free)
         .await
     {
         Ok(true) => {
-            tracing::warn!(video = %row.id, tries = failed, %error,
-                "could not record the row's outcome; it is queued again without spending an attempt");
+            tracing::warn!(video = %row.id, job = %row.job_id, free, hand_backs = row.hand_backs + 1, %error,
+                "could not record the row's outcome; it is queued again");
             state.wake.notify_waiters();
         }
         Ok(false) => {

@@ -445,3 +445,55 @@ async fn a_hub_redirect_into_the_network_is_refused() {
     assert!(error_of(&row).contains("refused"), "{row}");
     assert!(target.requests().is_empty(), "{:?}", target.requests());
 }
+
+/// Bytes of a video that PostgreSQL cannot keep in `TEXT`: a box whose type
+/// is four NUL bytes (named in the failure's reason), and a sample entry of
+/// four NUL bytes (which `mp4parse` refuses). Each row is copied once and
+/// ends, its reason stored with the bytes escaped, on SQLite and PostgreSQL
+/// alike (the issue saw 42 GETs in 60 s and a row that never ended on
+/// PostgreSQL). The store's own escaping of a codec is `store::outside_text`.
+#[tokio::test]
+async fn nul_bytes_in_a_video_are_stored_escaped_and_the_row_ends() {
+    let env = env().await;
+    let good = mp4(320, 240, 1_000);
+    // `ftyp`, then a box of type 0000 that claims more bytes than follow.
+    let ftyp_len = u32::from_be_bytes(good[..4].try_into().unwrap()) as usize;
+    let mut nul_box = good[..ftyp_len].to_vec();
+    nul_box.extend_from_slice(&4096u32.to_be_bytes());
+    nul_box.extend_from_slice(&[0, 0, 0, 0]);
+    nul_box.extend_from_slice(&[7; 64]);
+    // A file whose sample entry is `\0\0\0\0` instead of `avc1`.
+    let stsd = good.windows(4).position(|w| w == b"stsd").unwrap();
+    let at = stsd + good[stsd..].windows(4).position(|w| w == b"avc1").unwrap();
+    let mut nul_codec = good.clone();
+    nul_codec[at..at + 4].copy_from_slice(&[0, 0, 0, 0]);
+    env.s3.put(BUCKET, "nul-box.mp4", &nul_box).unwrap();
+    env.s3.put(BUCKET, "nul-codec.mp4", &nul_codec).unwrap();
+    let ci = env.s3_integration(SK, None).await;
+    let job = env
+        .upload_s3_keys(
+            BUCKET,
+            &["nul-box.mp4".to_owned(), "nul-codec.mp4".to_owned()],
+            &ci,
+        )
+        .await;
+    let done = env.wait_job(&job).await;
+    assert_eq!(done["counts"]["failed"], 2, "{done}");
+    assert_eq!(
+        env.s3.operations("GetObject"),
+        2,
+        "each object is read once"
+    );
+    for row in env.rows(&job, 10).await {
+        assert_eq!(row["error_code"], "invalid_video", "{row}");
+        let reason = row["error"].as_str().unwrap();
+        assert!(!reason.contains('\0'), "{reason}");
+        if row["import_source_uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("nul-box.mp4")
+        {
+            assert!(reason.contains(r"the `\x00\x00\x00\x00` box"), "{reason}");
+        }
+    }
+}

@@ -1,13 +1,16 @@
 //! A worker whose write of a row's outcome fails: it writes again at once
 //! (a few times, with a short backoff), and if the database still refuses,
 //! hands the row back without spending its attempt instead of waiting for the
-//! lease to expire.
+//! lease to expire, a bounded number of times; a value the database refuses
+//! fails the row with `record_refused` instead.
 //!
 //! The failing database is a wrapper around the real store (SQLite, or
 //! PostgreSQL with `VIMPORT_TEST_STORE=postgres`) that refuses the first `n`
-//! `finish` calls as a busy database does (`StoreError::Unavailable`); a
-//! mock only of the failure, every other call and every successful one runs
-//! on the real database.
+//! `finish` calls as a busy database does (`StoreError::Unavailable`) or as
+//! one refusing a value does (`StoreError::Refused`); a mock only of the
+//! failure, every other call and every successful one runs on the real
+//! database. The NUL bytes that PostgreSQL really refuses are in
+//! `hostile.rs`, against the real database.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,15 +27,21 @@ use import_server::store::*;
 struct RefusingStore {
     inner: SqlStore,
     refusals: AtomicU32,
+    refusal: fn(&'static str) -> StoreError,
     finishes: AtomicU32,
     claims: Mutex<Vec<(VideoId, i64)>>,
 }
 
 impl RefusingStore {
-    fn new(inner: SqlStore, refusals: u32) -> Arc<RefusingStore> {
+    fn new(
+        inner: SqlStore,
+        refusals: u32,
+        refusal: fn(&'static str) -> StoreError,
+    ) -> Arc<RefusingStore> {
         Arc::new(RefusingStore {
             inner,
             refusals: AtomicU32::new(refusals),
+            refusal,
             finishes: AtomicU32::new(0),
             claims: Mutex::new(Vec::new()),
         })
@@ -103,12 +112,18 @@ impl QueueStore for RefusingStore {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if refuse {
-            return Err(StoreError::unavailable("pool timed out (injected)"));
+            return Err((self.refusal)("injected"));
         }
         self.inner.finish_many(rows, now).await
     }
-    async fn hand_back(&self, id: &VideoId, worker: &LeaseOwner, now: i64) -> StoreResult<bool> {
-        self.inner.hand_back(id, worker, now).await
+    async fn hand_back(
+        &self,
+        id: &VideoId,
+        worker: &LeaseOwner,
+        now: i64,
+        free: bool,
+    ) -> StoreResult<bool> {
+        self.inner.hand_back(id, worker, now, free).await
     }
     async fn set_upload_id(
         &self,
@@ -130,20 +145,27 @@ impl QueueStore for RefusingStore {
 }
 
 /// Import one good object on a server whose first `refusals` writes of an
-/// outcome fail; answers the store and how long the import took.
-async fn import_with_refusals(refusals: u32) -> (Arc<RefusingStore>, Duration) {
+/// outcome fail with `refusal`, rows claimed at most `max_attempts` times
+/// under `lease`; answers the store, how long the import took and the row.
+async fn import_with(
+    refusals: u32,
+    refusal: fn(&'static str) -> StoreError,
+    max_attempts: u32,
+    lease: Duration,
+) -> (Arc<RefusingStore>, Duration, serde_json::Value) {
     let holder: Arc<Mutex<Option<Arc<RefusingStore>>>> = Arc::default();
     let keep = holder.clone();
     let env = env_with_store(
         |c| {
-            // One worker, and a lease far longer than the test: a row that
-            // waited for its lease would fail the time bound below.
+            // One worker, and (but where said) a lease far longer than the
+            // test: a row that waited for its lease would fail the time
+            // bounds below.
             c.max_in_flight = 1;
-            c.lease = Duration::from_secs(120);
-            c.max_attempts = 1;
+            c.lease = lease;
+            c.max_attempts = max_attempts;
         },
         move |inner| {
-            let store = RefusingStore::new(inner, refusals);
+            let store = RefusingStore::new(inner, refusals, refusal);
             *keep.lock().unwrap() = Some(store.clone());
             store
         },
@@ -158,11 +180,24 @@ async fn import_with_refusals(refusals: u32) -> (Arc<RefusingStore>, Duration) {
     let job = env
         .upload_s3_keys(BUCKET, &["cam/front.mp4".to_owned()], &ci)
         .await;
-    let done = env.wait_job(&job).await;
+    env.wait_job(&job).await;
     let took = start.elapsed();
-    assert_eq!(done["counts"]["uploaded"], 1, "{done}");
-    assert_eq!(done["counts"]["failed"], 0, "{done}");
+    let row = env.rows(&job, 10).await.remove(0);
     env.server.shutdown().await;
+    (store, took, row)
+}
+
+/// [`import_with`] of refusals as a busy database gives them, one attempt,
+/// a long lease; the row must end uploaded.
+async fn import_with_refusals(refusals: u32) -> (Arc<RefusingStore>, Duration) {
+    let (store, took, row) = import_with(
+        refusals,
+        StoreError::unavailable,
+        1,
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(row["status"], "UPLOADED", "{row}");
     (store, took)
 }
 
@@ -190,4 +225,44 @@ async fn a_write_refused_every_time_hands_the_row_back_without_spending_its_atte
     assert_eq!(claims[0].1, 1);
     assert_eq!(claims[1].1, 1, "the hand-back spent an attempt");
     assert!(took < Duration::from_secs(60), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_value_the_database_refuses_fails_the_row_instead_of_copying_it_again() {
+    // The outcome's write and its four retries are refused for their value;
+    // the sixth write, the row failed with `record_refused`, lands.
+    let (store, took, row) = import_with(5, StoreError::refused, 3, Duration::from_secs(120)).await;
+    assert_eq!(row["status"], "UPLOADING_FAILED", "{row}");
+    assert_eq!(row["error_code"], "record_refused", "{row}");
+    assert_eq!(store.claims.lock().unwrap().len(), 1, "copied again");
+    assert_eq!(store.finishes.load(Ordering::SeqCst), 6);
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_row_whose_outcome_never_records_is_handed_back_a_bounded_number_of_times() {
+    use import_core::outcome::MAX_FREE_HAND_BACKS;
+    // Every write fails. The row is handed back for free MAX_FREE_HAND_BACKS
+    // times (same attempt), then with its attempt spent until its attempts
+    // are used; its last failure cannot be written either, so its 3 s lease
+    // expires and the attempt cap fails it as `interrupted`.
+    let (store, took, row) =
+        import_with(u32::MAX, StoreError::unavailable, 2, Duration::from_secs(3)).await;
+    assert_eq!(row["status"], "UPLOADING_FAILED", "{row}");
+    assert_eq!(row["error_code"], "interrupted", "{row}");
+    let attempts: Vec<i64> = store
+        .claims
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, a)| *a)
+        .collect();
+    let mut want = vec![1; MAX_FREE_HAND_BACKS as usize + 1];
+    want.push(2);
+    assert_eq!(attempts, want, "claims and the attempts each counted");
+    println!(
+        "a row whose outcome never recorded was claimed {} times and failed after {:.1} s",
+        attempts.len(),
+        took.as_secs_f64()
+    );
 }

@@ -192,6 +192,67 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
     );
 }
 
+/// Text from outside (a NUL, which PostgreSQL refuses in `TEXT`; a reason of
+/// 10 KB) in every text an outcome writes: each row is finished (never a
+/// write the database refuses) and keeps the text escaped and bounded.
+async fn outside_text_is_stored_escaped(store: &SqlStore) {
+    use import_core::quote::MAX_STORED_TEXT_BYTES;
+    let id: ImportJobId = "ij_outside".parse().unwrap();
+    let videos: Vec<NewVideo> = (0..3).map(video).collect();
+    store
+        .jobs()
+        .create_job(job(&id, videos.len()), videos, None)
+        .await
+        .unwrap();
+    let nul_meta = VideoMetadata {
+        codec: Some("\0\0\0\0".into()),
+        xet_hash: Some("x\0".into()),
+        ..metadata()
+    };
+    let long = format!("box \0 {}", "é".repeat(5_000));
+    let outcomes = [
+        RowOutcome::Failed(FailureCode::InvalidVideo, "the `\0\0\0\0` box".into()),
+        RowOutcome::Uploaded(nul_meta),
+        RowOutcome::Failed(FailureCode::InvalidVideo, long),
+    ];
+    let worker = LeaseOwner::from("wk_test");
+    for (round, outcome) in outcomes.into_iter().enumerate() {
+        let row = store
+            .queue()
+            .claim(&worker, &InstanceId::from("in_test"), 10, 1_000_000)
+            .await
+            .unwrap()
+            .expect("a row to claim");
+        assert!(
+            store
+                .queue()
+                .finish(&row.id, &worker, outcome, 20)
+                .await
+                .unwrap(),
+            "round {round}"
+        );
+    }
+    let who = principal("ada", "org");
+    let job = store.jobs().job(&who, &id).await.unwrap().unwrap();
+    assert_eq!((job.uploaded, job.failed), (1, 2));
+    let rows = store
+        .jobs()
+        .list_rows(&job, &PageRequest::new(10, None, None).unwrap())
+        .await
+        .unwrap();
+    let errors: Vec<String> = rows.iter().filter_map(|r| r.error.clone()).collect();
+    assert_eq!(errors[0], "the `\\0\\0\\0\\0` box");
+    assert!(errors[1].starts_with("box \\0 éé"), "{}", errors[1]);
+    assert!(errors[1].len() <= MAX_STORED_TEXT_BYTES + '…'.len_utf8());
+    assert!(errors[1].ends_with('…'));
+    let uploaded = rows
+        .iter()
+        .find(|r| r.status == VideoStatus::Uploaded)
+        .unwrap();
+    assert_eq!(uploaded.metadata.codec.as_deref(), Some("\\0\\0\\0\\0"));
+    assert_eq!(uploaded.metadata.xet_hash.as_deref(), Some("x\\0"));
+}
+
 fn principal(user: &str, org: &str) -> Principal {
     Principal {
         user_id: user.into(),
@@ -1086,4 +1147,5 @@ scenarios!(
     lists_round_trip,
     visibility,
     status_filter_agrees_with_the_core,
+    outside_text_is_stored_escaped,
 );

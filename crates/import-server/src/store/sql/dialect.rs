@@ -14,6 +14,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0006_xet_hash.sql"),
     include_str!("../../../migrations/sqlite/0007_key_management.sql"),
     include_str!("../../../migrations/sqlite/0008_fair_turns.sql"),
+    include_str!("../../../migrations/sqlite/0009_hand_backs.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_initial.sql"),
@@ -24,6 +25,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0006_xet_hash.sql"),
     include_str!("../../../migrations/postgres/0007_key_management.sql"),
     include_str!("../../../migrations/postgres/0008_fair_turns.sql"),
+    include_str!("../../../migrations/postgres/0009_hand_backs.sql"),
 ];
 
 /// Which SQL the store speaks.

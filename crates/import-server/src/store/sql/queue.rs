@@ -6,7 +6,7 @@ use import_core::wire::{VideoMetadata, VideoStatus};
 use import_core::{ChecksumAlgorithm, Counts, FailureCode, VideoId, ViewRole};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::rows::{json_text, typed, typed_opt};
+use super::rows::{json_text, stored_text, typed, typed_opt};
 use super::statements::CLAIM_LIMIT;
 use super::tally::{JobTally, count_failures};
 use super::{Dialect, LIST_CHUNK, SqlStore};
@@ -37,7 +37,7 @@ impl SqlStore {
         row: &FinishedRow,
         now: i64,
     ) -> StoreResult<Option<(String, JobTally)>> {
-        let (status, error, code, not_before, meta) = match row.outcome.clone() {
+        let (status, error, code, not_before, mut meta) = match row.outcome.clone() {
             RowOutcome::Uploaded(meta) => (VideoStatus::Uploaded, None, None, 0, meta),
             RowOutcome::Failed(code, error) => (
                 VideoStatus::UploadingFailed,
@@ -54,6 +54,16 @@ impl SqlStore {
                 VideoMetadata::default(),
             ),
         };
+        // Text from outside (a source's message, a video's bytes) is made
+        // safe for both databases here, where every outcome is written: a
+        // NUL, which PostgreSQL refuses in TEXT, never reaches a statement.
+        let error = error.map(|e| stored_text(&e));
+        for text in [&mut meta.codec, &mut meta.xet_hash, &mut meta.sha256]
+            .into_iter()
+            .flatten()
+        {
+            *text = stored_text(text);
+        }
         // Not kept as a prepared statement: sqlx-core 0.9.0's `Any` driver
         // binds a NULL `Option<f64>` as FLOAT4 (its `Real`/`Double` NULL
         // mapping is swapped, `any/arguments.rs`) and a present one as
@@ -138,6 +148,8 @@ impl QueueStore for SqlStore {
                     object: r.try_get("object")?,
                     attempts: r.try_get("attempts")?,
                     upload_id: r.try_get("upload_id")?,
+                    hand_backs: u32::try_from(r.try_get::<i64, _>("hand_backs")?)
+                        .unwrap_or(u32::MAX),
                 })
             })
             .collect()
@@ -150,7 +162,7 @@ impl QueueStore for SqlStore {
         upload_id: Option<&str>,
     ) -> StoreResult<bool> {
         let done = sqlx::query(AssertSqlSafe(self.sql.set_upload_id.as_str()))
-            .bind(upload_id)
+            .bind(upload_id.map(stored_text))
             .bind(id.as_str())
             .bind(worker.as_str())
             .execute(&self.pool)
@@ -215,11 +227,18 @@ impl QueueStore for SqlStore {
         Ok(done)
     }
 
-    async fn hand_back(&self, id: &VideoId, worker: &LeaseOwner, now: i64) -> StoreResult<bool> {
+    async fn hand_back(
+        &self,
+        id: &VideoId,
+        worker: &LeaseOwner,
+        now: i64,
+        free: bool,
+    ) -> StoreResult<bool> {
         let done = sqlx::query(AssertSqlSafe(self.sql.hand_back.as_str()))
             .bind(now)
             .bind(id.as_str())
             .bind(worker.as_str())
+            .bind(i64::from(free))
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)

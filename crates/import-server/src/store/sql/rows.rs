@@ -216,6 +216,13 @@ impl JsonRow {
     }
 }
 
+/// Text from outside as a row keeps it: control characters escaped (a NUL,
+/// which PostgreSQL refuses in `TEXT`, included) and at most
+/// [`MAX_STORED_TEXT_BYTES`](import_core::quote::MAX_STORED_TEXT_BYTES).
+pub(super) fn stored_text(text: &str) -> String {
+    import_core::quote::outside(text, import_core::quote::MAX_STORED_TEXT_BYTES).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,3 +270,4 @@ mod tests {
         assert_eq!(text_array(values.into_iter()), r#"{"a",NULL,"b\"c\\d"}"#);
     }
 }
+

@@ -90,7 +90,7 @@ impl Statements {
                     dialect.per_row_subquery(),
                     dialect.claim_lock()
                 ))
-            ) + " RETURNING id, job_id, object, attempts, upload_id",
+            ) + " RETURNING id, job_id, object, attempts, upload_id, hand_backs",
             renew: format!(
                 "UPDATE videos SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = {uploading}"
             ),
@@ -143,13 +143,15 @@ impl Statements {
                     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $2
                  WHERE status = {uploading} AND instance_id = $1"
             ),
+            // `$4` is 1 when the attempt is given back (a free hand-back).
             hand_back: format!(
                 "UPDATE videos SET status = {pending}, lease_owner = NULL, lease_until = NULL,
-                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $1
+                    attempts = CASE WHEN $4 = 1 AND attempts > 0 THEN attempts - 1 ELSE attempts END,
+                    hand_backs = hand_backs + 1, updated_at = $1
                  WHERE id = $2 AND lease_owner = $3 AND status = {uploading}"
             ),
             retry: format!(
-                "UPDATE videos SET status = {pending}, error = NULL, not_before = 0, attempts = 0, updated_at = $1
+                "UPDATE videos SET status = {pending}, error = NULL, not_before = 0, attempts = 0, hand_backs = 0, updated_at = $1
                  WHERE job_id = $2 AND status = {failed}"
             ),
             insert_videos: dialect.insert_videos(),
