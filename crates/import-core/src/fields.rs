@@ -539,6 +539,10 @@ pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 /// at once; one more is answered `503` and closed.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
+/// Largest file of secrets the reference server reads (`--database-url-file`,
+/// `--media-option-file`): 64 KiB, far more than a few lines.
+pub const MAX_SECRET_FILE_BYTES: usize = 64 * 1024;
+
 /// Where the reference server listens by default: `127.0.0.1:8080`, the
 /// loopback address only, so a server started without thought is not
 /// reachable from other machines.

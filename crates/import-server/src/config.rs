@@ -104,11 +104,14 @@ impl std::fmt::Debug for ServerConfig {
     }
 }
 
-/// Whether a media option's value is a secret: its key names a secret, key,
-/// token or password (`aws_secret_access_key`, `aws_session_token`, ...).
+/// Whether the value of a media option or of a URL's query parameter is a
+/// secret (or points at one): its name, without regard to case, names a
+/// secret, key, token, password however spelled (`password`, `sslpassword`,
+/// `passfile`), credential or signature (`aws_secret_access_key`,
+/// `aws_session_token`, ...).
 pub(crate) fn is_secret_option(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["secret", "key", "token", "password"]
+    ["secret", "key", "token", "pass", "credential", "signature"]
         .iter()
         .any(|word| key.contains(word))
 }
@@ -131,15 +134,80 @@ impl std::fmt::Debug for RedactedOptions<'_> {
     }
 }
 
-/// A URL with its password hidden.
+/// What stands in for a hidden secret.
+const REDACTED: &str = "<redacted>";
+
+/// A URL (a database's, a media bucket's) as messages and `Debug` show it:
+/// its password and every query parameter that holds a secret
+/// ([`is_secret_option`]) replaced by `<redacted>`. A URL that cannot be
+/// parsed is shown as its scheme only, since where its secrets are cannot be
+/// told.
 pub(crate) fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("<redacted>"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
+    let Ok(mut u) = url::Url::parse(url) else {
+        return match url.split_once(':') {
+            Some((scheme, _))
+                if !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+            {
+                format!("{scheme}:… (not shown: it cannot be parsed)")
+            }
+            _ => "… (not shown: it cannot be parsed)".to_owned(),
+        };
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some(REDACTED));
     }
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_secret_option(&k) {
+                    REDACTED.to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    // The query encodes `<` and `>`; the marker reads better as it is.
+    u.to_string().replace("%3Credacted%3E", REDACTED)
+}
+
+/// `text` (a driver's message about `url`) with every secret of `url` (its
+/// password, its secret query parameters, raw and percent-decoded) replaced
+/// by `<redacted>`, and the URL itself by its redacted form; nothing of it
+/// when `url` cannot be parsed.
+pub(crate) fn scrub(text: &str, url: &str) -> String {
+    if url::Url::parse(url).is_err() {
+        // Where its secrets are cannot be told: the driver's words could
+        // quote any part of it.
+        return "the driver's message is not shown, as the URL cannot be parsed".to_owned();
+    }
+    let mut out = text.replace(url, &redact_url(url));
+    let mut secrets: Vec<String> = Vec::new();
+    if let Ok(u) = url::Url::parse(url) {
+        if let Some(p) = u.password() {
+            secrets.push(p.to_owned());
+            if let Ok(decoded) = percent_encoding::percent_decode_str(p).decode_utf8() {
+                secrets.push(decoded.into_owned());
+            }
+        }
+        for (k, v) in u.query_pairs() {
+            if is_secret_option(&k) {
+                secrets.push(v.into_owned());
+            }
+        }
+    }
+    // Longest first, so that a secret inside another is not left half shown.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for secret in secrets.iter().filter(|s| s.len() >= 3) {
+        out = out.replace(secret.as_str(), REDACTED);
+    }
+    out
 }
 
 impl ServerConfig {
@@ -219,6 +287,50 @@ mod tests {
     }
 
     #[test]
+    fn a_database_urls_password_is_hidden_however_it_is_given() {
+        let cases = [
+            ("postgres://ada:hunter2pw@db.internal:5432/app", "hunter2pw"),
+            (
+                "postgres://ada@127.0.0.1:1/db?password=hunter2pw",
+                "hunter2pw",
+            ),
+            (
+                "postgres://ada@127.0.0.1:1/db?sslmode=require&sslpassword=hunter2pw",
+                "hunter2pw",
+            ),
+            (
+                "postgres://ada@127.0.0.1:1/db?PassWord=hunter2pw&application_name=x",
+                "hunter2pw",
+            ),
+            (
+                "postgres://ada@127.0.0.1:1/db?passfile=/run/hunter2pw",
+                "/run/hunter2pw",
+            ),
+            ("postgres://ada:hunter%32pw@127.0.0.1:1/db", "hunter2pw"),
+            ("postgres://ada:hunter2pw@[::1/db", "hunter2pw"),
+            ("not a url hunter2pw", "hunter2pw"),
+        ];
+        for (url, secret) in cases {
+            let shown = redact_url(url);
+            assert!(!shown.contains("hunter"), "{url} -> {shown}");
+            let message = format!("error connecting to {url}: {secret} refused");
+            let scrubbed = scrub(&message, url);
+            assert!(!scrubbed.contains("hunter"), "{url} -> {scrubbed}");
+        }
+        // What is not secret stays, so the message still says which database.
+        let shown = redact_url("postgres://ada@db.internal:5432/app?password=x&sslmode=require");
+        assert_eq!(
+            shown,
+            "postgres://ada@db.internal:5432/app?password=<redacted>&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("sqlite:///var/lib/vimport/vimport.db"),
+            "sqlite:///var/lib/vimport/vimport.db"
+        );
+        assert!(redact_url("postgres://a:b@[::1/db").starts_with("postgres:… (not shown"));
+    }
+
+    #[test]
     fn secret_option_names() {
         for key in [
             "aws_secret_access_key",
@@ -226,6 +338,8 @@ mod tests {
             "aws_access_key_id",
             "db_password",
             "google_service_account_key",
+            "sslpassword",
+            "passfile",
         ] {
             assert!(is_secret_option(key), "{key}");
         }

@@ -421,9 +421,21 @@ pub struct StoreArgs {
         hide_env_values = true
     )]
     pub data_dir: PathBuf,
-    /// Database URL (default: sqlite://DATA_DIR/vimport.db).
+    /// Database URL (default: sqlite://DATA_DIR/vimport.db). A password in
+    /// it shows in the process list: prefer --database-url-file or the
+    /// environment.
     #[arg(long, env = "VIMPORT_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// A file holding the database URL (its first line), so that its password
+    /// is never on the command line; at most 64 KiB.
+    #[arg(
+        long,
+        env = "VIMPORT_DATABASE_URL_FILE",
+        conflicts_with = "database_url",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
+    pub database_url_file: Option<PathBuf>,
 }
 
 /// `vimport serve`.
@@ -460,6 +472,17 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub media_options: Vec<MediaOption>,
+    /// A file of media store settings, one KEY=VALUE per line (blank lines
+    /// and `#` comments skipped; at most 64 KiB), so that secrets such as
+    /// aws_secret_access_key are never on the command line; --media-option
+    /// wins over it.
+    #[arg(
+        long,
+        env = "VIMPORT_MEDIA_OPTION_FILE",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
+    pub media_option_file: Option<PathBuf>,
     /// Objects this process copies at once (0 serves the API only). Each
     /// copy is a task, not a thread; `--workers` is the older name.
     #[arg(

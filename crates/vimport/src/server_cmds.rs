@@ -5,21 +5,87 @@ use import_server::{Server, ServerConfig};
 use crate::cli::{KeysCreateArgs, KeysListArgs, KeysRevokeArgs, MediaOption, ServeArgs, StoreArgs};
 use crate::output::Exit;
 
-fn server_config(store: StoreArgs) -> ServerConfig {
+/// The server's configuration of the store arguments; the error (for
+/// standard error) names a file that cannot be read, never its contents.
+fn server_config(store: StoreArgs) -> Result<ServerConfig, String> {
     let mut config = ServerConfig::new(store.data_dir);
-    config.database_url = store.database_url;
+    config.database_url = match store.database_url_file {
+        Some(path) => {
+            let text = read_secret_file(&path, "--database-url-file")?;
+            let url = text.lines().next().unwrap_or_default().trim().to_owned();
+            if url.is_empty() {
+                return Err(format!(
+                    "--database-url-file {}: the file is empty: write the database URL on its first line",
+                    path.display()
+                ));
+            }
+            Some(url)
+        }
+        None => store.database_url,
+    };
     config.secret_key = std::env::var("VIMPORT_SECRET_KEY")
         .ok()
         .filter(|k| !k.trim().is_empty());
-    config
+    Ok(config)
+}
+
+/// The text of a file that holds secrets, at most
+/// [`MAX_SECRET_FILE_BYTES`](import_core::fields::MAX_SECRET_FILE_BYTES); the
+/// error names the file and the flag, never what the file holds.
+fn read_secret_file(path: &std::path::Path, flag: &str) -> Result<String, String> {
+    use std::io::Read;
+    let limit = import_core::fields::MAX_SECRET_FILE_BYTES;
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("{flag} {}: cannot open the file: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{flag} {}: cannot read the file: {e}", path.display()))?;
+    if bytes.len() > limit {
+        return Err(format!(
+            "{flag} {}: the file is larger than {} KiB; it should hold a few lines",
+            path.display(),
+            limit / 1024
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| format!("{flag} {}: the file is not UTF-8 text", path.display()))
+}
+
+/// The settings of a `--media-option-file`: one KEY=VALUE per line, blank
+/// lines and `#` comments skipped.
+fn media_option_file(path: &std::path::Path) -> Result<Vec<MediaOption>, String> {
+    let text = read_secret_file(path, "--media-option-file")?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| MediaOption(l.to_owned()))
+        .collect())
 }
 
 /// Run the server until SIGINT or SIGTERM.
 pub(crate) async fn serve(args: ServeArgs) -> Exit {
-    let mut config = server_config(args.store);
+    let mut config = match server_config(args.store) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
     config.listen = args.listen;
     config.media_url = args.media_url;
-    config.media_options = match media_options(&args.media_options) {
+    // The file's settings first, so that a --media-option given beside it wins.
+    let mut raw = match args.media_option_file.as_deref().map(media_option_file) {
+        Some(Ok(options)) => options,
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+        None => Vec::new(),
+    };
+    raw.extend(args.media_options);
+    config.media_options = match media_options(&raw) {
         Ok(options) => options,
         Err(e) => {
             eprintln!("error: {e}");
@@ -67,14 +133,14 @@ fn media_options(raw: &[MediaOption]) -> Result<Vec<(String, String)>, String> {
             let n = i + 1;
             let (key, value) = option.0.split_once('=').ok_or_else(|| {
                 format!(
-                    "media option #{n} (--media-option or VIMPORT_MEDIA_OPTIONS) has no `=`: \
+                    "media option #{n} (--media-option-file, then --media-option or VIMPORT_MEDIA_OPTIONS) has no `=`: \
                      write KEY=VALUE, for example --media-option aws_region=us-east-1"
                 )
             })?;
             let key = key.trim();
             if key.is_empty() {
                 return Err(format!(
-                    "media option #{n} (--media-option or VIMPORT_MEDIA_OPTIONS) has no KEY \
+                    "media option #{n} (--media-option-file, then --media-option or VIMPORT_MEDIA_OPTIONS) has no KEY \
                      before `=`: write KEY=VALUE, for example --media-option aws_region=us-east-1"
                 ));
             }
@@ -123,7 +189,13 @@ impl StopSignals {
 
 /// Create an API key and print it as the last line.
 pub(crate) async fn keys_create(args: KeysCreateArgs) -> Exit {
-    let config = server_config(args.store);
+    let config = match server_config(args.store) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
     match import_server::create_api_key_expiring(
         &config,
         &args.user,
@@ -169,7 +241,13 @@ fn rfc3339(ms: i64) -> String {
 }
 
 pub(crate) async fn keys_list(args: KeysListArgs) -> Exit {
-    let config = server_config(args.store);
+    let config = match server_config(args.store) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
     let keys = match import_server::list_api_keys(&config).await {
         Ok(keys) => keys,
         Err(e) => {
@@ -227,7 +305,13 @@ pub(crate) async fn keys_list(args: KeysListArgs) -> Exit {
 }
 
 pub(crate) async fn keys_revoke(args: KeysRevokeArgs) -> Exit {
-    let config = server_config(args.store);
+    let config = match server_config(args.store) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
     match import_server::revoke_api_key(&config, &args.id).await {
         Ok(import_server::Revoked::Now) => {
             println!(

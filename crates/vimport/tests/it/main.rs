@@ -6,5 +6,6 @@ mod common;
 mod crash;
 mod features;
 mod replicas;
+mod secrets;
 mod soak;
 mod tenants;

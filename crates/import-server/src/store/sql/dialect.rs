@@ -49,6 +49,42 @@ impl Dialect {
         }
     }
 
+    /// The first query parameter of a PostgreSQL URL that its driver does
+    /// not take, if any, by name only: sqlx 0.9 logs an unknown parameter
+    /// with its value (a `sslpassword=` would be printed), so the server
+    /// refuses such a URL before the driver sees it.
+    pub(super) fn unknown_parameter(self, url: &str) -> Option<String> {
+        /// The parameters of `sqlx-postgres` 0.9's `PgConnectOptions::parse_from_url`.
+        const TAKEN: &[&str] = &[
+            "sslmode",
+            "ssl-mode",
+            "sslrootcert",
+            "ssl-root-cert",
+            "ssl-ca",
+            "sslcert",
+            "ssl-cert",
+            "sslkey",
+            "ssl-key",
+            "statement-cache-capacity",
+            "host",
+            "hostaddr",
+            "port",
+            "dbname",
+            "user",
+            "password",
+            "application_name",
+            "options",
+        ];
+        if self != Dialect::Postgres {
+            return None;
+        }
+        let parsed = url::Url::parse(url).ok()?;
+        parsed
+            .query_pairs()
+            .map(|(k, _)| k.into_owned())
+            .find(|k| !TAKEN.contains(&k.as_str()))
+    }
+
     pub(super) fn migrations(self) -> &'static [&'static str] {
         match self {
             Dialect::Sqlite => SQLITE_MIGRATIONS,

@@ -47,6 +47,9 @@ pub(super) const LIST_CHUNK: usize = 10_000;
 /// `videos` once it is written (see `create_job`).
 pub(super) const ANALYZE_AFTER_ROWS: usize = 10_000;
 
+/// How long the first connection to the database may take at start.
+const DATABASE_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The SQL implementation of [`Store`].
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -56,7 +59,13 @@ pub struct SqlStore {
 }
 
 fn startup(url: &str) -> impl Fn(sqlx::Error) -> StartupError + '_ {
-    move |e| StartupError::Database(format!("opening {}: {e}", crate::config::redact_url(url)))
+    move |e| {
+        StartupError::Database(format!(
+            "opening {}: {}",
+            crate::config::redact_url(url),
+            crate::config::scrub(&e.to_string(), url)
+        ))
+    }
 }
 
 impl SqlStore {
@@ -81,6 +90,20 @@ impl SqlStore {
                 fix: "use sqlite:///path/to/vimport.db, or postgres://user@host:5432/database for several replicas".into(),
             });
         };
+        if let Some(name) = dialect.unknown_parameter(url) {
+            return Err(StartupError::Config {
+                what: format!("database URL `{}`", crate::config::redact_url(url)),
+                fix: format!(
+                    "its parameter `{name}` is not one the PostgreSQL driver takes (sslmode, sslrootcert, sslcert, sslkey, host, hostaddr, port, dbname, user, password, application_name, options): remove it; give a password as the URL's password or `password=`, preferably in --database-url-file"
+                ),
+            });
+        }
+        if dialect == Dialect::Postgres && url::Url::parse(url).is_err() {
+            return Err(StartupError::Config {
+                what: format!("database URL `{}`", crate::config::redact_url(url)),
+                fix: "it cannot be parsed as a URL: write postgres://user:password@host:5432/database, percent-encoding any `@`, `:` or `/` in the password".into(),
+            });
+        }
         sqlx::any::install_default_drivers();
         let (connect_url, max) = match dialect {
             Dialect::Sqlite if url.contains(":memory:") => (url.to_owned(), 1),
@@ -88,6 +111,27 @@ impl SqlStore {
             Dialect::Sqlite => (format!("{url}?mode=rwc"), 8),
             Dialect::Postgres => (url.to_owned(), 16),
         };
+        // One connection first, so that a database that refuses or is not
+        // there is reported as it is, at once, instead of as the pool's
+        // "timed out" after its acquire timeout.
+        match tokio::time::timeout(
+            DATABASE_CONNECT_TIMEOUT,
+            <sqlx::AnyConnection as sqlx::Connection>::connect(&connect_url),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+            Ok(Err(e)) => return Err(startup(url)(e)),
+            Err(_) => {
+                return Err(StartupError::Database(format!(
+                    "opening {}: no answer within {} s: check the host and port, and that the database is running",
+                    crate::config::redact_url(url),
+                    DATABASE_CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+        }
         let max = max_connections.unwrap_or(max).max(1);
         let pool = AnyPoolOptions::new()
             .max_connections(max)

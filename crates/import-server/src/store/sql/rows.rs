@@ -270,4 +270,3 @@ mod tests {
         assert_eq!(text_array(values.into_iter()), r#"{"a",NULL,"b\"c\\d"}"#);
     }
 }
-
