@@ -62,6 +62,13 @@ const METADATA_NAMES: [&str; 5] = [
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct EndpointPolicy {
     allowed: HashSet<(String, u16)>,
+    /// The operator's proxy for sources, if any; without one the clients
+    /// ignore `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and the rest, which
+    /// would carry requests past the connect-time check.
+    proxy: Option<Url>,
+    /// Whether the environment's proxy variables are honoured (a command
+    /// line tool on a person's own machine; never the server).
+    system_proxy: bool,
 }
 
 impl fmt::Debug for EndpointPolicy {
@@ -72,8 +79,20 @@ impl fmt::Debug for EndpointPolicy {
             .map(|(host, port)| host_port(host, *port))
             .collect();
         allowed.sort();
+        // A proxy's user and password are not shown.
+        let proxy = self.proxy.as_ref().map(|p| {
+            format!(
+                "{}://{}",
+                p.scheme(),
+                host_port(
+                    p.host_str().unwrap_or_default(),
+                    p.port_or_known_default().unwrap_or(0)
+                )
+            )
+        });
         f.debug_struct("EndpointPolicy")
             .field("allowed", &allowed)
+            .field("proxy", &proxy)
             .finish()
     }
 }
@@ -102,6 +121,68 @@ impl EndpointPolicy {
         let (host, port) = parse_allow_entry(entry)?;
         self.allowed.insert((host, port));
         Ok(())
+    }
+
+    /// Send every request to a source through the operator's proxy `url`
+    /// (`http://HOST:PORT` or `https://...`, optionally with a user and
+    /// password), the `--source-proxy` of the server.
+    ///
+    /// What the guard then checks: endpoints are still checked when an
+    /// integration is saved and when it is used (their names resolved, and
+    /// refused when private or not allowed), but at connect time the server
+    /// reaches only the proxy (which must itself pass the guard: a proxy on
+    /// a private address needs `--allow-endpoint`); the proxy resolves the
+    /// target's name, so DNS rebinding past the proxy is the proxy's to stop.
+    /// Without this call, proxy variables of the environment are ignored.
+    ///
+    /// ```
+    /// use import_providers::EndpointPolicy;
+    ///
+    /// let policy = EndpointPolicy::new().with_proxy("http://user:pw@proxy.internal:3128")?;
+    /// assert_eq!(policy.proxy().map(|p| p.port()), Some(Some(3128)));
+    /// assert!(!format!("{policy:?}").contains("pw"));
+    /// assert!(EndpointPolicy::new().with_proxy("socks5://x:1").is_err());
+    /// # Ok::<(), import_providers::ProviderError>(())
+    /// ```
+    pub fn with_proxy(mut self, url: &str) -> Result<Self, ProviderError> {
+        let fix = "give the proxy as http://HOST:PORT or https://HOST:PORT";
+        let parsed = Url::parse(url.trim())
+            .map_err(|_| ProviderError::invalid("the source proxy is not a URL", fix))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(ProviderError::invalid(
+                "the source proxy must be an http or https URL with a host",
+                fix,
+            ));
+        }
+        self.proxy = Some(parsed);
+        Ok(self)
+    }
+
+    /// Honour the environment's proxy variables (`HTTPS_PROXY`, `NO_PROXY`,
+    /// ...), as a command-line tool on a person's own machine should; the
+    /// server never does, since a proxy would carry its requests past the
+    /// connect-time check.
+    pub fn with_system_proxy(mut self) -> Self {
+        self.system_proxy = true;
+        self
+    }
+
+    /// The operator's source proxy, if one was given.
+    pub fn proxy(&self) -> Option<&Url> {
+        self.proxy.as_ref()
+    }
+
+    /// `builder` with this policy's proxy, or with every proxy of the
+    /// environment turned off: the one rule for every HTTP client of a source.
+    pub(crate) fn proxied(
+        &self,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<reqwest::ClientBuilder, reqwest::Error> {
+        Ok(match &self.proxy {
+            Some(url) => builder.proxy(reqwest::Proxy::all(url.as_str())?),
+            None if self.system_proxy => builder,
+            None => builder.no_proxy(),
+        })
     }
 
     /// Whether `host:port` was allowed by the operator.

@@ -163,13 +163,15 @@ impl HfBucketStore {
                 "give a Hub access token with read access to the bucket, or none for a public bucket",
             ));
         }
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(READ_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(policy.resolver(&[endpoint.host_str().unwrap_or_default().to_owned()]))
-            .build()
+            .dns_resolver(policy.resolver(&[endpoint.host_str().unwrap_or_default().to_owned()]));
+        let client = policy
+            .proxied(builder)
+            .and_then(reqwest::ClientBuilder::build)
             .map_err(|e| ProviderError::Store(format!("cannot build the HTTP client: {e}")))?;
         Ok(HfBucketStore {
             inner: Arc::new(Inner {

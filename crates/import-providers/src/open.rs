@@ -60,6 +60,8 @@ pub fn client_options(policy: &EndpointPolicy) -> ClientOptions {
 #[derive(Debug)]
 struct GuardedConnector {
     resolver: Arc<crate::endpoint::GuardedResolver>,
+    /// The policy's proxy rule ([`EndpointPolicy::proxied`]).
+    policy: EndpointPolicy,
     dialect: HeaderDialect,
 }
 
@@ -71,18 +73,22 @@ impl object_store::client::HttpConnector for GuardedConnector {
         let allow_http = options
             .get_config_value(&object_store::ClientConfigKey::AllowHttp)
             .is_some_and(|v| v == "true");
-        let client = reqwest::Client::builder()
+        let http_error = |e: reqwest::Error| object_store::Error::Generic {
+            store: "HTTP",
+            source: Box::new(e),
+        };
+        let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(self.resolver.clone())
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(READ_TIMEOUT)
             .user_agent(USER_AGENT)
-            .https_only(!allow_http)
-            .build()
-            .map_err(|e| object_store::Error::Generic {
-                store: "HTTP",
-                source: Box::new(e),
-            })?;
+            .https_only(!allow_http);
+        let client = self
+            .policy
+            .proxied(builder)
+            .and_then(reqwest::ClientBuilder::build)
+            .map_err(http_error)?;
         Ok(object_store::client::HttpClient::new(BoundedErrorBodies {
             client,
             dialect: self.dialect,
@@ -226,6 +232,7 @@ pub async fn open_source(
                 .with_client_options(client_options(policy).with_default_headers(checksum_mode))
                 .with_http_connector(GuardedConnector {
                     resolver: policy.resolver(&[]),
+                    policy: policy.clone(),
                     dialect: HeaderDialect::S3,
                 })
                 .with_retry(retry_config())
@@ -269,6 +276,7 @@ pub async fn open_source(
                 .with_client_options(options)
                 .with_http_connector(GuardedConnector {
                     resolver: policy.resolver(&[]),
+                    policy: policy.clone(),
                     dialect: HeaderDialect::Gcs,
                 })
                 .with_retry(retry_config())

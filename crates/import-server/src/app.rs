@@ -52,11 +52,19 @@ impl Server {
     ) -> Result<Server, StartupError> {
         ensure_data_dir(&config)?;
         let secrets = secret_box(&config)?;
-        let policy = import_providers::EndpointPolicy::from_allowed(config.allow_endpoints.iter())
-            .map_err(|e| StartupError::Config {
-                what: "--allow-endpoint".into(),
+        let mut policy = import_providers::EndpointPolicy::from_allowed(
+            config.allow_endpoints.iter(),
+        )
+        .map_err(|e| StartupError::Config {
+            what: "--allow-endpoint".into(),
+            fix: e.to_string(),
+        })?;
+        if let Some(proxy) = &config.source_proxy {
+            policy = policy.with_proxy(proxy).map_err(|e| StartupError::Config {
+                what: "--source-proxy".into(),
                 fix: e.to_string(),
             })?;
+        }
         let media = crate::media::open(&config)?;
         crate::secrets::reseal_legacy_secrets(store.as_ref(), &secrets).await?;
         let sqlite = Dialect::of_url(&config.database_url()) == Some(Dialect::Sqlite);

@@ -29,6 +29,11 @@ pub struct ServerConfig {
     pub copy_memory: u64,
     /// `HOST:PORT`s that integrations may use even though they are local or plain HTTP.
     pub allow_endpoints: Vec<String>,
+    /// The proxy every request to a source goes through (`--source-proxy`);
+    /// without one, the environment's proxy variables are ignored
+    /// ([`EndpointPolicy::with_proxy`](import_providers::EndpointPolicy::with_proxy)
+    /// says what the guard then checks).
+    pub source_proxy: Option<String>,
     /// The Hugging Face Hub endpoint.
     pub hf_endpoint: String,
     /// The AEAD key for integration secrets, 64 hex characters; default: a key
@@ -95,6 +100,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_in_flight", &self.max_in_flight)
             .field("copy_memory", &self.copy_memory)
             .field("allow_endpoints", &self.allow_endpoints)
+            .field(
+                "source_proxy",
+                &self.source_proxy.as_deref().map(redact_url),
+            )
             .field("hf_endpoint", &self.hf_endpoint)
             .field(
                 "secret_key",
@@ -223,6 +232,7 @@ impl ServerConfig {
             max_in_flight: import_core::fields::DEFAULT_MAX_IN_FLIGHT,
             copy_memory: import_core::fields::DEFAULT_COPY_MEMORY,
             allow_endpoints: Vec::new(),
+            source_proxy: None,
             hf_endpoint: import_providers::DEFAULT_HF_ENDPOINT.to_owned(),
             secret_key: None,
             max_objects: import_core::DEFAULT_MAX_OBJECTS,

@@ -78,8 +78,10 @@ fn opening(
     bucket: &str,
 ) -> Result<(import_providers::SourceConfig, EndpointPolicy, String), String> {
     let config = source(provider, bucket, a.endpoint_url.as_deref())?;
-    let policy =
-        EndpointPolicy::from_allowed(a.allow_endpoints.iter()).map_err(|e| e.to_string())?;
+    // On the user's own machine the environment's proxy is honoured.
+    let policy = EndpointPolicy::from_allowed(a.allow_endpoints.iter())
+        .map_err(|e| e.to_string())?
+        .with_system_proxy();
     let hf = env("HF_ENDPOINT").unwrap_or_else(|| import_providers::DEFAULT_HF_ENDPOINT.to_owned());
     Ok((config, policy, hf))
 }

@@ -514,6 +514,18 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub allow_endpoints: Vec<String>,
+    /// A proxy (http://HOST:PORT) that every request to a source goes
+    /// through; without it, HTTPS_PROXY and the other proxy variables are
+    /// ignored, since a proxy would carry requests past the endpoint check
+    /// made at connect time. A proxy on a private address needs
+    /// --allow-endpoint too.
+    #[arg(
+        long,
+        env = "VIMPORT_SOURCE_PROXY",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub source_proxy: Option<String>,
     /// The Hugging Face Hub endpoint that hf:// buckets are read from.
     #[arg(
         long,

@@ -95,6 +95,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     config.max_in_flight = args.max_in_flight;
     config.copy_memory = args.copy_memory;
     config.allow_endpoints = args.allow_endpoints;
+    config.source_proxy = args.source_proxy;
     config.hf_endpoint = args.hf_endpoint;
     config.lease = std::time::Duration::from_secs(args.lease_secs.max(1));
     config.max_object_size = args.max_object_size;

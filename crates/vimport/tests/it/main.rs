@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod crash;
 mod features;
+mod proxy;
 mod replicas;
 mod secrets;
 mod soak;
