@@ -934,9 +934,10 @@ fn error_response(status: StatusCode, description: Option<&str>) -> Response {
         (_, Some(common)) => common.meaning,
         _ => "The request failed.",
     });
-    let mut response = ResponseBuilder::new()
-        .description(description)
-        .content(JSON, Content::new(Some(schema_ref::<ErrorBody>())));
+    let mut response = ResponseBuilder::new().description(description);
+    if common.is_none_or(|c| c.body) {
+        response = response.content(JSON, Content::new(Some(schema_ref::<ErrorBody>())));
+    }
     if common.is_some_and(|c| c.retry_after) {
         response = response.header(
             display_header(RETRY_AFTER_HEADER),

@@ -539,6 +539,21 @@ pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 /// at once; one more is answered `503` and closed.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
+/// Longest request target (path and query) the reference server reads:
+/// 8 KiB, `414` beyond. The longest a client of the contract sends is a
+/// folder name of 255 characters, percent-encoded (at most 3 KiB), with a
+/// few ids; a constant, since no real request comes near it.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Default largest request head (request line and headers) the reference
+/// server reads: 32 KiB (`--max-head-bytes`), `431` beyond, like common
+/// proxies (nginx reads 4 buffers of 8 KiB).
+pub const DEFAULT_MAX_HEAD_BYTES: usize = 32 * 1024;
+
+/// Most headers of one request the reference server reads, `431` beyond: a
+/// constant, as real clients send a dozen.
+pub const MAX_REQUEST_HEADERS: usize = 100;
+
 /// Largest file of secrets the reference server reads (`--database-url-file`,
 /// `--media-option-file`): 64 KiB, far more than a few lines.
 pub const MAX_SECRET_FILE_BYTES: usize = 64 * 1024;

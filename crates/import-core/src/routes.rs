@@ -143,6 +143,7 @@ impl Route {
     /// assert!(routes::GET_IMPORT_JOB.may_answer(429, false));
     /// assert!(!routes::GET_IMPORT_JOB.may_answer(409, false));
     /// assert!(!routes::HEALTHZ.may_answer(401, false));
+    /// assert!(routes::HEALTHZ.may_answer(414, false));
     /// ```
     pub fn may_answer(&self, status: u16, has_body: bool) -> bool {
         self.answers.iter().any(|a| a.status == status)
@@ -226,6 +227,9 @@ pub struct CommonAnswer {
     pub meaning: &'static str,
     /// Whether it carries `Retry-After` (seconds).
     pub retry_after: bool,
+    /// Whether it carries the JSON error body (`{"detail": ...}`); the
+    /// answers of the HTTP parser itself have none.
+    pub body: bool,
 }
 
 const fn answer(status: u16, meaning: &'static str, retry_after: bool) -> CommonAnswer {
@@ -233,8 +237,25 @@ const fn answer(status: u16, meaning: &'static str, retry_after: bool) -> Common
         status,
         meaning,
         retry_after,
+        body: true,
     }
 }
+
+/// Answers of every route, the public ones included: a request whose head
+/// the server does not read.
+const EVERY: [CommonAnswer; 2] = [
+    answer(
+        414,
+        "The request's target (path and query) is longer than 8 KiB.",
+        false,
+    ),
+    CommonAnswer {
+        status: 431,
+        meaning: "The request's head (its line and headers) is larger than the server reads (`--max-head-bytes`, 32 KiB by default), or has more than 100 headers; no body.",
+        retry_after: false,
+        body: false,
+    },
+];
 
 /// Answers of every route that takes an API key.
 const KEYED: [CommonAnswer; 4] = [
@@ -293,8 +314,9 @@ const WITH_BODY: [CommonAnswer; 4] = [
 /// The common answer of this status, if it is one (the meaning the OpenAPI
 /// document gives it where a route says nothing more).
 pub fn common_answer(status: u16) -> Option<CommonAnswer> {
-    KEYED
+    EVERY
         .iter()
+        .chain(&KEYED)
         .chain(&IDEMPOTENT)
         .chain(&WITH_BODY)
         .find(|a| a.status == status)
@@ -310,9 +332,9 @@ pub fn common_answer(status: u16) -> Option<CommonAnswer> {
 /// let statuses = |r, body| -> Vec<u16> {
 ///     routes::common_answers(r, body).iter().map(|a| a.status).collect()
 /// };
-/// assert_eq!(statuses(&routes::GET_IMPORT_JOB, false), [401, 429, 500, 503]);
-/// assert_eq!(statuses(&routes::CREATE_FOLDER, true), [401, 429, 500, 503, 409, 422, 400, 408, 413]);
-/// assert!(statuses(&routes::HEALTHZ, false).is_empty());
+/// assert_eq!(statuses(&routes::GET_IMPORT_JOB, false), [414, 431, 401, 429, 500, 503]);
+/// assert_eq!(statuses(&routes::CREATE_FOLDER, true), [414, 431, 401, 429, 500, 503, 409, 422, 400, 408, 413]);
+/// assert_eq!(statuses(&routes::HEALTHZ, false), [414, 431]);
 /// ```
 pub fn common_answers(route: &Route, has_body: bool) -> Vec<CommonAnswer> {
     let mut out: Vec<CommonAnswer> = Vec::new();
@@ -323,6 +345,7 @@ pub fn common_answers(route: &Route, has_body: bool) -> Vec<CommonAnswer> {
             }
         }
     };
+    add(&EVERY);
     if !route.public {
         add(&KEYED);
     }
@@ -343,6 +366,32 @@ pub fn takes_idempotency_key(method: &Method) -> bool {
         *method,
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     )
+}
+
+/// A method as a metric label or log field shows it: one of the methods
+/// HTTP defines, else `other`, so that a client inventing methods cannot
+/// grow the server's metrics or logs without bound.
+///
+/// ```
+/// use http::Method;
+/// use import_core::routes::method_label;
+///
+/// assert_eq!(method_label(&Method::POST), "POST");
+/// assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
+/// ```
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
 }
 
 /// The route of the table with this method and template, if any.

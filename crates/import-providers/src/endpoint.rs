@@ -909,7 +909,7 @@ mod tests {
         assert!(policy.is_allowed("minio.internal", 9000));
         assert_eq!(
             format!("{policy:?}"),
-            r#"EndpointPolicy { allowed: ["[::1]:1", "minio.internal:9000"] }"#
+            r#"EndpointPolicy { allowed: ["[::1]:1", "minio.internal:9000"], proxy: None }"#
         );
     }
 

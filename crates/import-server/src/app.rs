@@ -14,7 +14,7 @@ use crate::clock::now_ms;
 use crate::config::ServerConfig;
 use crate::crypto::SecretBox;
 use crate::error::StartupError;
-use crate::state::AppState;
+use crate::state::{AppState, Cached, GAUGES_EVERY, MEDIA_CHECK_EVERY, STORE_CHECK_EVERY};
 use crate::store::{Dialect, Store};
 
 /// A running server: the HTTP listener and the import workers.
@@ -126,7 +126,9 @@ impl Server {
             rate,
             metrics: crate::metrics::Metrics::new(),
             sources: Arc::default(),
-            media_check: tokio::sync::Mutex::new(None),
+            media_check: Cached::new(MEDIA_CHECK_EVERY),
+            store_check: Cached::new(STORE_CHECK_EVERY),
+            gauges: Cached::new(GAUGES_EVERY),
         });
         if alone {
             // Nothing is being copied: every staging file is stale.
@@ -138,6 +140,7 @@ impl Server {
         let http_stop = stopped;
         let bounds = crate::http::Bounds {
             max_connections: state.config.max_connections.max(1),
+            max_head_bytes: state.config.max_head_bytes,
             header_timeout: state.config.header_timeout,
             idle_timeout: state.config.idle_timeout,
             stop_grace: state.config.stop_grace,

@@ -78,6 +78,9 @@ pub struct ServerConfig {
     /// Connections open at once (`--max-connections`); one more is
     /// answered `503` and closed at once.
     pub max_connections: usize,
+    /// Largest request head (request line and headers) read
+    /// (`--max-head-bytes`); `431` beyond.
+    pub max_head_bytes: usize,
     /// Requests each API key may make per minute, in bursts of as many
     /// (`--requests-per-minute`); `429` beyond; 0 turns the limit off.
     pub requests_per_minute: u32,
@@ -254,6 +257,7 @@ impl ServerConfig {
             body_timeout: Duration::from_secs(import_core::fields::DEFAULT_BODY_TIMEOUT_SECS),
             idle_timeout: Duration::from_secs(import_core::fields::DEFAULT_IDLE_TIMEOUT_SECS),
             max_connections: import_core::fields::DEFAULT_MAX_CONNECTIONS,
+            max_head_bytes: import_core::fields::DEFAULT_MAX_HEAD_BYTES,
             requests_per_minute: import_core::fields::DEFAULT_REQUESTS_PER_MINUTE,
             max_pending_rows_per_org: import_core::fields::DEFAULT_MAX_PENDING_ROWS_PER_ORG,
         }

@@ -1,8 +1,10 @@
 //! The server's metrics, in the Prometheus text format at `GET /metrics`.
 //!
 //! Counters and histograms are kept in process as work happens; the row
-//! gauges are read from the store when the metrics are scraped (the job
-//! counters and two index range counts, not a scan of every row).
+//! gauges are read from the store when the metrics are scraped, at most once
+//! every 5 s however often they are (the job counters and two index range
+//! counts). Every label comes from a fixed set: route templates (or
+//! `unmatched`), known methods (or `other`), status codes and failure codes.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -19,7 +21,8 @@ pub(crate) struct RequestLabels {
     /// The route template (`/api/import-jobs/{import_job_id}`), or
     /// `unmatched` for a path no route serves.
     pub(crate) route: String,
-    /// The method.
+    /// The method, one of a fixed set
+    /// ([`method_label`](import_core::routes::method_label)).
     pub(crate) method: String,
     /// The answer's status code.
     pub(crate) status: u16,
@@ -72,6 +75,9 @@ pub(crate) struct Metrics {
     claimable: Gauge,
     /// Connections refused because `--max-connections` were open.
     pub(crate) refused_connections: Counter,
+    /// 1 when the last read of the row gauges succeeded, 0 when the database
+    /// did not answer (the row gauges then keep their last values).
+    store_up: Gauge,
 }
 
 impl Metrics {
@@ -129,7 +135,14 @@ impl Metrics {
             "Connections refused because --max-connections were open",
             refused_connections.clone(),
         );
+        let store_up = Gauge::default();
+        registry.register(
+            "vimport_store_up",
+            "1 when the database answered the last read of the row gauges, 0 when it did not",
+            store_up.clone(),
+        );
         Metrics {
+            store_up,
             refused_connections,
             registry,
             claims,
@@ -143,16 +156,20 @@ impl Metrics {
         }
     }
 
-    /// The text of a scrape, with the row gauges just read from the store.
-    pub(crate) fn render(&self, gauges: &RowGauges) -> String {
-        for (status, count) in &gauges.by_status {
-            self.rows
-                .get_or_create(&StatusLabel {
-                    status: status.as_str().to_owned(),
-                })
-                .set(*count);
+    /// The text of a scrape, with the row gauges last read from the store
+    /// (`None`: the database did not answer; the gauges keep their values).
+    pub(crate) fn render(&self, gauges: Option<&RowGauges>) -> String {
+        self.store_up.set(i64::from(gauges.is_some()));
+        if let Some(gauges) = gauges {
+            for (status, count) in &gauges.by_status {
+                self.rows
+                    .get_or_create(&StatusLabel {
+                        status: status.as_str().to_owned(),
+                    })
+                    .set(*count);
+            }
+            self.claimable.set(gauges.claimable);
         }
-        self.claimable.set(gauges.claimable);
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

@@ -621,6 +621,16 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub max_connections: usize,
+    /// Largest request head (request line and headers) read, in bytes
+    /// (8 KiB to 1 MiB); `431` beyond.
+    #[arg(
+        long,
+        env = "VIMPORT_MAX_HEAD_BYTES",
+        default_value_t = import_core::fields::DEFAULT_MAX_HEAD_BYTES,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(8192..=1_048_576),
+        hide_env_values = true
+    )]
+    pub max_head_bytes: usize,
     /// Largest body of an upload request (bytes, or with KiB, MiB, GiB);
     /// every other route takes at most 64 KiB.
     #[arg(

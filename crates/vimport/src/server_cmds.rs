@@ -106,6 +106,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     config.body_timeout = std::time::Duration::from_secs(args.body_timeout);
     config.idle_timeout = std::time::Duration::from_secs(args.idle_timeout);
     config.max_connections = args.max_connections;
+    config.max_head_bytes = args.max_head_bytes;
     config.body_limit = args.body_limit;
     config.max_objects = args.max_objects;
     config.requests_per_minute = args.requests_per_minute;

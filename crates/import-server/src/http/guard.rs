@@ -40,8 +40,12 @@ pub(crate) async fn guard(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // What the log line quotes of the client's words: the method from a
+    // fixed set, the path escaped and cut to a few hundred bytes.
+    let method = import_core::routes::method_label(req.method());
+    let path =
+        import_core::quote::outside(req.uri().path(), import_core::quote::MAX_LOGGED_TEXT_BYTES)
+            .into_owned();
     let request_id = req
         .headers()
         .get(REQUEST_ID_HEADER)
@@ -58,7 +62,7 @@ pub(crate) async fn guard(
         res.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
     tracing::info!(
-        %method,
+        method,
         path,
         status = res.status().as_u16(),
         elapsed_ms = started.elapsed().as_millis() as u64,

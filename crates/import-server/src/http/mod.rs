@@ -110,11 +110,32 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .merge(api)
         .layer(catch_panics())
+        .layer(axum::middleware::from_fn(refuse_long_targets))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             probes::record_request,
         ))
         .with_state(state)
+}
+
+/// A request target (path and query) over
+/// [`MAX_URI_BYTES`](import_core::fields::MAX_URI_BYTES) is `414`, before
+/// any route, key or body is looked at.
+async fn refuse_long_targets(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > import_core::fields::MAX_URI_BYTES {
+        return axum::response::IntoResponse::into_response(ApiError::new(
+            axum::http::StatusCode::URI_TOO_LONG,
+            format!(
+                "the request's path and query are {target} bytes, more than the {} this server reads: send long lists in a POST body",
+                import_core::fields::MAX_URI_BYTES
+            ),
+        ));
+    }
+    next.run(req).await
 }
 
 /// What a panic answers.

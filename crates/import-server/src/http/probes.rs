@@ -16,7 +16,7 @@ use object_store::path::Path as StorePath;
 use super::St;
 use crate::clock::now_ms;
 use crate::metrics::{RequestLabels, RouteLabel};
-use crate::state::{AppState, MEDIA_CHECK_EVERY};
+use crate::state::AppState;
 
 /// Longest time one readiness check (the database, the media store) may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -55,71 +55,85 @@ pub(crate) async fn readyz(State(st): St) -> Response {
     }
 }
 
-/// Why the server cannot serve and import now, if it cannot.
+/// Why the server cannot serve and import now, if it cannot. Each check is
+/// reused for its period (the database's 1 s, the media store's 30 s), so
+/// anonymous probes cost a bounded amount; the reason says what failed and
+/// leaves the raw error to the server's log (one line per check).
 async fn not_ready(st: &AppState) -> Option<String> {
-    match tokio::time::timeout(CHECK_TIMEOUT, st.store.ready()).await {
-        Err(_) => {
-            return Some(format!(
-                "the database did not answer within {} s",
-                CHECK_TIMEOUT.as_secs()
-            ));
-        }
-        Ok(Err(e)) => return Some(format!("the database does not answer: {e}")),
-        Ok(Ok(Err(reason))) => return Some(reason),
-        Ok(Ok(Ok(()))) => {}
+    let store = st
+        .store_check
+        .get_or(|| async {
+            match tokio::time::timeout(CHECK_TIMEOUT, st.store.ready()).await {
+                Err(_) => Err(format!(
+                    "the database did not answer within {} s",
+                    CHECK_TIMEOUT.as_secs()
+                )),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "readiness: the database does not answer");
+                    Err("the database does not answer (the server's log says why)".to_owned())
+                }
+                Ok(Ok(result)) => result,
+            }
+        })
+        .await;
+    if let Err(reason) = store {
+        return Some(reason);
     }
-    let mut last = st.media_check.lock().await;
-    if let Some((at, result)) = last.as_ref()
-        && at.elapsed() < MEDIA_CHECK_EVERY
-    {
-        return result.clone().err();
-    }
-    let result = match tokio::time::timeout(CHECK_TIMEOUT, media_takes_a_write(st)).await {
-        Err(_) => Err(format!(
-            "the media store did not take a write within {} s",
-            CHECK_TIMEOUT.as_secs()
-        )),
-        Ok(result) => result,
-    };
-    *last = Some((Instant::now(), result.clone()));
-    result.err()
+    st.media_check
+        .get_or(|| async {
+            match tokio::time::timeout(CHECK_TIMEOUT, media_takes_a_write(st)).await {
+                Err(_) => Err(format!(
+                    "the media store did not take a write within {} s",
+                    CHECK_TIMEOUT.as_secs()
+                )),
+                Ok(result) => result,
+            }
+        })
+        .await
+        .err()
 }
 
 async fn media_takes_a_write(st: &AppState) -> Result<(), String> {
     let path = StorePath::from(READY_OBJECT);
+    let failed = |what: &str, e: object_store::Error| {
+        tracing::warn!(error = %e, "readiness: the media store refuses a {what}");
+        format!("the media store refuses a {what} (the server's log says why)")
+    };
     st.media
         .put(&path, bytes::Bytes::from_static(b"ready").into())
         .await
-        .map_err(|e| format!("the media store refuses a write: {e}"))?;
+        .map_err(|e| failed("write", e))?;
     st.media
         .delete(&path)
         .await
-        .map_err(|e| format!("the media store refuses a delete: {e}"))?;
+        .map_err(|e| failed("delete", e))?;
     Ok(())
 }
 
+/// The metrics. Always `200`: the process's own counters are worth a scrape
+/// even when the database is away; `vimport_store_up` says whether the row
+/// gauges are fresh (they are read at most every 5 s, however often the
+/// metrics are scraped).
 pub(crate) async fn metrics(State(st): St) -> Response {
-    let gauges =
-        match tokio::time::timeout(CHECK_TIMEOUT, st.store.queue().row_gauges(now_ms())).await {
-            Ok(Ok(g)) => g,
-            Ok(Err(e)) => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("the database does not answer: {e}\n"),
-                )
-                    .into_response();
+    let gauges = st
+        .gauges
+        .get_or(|| async {
+            match tokio::time::timeout(CHECK_TIMEOUT, st.store.queue().row_gauges(now_ms())).await {
+                Ok(Ok(g)) => Some(g),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "metrics: the database does not answer");
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!("metrics: the database did not answer in time");
+                    None
+                }
             }
-            Err(_) => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the database did not answer in time\n",
-                )
-                    .into_response();
-            }
-        };
+        })
+        .await;
     (
         [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
-        st.metrics.render(&gauges),
+        st.metrics.render(gauges.as_ref()),
     )
         .into_response()
 }
@@ -135,7 +149,8 @@ pub(crate) async fn record_request(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+    // A fixed set of labels, whatever a client sends.
+    let method = import_core::routes::method_label(req.method()).to_owned();
     let res = next.run(req).await;
     st.metrics
         .requests

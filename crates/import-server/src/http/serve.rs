@@ -26,6 +26,9 @@ use tokio::time::{Instant, Sleep};
 pub(crate) struct Bounds {
     /// Most connections open at once; more are answered `503` and closed.
     pub(crate) max_connections: usize,
+    /// Largest request head read (hyper answers `431` beyond; at least
+    /// 8 KiB, hyper's own floor).
+    pub(crate) max_head_bytes: usize,
     /// Longest wait for a request's whole header block.
     pub(crate) header_timeout: Duration,
     /// Longest silence (nothing read, nothing written, no request being
@@ -60,6 +63,10 @@ pub(crate) async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(bounds.header_timeout)
+        // The head is read into a buffer of at most this; a larger one is
+        // answered `431` by hyper, and so is one of too many headers.
+        .max_buf_size(bounds.max_head_bytes.max(8 * 1024))
+        .max_headers(import_core::fields::MAX_REQUEST_HEADERS)
         .keep_alive(true);
     loop {
         let accepted = tokio::select! {

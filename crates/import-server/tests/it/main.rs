@@ -1,6 +1,7 @@
 //! The integration tests of `import-server`, one binary (a module per suite): each
 //! `tests/*.rs` file would be another binary linking the whole crate.
 
+mod abuse;
 mod answers;
 mod api;
 mod common;
