@@ -539,6 +539,12 @@ pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 /// at once; one more is answered `503` and closed.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
+/// Default failed authentications (a missing, unknown, revoked or expired
+/// key) one peer address may make per minute, in bursts of as many, before
+/// its requests are `429` without a key lookup: 60, far above a person
+/// mistyping a key, far below a flood.
+pub const DEFAULT_MAX_FAILED_AUTH_PER_MINUTE: u32 = 60;
+
 /// Longest request target (path and query) the reference server reads:
 /// 8 KiB, `414` beyond. The longest a client of the contract sends is a
 /// folder name of 255 characters, percent-encoded (at most 3 KiB), with a

@@ -112,6 +112,7 @@ impl Server {
         let max_in_flight = config.max_in_flight;
         let copy_memory = crate::worker::CopyMemory::new(config.copy_memory);
         let rate = crate::http::RateLimits::new(config.requests_per_minute);
+        let auth_failures = crate::http::AuthFailures::new(config.max_failed_auth_per_minute);
         let state = Arc::new(AppState {
             store,
             secrets,
@@ -124,6 +125,7 @@ impl Server {
             config,
             wake: Notify::new(),
             rate,
+            auth_failures,
             metrics: crate::metrics::Metrics::new(),
             sources: Arc::default(),
             media_check: Cached::new(MEDIA_CHECK_EVERY),
@@ -140,6 +142,7 @@ impl Server {
         let http_stop = stopped;
         let bounds = crate::http::Bounds {
             max_connections: state.config.max_connections.max(1),
+            max_connections_per_peer: state.config.connections_per_peer(),
             max_head_bytes: state.config.max_head_bytes,
             header_timeout: state.config.header_timeout,
             idle_timeout: state.config.idle_timeout,

@@ -78,6 +78,13 @@ pub struct ServerConfig {
     /// Connections open at once (`--max-connections`); one more is
     /// answered `503` and closed at once.
     pub max_connections: usize,
+    /// Most connections one peer address may hold open (`--max-connections-per-peer`):
+    /// `None` for a quarter of [`max_connections`](ServerConfig::max_connections),
+    /// `Some(0)` for no limit (behind a load balancer).
+    pub max_connections_per_peer: Option<usize>,
+    /// Failed authentications a peer address may make per minute before its
+    /// requests are `429` without a key lookup (`--max-failed-auth-per-minute`; 0: no limit).
+    pub max_failed_auth_per_minute: u32,
     /// Largest request head (request line and headers) read
     /// (`--max-head-bytes`); `431` beyond.
     pub max_head_bytes: usize,
@@ -223,6 +230,13 @@ pub(crate) fn scrub(text: &str, url: &str) -> String {
 }
 
 impl ServerConfig {
+    /// The connections one peer may hold: its setting, else a quarter of
+    /// `max_connections` (at least 1); 0 for no limit.
+    pub fn connections_per_peer(&self) -> usize {
+        self.max_connections_per_peer
+            .unwrap_or((self.max_connections / 4).max(1))
+    }
+
     /// Defaults under a data folder, listening on
     /// [`DEFAULT_LISTEN`](import_core::fields::DEFAULT_LISTEN).
     pub fn new(data_dir: impl Into<PathBuf>) -> ServerConfig {
@@ -258,6 +272,8 @@ impl ServerConfig {
             idle_timeout: Duration::from_secs(import_core::fields::DEFAULT_IDLE_TIMEOUT_SECS),
             max_connections: import_core::fields::DEFAULT_MAX_CONNECTIONS,
             max_head_bytes: import_core::fields::DEFAULT_MAX_HEAD_BYTES,
+            max_connections_per_peer: None,
+            max_failed_auth_per_minute: import_core::fields::DEFAULT_MAX_FAILED_AUTH_PER_MINUTE,
             requests_per_minute: import_core::fields::DEFAULT_REQUESTS_PER_MINUTE,
             max_pending_rows_per_org: import_core::fields::DEFAULT_MAX_PENDING_ROWS_PER_ORG,
         }

@@ -38,6 +38,9 @@ pub(crate) struct AppState {
     pub(crate) wake: Notify,
     /// Rate limits per API key (`None` when `--requests-per-minute 0`).
     pub(crate) rate: Option<crate::http::RateLimits>,
+    /// Failed authentications per peer address (`None` when
+    /// `--max-failed-auth-per-minute 0`).
+    pub(crate) auth_failures: Option<crate::http::AuthFailures>,
     /// The metrics `GET /metrics` shows.
     pub(crate) metrics: Metrics,
     /// Sources opened for integrations, shared by the workers.

@@ -621,6 +621,27 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub max_connections: usize,
+    /// Connections one peer address may hold open at once; one more is
+    /// answered 503 and closed (default: a quarter of --max-connections; 0
+    /// turns it off, as behind a load balancer whose one address carries
+    /// every client).
+    #[arg(
+        long,
+        env = "VIMPORT_MAX_CONNECTIONS_PER_PEER",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000),
+        hide_env_values = true
+    )]
+    pub max_connections_per_peer: Option<usize>,
+    /// Failed authentications (a missing or wrong API key) one peer address
+    /// may make per minute, in bursts of as many; past it its requests are
+    /// 429 with Retry-After, before any key is looked up; 0 turns it off.
+    #[arg(
+        long,
+        env = "VIMPORT_MAX_FAILED_AUTH_PER_MINUTE",
+        default_value_t = import_core::fields::DEFAULT_MAX_FAILED_AUTH_PER_MINUTE,
+        hide_env_values = true
+    )]
+    pub max_failed_auth_per_minute: u32,
     /// Largest request head (request line and headers) read, in bytes
     /// (8 KiB to 1 MiB); `431` beyond.
     #[arg(

@@ -107,6 +107,8 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     config.idle_timeout = std::time::Duration::from_secs(args.idle_timeout);
     config.max_connections = args.max_connections;
     config.max_head_bytes = args.max_head_bytes;
+    config.max_connections_per_peer = args.max_connections_per_peer;
+    config.max_failed_auth_per_minute = args.max_failed_auth_per_minute;
     config.body_limit = args.body_limit;
     config.max_objects = args.max_objects;
     config.requests_per_minute = args.requests_per_minute;

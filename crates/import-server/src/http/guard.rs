@@ -72,25 +72,25 @@ pub(crate) async fn guard(
     res
 }
 
-async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, ApiError> {
-    let Some(key) = api_key(req.headers()) else {
+/// The key of a request (the hash of the one it sent), if it is known, not
+/// revoked and not expired at `now`; a `401` that says which otherwise.
+async fn authenticate(
+    state: &AppState,
+    key_hash: Option<&str>,
+    now: i64,
+) -> Result<crate::store::ApiKeyRecord, ApiError> {
+    let Some(key_hash) = key_hash else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing API key: send it in the X-API-Key header (or Authorization: Bearer)",
         ));
     };
-    let Some(grant) = state
-        .store
-        .keys()
-        .principal_for_key(&hash_api_key(key))
-        .await?
-    else {
+    let Some(grant) = state.store.keys().principal_for_key(key_hash).await? else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid API key: check the key, or create one with `vimport keys create`",
         ));
     };
-    let now = crate::clock::now_ms();
     if grant.revoked_at.is_some() {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -110,6 +110,46 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
             ),
         ));
     }
+    Ok(grant)
+}
+
+async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, ApiError> {
+    // A peer over its failed authentications is refused before any key is
+    // looked up (made-up keys cost no database read past the limit), but for
+    // a key that authenticated lately: a colleague behind the same address
+    // is not locked out by someone else's flood.
+    let peer = req.extensions().get::<super::Peer>().map(|p| p.0.ip());
+    let key_hash = api_key(req.headers()).map(hash_api_key);
+    let failures = state.auth_failures.as_ref().zip(peer);
+    if let Some((failures, ip)) = failures
+        && let Some(wait) = failures.refused(ip)
+        && !key_hash.as_deref().is_some_and(|h| failures.known_good(h))
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many requests with a missing or wrong API key from your address (--max-failed-auth-per-minute); check the key, then retry in {wait} s"
+            ),
+        )
+        .with_retry_after(wait));
+    }
+    let now = crate::clock::now_ms();
+    let grant = match authenticate(state, key_hash.as_deref(), now).await {
+        Ok(grant) => {
+            if let (Some((failures, _)), Some(hash)) = (failures, &key_hash) {
+                failures.good(hash);
+            }
+            grant
+        }
+        Err(e) => {
+            if e.status() == StatusCode::UNAUTHORIZED
+                && let Some((failures, ip)) = failures
+            {
+                failures.failed(ip);
+            }
+            return Err(e);
+        }
+    };
     // The last use, recorded at most once a minute per key and never on the
     // request's path.
     if grant

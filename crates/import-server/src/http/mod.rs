@@ -23,8 +23,8 @@ mod rate;
 mod serve;
 mod uploads;
 
-pub(crate) use rate::RateLimits;
-pub(crate) use serve::{Bounds, serve};
+pub(crate) use rate::{AuthFailures, RateLimits};
+pub(crate) use serve::{Bounds, Peer, serve};
 
 /// The shared state, as handlers extract it.
 type St = axum::extract::State<Arc<AppState>>;

@@ -3,6 +3,8 @@
 //! process keeps its own buckets: N replicas allow a key up to N times the
 //! limit.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -100,6 +102,103 @@ impl RateState {
     }
 }
 
+/// Failed authentications per peer address: `--max-failed-auth-per-minute`
+/// of them in a minute (a token bucket), after which the peer's requests are
+/// `429` until its bucket refills, before any key is looked up. So a flood
+/// of made-up keys from one address costs no database read past the limit.
+pub(crate) struct AuthFailures {
+    limiter: RateLimiter<IpAddr, HashMapStateStore<IpAddr>, DefaultClock>,
+    clock: DefaultClock,
+    /// Peers refused until the given time; only peers over the limit, and
+    /// expired entries are dropped as new ones come.
+    blocked: std::sync::Mutex<HashMap<IpAddr, Moment>>,
+    /// Hashes of keys that authenticated lately (at most
+    /// [`AUTH_FAILURE_PEERS`], forgotten all at once when full): they pass a
+    /// blocked address.
+    good: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// A time of the limiter's clock.
+type Moment = <DefaultClock as Clock>::Instant;
+
+/// Peers whose buckets are kept before the idle ones are dropped.
+const AUTH_FAILURE_PEERS: usize = 65_536;
+
+impl AuthFailures {
+    /// Buckets of `per_minute` failures; `None` when the limit is off (0).
+    pub(crate) fn new(per_minute: u32) -> Option<AuthFailures> {
+        let n = NonZeroU32::new(per_minute)?;
+        let clock = DefaultClock::default();
+        Some(AuthFailures {
+            limiter: RateLimiter::new(
+                Quota::per_minute(n),
+                HashMapStateStore::default(),
+                clock.clone(),
+            ),
+            clock,
+            blocked: std::sync::Mutex::new(HashMap::new()),
+            good: std::sync::Mutex::new(std::collections::HashSet::new()),
+        })
+    }
+
+    fn blocked(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Moment>> {
+        match self.blocked.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Whole seconds `ip` must wait before its next attempt, if it is over
+    /// the limit now.
+    pub(crate) fn refused(&self, ip: IpAddr) -> Option<u64> {
+        let now = self.clock.now();
+        let mut blocked = self.blocked();
+        let until = *blocked.get(&ip)?;
+        if until <= now {
+            blocked.remove(&ip);
+            return None;
+        }
+        Some(whole_seconds(Duration::from(
+            governor::clock::Reference::duration_since(&until, now),
+        )))
+    }
+
+    fn good_keys(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        match self.good.lock() {
+            Ok(set) => set,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Remember that the key of this hash authenticated.
+    pub(crate) fn good(&self, key_hash: &str) {
+        let mut good = self.good_keys();
+        if good.len() >= AUTH_FAILURE_PEERS {
+            good.clear();
+        }
+        good.insert(key_hash.to_owned());
+    }
+
+    /// Whether the key of this hash authenticated lately.
+    pub(crate) fn known_good(&self, key_hash: &str) -> bool {
+        self.good_keys().contains(key_hash)
+    }
+
+    /// Count one failed authentication of `ip`.
+    pub(crate) fn failed(&self, ip: IpAddr) {
+        if self.limiter.len() > AUTH_FAILURE_PEERS {
+            self.limiter.retain_recent();
+        }
+        if let Err(not_until) = self.limiter.check_key(&ip) {
+            let now = self.clock.now();
+            let until = now + not_until.wait_time_from(now);
+            let mut blocked = self.blocked();
+            blocked.retain(|_, at| *at > now);
+            blocked.insert(ip, until);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +225,33 @@ mod tests {
         assert!(RateLimits::new(0).is_none());
         assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
         assert_eq!(whole_seconds(Duration::from_millis(2001)), 3);
+    }
+
+    #[test]
+    fn a_peer_over_its_failed_authentications_waits_and_others_do_not() {
+        let failures = AuthFailures::new(3).unwrap();
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let b: IpAddr = "127.0.0.3".parse().unwrap();
+        for _ in 0..3 {
+            assert_eq!(failures.refused(a), None);
+            failures.failed(a);
+        }
+        assert_eq!(
+            failures.refused(a),
+            None,
+            "three failures are within the limit"
+        );
+        failures.failed(a);
+        // One failure every 20 s refills.
+        assert!(
+            matches!(failures.refused(a), Some(19 | 20)),
+            "{:?}",
+            failures.refused(a)
+        );
+        assert_eq!(failures.refused(b), None);
+        assert!(!failures.known_good("h1"));
+        failures.good("h1");
+        assert!(failures.known_good("h1"));
+        assert!(AuthFailures::new(0).is_none());
     }
 }

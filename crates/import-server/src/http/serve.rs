@@ -6,6 +6,7 @@
 //! connection builder with a timer, serving the axum router.
 
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,6 +27,9 @@ use tokio::time::{Instant, Sleep};
 pub(crate) struct Bounds {
     /// Most connections open at once; more are answered `503` and closed.
     pub(crate) max_connections: usize,
+    /// Most connections one peer address may hold open at once (0: no
+    /// limit); more are answered `503` and closed.
+    pub(crate) max_connections_per_peer: usize,
     /// Largest request head read (hyper answers `431` beyond; at least
     /// 8 KiB, hyper's own floor).
     pub(crate) max_head_bytes: usize,
@@ -49,6 +53,70 @@ static OVER_CAP: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
     .into_bytes()
 });
 
+/// What a connection beyond its peer's share is told before it is closed.
+static OVER_PEER_CAP: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+    let body = r#"{"detail":"your address has as many connections open as one address may (--max-connections-per-peer); reuse them, or retry"}"#;
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+});
+
+/// The connections each peer address holds open. An entry lives while its
+/// peer has a connection, so the map is bounded by `--max-connections`.
+#[derive(Default)]
+pub(crate) struct PeerConnections(std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>);
+
+/// One connection counted against its peer; uncounted when dropped.
+pub(crate) struct PeerSlot {
+    peers: Arc<PeerConnections>,
+    ip: IpAddr,
+}
+
+impl PeerConnections {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<IpAddr, usize>> {
+        match self.0.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Count a connection of `ip`, unless it holds `cap` already (`cap` 0:
+    /// no limit).
+    pub(crate) fn enter(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<PeerSlot> {
+        let mut map = self.lock();
+        let held = map.entry(ip).or_insert(0);
+        if cap > 0 && *held >= cap {
+            if *held == 0 {
+                map.remove(&ip);
+            }
+            return None;
+        }
+        *held += 1;
+        Some(PeerSlot {
+            peers: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut map = self.peers.lock();
+        if let Some(held) = map.get_mut(&self.ip) {
+            *held -= 1;
+            if *held == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// The peer address of a request, put in its extensions by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub(crate) SocketAddr);
+
 /// Serve `app` on `listener` until `stop` turns true.
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -58,6 +126,7 @@ pub(crate) async fn serve(
     refused: prometheus_client::metrics::counter::Counter,
 ) {
     let permits = Arc::new(Semaphore::new(bounds.max_connections));
+    let peers = Arc::new(PeerConnections::default());
     let mut connections = JoinSet::new();
     let mut builder = http1::Builder::new();
     builder
@@ -75,7 +144,7 @@ pub(crate) async fn serve(
             // Reap finished connections as they end.
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
-        let (stream, _) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(pair) => pair,
             Err(e) => {
                 // Out of file descriptors and the like: wait a moment rather
@@ -91,13 +160,20 @@ pub(crate) async fn serve(
             tracing::debug!("a connection over --max-connections was refused");
             continue;
         };
+        let Some(slot) = peers.enter(peer.ip(), bounds.max_connections_per_peer) else {
+            let _ = stream.try_write(&OVER_PEER_CAP);
+            refused.inc();
+            tracing::debug!("a connection over --max-connections-per-peer was refused");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let busy = Arc::new(AtomicUsize::new(0));
         let io = TokioIo::new(IdleIo::new(stream, bounds.idle_timeout, busy.clone()));
         let service = hyper::service::service_fn({
             let app = app.clone();
-            move |req: hyper::Request<hyper::body::Incoming>| {
+            move |mut req: hyper::Request<hyper::body::Incoming>| {
                 let app = app.clone();
+                req.extensions_mut().insert(Peer(peer));
                 let busy = Busy::enter(busy.clone());
                 async move {
                     let res = tower::ServiceExt::oneshot(app, req.map(axum::body::Body::new)).await;
@@ -110,6 +186,7 @@ pub(crate) async fn serve(
         let mut stop = stop.clone();
         connections.spawn(async move {
             let _permit = permit;
+            let _slot = slot;
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
                 res = conn.as_mut() => {
@@ -251,5 +328,26 @@ impl AsyncWrite for IdleIo {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod peer_tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_holds_at_most_its_share_and_a_closed_connection_frees_it() {
+        let peers = Arc::new(PeerConnections::default());
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let b: IpAddr = "127.0.0.3".parse().unwrap();
+        let held: Vec<PeerSlot> = (0..3).map(|_| peers.enter(a, 3).unwrap()).collect();
+        assert!(peers.enter(a, 3).is_none(), "a fourth of one peer");
+        assert!(peers.enter(b, 3).is_some(), "another peer is not held up");
+        drop(held);
+        assert!(peers.lock().is_empty(), "no entry outlives its connections");
+        assert!(peers.enter(a, 3).is_some());
+        // 0: no limit.
+        let many: Vec<PeerSlot> = (0..100).map(|_| peers.enter(b, 0).unwrap()).collect();
+        assert_eq!(many.len(), 100);
     }
 }

@@ -46,7 +46,13 @@ async fn made_up_methods_and_paths_cost_a_bounded_amount() {
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        // 401 until the address has failed its 60 a minute, then 429.
+        let status = res.status();
+        assert!(
+            status == StatusCode::UNAUTHORIZED
+                || (i >= 60 && status == StatusCode::TOO_MANY_REQUESTS),
+            "request {i}: {status}"
+        );
     }
     let (status, _, after) = get_plain(&env, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
@@ -109,4 +115,129 @@ async fn a_larger_head_limit_is_taken_from_the_configuration() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// A client whose source address is `ip` (any of 127.0.0.0/8 reaches the
+/// server on 127.0.0.1).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// The lock-out: with `--max-connections 200`, 200 half-sent
+/// requests from 127.0.0.2 made a request from 127.0.0.3 get `503` at once.
+/// Now one address holds at most a quarter of the connections (here 2 of 8),
+/// and another is served at once.
+#[tokio::test]
+async fn one_peer_cannot_hold_every_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = env_with(|c| c.max_connections = 8).await;
+    let addr: std::net::SocketAddr = env
+        .server
+        .base_url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let half_sent = || async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut stream = socket.connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        stream
+    };
+    let mut held = vec![half_sent().await, half_sent().await];
+    // A third of the same address: 503, said at once.
+    let mut third = half_sent().await;
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), third.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("--max-connections-per-peer"), "{answer}");
+    // Another address is served at once.
+    let started = std::time::Instant::now();
+    let res = client_from("127.0.0.3")
+        .get(env.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    println!(
+        "while 127.0.0.2 held its share, 127.0.0.3 was served in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    // A connection given up frees its place.
+    held.pop();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let again = client_from("127.0.0.2")
+        .get(env.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+}
+
+/// A flood of made-up keys from one address: 61 are `401`, then `429` with
+/// `Retry-After` without a key lookup; a key that authenticated before still
+/// passes from that address, and another address is not held up.
+#[tokio::test]
+async fn failed_authentications_are_limited_per_peer() {
+    let env = env().await;
+    let flood = client_from("127.0.0.2");
+    let verify = env.url(import_core::routes::VERIFY_AUTH.template);
+    // The good key authenticates from the flooding address first.
+    let ok = flood
+        .post(&verify)
+        .header("X-API-Key", &env.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let mut statuses = Vec::new();
+    for i in 0..80 {
+        let res = flood
+            .post(&verify)
+            .header("X-API-Key", format!("vk_madeup_{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            let wait: u64 = res.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=60).contains(&wait), "{wait}");
+        }
+    }
+    // 60 failures within the limit, the 61st crosses it (its lookup was
+    // made), and every later one is refused without a lookup.
+    assert!(statuses[..61].iter().all(|&s| s == 401), "{statuses:?}");
+    assert!(statuses[61..].iter().all(|&s| s == 429), "{statuses:?}");
+    let ok = flood
+        .post(&verify)
+        .header("X-API-Key", &env.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ok.status(),
+        StatusCode::OK,
+        "a good key passes a blocked address"
+    );
+    let other = client_from("127.0.0.3")
+        .post(&verify)
+        .header("X-API-Key", "vk_madeup_x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
 }
