@@ -2,24 +2,8 @@
 //! metric series or long log lines, a request head and target have a size
 //! limit, and the probes say what failed without the raw error.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use crate::common::*;
 use reqwest::{Method, StatusCode};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The attack: 2,000 requests without a key, each with a made-up
 /// method of 1.5 KB and a long path. `/metrics` grew from 1.9 KB to 3.2 MB,

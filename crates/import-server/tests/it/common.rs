@@ -159,3 +159,18 @@ pub async fn get_plain(env: &Env, path: &str) -> (reqwest::StatusCode, String, S
         .unwrap_or_default();
     (status, content_type, res.text().await.unwrap())
 }
+
+/// Log lines captured in memory, for tests that read what the server logged
+/// (a `tracing_subscriber` writer).
+#[derive(Clone, Default)]
+pub struct Capture(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

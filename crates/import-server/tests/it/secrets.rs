@@ -2,25 +2,11 @@
 //! that saves integrations and imports with right and wrong keys is captured and
 //! searched.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::json;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn no_secret_in_answers_or_logs() {
