@@ -485,6 +485,51 @@ pub const DEFAULT_COPY_MEMORY: u64 = 256 * 1024 * 1024;
 /// flight to the media store.
 pub const COPY_BUFFER_PER_OBJECT: u64 = 3 * 8 * 1024 * 1024;
 
+/// Largest `moov` box a copy keeps in memory as the bytes stream past, for
+/// its probe: 1 MiB (a minute of 30 fps video needs some tens of KiB). A
+/// larger one is read back from the stored file once the copy's buffers
+/// are given back.
+pub const STREAMED_MOOV_MAX: u64 = 1024 * 1024;
+
+/// Largest `ftyp` box taken for a real one (what a probe keeps of it).
+pub const MAX_FTYP_BYTES: u64 = 4096;
+
+/// What a copy of an object of `size` bytes holds while its bytes stream
+/// past, and so reserves of `--copy-memory` before it reads its source:
+/// its buffers (the whole object when it is small, else
+/// [`COPY_BUFFER_PER_OBJECT`]), a `moov` kept on the way and the parser's
+/// tables made from it (about as large again), and the `ftyp`.
+///
+/// ```
+/// use import_core::fields::{COPY_BUFFER_PER_OBJECT, STREAMED_MOOV_MAX, copy_holds};
+/// assert_eq!(copy_holds(1000), 3 * 1000 + 1000);
+/// assert_eq!(copy_holds(1 << 40), COPY_BUFFER_PER_OBJECT + 2 * STREAMED_MOOV_MAX + 4096);
+/// ```
+pub const fn copy_holds(size: u64) -> u64 {
+    let buffers = if size < COPY_BUFFER_PER_OBJECT {
+        size
+    } else {
+        COPY_BUFFER_PER_OBJECT
+    };
+    let moov = if size < STREAMED_MOOV_MAX {
+        size
+    } else {
+        STREAMED_MOOV_MAX
+    };
+    let ftyp = if size < MAX_FTYP_BYTES {
+        size
+    } else {
+        MAX_FTYP_BYTES
+    };
+    buffers + 2 * moov + ftyp
+}
+
+/// What reading back a `moov` box of `moov` bytes holds, once the copy's
+/// buffers are given back: the box, and the parser's tables made from it.
+pub const fn moov_read_back_holds(moov: u64) -> u64 {
+    2 * moov + MAX_FTYP_BYTES
+}
+
 /// Default of the reference server's `--max-object-size`: 50 GiB.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 50 * 1024 * 1024 * 1024;
 
@@ -524,6 +569,18 @@ pub fn heartbeat_every(window: std::time::Duration) -> std::time::Duration {
 /// Default of the reference server's `--header-timeout`, in seconds: the
 /// longest wait for a request's whole header block.
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 30;
+
+/// Default of the reference server's `--body-memory`: bytes that the request
+/// bodies being read at once may hold together, 256 MiB, four upload bodies
+/// at the default 64 MiB `--body-limit` (one upload body of 200,000 objects
+/// is about 30 MiB). A body past it waits up to `--body-memory-wait`, then
+/// is `503`.
+pub const DEFAULT_BODY_MEMORY: u64 = 256 * 1024 * 1024;
+
+/// Default of the reference server's `--body-memory-wait`, in seconds: how
+/// long a request waits for its body's part of `--body-memory` before it is
+/// `503` with `Retry-After`.
+pub const DEFAULT_BODY_MEMORY_WAIT_SECS: u64 = 5;
 
 /// Default of the reference server's `--body-timeout`, in seconds: the
 /// longest wait for a request's whole body (a 64 MiB upload body at 4 Mbit/s

@@ -272,7 +272,7 @@ const KEYED: [CommonAnswer; 4] = [
     ),
     answer(
         503,
-        "The server's database is busy or unreachable; retry after `Retry-After` seconds.",
+        "The server's database is busy or unreachable, or the request bodies being read hold all of its body memory; retry after `Retry-After` seconds.",
         true,
     ),
 ];

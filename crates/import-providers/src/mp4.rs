@@ -1,7 +1,9 @@
 //! Reading an MP4's metadata (duration, size, codec) from its `moov` box with
 //! ranged reads, so memory stays small whatever the file's size.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
+
+use import_core::fields::MAX_FTYP_BYTES;
 
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -110,19 +112,63 @@ pub async fn probe(store: &dyn ObjectStore, path: &Path, len: u64) -> Result<Mp4
         return Err(no_moov());
     };
     check_sizes(ftyp.size, moov.size)?;
-    // One buffer: the `ftyp`, then the `moov` read in place after it.
     let ftyp_bytes = store
         .get_range(path, ftyp.offset..ftyp.offset + ftyp.size)
         .await?;
-    let mut buf = Vec::with_capacity((ftyp.size + moov.size) as usize);
-    buf.extend_from_slice(&ftyp_bytes);
-    drop(ftyp_bytes);
     let moov_bytes = store
         .get_range(path, moov.offset..moov.offset + moov.size)
         .await?;
-    buf.extend_from_slice(&moov_bytes);
-    drop(moov_bytes);
-    read_boxes(&buf, ftyp.size as usize)
+    read_boxes(&ftyp_bytes, &moov_bytes)
+}
+
+/// Probe a stored MP4 whose `moov` box was too large for a [`StreamProbe`]
+/// to keep: one ranged read of the box it found.
+///
+/// ```no_run
+/// # async fn demo(store: &dyn object_store::ObjectStore, probe: import_providers::mp4::StreamProbe) -> Result<(), import_providers::mp4::ProbeError> {
+/// use import_providers::mp4::{Streamed, probe_moov};
+/// use object_store::path::Path;
+/// let found = match probe.finish()? {
+///     Streamed::Probed(found) => found,
+///     Streamed::ReadBack(at) => probe_moov(store, &Path::from("videos/vi_1.mp4"), &at).await?,
+/// };
+/// println!("{:?} s", found.duration_s);
+/// # Ok(()) }
+/// ```
+pub async fn probe_moov(
+    store: &dyn ObjectStore,
+    path: &Path,
+    at: &MoovAt,
+) -> Result<Mp4Probe, ProbeError> {
+    // Streamed into one buffer allocated here, rather than one buffer made
+    // on whichever thread the store reads on: a large allocation freed on
+    // many threads stays in as many allocator arenas.
+    let range = at.offset..at.offset + at.size;
+    let mut chunks = store
+        .get_opts(
+            path,
+            object_store::GetOptions {
+                range: Some(range.into()),
+                ..Default::default()
+            },
+        )
+        .await?
+        .into_stream();
+    let mut moov = Vec::with_capacity(at.size as usize);
+    while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
+        let chunk = chunk?;
+        if moov.len() + chunk.len() > at.size as usize {
+            break;
+        }
+        moov.extend_from_slice(&chunk);
+    }
+    if moov.len() as u64 != at.size || moov.get(4..8) != Some(&b"moov"[..]) {
+        return Err(ProbeError::Invalid(format!(
+            "the stored file has no `moov` box at byte {} where its copy saw one; import it again",
+            at.offset
+        )));
+    }
+    read_boxes(&at.ftyp, &moov)
 }
 
 fn no_ftyp() -> ProbeError {
@@ -150,11 +196,12 @@ fn check_sizes(ftyp: u64, moov: u64) -> Result<(), ProbeError> {
     Ok(())
 }
 
-/// What an `ftyp` box (`ftyp_len` bytes) followed by a `moov` box in `buf`
-/// say about the video.
-fn read_boxes(buf: &[u8], ftyp_len: usize) -> Result<Mp4Probe, ProbeError> {
-    let codec_fourcc = first_sample_entry(&buf[ftyp_len..]);
-    let context = mp4parse::read_mp4(&mut Cursor::new(buf)).map_err(|e| {
+/// What an `ftyp` box and a `moov` box (each whole, header included) say
+/// about the video; the parser reads one after the other, unjoined.
+fn read_boxes(ftyp: &[u8], moov: &[u8]) -> Result<Mp4Probe, ProbeError> {
+    let codec_fourcc = first_sample_entry(moov);
+    let mut boxes = Cursor::new(ftyp).chain(Cursor::new(moov));
+    let context = mp4parse::read_mp4(&mut boxes).map_err(|e| {
         ProbeError::Invalid(format!(
             "not a playable MP4: its `moov` box cannot be parsed ({e:?}); re-export the recording"
         ))
@@ -197,9 +244,12 @@ fn read_boxes(buf: &[u8], ftyp_len: usize) -> Result<Mp4Probe, ProbeError> {
 /// stream past, so that a copy can probe the video without reading the
 /// stored file back. Feed every chunk in order with
 /// [`update`](StreamProbe::update), then [`finish`](StreamProbe::finish).
-/// Only the `ftyp` (at most 4 KiB) and the `moov` (at most
-/// [`MAX_MOOV_BYTES`]) are kept; every other box, `mdat` included, is only
-/// counted. The answers and errors are those of [`probe`].
+/// Only the `ftyp` (at most 4 KiB) and a `moov` of at most
+/// [`STREAMED_MOOV_MAX`](import_core::fields::STREAMED_MOOV_MAX) are kept;
+/// every other box, `mdat` included, is only counted, and a larger `moov`
+/// (up to [`MAX_MOOV_BYTES`]) only located, for [`probe_moov`] to read from
+/// the stored file once the copy's buffers are given back. The answers and
+/// errors are those of [`probe`].
 ///
 /// ```
 /// # fn demo(chunks: &[&[u8]], len: u64) -> Result<(), import_providers::mp4::ProbeError> {
@@ -207,8 +257,9 @@ fn read_boxes(buf: &[u8], ftyp_len: usize) -> Result<Mp4Probe, ProbeError> {
 /// for chunk in chunks {
 ///     stream.update(chunk);
 /// }
-/// let probe = stream.finish()?;
-/// println!("{:?} s, {:?}", probe.duration_s, probe.codec);
+/// if let import_providers::mp4::Streamed::Probed(probe) = stream.finish()? {
+///     println!("{:?} s, {:?}", probe.duration_s, probe.codec);
+/// }
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -222,7 +273,8 @@ pub struct StreamProbe {
     current: Option<Current>,
     boxes: usize,
     ftyp: Option<(u64, Vec<u8>)>,
-    moov: Option<(u64, Vec<u8>)>,
+    /// The `moov`'s offset and size, and its bytes if it was kept.
+    moov: Option<(u64, u64, Option<Vec<u8>>)>,
     /// Nothing more to look at: the `moov` was found, or the walk gave up.
     done: bool,
     error: Option<String>,
@@ -235,9 +287,6 @@ struct Current {
     size: u64,
     keep: Option<Vec<u8>>,
 }
-
-/// Largest `ftyp` box taken for a real one.
-const MAX_FTYP_BYTES: u64 = 4096;
 
 impl StreamProbe {
     /// A probe of a file of `len` bytes.
@@ -314,7 +363,7 @@ impl StreamProbe {
         self.boxes += 1;
         let keep = match &kind {
             b"ftyp" if self.ftyp.is_none() && size <= MAX_FTYP_BYTES => Some(h.clone()),
-            b"moov" if size <= MAX_MOOV_BYTES => {
+            b"moov" if size <= import_core::fields::STREAMED_MOOV_MAX => {
                 let mut buf = Vec::with_capacity(size as usize);
                 buf.extend_from_slice(h);
                 Some(buf)
@@ -342,7 +391,8 @@ impl StreamProbe {
                 self.ftyp = Some((current.size, current.keep.unwrap_or_default()));
             }
             b"moov" => {
-                self.moov = Some((current.size, current.keep.unwrap_or_default()));
+                let offset = current.end - current.size;
+                self.moov = Some((offset, current.size, current.keep));
                 self.done = true;
             }
             _ => {}
@@ -352,8 +402,9 @@ impl StreamProbe {
         }
     }
 
-    /// What the `moov` box says, once every byte was given.
-    pub fn finish(self) -> Result<Mp4Probe, ProbeError> {
+    /// What the `moov` box says, once every byte was given (or where to
+    /// read a `moov` too large to keep).
+    pub fn finish(self) -> Result<Streamed, ProbeError> {
         if let Some(error) = self.error {
             return Err(ProbeError::Invalid(error));
         }
@@ -366,13 +417,39 @@ impl StreamProbe {
         let Some((ftyp_size, ftyp)) = self.ftyp else {
             return Err(no_ftyp());
         };
-        let Some((moov_size, moov)) = self.moov else {
+        let Some((offset, size, kept)) = self.moov else {
             return Err(no_moov());
         };
-        check_sizes(ftyp_size, moov_size)?;
-        let mut buf = ftyp;
-        buf.extend_from_slice(&moov);
-        read_boxes(&buf, ftyp_size as usize)
+        check_sizes(ftyp_size, size)?;
+        match kept {
+            Some(moov) => read_boxes(&ftyp, &moov).map(Streamed::Probed),
+            None => Ok(Streamed::ReadBack(MoovAt { ftyp, offset, size })),
+        }
+    }
+}
+
+/// How a [`StreamProbe`] ended.
+#[derive(Debug)]
+pub enum Streamed {
+    /// What the kept boxes say.
+    Probed(Mp4Probe),
+    /// The `moov` was too large to keep: read it with [`probe_moov`].
+    ReadBack(MoovAt),
+}
+
+/// Where a `moov` too large to keep is, with the `ftyp` seen before it.
+#[derive(Debug)]
+pub struct MoovAt {
+    ftyp: Vec<u8>,
+    offset: u64,
+    size: u64,
+}
+
+impl MoovAt {
+    /// The `moov` box's size in bytes (what reading it back holds, before
+    /// the parser's tables).
+    pub fn size(&self) -> u64 {
+        self.size
     }
 }
 
@@ -439,7 +516,16 @@ mod tests {
     #[tokio::test]
     async fn the_streaming_probe_agrees_with_the_stored_file_probe() {
         use import_testkit::mp4::{Mp4Spec, sample_mp4, truncated_mp4};
+        // A `moov` over what the streaming probe keeps is read back, at the
+        // start of the file or at its end.
+        let big_moov = |moov_at_end| Mp4Spec {
+            moov_padding: import_core::fields::STREAMED_MOOV_MAX as usize,
+            moov_at_end,
+            ..Mp4Spec::default()
+        };
         let mut files = vec![
+            sample_mp4(&big_moov(false)),
+            sample_mp4(&big_moov(true)),
             sample_mp4(&Mp4Spec::default()),
             sample_mp4(&Mp4Spec {
                 mdat_bytes: 300_000,
@@ -465,11 +551,43 @@ mod tests {
                 for piece in bytes.chunks(chunk.min(bytes.len().max(1))) {
                     stream.update(piece);
                 }
-                let streamed = stream.finish();
+                let streamed = match stream.finish() {
+                    Ok(Streamed::Probed(found)) => Ok(found),
+                    Ok(Streamed::ReadBack(at)) => {
+                        probe_moov(&store as &dyn ObjectStore, &path, &at).await
+                    }
+                    Err(e) => Err(e),
+                };
                 match (&stored, &streamed) {
                     (Ok(a), Ok(b)) => assert_eq!(a, b),
                     (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
                     (a, b) => panic!("stored {a:?}, streamed {b:?} (chunks of {chunk})"),
+                }
+            }
+        }
+    }
+
+    /// A `moov` over what the streaming probe keeps is located, not kept; a
+    /// small one is kept and probed at once.
+    #[test]
+    fn a_moov_over_what_is_kept_is_only_located() {
+        use import_core::fields::STREAMED_MOOV_MAX;
+        use import_testkit::mp4::{Mp4Spec, sample_mp4};
+        for (padding, kept) in [(STREAMED_MOOV_MAX as usize, false), (1000, true)] {
+            let bytes = sample_mp4(&Mp4Spec {
+                moov_padding: padding,
+                ..Mp4Spec::default()
+            });
+            let mut stream = StreamProbe::new(bytes.len() as u64);
+            stream.update(&bytes);
+            match stream.finish().unwrap() {
+                Streamed::ReadBack(at) => {
+                    assert!(!kept, "a moov of {} bytes was not kept", at.size());
+                    assert!(at.size() > STREAMED_MOOV_MAX);
+                }
+                Streamed::Probed(found) => {
+                    assert!(kept, "a moov over {STREAMED_MOOV_MAX} bytes was kept");
+                    assert_eq!(found.width, Some(1280));
                 }
             }
         }

@@ -110,7 +110,17 @@ impl Server {
             source: e,
         })?;
         let max_in_flight = config.max_in_flight;
-        let copy_memory = crate::worker::CopyMemory::new(config.copy_memory);
+        if config.body_memory < config.body_limit as u64 {
+            return Err(StartupError::Config {
+                what: format!("--body-memory {}", config.body_memory),
+                fix: format!(
+                    "it is smaller than --body-limit {}, so an upload body of the largest size could never be read; raise --body-memory or lower --body-limit",
+                    config.body_limit
+                ),
+            });
+        }
+        let copy_memory = crate::budget::MemoryBudget::new(config.copy_memory);
+        let body_memory = crate::budget::MemoryBudget::new(config.body_memory);
         let rate = crate::http::RateLimits::new(config.requests_per_minute);
         let auth_failures = crate::http::AuthFailures::new(config.max_failed_auth_per_minute);
         let state = Arc::new(AppState {
@@ -122,6 +132,7 @@ impl Server {
             media_folder: media.folder,
             instance,
             copy_memory,
+            body_memory,
             config,
             wake: Notify::new(),
             rate,

@@ -43,6 +43,13 @@ pub struct ServerConfig {
     pub max_objects: usize,
     /// Cap on request body bytes.
     pub body_limit: usize,
+    /// Bytes that the request bodies being read at once may hold together
+    /// (`--body-memory`); at least [`body_limit`](Self::body_limit).
+    pub body_memory: u64,
+    /// How long a request waits for its body's part of
+    /// [`body_memory`](Self::body_memory) before it is `503`
+    /// (`--body-memory-wait`).
+    pub body_memory_wait: Duration,
     /// How long a claimed row stays leased without a heartbeat.
     pub lease: Duration,
     /// Claims of a row before a transient failure becomes final.
@@ -254,6 +261,10 @@ impl ServerConfig {
             secret_key: None,
             max_objects: import_core::DEFAULT_MAX_OBJECTS,
             body_limit: import_core::routes::DEFAULT_BULK_BODY_LIMIT,
+            body_memory: import_core::fields::DEFAULT_BODY_MEMORY,
+            body_memory_wait: Duration::from_secs(
+                import_core::fields::DEFAULT_BODY_MEMORY_WAIT_SECS,
+            ),
             lease: Duration::from_secs(import_core::fields::DEFAULT_LEASE_SECS),
             max_attempts: import_core::outcome::DEFAULT_MAX_ATTEMPTS,
             retry_base: Duration::from_secs(1),

@@ -48,7 +48,17 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 
 /// Hex SHA-256 of some bytes.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex(digest::digest(&digest::SHA256, bytes).as_ref())
+    sha256_hex_of(&[bytes])
+}
+
+/// The SHA-256 of `parts` one after the other, in lowercase hex, without
+/// joining them first.
+pub(crate) fn sha256_hex_of(parts: &[&[u8]]) -> String {
+    let mut context = digest::Context::new(&digest::SHA256);
+    for part in parts {
+        context.update(part);
+    }
+    hex(context.finish().as_ref())
 }
 
 /// A new API key: `vk_` and 64 hex characters (256 random bits).

@@ -25,6 +25,7 @@
 
 mod admin;
 mod app;
+mod budget;
 mod clock;
 mod config;
 mod crypto;

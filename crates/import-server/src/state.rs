@@ -33,7 +33,9 @@ pub(crate) struct AppState {
     /// This process, as the database knows it.
     pub(crate) instance: crate::instance::Instance,
     /// The bytes the copies in flight may buffer (`--copy-memory`).
-    pub(crate) copy_memory: crate::worker::CopyMemory,
+    pub(crate) copy_memory: crate::budget::MemoryBudget,
+    /// The bytes the request bodies being read may hold (`--body-memory`).
+    pub(crate) body_memory: crate::budget::MemoryBudget,
     /// Wakes idle workers when rows are queued.
     pub(crate) wake: Notify,
     /// Rate limits per API key (`None` when `--requests-per-minute 0`).

@@ -73,6 +73,10 @@ pub struct Mp4Spec {
     pub mdat_bytes: usize,
     /// Put `moov` after `mdat` (as a camera writes it) instead of before.
     pub moov_at_end: bool,
+    /// Bytes of a `free` box inside the `moov`, after the track (cameras
+    /// write such padding and `udta` boxes): a `moov` as large as a long
+    /// recording's sample tables, for tests of memory.
+    pub moov_padding: usize,
 }
 
 impl Default for Mp4Spec {
@@ -86,6 +90,7 @@ impl Default for Mp4Spec {
             codec: Codec::Avc1,
             mdat_bytes: 64 * 1024,
             moov_at_end: false,
+            moov_padding: 0,
         }
     }
 }
@@ -461,6 +466,11 @@ fn moov(spec: &Mp4Spec, samples: &Samples, data_offset: u64) -> Vec<u8> {
             u32be(out, 2); // next_track_ID
         });
         put_box(out, b"trak", |out| trak(out, spec, samples, data_offset));
+        if spec.moov_padding > 0 {
+            put_box(out, b"free", |out| {
+                out.resize(out.len() + spec.moov_padding, 0);
+            });
+        }
     });
     out
 }

@@ -662,6 +662,27 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub body_limit: usize,
+    /// Bytes that the request bodies being read at once may hold together
+    /// (1 MiB to 1 TiB, at least --body-limit); a body past it waits up to
+    /// --body-memory-wait, then is `503` with Retry-After.
+    #[arg(
+        long,
+        env = "VIMPORT_BODY_MEMORY",
+        default_value_t = import_core::fields::DEFAULT_BODY_MEMORY,
+        value_parser = parse_body_memory,
+        hide_env_values = true
+    )]
+    pub body_memory: u64,
+    /// Seconds a request waits for its body's part of --body-memory (0 to
+    /// 300; 0 answers `503` at once).
+    #[arg(
+        long,
+        env = "VIMPORT_BODY_MEMORY_WAIT",
+        default_value_t = import_core::fields::DEFAULT_BODY_MEMORY_WAIT_SECS,
+        value_parser = clap::value_parser!(u64).range(0..=300),
+        hide_env_values = true
+    )]
+    pub body_memory_wait: u64,
     /// Most objects one import request may name; `422` beyond.
     #[arg(
         long,
@@ -699,6 +720,15 @@ fn parse_body_limit(text: &str) -> Result<usize, String> {
         return Err(format!("`{text}`: use 1KiB to 1GiB"));
     }
     usize::try_from(n).map_err(|_| format!("`{text}` is too large"))
+}
+
+/// `--body-memory`: a size of at least 1 MiB and at most 1 TiB.
+fn parse_body_memory(text: &str) -> Result<u64, String> {
+    let n = import_core::fields::parse_byte_size(text)?;
+    if !(1 << 20..=1 << 40).contains(&n) {
+        return Err(format!("`{text}`: use 1MiB to 1TiB"));
+    }
+    Ok(n)
 }
 
 /// One `--media-option` as given, checked by `vimport serve` (not by the parser,

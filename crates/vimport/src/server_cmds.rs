@@ -110,6 +110,8 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     config.max_connections_per_peer = args.max_connections_per_peer;
     config.max_failed_auth_per_minute = args.max_failed_auth_per_minute;
     config.body_limit = args.body_limit;
+    config.body_memory = args.body_memory;
+    config.body_memory_wait = std::time::Duration::from_secs(args.body_memory_wait);
     config.max_objects = args.max_objects;
     config.requests_per_minute = args.requests_per_minute;
     config.max_pending_rows_per_org = args.max_pending_rows_per_org;

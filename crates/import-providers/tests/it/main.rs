@@ -2,4 +2,5 @@
 //! `tests/*.rs` file would be another binary linking the whole crate.
 
 mod preflight;
+mod probe;
 mod read;

@@ -13,7 +13,7 @@ use import_core::api::{
 };
 use import_core::routes::takes_idempotency_key;
 
-use crate::crypto::{hash_api_key, sha256_hex};
+use crate::crypto::{hash_api_key, sha256_hex_of};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{IdemBegin, IdemKey, Principal, Store};
@@ -207,31 +207,19 @@ async fn handle_authorized(
         None => import_core::routes::SMALL_BODY_LIMIT.min(state.config.body_limit),
     };
     let (mut parts, body) = req.into_parts();
-    let body_timeout = state.config.body_timeout;
-    let read = tokio::time::timeout(body_timeout, axum::body::to_bytes(body, limit))
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the request body did not arrive within {} s (--body-timeout); send it faster or in smaller requests",
-                    body_timeout.as_secs()
-                ),
-            )
-        })?;
-    let bytes = read.map_err(|_| {
-        let fix = if route.is_some_and(|r| r.bulk) {
-            "split the import into several requests"
-        } else {
-            "this route takes small JSON bodies only"
-        };
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the request body is larger than {limit} bytes, the limit of this route; {fix}"
-            ),
-        )
-    })?;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let bounds = super::body::BodyBounds {
+        limit,
+        bulk: route.is_some_and(|r| r.bulk),
+        timeout: state.config.body_timeout,
+        memory: &state.body_memory,
+        wait: state.config.body_memory_wait,
+    };
+    // The body's memory is held until the answer is made.
+    let (bytes, _held) = super::body::read(body, declared, &bounds).await?;
     parts.extensions.insert(principal.clone());
     let idem_key = parts
         .headers
@@ -255,15 +243,14 @@ async fn handle_authorized(
             .run(Request::from_parts(parts, Body::from(bytes)))
             .await);
     };
-    let fingerprint = {
-        let mut material = Vec::with_capacity(bytes.len() + 64);
-        material.extend_from_slice(parts.method.as_str().as_bytes());
-        material.push(b' ');
-        material.extend_from_slice(parts.uri.path().as_bytes());
-        material.push(b'\n');
-        material.extend_from_slice(&bytes);
-        sha256_hex(&material)
-    };
+    // A digest of the request, never a copy of its body.
+    let fingerprint = sha256_hex_of(&[
+        parts.method.as_str().as_bytes(),
+        b" ",
+        parts.uri.path().as_bytes(),
+        b"\n",
+        &bytes,
+    ]);
     let key = IdemKey {
         org_id: principal.org_id.clone(),
         user_id: principal.user_id.clone(),

@@ -43,7 +43,7 @@ pub(super) struct Copied {
     pub(super) verified: Option<ChecksumAlgorithm>,
     /// What the video's `moov` box says, read from the bytes as they
     /// streamed past (the stored file is never read back).
-    pub(super) probe: Result<import_providers::mp4::Mp4Probe, import_providers::mp4::ProbeError>,
+    pub(super) probe: Result<import_providers::mp4::Streamed, import_providers::mp4::ProbeError>,
 }
 
 /// A source failure as a row outcome: transient ones are retried.
@@ -388,7 +388,9 @@ mod tests {
         let Ok(copied) = result else {
             panic!("the copy failed");
         };
-        let probe = copied.probe.expect("a playable MP4");
+        let Ok(import_providers::mp4::Streamed::Probed(probe)) = copied.probe else {
+            panic!("a small moov is probed on the way: {:?}", copied.probe);
+        };
         assert_eq!((probe.width, probe.height), (Some(640), Some(480)));
         assert_eq!(probe.codec.as_deref(), Some("avc1"));
         upload.abort().await;

@@ -260,7 +260,12 @@ async fn import(
     match copy_in(state, cache, row, job, lease, lane).await {
         Ok((copied, xet_hash)) => {
             let dest = crate::media::video_path(&row.id);
-            probe::probe_stored(state.media.as_ref(), &dest, copied, xet_hash, lease).await
+            let stored = probe::Stored {
+                media: state.media.as_ref(),
+                dest: &dest,
+                memory: &state.copy_memory,
+            };
+            probe::probe_stored(&stored, copied, xet_hash, lease).await
         }
         Err(end) => end,
     }
@@ -364,8 +369,13 @@ async fn copy_in(
             }
         }
     }
-    // Released when the copy ends, whichever way.
-    let _memory = state.copy_memory.reserve(head.size).await;
+    // What the copy holds while the bytes stream, released when it ends
+    // whichever way (a large `moov` is read back after, within a
+    // reservation of its own).
+    let _memory = state
+        .copy_memory
+        .reserve(import_core::fields::copy_holds(head.size))
+        .await;
     let copied = copy::copy_object(
         got,
         state.media.as_ref(),

@@ -6,7 +6,7 @@
 //! | --- | --- | --- |
 //! | dispatch | [`dispatch`] | claims rows while places are free and owns a task per copy |
 //! | the copy | `copy`, `upload`, `probe`, `source` | source to media store, the checks on the way |
-//! | the slow lane and memory | `lane`, `memory` | slow copies out of the way; what the copies buffer together |
+//! | the slow lane | `lane` | slow copies out of the way (what copies buffer together is `crate::budget`) |
 //! | leases | `lease` | renewals while a copy runs, the fence before the media file changes |
 //! | the recorder | `recorder` | outcomes group-committed, written again or handed back |
 //! | maintenance | `maintenance`, `sweep` | heartbeat and dead processes, expired leases, pruning, the staging sweep |
@@ -26,14 +26,12 @@ mod dispatch;
 mod lane;
 mod lease;
 mod maintenance;
-mod memory;
 mod probe;
 mod recorder;
 mod source;
 mod sweep;
 mod upload;
 
-pub(crate) use memory::CopyMemory;
 pub(crate) use source::SourceCache;
 pub(crate) use sweep::sweep_staging;
 

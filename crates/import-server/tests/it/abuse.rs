@@ -225,3 +225,118 @@ async fn failed_authentications_are_limited_per_peer() {
         .unwrap();
     assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// The memory: 24 slow 60 MiB uploads at once held 1.57 GiB. Bodies
+/// being read share `--body-memory` (here 2 MiB): two uploads that declare
+/// 1 MiB each and send slowly hold all of it, so a third body waits
+/// `--body-memory-wait` and is `503` with `Retry-After`, while a request
+/// without a body is served; once the two are sent, bodies are read again.
+#[tokio::test]
+async fn request_bodies_are_held_within_the_body_memory() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = env_with(|c| {
+        c.body_limit = 1 << 20;
+        c.body_memory = 2 << 20;
+        c.body_memory_wait = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let addr: std::net::SocketAddr = env
+        .server
+        .base_url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let upload = import_core::routes::UPLOAD_S3.template;
+    let slow_upload = || async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST {upload} HTTP/1.1\r\nHost: x\r\nX-API-Key: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{",
+            env.key,
+            1 << 20
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream
+    };
+    let mut held = vec![slow_upload().await, slow_upload().await];
+    let verify = env.url(import_core::routes::VERIFY_AUTH.template);
+    let with_body = || {
+        env.http
+            .post(&verify)
+            .header("X-API-Key", &env.key)
+            .header("Content-Type", "application/json")
+            .body("{}")
+    };
+    // Once the two bodies hold the memory (they reserve when their key has
+    // passed), a third body is refused after the wait.
+    let mut refused = None;
+    for _ in 0..50 {
+        let res = with_body().send().await.unwrap();
+        if res.status() == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(res);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let refused = refused.expect("a body past --body-memory was never refused");
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["detail"].to_string().contains("--body-memory"),
+        "{body}"
+    );
+    // A request without a body needs none of it.
+    let read = env
+        .http
+        .get(env.url(import_core::routes::LIST_IMPORT_JOBS.template))
+        .header("X-API-Key", &env.key)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(read.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // The two uploads send the rest of their bytes (not JSON: a 4xx each),
+    // and give their memory back.
+    for stream in &mut held {
+        stream.write_all(&vec![b' '; (1 << 20) - 1]).await.unwrap();
+        let mut answer = vec![0u8; 64];
+        let n = stream.read(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    }
+    let res = with_body().send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// A chunked body (no `Content-Length`) is counted as it arrives: past the
+/// route's limit it is `413`, and within it the request is served.
+#[tokio::test]
+async fn a_chunked_body_is_counted_as_it_arrives() {
+    let env = env_with(|c| c.body_limit = 64 << 10).await;
+    let chunked = |bytes: usize| {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..bytes / 1024)
+            .map(|_| Ok(vec![b' '; 1024]))
+            .chain(std::iter::once(Ok(b"{}".to_vec())))
+            .collect();
+        reqwest::Body::wrap_stream(futures::stream::iter(chunks))
+    };
+    let verify = env.url(import_core::routes::VERIFY_AUTH.template);
+    let ok = env
+        .http
+        .post(&verify)
+        .header("X-API-Key", &env.key)
+        .body(chunked(8 << 10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let upload = env.url(import_core::routes::UPLOAD_S3.template);
+    let over = env
+        .http
+        .post(&upload)
+        .header("X-API-Key", &env.key)
+        .header("Content-Type", "application/json")
+        .body(chunked(80 << 10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -174,3 +174,29 @@ impl std::io::Write for Capture {
         Ok(())
     }
 }
+
+/// Peak resident memory of this process so far (VmHWM), in bytes.
+pub fn peak_rss() -> u64 {
+    proc_status_bytes("VmHWM:")
+}
+
+/// Start [`peak_rss`] again from the resident memory of now (Linux's
+/// `clear_refs`, value 5).
+pub fn reset_peak_rss() {
+    std::fs::write("/proc/self/clear_refs", "5").expect("resetting the peak RSS");
+}
+
+/// Resident memory of this process now (VmRSS), in bytes.
+pub fn current_rss() -> u64 {
+    proc_status_bytes("VmRSS:")
+}
+
+/// A `kB` line of `/proc/self/status`, in bytes (0 if absent).
+fn proc_status_bytes(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}

@@ -61,16 +61,6 @@ fn media_files(env: &Env) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Peak resident memory of this process so far (VmHWM), in bytes.
-fn peak_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 fn error_of(row: &Value) -> &str {
     row["error"].as_str().unwrap_or_default()
 }

@@ -580,3 +580,57 @@ async fn a_source_under_the_rate_floor_fails_with_the_rate_named() {
     );
     assert!(hf.bytes_served() < 2 * video.len() as u64);
 }
+
+/// The budget: 40 copies at once of 33 MiB objects whose `moov` is
+/// 32 MiB, at the end as a camera writes it. A copy reserves its parts and
+/// a small `moov`; the large `moov` is only located on the way and read
+/// back once the parts are given back, within its own reservation. So the
+/// process grows by at most `--copy-memory` (128 MiB here) and a constant
+/// (the S3 stand-in serving in this same process, the HTTP buffers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_with_large_moov_boxes_stay_within_the_copy_memory() {
+    const MIB: u64 = 1 << 20;
+    let budget = 128 * MIB;
+    let env = env_with(|c| {
+        c.max_in_flight = 40;
+        c.copy_memory = budget;
+        c.max_attempts = 1;
+        c.lease = std::time::Duration::from_secs(60);
+    })
+    .await;
+    let spec = Mp4Spec {
+        mdat_bytes: MIB as usize,
+        moov_padding: (import_providers::mp4::MAX_MOOV_BYTES - 64 * 1024) as usize,
+        moov_at_end: true,
+        ..Mp4Spec::default()
+    };
+    let first = env.s3.object_path(BUCKET, "rig/0.mp4").unwrap();
+    let size = import_testkit::mp4::streamed_mp4_to_file(&first, &spec).unwrap();
+    let keys: Vec<String> = (0..40).map(|i| format!("rig/{i}.mp4")).collect();
+    for key in &keys[1..] {
+        std::fs::copy(&first, env.s3.object_path(BUCKET, key).unwrap()).unwrap();
+    }
+    let ci = env.s3_integration(SK, None).await;
+    // The peak from here on (generating the file took its own).
+    reset_peak_rss();
+    let before = current_rss();
+    let started = std::time::Instant::now();
+    let job = env.upload_s3_keys(BUCKET, &keys, &ci).await;
+    let done = env.wait_job(&job).await;
+    let grown = peak_rss().saturating_sub(before);
+    let rows = env.rows(&job, 100).await;
+    let uploaded = rows.iter().filter(|r| r["status"] == "UPLOADED").count();
+    println!(
+        "40 copies of {size} bytes with a {} byte moov: {uploaded} uploaded in {:.1} s, peak RSS grew {} MiB over a --copy-memory of {} MiB",
+        spec.moov_padding,
+        started.elapsed().as_secs_f64(),
+        grown / MIB,
+        budget / MIB
+    );
+    assert_eq!(uploaded, 40, "{done}\n{:?}", rows.first());
+    assert!(
+        grown < budget + 96 * MIB,
+        "peak RSS grew {} MiB",
+        grown / MIB
+    );
+}

@@ -67,6 +67,7 @@ fn mp4parse_reads_size_duration_and_codec() {
                     codec,
                     mdat_bytes: 100_003,
                     moov_at_end,
+                    moov_padding: 0,
                 };
                 let what = format!("{spec:?}");
                 let bytes = sample_mp4(&spec);
