@@ -3,8 +3,10 @@
 //! the same bytes stored. No input panics, allocates past the probes'
 //! bounds or loops; both probes give the same answer, or both refuse.
 //!
-//! The input's first byte picks the chunk size (1 to 256 bytes, or whole);
-//! the rest is the file.
+//! The input's first byte picks whether the stream probe keeps the `moov`
+//! (even) or only locates it for a read back (odd), and the chunk size
+//! (its upper 7 bits: 1 to 127 bytes, or 0 for the whole file); the rest is
+//! the file.
 #![no_main]
 
 use import_providers::mp4::{ProbeError, StreamProbe, Streamed, probe, probe_moov};
@@ -17,9 +19,14 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, file)) = data.split_first() else {
         return;
     };
-    let chunk = match pick {
+    let chunk = match pick >> 1 {
         0 => file.len().max(1),
         n => usize::from(n),
+    };
+    let max_kept = if pick & 1 == 1 {
+        0
+    } else {
+        import_providers::mp4::MAX_MOOV_BYTES
     };
     let store = InMemory::new();
     let path = Path::from("v.mp4");
@@ -30,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
             .await
             .expect("an in-memory put");
         let stored = probe(&store as &dyn ObjectStore, &path, len).await;
-        let mut stream = StreamProbe::new(len);
+        let mut stream = StreamProbe::keeping(len, max_kept);
         for piece in file.chunks(chunk) {
             stream.update(piece);
         }

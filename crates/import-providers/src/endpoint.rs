@@ -17,15 +17,12 @@ use std::collections::HashSet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
 use url::{Host, Url};
 
 use crate::config::SourceConfig;
 use crate::error::ProviderError;
-
-/// How long a name may take to resolve before the check gives up.
-const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::names::Names;
 
 /// Host names that reach a cloud metadata service, refused by name.
 const METADATA_NAMES: [&str; 5] = [
@@ -69,6 +66,9 @@ pub struct EndpointPolicy {
     /// Whether the environment's proxy variables are honoured (a command
     /// line tool on a person's own machine; never the server).
     system_proxy: bool,
+    /// Where host names are resolved (the system's name servers, or the
+    /// operator's), shared by the policy's clones.
+    names: Names,
 }
 
 impl fmt::Debug for EndpointPolicy {
@@ -93,6 +93,7 @@ impl fmt::Debug for EndpointPolicy {
         f.debug_struct("EndpointPolicy")
             .field("allowed", &allowed)
             .field("proxy", &proxy)
+            .field("name_servers", &self.names.servers())
             .finish()
     }
 }
@@ -167,6 +168,25 @@ impl EndpointPolicy {
         self
     }
 
+    /// Resolve the host names of sources with `servers` (UDP, then TCP)
+    /// instead of the system's name servers (`--source-name-server`).
+    /// Either way names are resolved by an async resolver of this crate's
+    /// own, at most [`MAX_CONCURRENT_LOOKUPS`](crate::MAX_CONCURRENT_LOOKUPS)
+    /// at once and each within [`RESOLVE_TIMEOUT`](crate::RESOLVE_TIMEOUT),
+    /// so a name server that never answers holds no thread.
+    ///
+    /// ```
+    /// use import_providers::EndpointPolicy;
+    ///
+    /// let policy = EndpointPolicy::new().with_name_servers(["127.0.0.1:5353".parse()?]);
+    /// assert!(format!("{policy:?}").contains("127.0.0.1:5353"));
+    /// # Ok::<(), std::net::AddrParseError>(())
+    /// ```
+    pub fn with_name_servers(mut self, servers: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.names = Names::with_servers(servers.into_iter().collect());
+        self
+    }
+
     /// The operator's source proxy, if one was given.
     pub fn proxy(&self) -> Option<&Url> {
         self.proxy.as_ref()
@@ -233,7 +253,7 @@ impl EndpointPolicy {
                         reason: reason.to_owned(),
                     });
                 }
-                let addrs = resolve(&host, port).await?;
+                let addrs = self.resolve(&host, port).await?;
                 for addr in addrs {
                     if let Some(reason) = forbidden_reason(addr.ip()) {
                         return Err(ProviderError::ForbiddenEndpoint {
@@ -252,7 +272,10 @@ impl EndpointPolicy {
     pub(crate) fn resolver(&self, extra_hosts: &[String]) -> Arc<GuardedResolver> {
         let mut trusted: HashSet<String> = self.allowed.iter().map(|(h, _)| h.clone()).collect();
         trusted.extend(extra_hosts.iter().map(|h| normalize_host_text(h)));
-        Arc::new(GuardedResolver { trusted })
+        Arc::new(GuardedResolver {
+            trusted,
+            names: self.names.clone(),
+        })
     }
 
     /// Whether a redirect target may be followed: allowed `host:port`, or
@@ -496,19 +519,21 @@ fn forbidden_name(host: &str) -> Option<&'static str> {
     None
 }
 
-async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ProviderError> {
-    let unresolvable = || ProviderError::Unresolvable {
-        host: host.to_owned(),
-    };
-    let lookup = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)));
-    let addrs: Vec<SocketAddr> = match lookup.await {
-        Ok(Ok(addrs)) => addrs.collect(),
-        Ok(Err(_)) | Err(_) => return Err(unresolvable()),
-    };
-    if addrs.is_empty() {
-        return Err(unresolvable());
+impl EndpointPolicy {
+    /// The addresses of `host` on `port`, by this policy's resolver.
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ProviderError> {
+        let ips = self
+            .names
+            .lookup(host)
+            .await
+            .map_err(|_| ProviderError::Unresolvable {
+                host: host.to_owned(),
+            })?;
+        Ok(ips
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect())
     }
-    Ok(addrs)
 }
 
 /// Why an address must not be reached from user configuration, or `None`
@@ -643,20 +668,16 @@ impl std::error::Error for GuardRefusal {}
 #[derive(Debug)]
 pub(crate) struct GuardedResolver {
     trusted: HashSet<String>,
+    names: Names,
 }
 
 impl GuardedResolver {
     async fn lookup(
+        names: Names,
         trusted: bool,
         host: String,
     ) -> Result<Vec<IpAddr>, Box<dyn std::error::Error + Send + Sync>> {
-        let addrs: Vec<IpAddr> =
-            tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host.as_str(), 0)))
-                .await
-                .map_err(|_| format!("the host `{host}` could not be resolved in time"))?
-                .map_err(|_| format!("the host `{host}` could not be resolved"))?
-                .map(|a| a.ip())
-                .collect();
+        let addrs = names.lookup(&host).await?;
         if !trusted {
             if let Some(reason) = forbidden_name(&host) {
                 return Err(Box::new(GuardRefusal(format!(
@@ -679,7 +700,7 @@ impl object_store::client::DnsResolver for GuardedResolver {
     fn resolve(&self, host: &str) -> object_store::client::DnsFuture {
         let host = normalize_host_text(host);
         let trusted = self.trusted.contains(&host);
-        Box::pin(Self::lookup(trusted, host))
+        Box::pin(Self::lookup(self.names.clone(), trusted, host))
     }
 }
 
@@ -687,8 +708,9 @@ impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = normalize_host_text(name.as_str());
         let trusted = self.trusted.contains(&host);
+        let names = self.names.clone();
         Box::pin(async move {
-            let ips = Self::lookup(trusted, host).await?;
+            let ips = Self::lookup(names, trusted, host).await?;
             let addrs: reqwest::dns::Addrs =
                 Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(addrs)
@@ -847,7 +869,7 @@ mod tests {
     async fn localhost_resolves_to_loopback_and_is_refused() {
         // A name not refused by name: resolve it through /etc/hosts only.
         let policy = EndpointPolicy::new();
-        let addrs = resolve("localhost", 443).await.unwrap();
+        let addrs = policy.resolve("localhost", 443).await.unwrap();
         assert!(addrs.iter().all(|a| forbidden_reason(a.ip()).is_some()));
         assert!(policy.check("https://localhost/").await.is_err());
     }
@@ -909,7 +931,7 @@ mod tests {
         assert!(policy.is_allowed("minio.internal", 9000));
         assert_eq!(
             format!("{policy:?}"),
-            r#"EndpointPolicy { allowed: ["[::1]:1", "minio.internal:9000"], proxy: None }"#
+            r#"EndpointPolicy { allowed: ["[::1]:1", "minio.internal:9000"], proxy: None, name_servers: [] }"#
         );
     }
 
@@ -936,7 +958,7 @@ mod tests {
     async fn guarded_resolver_refuses_loopback_names_unless_trusted() {
         let policy = EndpointPolicy::new();
         let strict = policy.resolver(&[]);
-        let err = GuardedResolver::lookup(false, "localhost".into())
+        let err = GuardedResolver::lookup(Names::default(), false, "localhost".into())
             .await
             .unwrap_err();
         assert!(err.to_string().contains("refused"), "{err}");
@@ -944,7 +966,7 @@ mod tests {
         let trusted = policy.resolver(&["LOCALHOST".to_owned()]);
         assert!(trusted.trusted.contains("localhost"));
         assert!(
-            GuardedResolver::lookup(true, "localhost".into())
+            GuardedResolver::lookup(Names::default(), true, "localhost".into())
                 .await
                 .is_ok()
         );

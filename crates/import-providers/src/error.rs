@@ -231,6 +231,12 @@ fn classify_by_status_or_transport(
             ),
         );
     }
+    if let Some(lookup) = find_in_chain::<crate::names::LookupError>(err) {
+        return Failure::new(
+            FailureKind::Transient,
+            format!("{lookup}; the import will try again later"),
+        );
+    }
     if let Some(http) = find_in_chain::<HttpError>(err) {
         return match http.kind() {
             HttpErrorKind::Timeout => Failure::new(

@@ -59,6 +59,7 @@ mod error;
 mod expand;
 mod hf;
 pub mod mp4;
+mod names;
 mod open;
 mod path;
 mod preflight;
@@ -74,6 +75,7 @@ pub use hf::{
 /// The prefix grammar and the request split live in the core; re-exported
 /// here for callers of [`expand`].
 pub use import_core::{PrefixError, PrefixUri, split_requests};
+pub use names::{MAX_CONCURRENT_LOOKUPS, RESOLVE_TIMEOUT, UNANSWERED_FOR};
 pub use open::{
     CONNECT_TIMEOUT, MAX_ERROR_BODY, READ_TIMEOUT, USER_AGENT, client_options, open_source,
     retry_config,

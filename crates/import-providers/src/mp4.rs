@@ -265,6 +265,8 @@ fn read_boxes(ftyp: &[u8], moov: &[u8]) -> Result<Mp4Probe, ProbeError> {
 #[derive(Debug)]
 pub struct StreamProbe {
     len: u64,
+    /// Largest `moov` kept.
+    max_kept: u64,
     /// Bytes seen so far.
     offset: u64,
     /// A box header being read (8 or 16 bytes).
@@ -291,7 +293,14 @@ struct Current {
 impl StreamProbe {
     /// A probe of a file of `len` bytes.
     pub fn new(len: u64) -> StreamProbe {
+        StreamProbe::keeping(len, import_core::fields::STREAMED_MOOV_MAX)
+    }
+
+    /// A probe of a file of `len` bytes that keeps a `moov` of at most
+    /// `max_kept` bytes (a larger one is only located, for [`probe_moov`]).
+    pub fn keeping(len: u64, max_kept: u64) -> StreamProbe {
         StreamProbe {
+            max_kept: max_kept.min(MAX_MOOV_BYTES),
             len,
             offset: 0,
             head: Vec::with_capacity(16),
@@ -363,7 +372,7 @@ impl StreamProbe {
         self.boxes += 1;
         let keep = match &kind {
             b"ftyp" if self.ftyp.is_none() && size <= MAX_FTYP_BYTES => Some(h.clone()),
-            b"moov" if size <= import_core::fields::STREAMED_MOOV_MAX => {
+            b"moov" if size <= self.max_kept => {
                 let mut buf = Vec::with_capacity(size as usize);
                 buf.extend_from_slice(h);
                 Some(buf)

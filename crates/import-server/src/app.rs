@@ -59,6 +59,9 @@ impl Server {
             what: "--allow-endpoint".into(),
             fix: e.to_string(),
         })?;
+        if !config.source_name_servers.is_empty() {
+            policy = policy.with_name_servers(config.source_name_servers.iter().copied());
+        }
         if let Some(proxy) = &config.source_proxy {
             policy = policy.with_proxy(proxy).map_err(|e| StartupError::Config {
                 what: "--source-proxy".into(),

@@ -34,6 +34,11 @@ pub struct ServerConfig {
     /// ([`EndpointPolicy::with_proxy`](import_providers::EndpointPolicy::with_proxy)
     /// says what the guard then checks).
     pub source_proxy: Option<String>,
+    /// Name servers that resolve the host names of sources
+    /// (`--source-name-server`); empty: the system's (`/etc/resolv.conf`).
+    /// Either way names are resolved by the providers' own async resolver
+    /// ([`EndpointPolicy::with_name_servers`](import_providers::EndpointPolicy::with_name_servers)).
+    pub source_name_servers: Vec<std::net::SocketAddr>,
     /// The Hugging Face Hub endpoint.
     pub hf_endpoint: String,
     /// The AEAD key for integration secrets, 64 hex characters; default: a key
@@ -121,6 +126,7 @@ impl std::fmt::Debug for ServerConfig {
                 "source_proxy",
                 &self.source_proxy.as_deref().map(redact_url),
             )
+            .field("source_name_servers", &self.source_name_servers)
             .field("hf_endpoint", &self.hf_endpoint)
             .field(
                 "secret_key",
@@ -257,6 +263,7 @@ impl ServerConfig {
             copy_memory: import_core::fields::DEFAULT_COPY_MEMORY,
             allow_endpoints: Vec::new(),
             source_proxy: None,
+            source_name_servers: Vec::new(),
             hf_endpoint: import_providers::DEFAULT_HF_ENDPOINT.to_owned(),
             secret_key: None,
             max_objects: import_core::DEFAULT_MAX_OBJECTS,

@@ -526,6 +526,19 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub source_proxy: Option<String>,
+    /// A name server (IP:PORT) that resolves the host names of sources,
+    /// instead of those of /etc/resolv.conf; repeat it, or separate with
+    /// commas. Names are resolved by the server's own async resolver, at
+    /// most 64 at once and each within 10 s, so a name server that never
+    /// answers holds no thread.
+    #[arg(
+        long = "source-name-server",
+        env = "VIMPORT_SOURCE_NAME_SERVERS",
+        value_name = "IP:PORT",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub source_name_servers: Vec<std::net::SocketAddr>,
     /// The Hugging Face Hub endpoint that hf:// buckets are read from.
     #[arg(
         long,

@@ -96,6 +96,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
     config.copy_memory = args.copy_memory;
     config.allow_endpoints = args.allow_endpoints;
     config.source_proxy = args.source_proxy;
+    config.source_name_servers = args.source_name_servers;
     config.hf_endpoint = args.hf_endpoint;
     config.lease = std::time::Duration::from_secs(args.lease_secs.max(1));
     config.max_object_size = args.max_object_size;

@@ -10,10 +10,12 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use proptest::prelude::*;
 
-/// Both probes of `file`, the stream one fed in chunks of `chunk` bytes.
+/// Both probes of `file`, the stream one fed in chunks of `chunk` bytes
+/// (keeping the `moov`, or only locating it when `read_back`).
 fn both(
     file: &[u8],
     chunk: usize,
+    read_back: bool,
 ) -> (
     Result<import_providers::mp4::Mp4Probe, ProbeError>,
     Result<import_providers::mp4::Mp4Probe, ProbeError>,
@@ -27,7 +29,11 @@ fn both(
         let len = file.len() as u64;
         store.put(&path, file.to_vec().into()).await.unwrap();
         let stored = probe(&store as &dyn ObjectStore, &path, len).await;
-        let mut stream = StreamProbe::new(len);
+        let mut stream = if read_back {
+            StreamProbe::keeping(len, 0)
+        } else {
+            StreamProbe::new(len)
+        };
         for piece in file.chunks(chunk.max(1)) {
             stream.update(piece);
         }
@@ -40,8 +46,8 @@ fn both(
     })
 }
 
-fn agree(file: &[u8], chunk: usize) -> Result<(), TestCaseError> {
-    match both(file, chunk) {
+fn agree(file: &[u8], chunk: usize, read_back: bool) -> Result<(), TestCaseError> {
+    match both(file, chunk, read_back) {
         (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
         (Err(ProbeError::Invalid(_)), Err(ProbeError::Invalid(_))) => {}
         (a, b) => prop_assert!(false, "ranged {:?}, streamed {:?}", a, b),
@@ -59,6 +65,7 @@ proptest! {
         changes in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..12),
         cut in proptest::option::of(any::<prop::sample::Index>()),
         chunk in 1usize..5000,
+        read_back in any::<bool>(),
     ) {
         let mut file = sample_mp4(&Mp4Spec {
             mdat_bytes: 2048,
@@ -72,7 +79,7 @@ proptest! {
         if let Some(cut) = cut {
             file.truncate(cut.index(file.len()));
         }
-        agree(&file, chunk)?;
+        agree(&file, chunk, read_back)?;
     }
 
     /// Bytes made up from nothing, box headers likely: a size field and a
@@ -84,6 +91,7 @@ proptest! {
             0..8,
         ),
         chunk in 1usize..300,
+        read_back in any::<bool>(),
     ) {
         let mut file = Vec::new();
         for (size, kind, body) in boxes {
@@ -91,6 +99,6 @@ proptest! {
             file.extend_from_slice(&kind);
             file.extend_from_slice(&body);
         }
-        agree(&file, chunk)?;
+        agree(&file, chunk, read_back)?;
     }
 }

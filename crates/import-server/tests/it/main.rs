@@ -11,6 +11,7 @@ mod import;
 mod instances;
 mod jobs;
 mod media;
+mod names;
 mod operations;
 mod record;
 mod scenario;
