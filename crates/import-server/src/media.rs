@@ -1,6 +1,8 @@
 //! The media store: where imported videos are written, opened from
 //! `--media-url` and `--media-option`, and its layout, written once here
-//! ([`video_path`]: every video is `videos/{id}.mp4`).
+//! ([`video_path`]: each claim of a row writes `videos/{id}.{claim}.mp4`, and
+//! the row records which claim's copy is its video; copies made before
+//! claims were counted are `videos/{id}.mp4`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,9 +19,21 @@ const VIDEOS_DIR: &str = "videos";
 /// The extension of every stored video.
 const VIDEO_EXTENSION: &str = ".mp4";
 
-/// Where the video `id` is kept in the media store: `videos/{id}.mp4`.
-pub(crate) fn video_path(id: &VideoId) -> StorePath {
-    StorePath::from(format!("{VIDEOS_DIR}/{id}{VIDEO_EXTENSION}"))
+/// The name of the copy that claim `claim` of the video `id` writes:
+/// `{id}.{claim}.mp4`, or `{id}.mp4` for a copy made before claims were
+/// counted (`None`).
+fn video_name(id: &VideoId, claim: Option<u32>) -> String {
+    match claim {
+        Some(claim) => format!("{id}.{claim}{VIDEO_EXTENSION}"),
+        None => format!("{id}{VIDEO_EXTENSION}"),
+    }
+}
+
+/// Where claim `claim` of the video `id` writes its copy in the media
+/// store: `videos/{id}.{claim}.mp4` (`None`: `videos/{id}.mp4`, a copy made
+/// before claims were counted).
+pub(crate) fn video_path(id: &VideoId, claim: Option<u32>) -> StorePath {
+    StorePath::from(format!("{VIDEOS_DIR}/{}", video_name(id, claim)))
 }
 
 /// The folder of a local media store (`media`) that holds the videos.
@@ -27,14 +41,20 @@ pub(crate) fn videos_folder(media: &Path) -> PathBuf {
     media.join(VIDEOS_DIR)
 }
 
-/// The file of the video `id` in a local media store (`media`).
-pub(crate) fn video_file(media: &Path, id: &VideoId) -> PathBuf {
-    videos_folder(media).join(format!("{id}{VIDEO_EXTENSION}"))
+/// The file of claim `claim` of the video `id` in a local media store
+/// (`media`), as [`video_path`] names it.
+pub(crate) fn video_file(media: &Path, id: &VideoId, claim: Option<u32>) -> PathBuf {
+    videos_folder(media).join(video_name(id, claim))
 }
 
-/// The video a file name of [`videos_folder`] (`ID.mp4`) belongs to, if any.
-pub(crate) fn video_of_file(name: &str) -> Option<VideoId> {
-    name.strip_suffix(VIDEO_EXTENSION)?.parse().ok()
+/// The video and claim a file name of [`videos_folder`] (`ID.CLAIM.mp4`,
+/// or `ID.mp4`) belongs to, if any.
+pub(crate) fn video_of_file(name: &str) -> Option<(VideoId, Option<u32>)> {
+    let stem = name.strip_suffix(VIDEO_EXTENSION)?;
+    match stem.split_once('.') {
+        Some((id, claim)) => Some((id.parse().ok()?, Some(claim.parse().ok()?))),
+        None => Some((stem.parse().ok()?, None)),
+    }
 }
 
 /// Open the media store a configuration names: the default folder, a folder
@@ -240,16 +260,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_layout_is_one_file_per_video_under_videos() {
+    fn the_layout_is_one_file_per_claim_of_a_video_under_videos() {
         let id: VideoId = "vi_0123456789abcdef".parse().unwrap();
-        assert_eq!(video_path(&id).as_ref(), "videos/vi_0123456789abcdef.mp4");
-        let file = video_file(Path::new("/data/media"), &id);
+        assert_eq!(
+            video_path(&id, Some(2)).as_ref(),
+            "videos/vi_0123456789abcdef.2.mp4"
+        );
+        assert_eq!(
+            video_path(&id, None).as_ref(),
+            "videos/vi_0123456789abcdef.mp4"
+        );
+        let file = video_file(Path::new("/data/media"), &id, Some(2));
         assert_eq!(
             file,
-            Path::new("/data/media/videos/vi_0123456789abcdef.mp4")
+            Path::new("/data/media/videos/vi_0123456789abcdef.2.mp4")
         );
         let name = file.file_name().unwrap().to_str().unwrap();
-        assert_eq!(video_of_file(name), Some(id));
+        assert_eq!(video_of_file(name), Some((id.clone(), Some(2))));
+        assert_eq!(video_of_file("vi_0123456789abcdef.mp4"), Some((id, None)));
+        assert_eq!(video_of_file("vi_0123456789abcdef.x.mp4"), None);
         assert_eq!(video_of_file("notes.txt"), None);
         assert_eq!(
             video_of_file("x.mp4#1"),

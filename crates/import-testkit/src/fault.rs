@@ -80,6 +80,11 @@ pub enum Action {
     DropAfterForward,
     /// Close the client connection without forwarding or writing anything.
     DropBeforeForward,
+    /// Hold the request for a while, then forward it and relay the answer:
+    /// a network that delivers late. The request reaches the upstream even
+    /// if the client gave up waiting meanwhile (as a request already on the
+    /// wire does).
+    DelayForward(std::time::Duration),
 }
 
 /// A fault to inject into the next `times` requests it matches.
@@ -321,6 +326,16 @@ async fn exchange(stream: TcpStream, upstream: SocketAddr, state: &Mutex<State>)
             body,
         }) => reply(client, status, &headers, &body, head_only).await,
         Some(Action::DropBeforeForward) => Ok(()),
+        Some(Action::DelayForward(delay)) => {
+            tokio::time::sleep(delay).await;
+            match forward(upstream, &head, &record.body).await {
+                Ok(response) => relay(client, &response).await,
+                Err(err) => {
+                    let text = format!("upstream {upstream}: {err}");
+                    reply(client, 502, &[], &text, head_only).await
+                }
+            }
+        }
         Some(Action::DropAfterForward) => {
             if let Err(err) = forward(upstream, &head, &record.body).await {
                 tracing::debug!(%err, "fault proxy upstream failed before a drop");

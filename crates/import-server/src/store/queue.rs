@@ -42,14 +42,23 @@ pub struct ClaimedRow {
     pub job_id: ImportJobId,
     /// Object name.
     pub object: String,
-    /// Claims so far, this one included.
+    /// Claims that count against the attempt cap, this one included (a
+    /// retry starts them again).
     pub attempts: i64,
+    /// This claim's fencing token: every claim the row ever had, this one
+    /// included (never reset). The copy writes to a media object of this
+    /// claim's own, so a worker that lost the row changes nothing of the
+    /// claim that took it over.
+    pub claim: u32,
     /// The media bucket's multipart upload an earlier owner of the row
     /// started and may have left behind (abort it before copying).
     pub upload_id: Option<String>,
     /// Times the row was handed back before because its outcome could not
     /// be written ([`import_core::outcome::MAX_FREE_HAND_BACKS`]).
     pub hand_backs: u32,
+    /// The claim that started [`upload_id`](Self::upload_id) (its media
+    /// object is that claim's).
+    pub upload_claim: Option<u32>,
 }
 
 /// The most rows one claim takes ([`Store::claim_many`]): the batch the

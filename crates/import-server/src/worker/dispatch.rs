@@ -259,7 +259,7 @@ async fn import(
 ) -> CopyEnd {
     match copy_in(state, cache, row, job, lease, lane).await {
         Ok((copied, xet_hash)) => {
-            let dest = crate::media::video_path(&row.id);
+            let dest = crate::media::video_path(&row.id, Some(row.claim));
             let stored = probe::Stored {
                 media: state.media.as_ref(),
                 dest: &dest,
@@ -355,12 +355,16 @@ async fn copy_in(
             import_core::NotMp4::Empty.to_string(),
         ));
     }
-    let dest = crate::media::video_path(&row.id);
-    sweep::clear_row_staging(state, &row.id).await;
+    // This claim's own object: a worker that lost the row writes to its
+    // claim's, never to this one.
+    let dest = crate::media::video_path(&row.id, Some(row.claim));
+    sweep::clear_row_staging(state, row).await;
     // An earlier owner of the row died copying it into the media bucket:
-    // abort its upload (the bucket would keep, and bill, its parts).
+    // abort its upload (the bucket would keep, and bill, its parts), at
+    // the object of the claim that started it.
     if let (Some(multipart), Some(old)) = (&state.media_multipart, &row.upload_id) {
-        match multipart.abort_multipart(&dest, old).await {
+        let old_dest = crate::media::video_path(&row.id, row.upload_claim);
+        match multipart.abort_multipart(&old_dest, old).await {
             Ok(()) => {
                 tracing::info!(video = %row.id, "aborted the media upload an interrupted copy left")
             }

@@ -124,8 +124,15 @@ pub(super) async fn record(
     outcome: RowOutcome,
 ) {
     let policy = outcome_policy(state);
-    let Err(error) = write(recorder, row, worker, outcome, &policy).await else {
-        return;
+    let uploaded = matches!(outcome, RowOutcome::Uploaded(_));
+    let error = match write(recorder, row, worker, outcome, &policy).await {
+        Ok(written) => {
+            if uploaded {
+                tidy_media(state, row, written).await;
+            }
+            return;
+        }
+        Err(error) => error,
     };
     let refused = matches!(error, StoreError::Refused(_));
     let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
@@ -136,7 +143,10 @@ pub(super) async fn record(
             tracing::error!(video = %row.id, job = %row.job_id, %error, code = code.as_str(),
                 "could not record the row's outcome; failing the row");
             let failed = RowOutcome::Failed(code, reason);
-            if let Err(e) = write(recorder, row, worker, failed, &policy).await {
+            if let Err(e) = write(recorder, row, worker, failed, &policy)
+                .await
+                .map(drop)
+            {
                 // Not handed back (it would be claimed again at once): its
                 // lease expires, and the attempt cap fails it then.
                 tracing::warn!(video = %row.id, error = %e,
@@ -147,15 +157,52 @@ pub(super) async fn record(
     }
 }
 
-/// Write `outcome` with the write's retries: `Ok` when it is written or the
-/// row is no longer ours, the last error otherwise.
+/// What became of an outcome that was written, or not for good reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// The row has this claim's outcome.
+    Recorded,
+    /// The row was no longer this claim's; `surely` unless an earlier try
+    /// of the same write failed without an answer (it may have committed).
+    Lost { surely: bool },
+}
+
+/// How many earlier claims' media objects a recorded copy removes.
+const EARLIER_CLAIMS_TIDIED: u32 = 16;
+
+/// The media objects a copy that was stored leaves behind: once its row is
+/// recorded with it, the objects of the row's earlier claims (copies of
+/// workers that lost the row, whose writes may have landed late); when the
+/// row surely went to another claim, this claim's own. A claim never
+/// touches the object of another live claim: each writes its own.
+async fn tidy_media(state: &AppState, row: &ClaimedRow, written: Written) {
+    let doomed: Vec<u32> = match written {
+        Written::Recorded => (row.claim.saturating_sub(EARLIER_CLAIMS_TIDIED)..row.claim)
+            .filter(|c| *c >= 1)
+            .collect(),
+        Written::Lost { surely: true } => vec![row.claim],
+        Written::Lost { surely: false } => Vec::new(),
+    };
+    for claim in doomed {
+        let path = crate::media::video_path(&row.id, Some(claim));
+        match object_store::ObjectStoreExt::delete(state.media.as_ref(), &path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => {
+                tracing::debug!(video = %row.id, claim, error = %e, "removing the media object of another claim failed")
+            }
+        }
+    }
+}
+
+/// Write `outcome` with the write's retries: what became of it, or the
+/// last error.
 async fn write(
     recorder: &Recorder,
     row: &ClaimedRow,
     worker: &LeaseOwner,
     outcome: RowOutcome,
     policy: &OutcomePolicy,
-) -> Result<(), StoreError> {
+) -> Result<Written, StoreError> {
     let mut failed = 0;
     loop {
         let finished = FinishedRow {
@@ -164,10 +211,12 @@ async fn write(
             outcome: outcome.clone(),
         };
         match recorder.finish(finished).await {
-            Ok(true) => return Ok(()),
+            Ok(true) => return Ok(Written::Recorded),
             Ok(false) => {
                 tracing::warn!(video = %row.id, "the row was taken from this worker before its outcome was written (its job was cancelled, or its lease expired)");
-                return Ok(());
+                return Ok(Written::Lost {
+                    surely: failed == 0,
+                });
             }
             Err(e) => {
                 failed += 1;

@@ -10,6 +10,7 @@ use import_core::VideoId;
 
 use crate::clock::now_ms;
 use crate::state::AppState;
+use crate::store::ClaimedRow;
 
 /// Most staging files one sweep looks at (the rest wait for the next one).
 const MAX_PER_SWEEP: usize = 100_000;
@@ -19,14 +20,16 @@ const MAX_PER_SWEEP: usize = 100_000;
 /// clears what came before, so a row has one or two at most.
 const STAGED_PER_ROW: u32 = 16;
 
-/// Remove what earlier owners of a row just claimed left staged (a process
-/// that died copying it): the row is this worker's now, and a former owner
-/// that lost it can no longer complete its upload (the lease fence).
-pub(crate) async fn clear_row_staging(state: &AppState, id: &VideoId) {
+/// Remove what the row's previous claim left staged (a process that died
+/// copying it): its files have a name of that claim's own, so they never
+/// collide with this claim's; older ones are left to the sweep.
+pub(crate) async fn clear_row_staging(state: &AppState, row: &ClaimedRow) {
     let Some(folder) = &state.media_folder else {
         return;
     };
-    let base = crate::media::video_file(folder, id);
+    let id = &row.id;
+    let previous = row.claim.checked_sub(1).filter(|c| *c >= 1);
+    let base = crate::media::video_file(folder, id, previous);
     // One trip to the blocking pool for all the names: this runs for every
     // claimed row, and almost always finds nothing.
     let removed = tokio::task::spawn_blocking(move || {
@@ -123,7 +126,7 @@ fn staging_files(dir: &Path) -> Vec<(Option<VideoId>, PathBuf)> {
             let name = entry.file_name();
             let name = name.to_str()?;
             let (base, _) = name.split_once('#')?;
-            let id = crate::media::video_of_file(base);
+            let id = crate::media::video_of_file(base).map(|(id, _)| id);
             Some((id, entry.path()))
         })
         .take(MAX_PER_SWEEP)

@@ -379,7 +379,7 @@ async fn stale_staging_files_are_swept_and_live_ones_kept() {
         .as_str()
         .unwrap()
         .to_owned();
-    let live_prefix = format!("{vid}.mp4#");
+    let live_prefix = format!("{vid}.1.mp4#");
     // The copy's own staging file appears, the stale ones go.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {

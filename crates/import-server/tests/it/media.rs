@@ -92,7 +92,7 @@ async fn imported_videos_land_in_the_media_bucket_written_once_never_read() {
             .join(MEDIA_BUCKET)
             .join(MEDIA_PREFIX)
             .join("videos")
-            .join(format!("{id}.mp4"));
+            .join(format!("{id}.1.mp4"));
         let stored = std::fs::read(&on_disk)
             .unwrap_or_else(|e| panic!("{} is missing: {e}", on_disk.display()));
         assert_eq!(stored.len(), source.len(), "{}", on_disk.display());
@@ -171,4 +171,99 @@ async fn media_options_on_a_folder_and_unsupported_urls_are_refused() {
     assert!(e.contains("media store could not be set up"), "{e}");
     assert!(e.contains("perhaps"), "names the bad value: {e}");
     assert!(!e.contains(MEDIA_SK), "leaks the secret: {e}");
+}
+
+/// The race: a worker passed its fence and its write to the media
+/// store is on its way (held here by a proxy for 3 s); the job is cancelled
+/// and retried at once, and a new claim copies the object, which changed
+/// meanwhile, and records it. The old write lands afterwards, at the object
+/// of its own claim: the row's video is the new copy, as its metadata says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_write_of_a_lost_claim_never_replaces_the_new_copy() {
+    use import_testkit::fault::{Action, FaultProxy, Rule};
+    let media = S3StandIn::start(MEDIA_AK, MEDIA_SK).await.unwrap();
+    media.create_bucket(MEDIA_BUCKET).unwrap();
+    let proxy = FaultProxy::start(media.addr()).await.unwrap();
+    let mut options = media_options(&media);
+    for (key, value) in &mut options {
+        if key == "aws_endpoint" {
+            *value = proxy.endpoint();
+        }
+    }
+    let env = env_with(|c| {
+        c.media_url = Some(format!("s3://{MEDIA_BUCKET}"));
+        c.media_options = options;
+        c.max_attempts = 3;
+    })
+    .await;
+    let old = mp4(320, 240, 1_000);
+    let new = mp4(640, 480, 2_000);
+    env.s3.put(BUCKET, "cams/front.mp4", &old).unwrap();
+    // The first write of a video to the media store is held for 3 s.
+    proxy.push_rule(Rule {
+        method: Some("PUT"),
+        path_prefix: format!("/{MEDIA_BUCKET}/videos/"),
+        times: 1,
+        action: Action::DelayForward(std::time::Duration::from_secs(3)),
+    });
+    let ci = env.s3_integration(SK, None).await;
+    let job = env
+        .upload_s3_keys(BUCKET, &["cams/front.mp4".to_owned()], &ci)
+        .await;
+    // The first claim's write has reached the proxy: it passed its fence.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !proxy.requests().iter().any(|r| r.method == "PUT") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no write reached the media store"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // The object changes; the job is cancelled and retried at once.
+    env.s3.put(BUCKET, "cams/front.mp4", &new).unwrap();
+    let (status, _) = env
+        .post(&format!("/api/import-jobs/{job}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, retried) = env
+        .post(
+            &format!("/api/import-jobs/{job}/retry"),
+            json!({"video_ids": null}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{retried}");
+    let done = env.wait_job(&job).await;
+    assert_eq!(done["counts"]["uploaded"], 1, "{done}");
+    let row = env.rows(&job, 10).await.remove(0);
+    let id = row["video_id"].as_str().unwrap().to_owned();
+    let (_, st) = env.get(&format!("/api/video/{id}/status")).await;
+    assert_eq!(st["metadata"]["width"], 640, "{st}");
+    // The old write lands, late.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let videos = media.root().join(MEDIA_BUCKET).join("videos");
+    let first = videos.join(format!("{id}.1.mp4"));
+    while !first.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the held write never landed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The row's video is the new copy; the late one is the old object, in a
+    // place of its own.
+    let stored: Vec<_> = std::fs::read_dir(&videos)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    println!("after the late write, the media bucket holds {stored:?}");
+    assert_eq!(std::fs::read(&first).unwrap(), old);
+    let newest = stored
+        .iter()
+        .filter(|n| n.starts_with(&format!("{id}.")) && !n.ends_with(".1.mp4"))
+        .map(|n| videos.join(n))
+        .collect::<Vec<_>>();
+    assert_eq!(newest.len(), 1, "{stored:?}");
+    assert_eq!(std::fs::read(&newest[0]).unwrap(), new);
 }

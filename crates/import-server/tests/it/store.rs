@@ -195,6 +195,67 @@ async fn nulls_then_values_then_nulls(store: &SqlStore) {
 /// Text from outside (a NUL, which PostgreSQL refuses in `TEXT`; a reason of
 /// 10 KB) in every text an outcome writes: each row is finished (never a
 /// write the database refuses) and keeps the text escaped and bounded.
+/// Every claim of a row counts, a retry included, so each claim is a token
+/// of its own: after a cancel and an immediate retry the new claim is the
+/// second, knows the multipart upload the first left and which claim
+/// started it, and the first claim's finish changes nothing.
+async fn claims_are_fencing_tokens(store: &SqlStore) {
+    let id: ImportJobId = "ij_tokens".parse().unwrap();
+    store
+        .jobs()
+        .create_job(job(&id, 1), vec![video(1)], None)
+        .await
+        .unwrap();
+    let instance = InstanceId::from("in_test");
+    let (old, new) = (LeaseOwner::from("wk_old"), LeaseOwner::from("wk_new"));
+    let first = store
+        .queue()
+        .claim(&old, &instance, 10, 1_000_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.claim, first.upload_claim), (1, None));
+    assert!(
+        store
+            .queue()
+            .set_upload_id(&first.id, &old, Some("upload-1"))
+            .await
+            .unwrap()
+    );
+    let who = principal("ada", "org");
+    store
+        .jobs()
+        .cancel_job(&who, &id, "stop", 20)
+        .await
+        .unwrap()
+        .unwrap();
+    let rec = store.jobs().job_by_id(&id).await.unwrap().unwrap();
+    store.jobs().retry_rows(&rec, None, 30).await.unwrap();
+    let second = store
+        .queue()
+        .claim(&new, &instance, 40, 1_000_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.claim, 2, "a retry does not start the claims again");
+    assert_eq!(second.attempts, 1, "it starts the attempts again");
+    assert_eq!(second.upload_id.as_deref(), Some("upload-1"));
+    assert_eq!(second.upload_claim, Some(1));
+    let late = store
+        .queue()
+        .finish(&first.id, &old, RowOutcome::Uploaded(metadata()), 50)
+        .await
+        .unwrap();
+    assert!(!late, "the first claim's finish changes nothing");
+    assert!(
+        store
+            .queue()
+            .finish(&second.id, &new, RowOutcome::Uploaded(metadata()), 60)
+            .await
+            .unwrap()
+    );
+}
+
 async fn outside_text_is_stored_escaped(store: &SqlStore) {
     use import_core::quote::MAX_STORED_TEXT_BYTES;
     let id: ImportJobId = "ij_outside".parse().unwrap();
@@ -1148,4 +1209,5 @@ scenarios!(
     visibility,
     status_filter_agrees_with_the_core,
     outside_text_is_stored_escaped,
+    claims_are_fencing_tokens,
 );

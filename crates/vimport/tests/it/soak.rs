@@ -252,7 +252,19 @@ async fn sigkill_soak_loses_nothing_doubles_nothing_and_stalls_nothing() {
             Ok(sha) => {
                 assert_eq!(row["status"], "UPLOADED", "{uri}: {row}");
                 let vid = row["video_id"].as_str().unwrap();
-                let bytes = std::fs::read(format!("{media}/{vid}.mp4")).unwrap();
+                // Each claim writes its own file (`ID.CLAIM.mp4`); once the
+                // row is recorded, only the recorded claim's stays.
+                let copies: Vec<std::path::PathBuf> = std::fs::read_dir(&media)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                        name.starts_with(&format!("{vid}.")) && name.ends_with(".mp4")
+                    })
+                    .collect();
+                assert_eq!(copies.len(), 1, "{uri}: {copies:?}");
+                let bytes = std::fs::read(&copies[0]).unwrap();
                 assert_eq!(&sha256_hex(&bytes), sha, "{uri}: the stored video differs");
                 stored += 1;
             }

@@ -15,6 +15,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0007_key_management.sql"),
     include_str!("../../../migrations/sqlite/0008_fair_turns.sql"),
     include_str!("../../../migrations/sqlite/0009_hand_backs.sql"),
+    include_str!("../../../migrations/sqlite/0010_claim_tokens.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_initial.sql"),
@@ -26,6 +27,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0007_key_management.sql"),
     include_str!("../../../migrations/postgres/0008_fair_turns.sql"),
     include_str!("../../../migrations/postgres/0009_hand_backs.sql"),
+    include_str!("../../../migrations/postgres/0010_claim_tokens.sql"),
 ];
 
 /// Which SQL the store speaks.

@@ -150,6 +150,10 @@ impl QueueStore for SqlStore {
                     upload_id: r.try_get("upload_id")?,
                     hand_backs: u32::try_from(r.try_get::<i64, _>("hand_backs")?)
                         .unwrap_or(u32::MAX),
+                    claim: u32::try_from(r.try_get::<i64, _>("claims")?).unwrap_or(u32::MAX),
+                    upload_claim: r
+                        .try_get::<Option<i64>, _>("upload_claim")?
+                        .map(|c| u32::try_from(c).unwrap_or(u32::MAX)),
                 })
             })
             .collect()

@@ -64,6 +64,7 @@ impl Statements {
         let pending = status_sql(&VideoStatus::Pending);
         let uploading = status_sql(&VideoStatus::Uploading);
         let failed = status_sql(&VideoStatus::UploadingFailed);
+        let uploaded = status_sql(&VideoStatus::Uploaded);
         let terminal = VideoStatus::TERMINAL
             .iter()
             .map(status_sql)
@@ -77,7 +78,7 @@ impl Statements {
             // subquery is run exactly once (`Dialect::picked`): run again by
             // the planner, it could take more rows than its limit.
             claim: format!(
-                "UPDATE videos SET status = {uploading}, lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3,
+                "UPDATE videos SET status = {uploading}, lease_owner = $1, lease_until = $2, attempts = attempts + 1, claims = claims + 1, updated_at = $3,
                     instance_id = $4
                  WHERE id {}",
                 dialect.picked(&format!(
@@ -90,14 +91,15 @@ impl Statements {
                     dialect.per_row_subquery(),
                     dialect.claim_lock()
                 ))
-            ) + " RETURNING id, job_id, object, attempts, upload_id, hand_backs",
+            ) + " RETURNING id, job_id, object, attempts, upload_id, hand_backs, claims, upload_claim",
             renew: format!(
                 "UPDATE videos SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = {uploading}"
             ),
             finish: format!(
                 "UPDATE videos SET status = $1, error = $2, not_before = $3, lease_owner = NULL, lease_until = NULL,
                     size_bytes = $4, sha256 = $5, duration_s = $6, width = $7, height = $8, codec = $9, updated_at = $10,
-                    error_code = $13, verified_checksum = $14, xet_hash = $15, upload_id = NULL
+                    error_code = $13, verified_checksum = $14, xet_hash = $15, upload_id = NULL, upload_claim = NULL,
+                    media_claim = CASE WHEN $1 = {uploaded} THEN claims ELSE media_claim END
                  WHERE id = $11 AND lease_owner = $12 AND status = {uploading}
                  RETURNING job_id, role, source_uri"
             ),
@@ -175,7 +177,8 @@ impl Statements {
                 "SELECT COUNT(*) FROM (SELECT 1 FROM videos WHERE status = {pending} AND not_before <= $1 LIMIT {CLAIMABLE_COUNT_CAP}) c"
             ),
             set_upload_id: format!(
-                "UPDATE videos SET upload_id = $1 WHERE id = $2 AND lease_owner = $3 AND status = {uploading}"
+                "UPDATE videos SET upload_id = $1, upload_claim = CASE WHEN $1 IS NULL THEN NULL ELSE claims END
+                 WHERE id = $2 AND lease_owner = $3 AND status = {uploading}"
             ),
             leased_among: format!(
                 "SELECT id FROM videos WHERE id IN {} AND status = {uploading} AND lease_until > $2",
