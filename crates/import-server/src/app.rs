@@ -10,7 +10,6 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::admin::{ensure_data_dir, insert_key, open_store};
-use crate::clock::now_ms;
 use crate::config::ServerConfig;
 use crate::crypto::SecretBox;
 use crate::error::StartupError;
@@ -83,7 +82,7 @@ impl Server {
                 .await
                 .map_err(|e| StartupError::Database(e.to_string()))?;
         if alone {
-            let far = now_ms() + config.lease.as_millis() as i64 * 2 + 86_400_000;
+            let far = config.clock.now_ms() + config.lease.as_millis() as i64 * 2 + 86_400_000;
             let released = store
                 .queue()
                 .release_expired(far, config.max_attempts)
@@ -229,7 +228,7 @@ impl Server {
         match state
             .store
             .instances()
-            .hand_back_instance(&state.instance.id, now_ms())
+            .hand_back_instance(&state.instance.id, state.now_ms())
             .await
         {
             Ok(0) => {}

@@ -106,6 +106,9 @@ pub struct ServerConfig {
     /// Rows an organisation may have waiting to import at once
     /// (`--max-pending-rows-per-org`); an upload past it is `429`.
     pub max_pending_rows_per_org: u64,
+    /// The clock the server reads (the system's; a test moves it ahead to
+    /// make expiries and retentions pass).
+    pub clock: crate::Clock,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -294,6 +297,7 @@ impl ServerConfig {
             max_failed_auth_per_minute: import_core::fields::DEFAULT_MAX_FAILED_AUTH_PER_MINUTE,
             requests_per_minute: import_core::fields::DEFAULT_REQUESTS_PER_MINUTE,
             max_pending_rows_per_org: import_core::fields::DEFAULT_MAX_PENDING_ROWS_PER_ORG,
+            clock: crate::Clock::default(),
         }
     }
 

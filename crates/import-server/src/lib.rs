@@ -42,6 +42,7 @@ mod worker;
 
 pub use admin::{Revoked, create_api_key, create_api_key_expiring, list_api_keys, revoke_api_key};
 pub use app::Server;
+pub use clock::Clock;
 pub use config::ServerConfig;
 pub use crypto::SecretBox;
 pub use error::{ApiError, DatabaseFailure, StartupError, StoreError};

@@ -58,6 +58,13 @@ pub(crate) struct AppState {
     pub(crate) gauges: Cached<Option<crate::store::RowGauges>>,
 }
 
+impl AppState {
+    /// Now, by the server's clock ([`crate::Clock`]), in ms since the epoch.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.config.clock.now_ms()
+    }
+}
+
 /// How long `GET /readyz` reuses its last write to the media store.
 pub(crate) const MEDIA_CHECK_EVERY: Duration = Duration::from_secs(30);
 

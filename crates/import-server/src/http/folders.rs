@@ -10,14 +10,12 @@ use import_core::wire::{Folder, FolderRequest};
 use super::body::JsonBody;
 use super::guard::Caller;
 use super::{St, convert, query_map};
-use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::ids::new_id;
 use crate::store::{FolderRecord, Principal};
 
-fn new_folder(who: &Principal, req: &FolderRequest) -> Result<FolderRecord, ApiError> {
+fn new_folder(who: &Principal, req: &FolderRequest, now: i64) -> Result<FolderRecord, ApiError> {
     let checked = import_core::api::folder_request(&req.name, req.scope)?;
-    let now = now_ms();
     Ok(FolderRecord {
         id: new_id(now as u64)?,
         org_id: who.org_id.clone(),
@@ -39,7 +37,7 @@ pub(crate) async fn create_or_get_folder(
     axum::Extension(who): Caller,
     JsonBody(req): JsonBody<FolderRequest>,
 ) -> Result<Json<Folder>, ApiError> {
-    let folder = new_folder(&who, &req)?;
+    let folder = new_folder(&who, &req, st.now_ms())?;
     if let Some(existing) = st
         .store
         .folders()
@@ -72,7 +70,7 @@ pub(crate) async fn create_folder(
     axum::Extension(who): Caller,
     JsonBody(req): JsonBody<FolderRequest>,
 ) -> Result<Response, ApiError> {
-    let folder = new_folder(&who, &req)?;
+    let folder = new_folder(&who, &req, st.now_ms())?;
     let (name, scope) = (folder.name.clone(), folder.scope);
     match st.store.folders().insert_folder(folder).await? {
         Some(created) => Ok((StatusCode::CREATED, Json(convert::folder(created))).into_response()),

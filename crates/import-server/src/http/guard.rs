@@ -133,7 +133,7 @@ async fn handle(state: &AppState, req: Request, next: Next) -> Result<Response, 
         )
         .with_retry_after(wait));
     }
-    let now = crate::clock::now_ms();
+    let now = state.now_ms();
     let grant = match authenticate(state, key_hash.as_deref(), now).await {
         Ok(grant) => {
             if let (Some((failures, _)), Some(hash)) = (failures, &key_hash) {
@@ -256,7 +256,7 @@ async fn handle_authorized(
         user_id: principal.user_id.clone(),
         key: idem_key,
     };
-    let now = crate::clock::now_ms();
+    let now = state.now_ms();
     let me = &state.instance;
     match state
         .store

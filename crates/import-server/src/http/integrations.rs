@@ -9,7 +9,6 @@ use import_core::{GcsIntegration, HfIntegration, IntegrationId, Provider, S3Inte
 use super::body::JsonBody;
 use super::guard::Caller;
 use super::{St, convert, path_id};
-use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::ids::new_id;
 use crate::secrets::{Secrets, source_config};
@@ -62,8 +61,8 @@ fn new_integration(
     name: &str,
     bucket: &str,
     prefix: Option<&str>,
+    now: i64,
 ) -> Result<IntegrationRecord, ApiError> {
-    let now = now_ms();
     Ok(IntegrationRecord {
         id: new_id(now as u64)?,
         org_id: who.org_id.clone(),
@@ -87,7 +86,14 @@ pub(crate) async fn add_gcs(
     JsonBody(body): JsonBody<AddGcsIntegration>,
 ) -> Result<Json<CloudIntegration>, ApiError> {
     let c = GcsIntegration::try_from(body)?;
-    let rec = new_integration(&who, Provider::Gcs, c.name(), c.bucket(), c.prefix())?;
+    let rec = new_integration(
+        &who,
+        Provider::Gcs,
+        c.name(),
+        c.bucket(),
+        c.prefix(),
+        st.now_ms(),
+    )?;
     let secrets = Secrets::Gcs {
         service_account: c.service_account().clone(),
     };
@@ -100,7 +106,14 @@ pub(crate) async fn add_s3(
     JsonBody(body): JsonBody<AddS3Integration>,
 ) -> Result<Json<CloudIntegration>, ApiError> {
     let c = S3Integration::try_from(body)?;
-    let mut rec = new_integration(&who, Provider::S3, c.name(), c.bucket(), c.prefix())?;
+    let mut rec = new_integration(
+        &who,
+        Provider::S3,
+        c.name(),
+        c.bucket(),
+        c.prefix(),
+        st.now_ms(),
+    )?;
     rec.region = Some(c.region().to_owned());
     rec.endpoint_url = c.endpoint_url().map(str::to_owned);
     let secrets = Secrets::S3 {
@@ -117,7 +130,14 @@ pub(crate) async fn add_hf(
     JsonBody(body): JsonBody<AddHfIntegration>,
 ) -> Result<Json<CloudIntegration>, ApiError> {
     let c = HfIntegration::try_from(body)?;
-    let rec = new_integration(&who, Provider::HfBucket, c.name(), c.bucket(), c.prefix())?;
+    let rec = new_integration(
+        &who,
+        Provider::HfBucket,
+        c.name(),
+        c.bucket(),
+        c.prefix(),
+        st.now_ms(),
+    )?;
     let secrets = Secrets::Hf {
         token: Some(c.token().to_owned()),
     };

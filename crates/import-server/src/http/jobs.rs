@@ -13,7 +13,6 @@ use import_core::{ImportJobId, JobListRequest, PageRequest, VideoId};
 
 use super::guard::Caller;
 use super::{St, convert, path_id, query_map};
-use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{JobQuery, JobRecord, Principal, RowRecord};
@@ -103,7 +102,7 @@ pub(crate) async fn cancel_job(
     let job = st
         .store
         .jobs()
-        .cancel_job(&who, &id, CANCELLED_REASON, now_ms())
+        .cancel_job(&who, &id, CANCELLED_REASON, st.now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found(WHAT))?;
     Ok(Json(with_summary(&st, job).await?))
@@ -204,7 +203,7 @@ pub(crate) async fn retry_job(
     let retried = st
         .store
         .jobs()
-        .retry_rows(&job, req.video_ids.as_deref(), now_ms())
+        .retry_rows(&job, req.video_ids.as_deref(), st.now_ms())
         .await?;
     if !retried.is_empty() {
         st.wake.notify_waiters();

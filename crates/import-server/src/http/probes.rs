@@ -14,7 +14,6 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path as StorePath;
 
 use super::St;
-use crate::clock::now_ms;
 use crate::metrics::{RequestLabels, RouteLabel};
 use crate::state::AppState;
 
@@ -118,7 +117,9 @@ pub(crate) async fn metrics(State(st): St) -> Response {
     let gauges = st
         .gauges
         .get_or(|| async {
-            match tokio::time::timeout(CHECK_TIMEOUT, st.store.queue().row_gauges(now_ms())).await {
+            match tokio::time::timeout(CHECK_TIMEOUT, st.store.queue().row_gauges(st.now_ms()))
+                .await
+            {
                 Ok(Ok(g)) => Some(g),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "metrics: the database does not answer");

@@ -11,7 +11,6 @@ use import_core::{
 
 use super::St;
 use super::guard::{Caller, IdemSlot};
-use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::ids::{IdGen, new_id};
 use crate::state::AppState;
@@ -90,7 +89,7 @@ async fn upload(
                 .await?
         }
     };
-    let now = now_ms();
+    let now = st.now_ms();
     let job = new_job(&who, &request, folder, integration.as_ref(), now)?;
     // The organisation's queue is bounded: a request that would take it
     // past the cap is refused whole (two racing requests may pass it by one

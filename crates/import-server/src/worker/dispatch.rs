@@ -17,7 +17,6 @@ use super::lease::{self, Lease};
 use super::recorder::{Recorder, outcome_policy, record};
 use super::source::{self, SourceCache};
 use super::{probe, sweep};
-use crate::clock::now_ms;
 use crate::ids::new_worker_id;
 use crate::metrics::CodeLabel;
 use crate::state::AppState;
@@ -61,7 +60,10 @@ async fn claim_and_copy(
 ) {
     let places = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
     let slow = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
-    let recorder = Arc::new(Recorder::new(state.store.clone()));
+    let recorder = Arc::new(Recorder::new(
+        state.store.clone(),
+        state.config.clock.clone(),
+    ));
     let cache = state.sources.clone();
     let batch = (crate::store::CLAIM_BATCH as usize).min(max_in_flight);
     loop {
@@ -93,7 +95,7 @@ async fn claim_and_copy(
                 _ => break,
             }
         }
-        let now = now_ms();
+        let now = state.now_ms();
         let lease = state.config.lease.as_millis() as i64;
         let worker = LeaseOwner::from(new_worker_id(now as u64));
         let claimed = state
@@ -230,7 +232,7 @@ fn outcome_of(
         RowVerdict::Uploaded(meta) => RowOutcome::Uploaded(*meta),
         RowVerdict::Failed(code, reason) => RowOutcome::Failed(code, reason),
         RowVerdict::RetryAfter { wait, reason } => RowOutcome::RetryLater {
-            not_before: now_ms() + wait.as_millis() as i64,
+            not_before: state.now_ms() + wait.as_millis() as i64,
             error: reason,
         },
     };

@@ -6,7 +6,6 @@ use std::time::Duration;
 use import_core::outcome::CopyEnd;
 use import_core::{FailureCode, VideoId};
 
-use crate::clock::now_ms;
 use crate::state::AppState;
 use crate::store::{LeaseOwner, StoreResult};
 
@@ -28,7 +27,7 @@ pub(super) async fn keep_renewed(state: &AppState, id: &VideoId, worker: &LeaseO
 /// Extend `id`'s lease held by `worker` for a whole lease period from now;
 /// false if the row is no longer ours.
 async fn renew(state: &AppState, id: &VideoId, worker: &LeaseOwner) -> StoreResult<bool> {
-    let until = now_ms() + state.config.lease.as_millis() as i64;
+    let until = state.now_ms() + state.config.lease.as_millis() as i64;
     state.store.queue().renew_lease(id, worker, until).await
 }
 

@@ -8,7 +8,6 @@ use std::time::Duration;
 use import_core::fields::IDEMPOTENCY_RETENTION;
 use tokio::sync::watch;
 
-use crate::clock::now_ms;
 use crate::state::AppState;
 
 /// This process's heartbeat, and the release of dead processes' rows, every
@@ -45,7 +44,7 @@ pub(super) async fn reap(state: Arc<AppState>, mut shutdown: watch::Receiver<boo
     let every = (state.config.lease / 3).max(Duration::from_millis(200));
     let mut last_sweep: Option<std::time::Instant> = None;
     loop {
-        let now = now_ms();
+        let now = state.now_ms();
         match state
             .store
             .queue()

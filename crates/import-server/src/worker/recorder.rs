@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use import_core::outcome::{OutcomePolicy, Unrecorded, WriteNext};
 
-use crate::clock::now_ms;
 use crate::error::StoreError;
 use crate::state::AppState;
 use crate::store::{ClaimedRow, FinishedRow, LeaseOwner, RowOutcome, StoreResult};
@@ -16,6 +15,7 @@ use crate::store::{ClaimedRow, FinishedRow, LeaseOwner, RowOutcome, StoreResult}
 /// alone is written at once; many copies share a transaction each time.
 pub(super) struct Recorder {
     store: Arc<dyn crate::store::Store>,
+    clock: crate::Clock,
     queue: std::sync::Mutex<Vec<Waiting>>,
     writing: tokio::sync::Mutex<()>,
 }
@@ -26,9 +26,10 @@ const FINISH_BATCH: usize = 64;
 type Waiting = (FinishedRow, tokio::sync::oneshot::Sender<StoreResult<bool>>);
 
 impl Recorder {
-    pub(super) fn new(store: Arc<dyn crate::store::Store>) -> Recorder {
+    pub(super) fn new(store: Arc<dyn crate::store::Store>, clock: crate::Clock) -> Recorder {
         Recorder {
             store,
+            clock,
             queue: std::sync::Mutex::new(Vec::new()),
             writing: tokio::sync::Mutex::new(()),
         }
@@ -61,7 +62,7 @@ impl Recorder {
             // In a task of its own: a copy dropped while it writes (its
             // lease lost) does not cut the others' transaction short.
             let store = self.store.clone();
-            let _ = tokio::spawn(write_batch(store, batch)).await;
+            let _ = tokio::spawn(write_batch(store, self.clock.clone(), batch)).await;
             drop(writing);
         }
     }
@@ -85,10 +86,14 @@ impl Recorder {
 
 /// Write a batch of outcomes in one transaction; if that fails, each alone,
 /// so that one row the database refuses never holds back the others.
-async fn write_batch(store: Arc<dyn crate::store::Store>, batch: Vec<Waiting>) {
+async fn write_batch(
+    store: Arc<dyn crate::store::Store>,
+    clock: crate::Clock,
+    batch: Vec<Waiting>,
+) {
     let (rows, replies): (Vec<FinishedRow>, Vec<_>) = batch.into_iter().unzip();
     if rows.len() > 1
-        && let Ok(done) = store.queue().finish_many(&rows, now_ms()).await
+        && let Ok(done) = store.queue().finish_many(&rows, clock.now_ms()).await
     {
         for (reply, done) in replies.into_iter().zip(done) {
             let _ = reply.send(Ok(done));
@@ -98,7 +103,7 @@ async fn write_batch(store: Arc<dyn crate::store::Store>, batch: Vec<Waiting>) {
     for (row, reply) in rows.iter().zip(replies) {
         let done = store
             .queue()
-            .finish_many(std::slice::from_ref(row), now_ms())
+            .finish_many(std::slice::from_ref(row), clock.now_ms())
             .await
             .map(|done| done.first().copied().unwrap_or(false));
         let _ = reply.send(done);
@@ -241,7 +246,7 @@ async fn hand_back(
     match state
         .store
         .queue()
-        .hand_back(&row.id, worker, now_ms(), free)
+        .hand_back(&row.id, worker, state.now_ms(), free)
         .await
     {
         Ok(true) => {

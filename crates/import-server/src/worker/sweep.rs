@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use import_core::VideoId;
 
-use crate::clock::now_ms;
 use crate::state::AppState;
 use crate::store::ClaimedRow;
 
@@ -84,7 +83,7 @@ pub(crate) async fn sweep_staging(state: &AppState) -> usize {
         return 0;
     }
     let ids: Vec<VideoId> = listed.iter().filter_map(|(id, _)| id.clone()).collect();
-    let leased = match state.store.queue().leased_among(&ids, now_ms()).await {
+    let leased = match state.store.queue().leased_among(&ids, state.now_ms()).await {
         Ok(leased) => leased,
         Err(e) => {
             tracing::warn!(error = %e, "reading leases for the staging sweep failed; nothing removed");

@@ -428,7 +428,7 @@ async fn idempotent_replay() {
             .send()
     };
     let first = send(body.clone(), "idem-1").await.unwrap();
-    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.status(), StatusCode::CREATED);
     assert!(
         first
             .headers()
@@ -1131,4 +1131,66 @@ async fn the_pending_rows_of_an_organisation_are_capped() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Time made to pass by the server's clock (`ServerConfig::clock`): a key
+/// that lasts an hour is refused two hours on, and an `Idempotency-Key`
+/// is answered again within its 24 hours but is a new request after them.
+#[tokio::test]
+async fn expiries_and_the_idempotency_retention_follow_the_servers_clock() {
+    let clock = import_server::Clock::default();
+    let env = env_with(|c| c.clock = clock.clone()).await;
+    let hour = import_server::create_api_key_expiring(
+        env.server.config(),
+        "user_bo",
+        "org_acme",
+        None,
+        Some(std::time::Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    let verify = |key: String| {
+        let env = &env;
+        async move {
+            env.call_as(&key, Method::POST, "/api/keys/verify", None)
+                .await
+        }
+    };
+    assert_eq!(verify(hour.clone()).await.0, StatusCode::OK);
+    let folder = |name: &str, key: &str| {
+        env.http
+            .post(env.url(import_core::routes::CREATE_FOLDER.template))
+            .header("X-API-Key", &env.key)
+            .header("Idempotency-Key", key)
+            .json(&json!({"name": name, "scope": "user"}))
+            .send()
+    };
+    let first = folder("day-1", "same-key").await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let again = folder("day-2", "same-key").await.unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::CONFLICT,
+        "another body, within 24 h"
+    );
+    // Two hours on: the hour-long key has expired.
+    clock.advance(std::time::Duration::from_secs(2 * 3600));
+    let (status, body) = verify(hour).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(detail(&body).contains("expired at"), "{body}");
+    // A day on: the key's record is gone once the reaper has run (every
+    // third of a lease), and the same key with another body is a new request.
+    clock.advance(import_core::fields::IDEMPOTENCY_RETENTION);
+    let mut fresh = None;
+    for _ in 0..100 {
+        let res = folder("day-2", "same-key").await.unwrap();
+        if res.status() == StatusCode::CREATED {
+            fresh = Some(res);
+            break;
+        }
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let fresh = fresh.expect("the key's record outlived its retention");
+    assert!(!fresh.headers().contains_key("idempotent-replayed"));
 }
