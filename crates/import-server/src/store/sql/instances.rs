@@ -2,14 +2,11 @@
 //! and the release of a dead or stopping process's rows.
 
 use async_trait::async_trait;
-use import_core::FailureCode;
 use sqlx::AssertSqlSafe;
 
 use super::{Dialect, SqlStore};
 use crate::store::InstanceId;
-use crate::store::{
-    INTERRUPTED_REASON, InstanceLock, InstanceRecord, InstanceStore, Released, StoreResult,
-};
+use crate::store::{InstanceLock, InstanceRecord, InstanceStore, Released, StoreResult};
 
 #[async_trait]
 impl InstanceStore for SqlStore {
@@ -98,28 +95,16 @@ impl InstanceStore for SqlStore {
         max_attempts: u32,
     ) -> StoreResult<Released> {
         let mut tx = self.pool.begin().await?;
-        let failed = sqlx::query(AssertSqlSafe(self.sql.fail_instance.as_str()))
-            .bind(id.as_str())
-            .bind(INTERRUPTED_REASON)
-            .bind(FailureCode::Interrupted.as_str())
-            .bind(now)
-            .bind(i64::from(max_attempts))
-            .fetch_all(&mut *tx)
+        let statements = (
+            self.sql.fail_instance.as_str(),
+            self.sql.release_instance.as_str(),
+        );
+        let released = self
+            .release_rows(&mut tx, statements, Some(id), now, max_attempts)
             .await?;
-        let requeued = sqlx::query(AssertSqlSafe(self.sql.release_instance.as_str()))
-            .bind(id.as_str())
-            .bind(now)
-            .bind(i64::from(max_attempts))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        self.count_interrupted(&mut tx, &failed, now).await?;
         forget_instance(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(Released {
-            requeued,
-            failed: failed.len() as u64,
-        })
+        Ok(released)
     }
 
     async fn hand_back_instance(&self, id: &InstanceId, now: i64) -> StoreResult<u64> {

@@ -11,8 +11,7 @@ use super::statements::CLAIM_LIMIT;
 use super::tally::{JobTally, count_failures};
 use super::{Dialect, LIST_CHUNK, SqlStore};
 use crate::store::{
-    CLAIM_BATCH, ClaimedRow, FinishedRow, INTERRUPTED_REASON, QueueStore, Released, RowGauges,
-    RowOutcome, StoreResult,
+    CLAIM_BATCH, ClaimedRow, FinishedRow, QueueStore, Released, RowGauges, RowOutcome, StoreResult,
 };
 use crate::store::{InstanceId, LeaseOwner};
 
@@ -268,25 +267,15 @@ impl QueueStore for SqlStore {
     async fn release_expired(&self, now: i64, max_attempts: u32) -> StoreResult<Released> {
         let mut tx = self.pool.begin().await?;
         // The rows first, then their jobs: the order in which `finish` locks them.
-        let failed = sqlx::query(AssertSqlSafe(self.sql.fail_interrupted.as_str()))
-            .bind(INTERRUPTED_REASON)
-            .bind(FailureCode::Interrupted.as_str())
-            .bind(now)
-            .bind(i64::from(max_attempts))
-            .fetch_all(&mut *tx)
+        let statements = (
+            self.sql.fail_interrupted.as_str(),
+            self.sql.release_expired.as_str(),
+        );
+        let released = self
+            .release_rows(&mut tx, statements, None, now, max_attempts)
             .await?;
-        let requeued = sqlx::query(AssertSqlSafe(self.sql.release_expired.as_str()))
-            .bind(now)
-            .bind(i64::from(max_attempts))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        self.count_interrupted(&mut tx, &failed, now).await?;
         tx.commit().await?;
-        Ok(Released {
-            requeued,
-            failed: failed.len() as u64,
-        })
+        Ok(released)
     }
 
     async fn row_gauges(&self, now: i64) -> StoreResult<RowGauges> {

@@ -159,6 +159,46 @@ impl SqlStore {
 
     /// Count rows failed as interrupted (`RETURNING job_id, role,
     /// source_uri`) in their jobs and failure summaries.
+    /// Rows of one scope (those of a dead process, or those whose lease
+    /// expired) freed in `tx`: failed as `interrupted` when they used their
+    /// attempts (`fail`), queued again otherwise (`requeue`), their jobs
+    /// counted. Both statements take the scope's instance id first when
+    /// there is one, then the reason, code, time and attempt cap (`fail`),
+    /// or the time and the cap (`requeue`).
+    pub(super) async fn release_rows(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        (fail, requeue): (&str, &str),
+        instance: Option<&crate::store::InstanceId>,
+        now: i64,
+        max_attempts: u32,
+    ) -> StoreResult<crate::store::Released> {
+        let mut failing = sqlx::query(sqlx::AssertSqlSafe(fail));
+        let mut requeuing = sqlx::query(sqlx::AssertSqlSafe(requeue));
+        if let Some(id) = instance {
+            failing = failing.bind(id.as_str());
+            requeuing = requeuing.bind(id.as_str());
+        }
+        let failed = failing
+            .bind(crate::store::INTERRUPTED_REASON)
+            .bind(import_core::FailureCode::Interrupted.as_str())
+            .bind(now)
+            .bind(i64::from(max_attempts))
+            .fetch_all(&mut **tx)
+            .await?;
+        let requeued = requeuing
+            .bind(now)
+            .bind(i64::from(max_attempts))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        self.count_interrupted(tx, &failed, now).await?;
+        Ok(crate::store::Released {
+            requeued,
+            failed: failed.len() as u64,
+        })
+    }
+
     pub(super) async fn count_interrupted(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
