@@ -229,57 +229,10 @@ fn build(servers: &[SocketAddr]) -> Result<TokioResolver, String> {
 mod tests {
     use super::*;
 
-    /// A name server on 127.0.0.1 that never answers: the names it is
-    /// asked, as the questions arrive.
-    fn silent_name_server() -> (SocketAddr, std::sync::mpsc::Receiver<String>) {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        // TCP on the same port takes connections and never answers either.
-        let tcp = std::net::TcpListener::bind(socket.local_addr().unwrap()).unwrap();
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for conn in tcp.incoming().take(1_000) {
-                held.push(conn);
-            }
-        });
-        socket
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        let addr = socket.local_addr().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 512];
-            // Bounded: at most 10,000 questions or 30 s of silence.
-            for _ in 0..10_000 {
-                let Ok(n) = socket.recv(&mut buf) else { return };
-                if tx.send(question_name(&buf[..n])).is_err() {
-                    return;
-                }
-            }
-        });
-        (addr, rx)
-    }
-
-    /// The first question's name of a DNS message.
-    fn question_name(message: &[u8]) -> String {
-        let mut labels = Vec::new();
-        let mut at = 12;
-        while let Some(&len) = message.get(at) {
-            if len == 0 {
-                break;
-            }
-            let label = message
-                .get(at + 1..at + 1 + len as usize)
-                .unwrap_or_default();
-            labels.push(String::from_utf8_lossy(label).into_owned());
-            at += 1 + len as usize;
-        }
-        labels.join(".")
-    }
-
     #[tokio::test]
     async fn a_silent_name_server_costs_a_bounded_wait_and_a_bounded_number_of_places() {
-        let (addr, asked) = silent_name_server();
-        let names = Names::with_servers(vec![addr]);
+        let silent = import_testkit::dns::SilentNameServer::start().unwrap();
+        let names = Names::with_servers(vec![silent.addr()]);
         let started = std::time::Instant::now();
         let lookups: Vec<_> = (0..MAX_CONCURRENT_LOOKUPS + 16)
             .map(|i| {
@@ -290,7 +243,7 @@ mod tests {
         // While they wait, the name server was asked only the names that
         // have a place (each perhaps more than once).
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let seen: std::collections::BTreeSet<String> = asked.try_iter().collect();
+        let seen: std::collections::BTreeSet<String> = silent.asked().into_iter().collect();
         assert_eq!(seen.len(), MAX_CONCURRENT_LOOKUPS, "{seen:?}");
         let mut outcomes = Vec::new();
         for lookup in lookups {
@@ -312,20 +265,20 @@ mod tests {
                 .contains("stall-0.test")
         );
         // A name just unanswered fails at once, without asking again.
-        let _before: Vec<String> = asked.try_iter().collect();
+        let _before = silent.asked();
         let again = std::time::Instant::now();
         assert!(matches!(
             names.lookup("stall-0.test").await,
             Err(LookupError::TimedOut(_))
         ));
         assert!(again.elapsed() < Duration::from_millis(100));
-        assert_eq!(asked.try_iter().filter(|n| n == "stall-0.test").count(), 0);
+        assert!(!silent.asked().iter().any(|n| n == "stall-0.test"));
     }
 
     #[tokio::test]
     async fn literals_and_the_hosts_file_need_no_name_server() {
-        let (addr, asked) = silent_name_server();
-        let names = Names::with_servers(vec![addr]);
+        let silent = import_testkit::dns::SilentNameServer::start().unwrap();
+        let names = Names::with_servers(vec![silent.addr()]);
         assert_eq!(
             names.lookup("127.0.0.1").await.unwrap(),
             ["127.0.0.1".parse::<IpAddr>().unwrap()]
@@ -333,6 +286,6 @@ mod tests {
         assert_eq!(names.lookup("[::1]").await.unwrap().len(), 1);
         let local = names.lookup("localhost").await.unwrap();
         assert!(local.iter().all(IpAddr::is_loopback), "{local:?}");
-        assert_eq!(asked.try_iter().count(), 0);
+        assert!(silent.asked().is_empty());
     }
 }

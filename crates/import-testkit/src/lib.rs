@@ -45,6 +45,7 @@
 pub mod api;
 #[cfg(feature = "clients")]
 pub mod clients;
+pub mod dns;
 pub mod fault;
 pub mod gcs;
 pub mod hf;
