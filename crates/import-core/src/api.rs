@@ -522,7 +522,7 @@ mod tests {
                 detail: "Unauthorized".into()
             }
         );
-        assert!(err.to_string().contains("vimport keys create"));
+        assert!(err.to_string().contains("check the key you give"));
         let err = req
             .decode(StatusCode::BAD_GATEWAY, &h, b"<html>oops</html>")
             .unwrap_err();

@@ -209,6 +209,15 @@ pub enum Error {
     },
 }
 
+/// A 401's detail with a hint, unless the server gave one.
+fn with_key_hint(detail: &str) -> String {
+    if detail.contains("check the key") {
+        detail.to_owned()
+    } else {
+        format!("{detail}; check the key you give (--api-key or VIMPORT_API_KEY)")
+    }
+}
+
 /// What decoding an answer of the API can fail with: an error answer, or an
 /// answer that breaks the contract. Kept apart from [`Error`], which is about
 /// what a caller gives; the clients' error wraps this one.
@@ -216,9 +225,20 @@ pub enum Error {
 #[non_exhaustive]
 pub enum AnswerError {
     /// The server answered `401`: the API key is missing, unknown or revoked.
-    #[error(
-        "the API key was refused (401): {detail}; check the key, or create one with `vimport keys create`"
-    )]
+    /// The message gives a hint once: the server's own, or where the key
+    /// comes from when the server gave none.
+    ///
+    /// ```
+    /// use import_core::AnswerError;
+    ///
+    /// let ours = AnswerError::Unauthorized {
+    ///     detail: "invalid API key: check the key, or create one with `vimport keys create`".into(),
+    /// };
+    /// assert_eq!(ours.to_string().matches("check the key").count(), 1);
+    /// let hosted = AnswerError::Unauthorized { detail: "Invalid API key".into() };
+    /// assert!(hosted.to_string().ends_with("check the key you give (--api-key or VIMPORT_API_KEY)"));
+    /// ```
+    #[error("the API key was refused (401): {}", with_key_hint(detail))]
     Unauthorized {
         /// The server's `detail`.
         detail: String,

@@ -147,5 +147,69 @@ pub(crate) fn ensure_data_dir(config: &ServerConfig) -> Result<(), StartupError>
     std::fs::create_dir_all(&config.data_dir).map_err(|e| StartupError::Io {
         what: format!("creating the data folder {}", config.data_dir.display()),
         source: e,
-    })
+    })?;
+    create_private(sqlite_file(&config.database_url()))
+}
+
+/// The file of a SQLite database URL (`sqlite://PATH?...`), if it names one.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// Create a database file readable by its owner only (0600) before the
+/// driver opens it (SQLite gives its `-wal` and `-shm` files the same mode);
+/// an existing file is left as it is.
+fn create_private(file: Option<std::path::PathBuf>) -> Result<(), StartupError> {
+    let Some(file) = file else { return Ok(()) };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A folder that does not exist yet is the driver's to report.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StartupError::Io {
+            what: format!("creating the database file {}", file.display()),
+            source: e,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            sqlite_file("sqlite:///data/vimport.db?mode=rwc"),
+            Some("/data/vimport.db".into())
+        );
+        assert_eq!(
+            sqlite_file("sqlite:relative.db"),
+            Some("relative.db".into())
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://db/x"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_database_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let config = ServerConfig::new(dir.path());
+        ensure_data_dir(&config).unwrap();
+        let mode = std::fs::metadata(dir.path().join("vimport.db"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }

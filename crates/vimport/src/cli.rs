@@ -316,6 +316,15 @@ pub struct ListArgs {
     pub api: ApiArgs,
 }
 
+/// How the server writes its log lines (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
 /// A provider.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ProviderArg {
@@ -444,6 +453,17 @@ pub struct StoreArgs {
     after_long_help = "MEDIA STORE IN A BUCKET: --media-url s3://bucket/prefix writes the imported videos to an S3 or S3-compatible bucket (R2, MinIO), gs://bucket/prefix to GCS. A setting no --media-option gives comes from the environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (or AWS_DEFAULT_REGION), AWS_ENDPOINT_URL, AWS_ALLOW_HTTP and the other AWS_* names of the --media-option keys (GOOGLE_SERVICE_ACCOUNT, GOOGLE_SERVICE_ACCOUNT_KEY for GCS). Example: --media-url s3://vids/media --media-option aws_endpoint=http://127.0.0.1:9000 --media-option aws_allow_http=true --media-option aws_region=us-east-1, with the keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
 )]
 pub struct ServeArgs {
+    /// How log lines are written on standard error: `text` (coloured only
+    /// on a terminal, and never with NO_COLOR set) or `json` (one object a
+    /// line: timestamp, level, target, fields).
+    #[arg(
+        long,
+        env = "VIMPORT_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        hide_env_values = true
+    )]
+    pub log_format: LogFormat,
     /// Address to listen on.
     #[arg(
         long,

@@ -278,7 +278,7 @@ async fn upload_one(client: &Client, a: &UploadArgs, request: &ImportRequest) ->
         if a.api.json {
             json(&started);
         } else {
-            println!(
+            say!(
                 "import job {} started: {} objects from {}; follow it with `vimport wait {}`",
                 started.import_job_id,
                 request.object_count(),
@@ -351,7 +351,7 @@ pub(crate) async fn wait_and_report(
                              "incomplete_sets": outcome.incomplete_sets}),
                 );
             } else {
-                println!(
+                say!(
                     "import job {job} is ready: {} uploaded, {} failed",
                     outcome.uploaded.len(),
                     outcome.failed.len()
@@ -360,14 +360,14 @@ pub(crate) async fn wait_and_report(
                 // rows (the outcome keeps the ids only); the ids alone if it fails.
                 let sources = uploaded_sources(client, job).await;
                 for id in &outcome.uploaded {
-                    println!(
+                    say!(
                         "{}  {id}  {}",
                         VideoStatus::Uploaded.as_str(),
                         sources.get(id).map_or("-", String::as_str)
                     );
                 }
                 for f in &outcome.failed {
-                    println!(
+                    say!(
                         "{}  {}  {}  {}",
                         VideoStatus::UploadingFailed.as_str(),
                         f.video_id,
@@ -420,27 +420,29 @@ async fn job(client: Client, id: String, json_out: bool) -> Exit {
             Exit::Ok
         }
         Ok(j) => {
-            println!("import job   {}", j.job_id);
-            println!("source       {}://{}", j.source.wire_name(), j.bucket);
+            say!("import job   {}", j.job_id);
+            say!("source       {}://{}", j.source.wire_name(), j.bucket);
             if let Some(p) = &j.prefix {
-                println!("prefix       {p}");
+                say!("prefix       {p}");
             }
             if let Some(f) = &j.folder_name {
-                println!("folder       {f}");
+                say!("folder       {f}");
             }
-            println!("total        {}", j.total);
+            say!("total        {}", j.total);
             if let Some(c) = j.counts {
-                println!(
+                say!(
                     "uploaded     {}\nfailed       {}\npending      {}",
-                    c.uploaded, c.failed, c.pending
+                    c.uploaded,
+                    c.failed,
+                    c.pending
                 );
             }
             if let Some(s) = &j.status {
-                println!("status       {s}");
+                say!("status       {s}");
             }
-            println!("created      {}", j.created_at);
+            say!("created      {}", j.created_at);
             if let Some(t) = &j.completed_at {
-                println!("completed    {t}");
+                say!("completed    {t}");
             }
             Exit::Ok
         }
@@ -477,8 +479,8 @@ fn print_job_line(j: &ImportJob) {
         .status
         .as_ref()
         .map_or_else(|| "-".to_owned(), ToString::to_string);
-    println!(
-        "{}  {:<21}  {:>7}  {:>8}  {:>6}  {:>7}  {}  {}://{}/{}",
+    say!(
+        "{}  {:<21}  {:>7}  {:>8}  {:>6}  {:>7}  {}  {}{}/{}",
         j.job_id,
         status,
         j.total,
@@ -486,7 +488,7 @@ fn print_job_line(j: &ImportJob) {
         counts.failed,
         counts.pending,
         j.created_at,
-        j.source.wire_name(),
+        j.source.uri_prefix(),
         j.bucket,
         j.prefix.as_deref().unwrap_or("")
     );
@@ -495,17 +497,26 @@ fn print_job_line(j: &ImportJob) {
 async fn jobs(client: Client, query: JobListRequest, all: bool, json_out: bool) -> Exit {
     let mut query = query;
     let mut listed = Vec::new();
-    if !json_out {
-        println!(
-            "{:<29}  {:<21}  {:>7}  {:>8}  {:>6}  {:>7}  {:<24}  SOURCE",
-            "JOB", "STATUS", "TOTAL", "DONE", "FAILED", "WAITING", "CREATED"
-        );
-    }
+    let mut first = true;
     loop {
         let page = match client.list_import_jobs(&query).await {
             Ok(p) => p,
             Err(e) => return fail(&e),
         };
+        // The header once the first page is in: nothing on standard
+        // output before an error.
+        if !json_out && std::mem::take(&mut first) {
+            say!(
+                "{:<29}  {:<21}  {:>7}  {:>8}  {:>6}  {:>7}  {:<24}  SOURCE",
+                "JOB",
+                "STATUS",
+                "TOTAL",
+                "DONE",
+                "FAILED",
+                "WAITING",
+                "CREATED"
+            );
+        }
         if !json_out {
             page.jobs.iter().for_each(print_job_line);
         }
@@ -525,7 +536,12 @@ async fn jobs(client: Client, query: JobListRequest, all: bool, json_out: bool) 
         }
     }
     if json_out {
-        json(&listed);
+        // The shape of one page, whatever the flags: every page's jobs.
+        json(&import_core::wire::ImportJobList {
+            jobs: listed,
+            has_more: false,
+            next_cursor: None,
+        });
     }
     Exit::Ok
 }
@@ -554,7 +570,7 @@ async fn health(a: crate::cli::HealthArgs) -> Exit {
             Exit::Ok
         }
         Ok(ready) => {
-            println!("alive: {}; {}", alive.status, ready.status);
+            say!("alive: {}; {}", alive.status, ready.status);
             Exit::Ok
         }
         Err(e) => fail(&e),
@@ -579,15 +595,16 @@ async fn cancel(client: Client, id: String, json_out: bool) -> Exit {
                 .find(|line| line.code == FailureCode::Cancelled)
                 .map_or(0, |line| line.count);
             match j.status {
-                Some(JobStatus::Cancelled) => println!(
+                Some(JobStatus::Cancelled) => say!(
                     "import job {} is cancelled: {cancelled} videos not uploaded failed as `cancelled`; `vimport retry {}` imports them after all",
-                    j.job_id, j.job_id
+                    j.job_id,
+                    j.job_id
                 ),
-                Some(other) => println!(
+                Some(other) => say!(
                     "import job {} had already ended ({other}); nothing was cancelled",
                     j.job_id
                 ),
-                None => println!("import job {} cancelled", j.job_id),
+                None => say!("import job {} cancelled", j.job_id),
             }
             Exit::Ok
         }
@@ -609,12 +626,12 @@ async fn report(client: Client, id: String, failed_only: bool, json_out: bool) -
             Ok(j) => {
                 let summary = j.failure_summary.unwrap_or_default();
                 if summary.is_empty() {
-                    println!("import job {job}: no video failed");
+                    say!("import job {job}: no video failed");
                 }
                 for line in summary {
-                    println!("{:<20} {:>7}", line.code, line.count);
+                    say!("{:<20} {:>7}", line.code, line.count);
                     for example in line.examples {
-                        println!("    {example}");
+                        say!("    {example}");
                     }
                 }
                 Exit::Ok
@@ -647,7 +664,7 @@ async fn report(client: Client, id: String, failed_only: bool, json_out: bool) -
     } else {
         for r in &failed {
             if let Some(uri) = &r.import_source_uri {
-                println!("{uri}");
+                say!("{uri}");
             }
         }
     }
@@ -655,7 +672,7 @@ async fn report(client: Client, id: String, failed_only: bool, json_out: bool) -
 }
 
 fn print_row(row: &import_async::VideoRow) {
-    println!(
+    say!(
         "{}  {:<16}  {}{}",
         row.video_id,
         row.status,
@@ -687,7 +704,17 @@ async fn videos(
         let rows: Result<Vec<_>, Error> = stream.try_collect().await;
         return match rows {
             Ok(rows) if json_out => {
-                json(&rows);
+                // The shape of one page, whatever the flags: every row.
+                json(&import_core::wire::VideosPage {
+                    import_job_id: job,
+                    total: rows.len() as u64,
+                    limit,
+                    cursor: None,
+                    has_more: false,
+                    next_cursor: None,
+                    video_count: Some(rows.len() as u64),
+                    videos: rows,
+                });
                 Exit::Ok
             }
             Ok(rows) => {
@@ -740,9 +767,11 @@ async fn retry(client: Client, id: String, video_ids: Vec<String>, json_out: boo
             Exit::Ok
         }
         Ok(r) => {
-            println!(
+            say!(
                 "{} failed videos of {} are queued again; follow with `vimport wait {}`",
-                r.retried, r.import_job_id, r.import_job_id
+                r.retried,
+                r.import_job_id,
+                r.import_job_id
             );
             Exit::Ok
         }
@@ -757,9 +786,10 @@ async fn verify(client: Client, json_out: bool) -> Exit {
             Exit::Ok
         }
         Ok(v) => {
-            println!(
+            say!(
                 "the API key is valid: user {} of org {}",
-                v.user_id, v.org_id
+                v.user_id,
+                v.org_id
             );
             Exit::Ok
         }
@@ -784,7 +814,7 @@ async fn integrations(cmd: IntegrationsCommand) -> Exit {
                     }
                     Ok(list) => {
                         for i in &list {
-                            println!(
+                            say!(
                                 "{}  {:<9}  {}{}  {}",
                                 i.id,
                                 i.kind.wire_name(),
@@ -811,7 +841,7 @@ async fn integrations(cmd: IntegrationsCommand) -> Exit {
             with_client(&a.api, |c| async move {
                 match c.cloud_integrations().delete(&id).await {
                     Ok(()) => {
-                        println!("integration {id} deleted");
+                        say!("integration {id} deleted");
                         Exit::Ok
                     }
                     Err(e) => fail(&e),
@@ -881,7 +911,7 @@ async fn integrations(cmd: IntegrationsCommand) -> Exit {
                     Exit::Ok
                 }
                 Some(Ok(i)) => {
-                    println!(
+                    say!(
                         "integration {} saved: {} bucket {}",
                         i.id,
                         i.kind.wire_name(),

@@ -19,7 +19,7 @@ const BUCKET: &str = "demo-fleet";
 
 fn step(json_out: bool, text: &str) {
     if !json_out {
-        println!("==> {text}");
+        say!("==> {text}");
     }
 }
 
@@ -157,7 +157,7 @@ async fn demo(args: &DemoArgs) -> Result<Exit, String> {
             &json!({"import_job_id": job, "uploaded": outcome.uploaded, "failed": outcome.failed, "as_expected": expected}),
         );
     } else if expected {
-        println!(
+        say!(
             "==> done: {} videos imported and the bad file refused with its reason; everything was stopped and removed",
             args.videos
         );

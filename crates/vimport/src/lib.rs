@@ -8,6 +8,18 @@
 //! assert!(help.contains("upload"));
 //! ```
 
+/// `println!` for standard output that ends the process quietly when the
+/// reader has gone (`vimport jobs --all | head -5`), as `ls | head` does,
+/// instead of panicking; [`output::say`] does the writing.
+macro_rules! say {
+    () => {
+        $crate::output::say(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::say(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod buckets;
 pub mod cli;
 mod commands;

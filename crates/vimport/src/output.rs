@@ -48,10 +48,26 @@ pub(crate) fn usage(message: impl std::fmt::Display) -> Exit {
     Exit::Usage
 }
 
+/// Write to standard output (the `say!` macros). When the reader has gone
+/// (a broken pipe), the process ends at once with code 0 and no message:
+/// what was asked for was cut short by the reader itself. Any other write
+/// failure is an error (code 1).
+pub(crate) fn say(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(text).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Print a value as pretty JSON on standard output.
 pub(crate) fn json(value: &impl serde::Serialize) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => say!("{text}"),
         Err(e) => eprintln!("error: cannot write JSON: {e}"),
     }
 }

@@ -124,7 +124,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Exit {
             return Exit::Error;
         }
     };
-    println!("vimport server listening on {}", server.base_url());
+    say!("vimport server listening on {}", server.base_url());
     signals.recv().await;
     tracing::info!("stopping: finishing the rows being copied, handing back the rest");
     server.shutdown().await;
@@ -213,13 +213,13 @@ pub(crate) async fn keys_create(args: KeysCreateArgs) -> Exit {
     .await
     {
         Ok(key) => {
-            println!(
+            say!(
                 "Created an API key for user `{}` of org `{}`.",
                 args.user.trim(),
                 args.org.trim()
             );
-            println!("Store it now: it is kept only as a hash and cannot be shown again.");
-            println!("{key}");
+            say!("Store it now: it is kept only as a hash and cannot be shown again.");
+            say!("{key}");
             Exit::Ok
         }
         Err(e) => {
@@ -281,7 +281,7 @@ pub(crate) async fn keys_list(args: KeysListArgs) -> Exit {
         .collect();
     if args.json {
         match serde_json::to_string_pretty(&listed) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => say!("{text}"),
             Err(e) => {
                 eprintln!("error: encoding the list: {e}");
                 return Exit::Error;
@@ -290,13 +290,13 @@ pub(crate) async fn keys_list(args: KeysListArgs) -> Exit {
         return Exit::Ok;
     }
     if listed.is_empty() {
-        println!("No API keys; create one with `vimport keys create --user USER --org ORG`.");
+        say!("No API keys; create one with `vimport keys create --user USER --org ORG`.");
         return Exit::Ok;
     }
-    println!("ID                   USER  ORG  NAME  CREATED  LAST USED  EXPIRES  REVOKED");
+    say!("ID                   USER  ORG  NAME  CREATED  LAST USED  EXPIRES  REVOKED");
     let dash = || "-".to_owned();
     for k in listed {
-        println!(
+        say!(
             "{}  {}  {}  {}  {}  {}  {}  {}",
             k.id,
             k.user,
@@ -321,14 +321,14 @@ pub(crate) async fn keys_revoke(args: KeysRevokeArgs) -> Exit {
     };
     match import_server::revoke_api_key(&config, &args.id).await {
         Ok(import_server::Revoked::Now) => {
-            println!(
+            say!(
                 "Revoked API key `{}`: every server on this database refuses it from its next request.",
                 args.id.trim()
             );
             Exit::Ok
         }
         Ok(import_server::Revoked::Already) => {
-            println!("API key `{}` was already revoked.", args.id.trim());
+            say!("API key `{}` was already revoked.", args.id.trim());
             Exit::Ok
         }
         Ok(import_server::Revoked::Unknown) => {

@@ -45,6 +45,7 @@ pub enum ExchangeStep<T> {
 /// let config = ClientConfigBuilder::default().api_key("vk_1").base_url("http://127.0.0.1:8080").build()?;
 /// let mut ex = Exchange::new(import_core::api::verify_auth(), &config, Some("key-1".into()), 7)?;
 /// assert_eq!(ex.http_request().headers()["idempotency-key"], "key-1");
+/// assert_eq!(ex.http_request().headers()["x-request-id"], "key-1");
 /// let mut busy = HeaderMap::new();
 /// busy.insert("retry-after", "1".parse().unwrap());
 /// let step = ex.handle_response(StatusCode::SERVICE_UNAVAILABLE, &busy, b"", SystemTime::now());
@@ -65,14 +66,18 @@ pub struct Exchange<T> {
 }
 
 impl<T: serde::de::DeserializeOwned> Exchange<T> {
-    /// Prepare a request: the key is attached to mutating requests (pass a
-    /// fresh random one per logical request); `seed` seeds the backoff jitter.
+    /// Prepare a request: the key (pass a fresh random one per logical
+    /// request) is its `X-Request-ID` on every try, so the server's log
+    /// lines of one request and its retries share it, and its
+    /// `Idempotency-Key` when the method takes one; `seed` seeds the
+    /// backoff jitter.
     pub fn new(
         request: ApiRequest<T>,
         config: &ClientConfig,
         idempotency_key: Option<String>,
         seed: u64,
     ) -> Result<Exchange<T>, ClientError> {
+        let request_id = idempotency_key.clone();
         let request = match idempotency_key {
             Some(key) if request.wants_idempotency_key() => request.with_idempotency_key(key)?,
             _ => request,
@@ -83,6 +88,12 @@ impl<T: serde::de::DeserializeOwned> Exchange<T> {
             .uri(&url);
         for (name, value) in request.headers(&config.api_key, &config.user_agent)?.iter() {
             builder = builder.header(name, value);
+        }
+        if let Some(id) = request_id
+            .as_deref()
+            .and_then(|k| http::HeaderValue::from_str(k).ok())
+        {
+            builder = builder.header(crate::api::REQUEST_ID_HEADER, id);
         }
         let http = builder
             .body(request.body().map(<[u8]>::to_vec).unwrap_or_default())

@@ -51,14 +51,19 @@ pub(crate) async fn guard(
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map(str::to_owned);
+        .map(str::to_owned)
+        // A request without one gets one, answered and logged alike.
+        .unwrap_or_else(|| {
+            format!(
+                "rq_{}",
+                crate::crypto::hex(&crate::crypto::random_bytes::<8>())
+            )
+        });
     let mut res = match handle(&state, req, next).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     };
-    if let Some(id) = &request_id
-        && let Ok(v) = HeaderValue::from_str(id)
-    {
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
     tracing::info!(
@@ -66,7 +71,7 @@ pub(crate) async fn guard(
         path,
         status = res.status().as_u16(),
         elapsed_ms = started.elapsed().as_millis() as u64,
-        request_id = request_id.as_deref().unwrap_or("-"),
+        request_id = request_id.as_str(),
         "request"
     );
     res

@@ -241,10 +241,13 @@ fn outcome_of(
         RowOutcome::Failed(..) => import_core::VideoStatus::UploadingFailed.as_str(),
         RowOutcome::RetryLater { .. } => "retry",
     };
+    // The object's name comes from a user: quoted and bounded.
+    let object =
+        import_core::quote::outside(&row.object, import_core::quote::MAX_LOGGED_TEXT_BYTES);
     if let RowOutcome::Failed(_, reason) | RowOutcome::RetryLater { error: reason, .. } = &outcome {
-        tracing::info!(video = %row.id, outcome = label, reason = %reason, "row finished");
+        tracing::info!(video = %row.id, job = %row.job_id, object = %object, outcome = label, reason = %reason, "row finished");
     } else {
-        tracing::info!(video = %row.id, outcome = label, elapsed_ms = started.elapsed().as_millis() as u64, "row finished");
+        tracing::info!(video = %row.id, job = %row.job_id, object = %object, outcome = label, elapsed_ms = started.elapsed().as_millis() as u64, "row finished");
     }
     outcome
 }

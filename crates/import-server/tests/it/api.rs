@@ -1194,3 +1194,25 @@ async fn expiries_and_the_idempotency_retention_follow_the_servers_clock() {
     let fresh = fresh.expect("the key's record outlived its retention");
     assert!(!fresh.headers().contains_key("idempotent-replayed"));
 }
+
+/// Every answer of the API carries an `X-Request-ID`: the client's (the
+/// Rust clients send one per request), else one the server made, logged
+/// alike.
+#[tokio::test]
+async fn every_answer_carries_a_request_id() {
+    let env = env().await;
+    let verify = || {
+        env.http
+            .post(env.url(import_core::routes::VERIFY_AUTH.template))
+            .header("X-API-Key", &env.key)
+    };
+    let res = verify().send().await.unwrap();
+    let made = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(made.starts_with("rq_") && made.len() == 19, "{made}");
+    let res = verify()
+        .header("X-Request-ID", "trip-42-upload")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "trip-42-upload");
+}

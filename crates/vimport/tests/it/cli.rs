@@ -198,7 +198,10 @@ async fn every_command_with_json_and_exit_codes() {
             "videos", &job, "--all", "--limit", "1", "--json", "--config", cfgp,
         ])
         .await;
-    assert_eq!(stdout_json(&out).as_array().unwrap().len(), 3);
+    // The shape of one page, with every row.
+    let all = stdout_json(&out);
+    assert_eq!(all["videos"].as_array().unwrap().len(), 3, "{all}");
+    assert_eq!(all["has_more"], false);
     let out = env
         .vimport(&["videos", &job, "--limit", "1", "--config", cfgp])
         .await;
@@ -364,6 +367,15 @@ async fn a_failure_report_feeds_an_upload_and_jobs_can_be_listed_and_cancelled()
     assert!(table.starts_with("JOB"), "{table}");
     assert_eq!(table.lines().count(), 3, "{table}");
     assert!(table.contains(&job), "{table}");
+    // Sources as the URIs users type.
+    assert!(table.contains("s3://cli-bucket/"), "{table}");
+    // `--all --json` is one page's shape with every job.
+    let out = env
+        .vimport(&["jobs", "--limit", "1", "--all", "--json"])
+        .await;
+    let all = stdout_json(&out);
+    assert_eq!(all["jobs"].as_array().unwrap().len(), 2, "{all}");
+    assert_eq!(all["has_more"], false);
 
     // Bad input: exit code 2, nothing sent.
     for args in [
@@ -741,4 +753,97 @@ async fn keys_are_listed_and_revoked_at_once() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A reader that goes away early (`vimport jobs --all | head`) ends the
+/// command quietly: exit code 0, no panic on standard error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_pipe_ends_the_output_quietly() {
+    use std::process::Stdio;
+    let env = env(0).await;
+    for i in 0..3 {
+        env.vimport(&["upload", &format!("s3://cli-bucket/{i}.mp4"), "--json"])
+            .await;
+    }
+    let (key, base) = (env.key.clone(), env.server.base_url());
+    let config = env.config.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(BIN)
+            .args(["jobs", "--all"])
+            .env("VIMPORT_API_KEY", key)
+            .env("VIMPORT_BASE_URL", base)
+            .env("VIMPORT_CONFIG", config)
+            .env_remove("VIMPORT_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader is gone before the command has its first page.
+        drop(child.stdout.take());
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+}
+
+/// A wrong key: nothing on standard output, and the hint said once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_prints_nothing_but_the_error_with_one_hint() {
+    let env = env(0).await;
+    let out = env
+        .vimport_env(&["jobs"], &[("VIMPORT_API_KEY", "vk_wrong")])
+        .await;
+    assert_eq!(code(&out), 1);
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = stderr(&out);
+    assert_eq!(err.matches("check the key").count(), 1, "{err}");
+}
+
+/// The server's log lines: `--log-format json` writes one JSON object a
+/// line, and text written to a file (not a terminal) carries no colour.
+#[test]
+fn server_logs_are_json_or_plain_text_off_a_terminal() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    for format in ["json", "text"] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap().to_owned();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", &data])
+            .args(["--log-format", format])
+            .env_remove("VIMPORT_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        // Up to the line that says it listens (bounded: 50 lines).
+        let mut seen = Vec::new();
+        for line in lines.by_ref().take(50) {
+            let line = line.unwrap();
+            let listening = line.contains("listening");
+            seen.push(line);
+            if listening {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(seen.iter().any(|l| l.contains("listening")), "{seen:?}");
+        for line in &seen {
+            assert!(!line.contains('\u{1b}'), "a colour code in {line:?}");
+            if format == "json" {
+                let parsed: Value =
+                    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                assert!(parsed["level"].is_string(), "{line}");
+            }
+        }
+    }
 }
