@@ -118,12 +118,7 @@ fn client_from(ip: &str) -> reqwest::Client {
 async fn one_peer_cannot_hold_every_connection() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let env = env_with(|c| c.max_connections = 8).await;
-    let addr: std::net::SocketAddr = env
-        .server
-        .base_url()
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
+    let addr = env.server.addr();
     let half_sent = || async {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
@@ -240,12 +235,7 @@ async fn request_bodies_are_held_within_the_body_memory() {
         c.body_memory_wait = std::time::Duration::from_millis(300);
     })
     .await;
-    let addr: std::net::SocketAddr = env
-        .server
-        .base_url()
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
+    let addr = env.server.addr();
     let upload = import_core::routes::UPLOAD_S3.template;
     let slow_upload = || async {
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
