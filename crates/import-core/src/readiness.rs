@@ -640,11 +640,18 @@ mod tests {
             role: "left".into(),
             error: Some("access denied".into()),
             error_code: None,
+            import_source_uri: Some("s3://b/trip/left.mp4".into()),
         }]);
         t.handle_page(p).unwrap();
         let out = t.outcome().unwrap();
         assert_eq!(out.uploaded.len(), 1);
         assert_eq!(out.incomplete_sets[0].failed_views[0].role, "left");
+        assert_eq!(
+            out.incomplete_sets[0].failed_views[0]
+                .import_source_uri
+                .as_deref(),
+            Some("s3://b/trip/left.mp4")
+        );
     }
 
     #[test]

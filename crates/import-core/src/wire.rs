@@ -647,6 +647,9 @@ pub struct ViewStatus {
     pub video_id: VideoId,
     /// Its status.
     pub status: VideoStatus,
+    /// *Extension*: the view's source object, as the request named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_source_uri: Option<String>,
 }
 
 /// A failed view of a multi-view set.
@@ -665,6 +668,10 @@ pub struct FailedView {
     /// *Extension*: why it failed, as a code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<FailureCode>,
+    /// *Extension*: the view's source object, as the request named it (so
+    /// that a failed view can be imported again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_source_uri: Option<String>,
 }
 
 /// One row of `GET /api/import-jobs/{id}/videos`.

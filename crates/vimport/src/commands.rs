@@ -351,8 +351,12 @@ pub(crate) async fn wait_and_report(
                              "incomplete_sets": outcome.incomplete_sets}),
                 );
             } else {
+                let incomplete = match outcome.incomplete_sets.len() {
+                    0 => String::new(),
+                    n => format!(", {n} sets with a failed view"),
+                };
                 say!(
-                    "import job {job} is ready: {} uploaded, {} failed",
+                    "import job {job} is ready: {} uploaded, {} failed{incomplete}",
                     outcome.uploaded.len(),
                     outcome.failed.len()
                 );
@@ -375,11 +379,49 @@ pub(crate) async fn wait_and_report(
                         f.error.as_deref().unwrap_or("no reason given")
                     );
                 }
+                print_incomplete_sets(&outcome.incomplete_sets);
             }
             Ok(outcome)
         }
         Err(e) => Err(fail(&e)),
     }
+}
+
+/// Each set whose front uploaded but another view failed: the set, then
+/// each failed view's role, id, source and reason.
+fn print_incomplete_sets(sets: &[import_core::FailedVideo]) {
+    for set in sets {
+        say!(
+            "INCOMPLETE_SET  {}  {}",
+            set.video_id,
+            set.import_source_uri.as_deref().unwrap_or("-")
+        );
+        for view in &set.failed_views {
+            say!(
+                "  {}  {}  {}  {}  {}",
+                view.role,
+                view.status.as_str(),
+                view.video_id,
+                view.import_source_uri.as_deref().unwrap_or("-"),
+                view.error.as_deref().unwrap_or("no reason given")
+            );
+        }
+    }
+}
+
+/// The sets of a multi-view job's rows that have a failed view.
+fn incomplete_sets(rows: &[import_async::VideoRow]) -> usize {
+    rows.iter()
+        .filter(|r| r.failed_views.as_ref().is_some_and(|v| !v.is_empty()))
+        .count()
+}
+
+/// Every row of a job (its sets' views included), or the exit of the error.
+async fn all_rows(client: &Client, job: &ImportJobId) -> Result<Vec<import_async::VideoRow>, Exit> {
+    let stream = client
+        .videos(job, import_core::MAX_PAGE_LIMIT)
+        .map_err(|e| fail(&e))?;
+    stream.try_collect().await.map_err(|e| fail(&e))
 }
 
 /// The source URI of every uploaded row of a job (empty if the walk fails).
@@ -403,7 +445,8 @@ async fn wait(client: Client, id: String, options: WaitOptions, json_out: bool) 
         Err(exit) => return exit,
     };
     match wait_and_report(&client, &job, &options, json_out, true).await {
-        Ok(outcome) if outcome.failed.is_empty() => Exit::Ok,
+        // A set with a failed view is no success either.
+        Ok(outcome) if outcome.failed.is_empty() && outcome.incomplete_sets.is_empty() => Exit::Ok,
         Ok(_) => Exit::Failed,
         Err(exit) => exit,
     }
@@ -436,6 +479,15 @@ async fn job(client: Client, id: String, json_out: bool) -> Exit {
                     c.failed,
                     c.pending
                 );
+            }
+            if j.multi_view == Some(true) {
+                match all_rows(&client, &job).await {
+                    Ok(rows) => say!(
+                        "incomplete   {} sets with a failed view",
+                        incomplete_sets(&rows)
+                    ),
+                    Err(exit) => return exit,
+                }
             }
             if let Some(s) = &j.status {
                 say!("status       {s}");
@@ -625,8 +677,21 @@ async fn report(client: Client, id: String, failed_only: bool, json_out: bool) -
             }
             Ok(j) => {
                 let summary = j.failure_summary.unwrap_or_default();
-                if summary.is_empty() {
+                let incomplete = if j.multi_view == Some(true) {
+                    match all_rows(&client, &job).await {
+                        Ok(rows) => incomplete_sets(&rows),
+                        Err(exit) => return exit,
+                    }
+                } else {
+                    0
+                };
+                if summary.is_empty() && incomplete == 0 {
                     say!("import job {job}: no video failed");
+                }
+                if incomplete > 0 {
+                    say!(
+                        "{incomplete} sets with a failed view (their views are below; `vimport report {job} --failed` lists the failed views' sources)"
+                    );
                 }
                 for line in summary {
                     say!("{:<20} {:>7}", line.code, line.count);
@@ -648,22 +713,34 @@ async fn report(client: Client, id: String, failed_only: bool, json_out: bool) -
         Ok(rows) => rows,
         Err(e) => return fail(&e),
     };
-    let failed: Vec<_> = rows
-        .into_iter()
-        .filter(|r| r.status == VideoStatus::UploadingFailed)
-        .collect();
-    if json_out {
-        let out: Vec<_> = failed
-            .iter()
-            .map(|r| {
+    // Failed rows, and the failed views of sets whose front uploaded: each
+    // with its source, so that the list feeds `vimport upload --from-file`.
+    let mut failed: Vec<serde_json::Value> = Vec::new();
+    for r in &rows {
+        if r.status == VideoStatus::UploadingFailed {
+            failed.push(
                 json!({"video_id": r.video_id, "import_source_uri": r.import_source_uri,
-                       "error_code": r.error_code, "error": r.error})
-            })
-            .collect();
-        json(&out);
+                               "error_code": r.error_code, "error": r.error}),
+            );
+        }
+        if r.status == VideoStatus::UploadingFailed || r.status == VideoStatus::Uploaded {
+            for view in r.failed_views.iter().flatten() {
+                if view.video_id == r.video_id {
+                    continue;
+                }
+                failed.push(
+                    json!({"video_id": view.video_id, "set_video_id": r.video_id,
+                                   "role": view.role, "import_source_uri": view.import_source_uri,
+                                   "error_code": view.error_code, "error": view.error}),
+                );
+            }
+        }
+    }
+    if json_out {
+        json(&failed);
     } else {
-        for r in &failed {
-            if let Some(uri) = &r.import_source_uri {
+        for f in &failed {
+            if let Some(uri) = f["import_source_uri"].as_str() {
                 say!("{uri}");
             }
         }
@@ -671,6 +748,8 @@ async fn report(client: Client, id: String, failed_only: bool, json_out: bool) -
     Exit::Ok
 }
 
+/// One row; a set's views under it (role, status, id, source, reason), so
+/// that a set shows every camera, not only its front.
 fn print_row(row: &import_async::VideoRow) {
     say!(
         "{}  {:<16}  {}{}",
@@ -682,6 +761,25 @@ fn print_row(row: &import_async::VideoRow) {
             .map(|e| format!("  {e}"))
             .unwrap_or_default()
     );
+    for (role, view) in row.views.iter().flatten() {
+        if view.video_id == row.video_id {
+            continue;
+        }
+        let reason = row
+            .failed_views
+            .iter()
+            .flatten()
+            .find(|f| f.video_id == view.video_id)
+            .and_then(|f| f.error.as_deref())
+            .map(|e| format!("  {e}"))
+            .unwrap_or_default();
+        say!(
+            "  {role:<8} {:<16}  {}  {}{reason}",
+            view.status,
+            view.video_id,
+            view.import_source_uri.as_deref().unwrap_or("-")
+        );
+    }
 }
 
 async fn videos(

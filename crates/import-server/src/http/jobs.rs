@@ -147,6 +147,7 @@ pub(crate) async fn get_job_videos(
                         role: role.clone(),
                         error: v.error,
                         error_code: v.error_code,
+                        import_source_uri: Some(v.source_uri.clone()),
                     });
                 }
                 map.insert(
@@ -154,6 +155,7 @@ pub(crate) async fn get_job_videos(
                     ViewStatus {
                         video_id: v.id,
                         status: v.status,
+                        import_source_uri: Some(v.source_uri),
                     },
                 );
             }

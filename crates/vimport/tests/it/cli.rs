@@ -847,3 +847,83 @@ fn server_logs_are_json_or_plain_text_off_a_terminal() {
         }
     }
 }
+
+/// A set whose front uploaded but whose `left` view is missing is no
+/// success anywhere: `upload --wait` names the view (role, source, reason)
+/// and exits 3, `job` and `report` count the set, `report --failed` lists
+/// the view's source for `upload --from-file`, and `videos` shows every
+/// view of the set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_with_a_failed_view_is_reported_as_it_is() {
+    let env = env(2).await;
+    env.s3
+        .put(
+            "cli-bucket",
+            "trip-2/front.mp4",
+            &sample_mp4(&Mp4Spec::default()),
+        )
+        .unwrap();
+    let out = env.add_r2(&[]).await;
+    let ci = stdout_json(&out)["id"].as_str().unwrap().to_owned();
+    let left = "s3://cli-bucket/trip-2/left.mp4";
+    let upload = |json: bool| {
+        let mut args = vec![
+            "upload".to_owned(),
+            "--view".to_owned(),
+            "front=s3://cli-bucket/trip-2/front.mp4".to_owned(),
+            "--view".to_owned(),
+            format!("left={left}"),
+            "--integration".to_owned(),
+            ci.clone(),
+            "--wait".to_owned(),
+        ];
+        if json {
+            args.push("--json".to_owned());
+        }
+        args
+    };
+    let args = upload(false);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = env.vimport(&args).await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(code(&out), 3, "{text}\n{}", stderr(&out));
+    assert!(text.contains("1 sets with a failed view"), "{text}");
+    assert!(text.contains("INCOMPLETE_SET"), "{text}");
+    let view_line = text
+        .lines()
+        .find(|l| l.contains(left))
+        .unwrap_or_else(|| panic!("the failed view is not named: {text}"));
+    assert!(
+        view_line.contains("left") && view_line.contains("UPLOADING_FAILED"),
+        "{view_line}"
+    );
+    let job = text
+        .split_whitespace()
+        .find(|w| w.starts_with("ij_"))
+        .unwrap()
+        .trim_end_matches(':')
+        .to_owned();
+    let out = env.vimport(&["job", &job]).await;
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        shown.contains("incomplete   1 sets with a failed view"),
+        "{shown}"
+    );
+    let out = env.vimport(&["report", &job]).await;
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(report.contains("1 sets with a failed view"), "{report}");
+    assert!(!report.contains("no video failed"), "{report}");
+    let out = env.vimport(&["report", &job, "--failed"]).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), left);
+    let out = env.vimport(&["report", &job, "--failed", "--json"]).await;
+    let listed = stdout_json(&out);
+    assert_eq!(listed[0]["role"], "left", "{listed}");
+    assert_eq!(listed[0]["import_source_uri"], left);
+    let out = env.vimport(&["videos", &job, "--all"]).await;
+    let rows = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        rows.lines()
+            .any(|l| l.trim_start().starts_with("left") && l.contains(left)),
+        "{rows}"
+    );
+}
