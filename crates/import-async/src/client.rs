@@ -46,9 +46,9 @@ fn failure(e: &reqwest::Error) -> SendFailure {
     if e.is_timeout() {
         SendFailure::Timeout
     } else if e.is_connect() {
-        SendFailure::Connect(e.to_string())
+        SendFailure::Connect(import_core::client::error_chain(e))
     } else {
-        SendFailure::Transport(e.to_string())
+        SendFailure::Transport(import_core::client::error_chain(e))
     }
 }
 

@@ -51,7 +51,7 @@ fn failure(e: ureq::Error) -> SendFailure {
         ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
             SendFailure::Connect(e.to_string())
         }
-        other => SendFailure::Transport(other.to_string()),
+        other => SendFailure::Transport(import_core::client::error_chain(&other)),
     }
 }
 

@@ -858,20 +858,35 @@ async fn retry(client: Client, id: String, video_ids: Vec<String>, json_out: boo
             Err(exit) => return exit,
         }
     }
+    let asked = ids.clone();
     let ids = (!ids.is_empty()).then_some(ids);
     match client.retry_import_job(&job, ids.as_deref()).await {
-        Ok(r) if json_out => {
-            json(&r);
-            Exit::Ok
-        }
         Ok(r) => {
-            say!(
-                "{} failed videos of {} are queued again; follow with `vimport wait {}`",
-                r.retried,
-                r.import_job_id,
-                r.import_job_id
-            );
-            Exit::Ok
+            if json_out {
+                json(&r);
+            } else {
+                say!(
+                    "{} failed videos of {} are queued again; follow with `vimport wait {}`",
+                    r.retried,
+                    r.import_job_id,
+                    r.import_job_id
+                );
+            }
+            // Ids named but not queued again are an error, each named.
+            let missed: Vec<&VideoId> = asked
+                .iter()
+                .filter(|id| !r.video_ids.contains(id))
+                .collect();
+            for id in &missed {
+                eprintln!(
+                    "error: {id} was not queued again: it is not a failed row of import job {job} (not in it, or not failed); list the failed rows with `vimport report {job} --failed --json`"
+                );
+            }
+            if missed.is_empty() {
+                Exit::Ok
+            } else {
+                Exit::Error
+            }
         }
         Err(e) => fail(&e),
     }

@@ -9,6 +9,73 @@ use crate::error::{AnswerError, Error};
 use crate::ids::ImportJobId;
 use crate::readiness::{Progress, ReadinessTracker};
 
+/// An error and its causes, joined with `: ` (what a transport failure
+/// says, for [`describe_transport`]).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// What a transport failure (its causes' text, [`error_chain`]) means for a
+/// person, with the setting to check: connection refused, a name that does
+/// not resolve, a TLS failure and a connection closed are told apart; other
+/// text is kept as it is.
+///
+/// ```
+/// use import_core::client::describe_transport;
+///
+/// let refused = describe_transport("error sending request: tcp connect error: Connection refused (os error 111)");
+/// assert!(refused.starts_with("the connection was refused"));
+/// assert!(refused.contains("VIMPORT_BASE_URL"));
+/// assert!(describe_transport("dns error: failed to lookup address information").starts_with("the server's name"));
+/// assert_eq!(describe_transport("something else"), "something else");
+/// ```
+pub fn describe_transport(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let what = if lower.contains("connection refused") {
+        "the connection was refused: nothing listens at that address; check VIMPORT_BASE_URL (or --base-url) and that the server runs"
+    } else if [
+        "dns error",
+        "failed to lookup address",
+        "name or service not known",
+        "no such host",
+        "host not found",
+        "hostnotfound",
+    ]
+    .iter()
+    .any(|m| lower.contains(m))
+    {
+        "the server's name could not be resolved; check the host in VIMPORT_BASE_URL (or --base-url)"
+    } else if ["certificate", "tls", "handshake", "ssl"]
+        .iter()
+        .any(|m| lower.contains(m))
+    {
+        "the TLS connection failed (the server's certificate was refused, or it does not speak TLS there); check the scheme, https or http, of VIMPORT_BASE_URL (or --base-url)"
+    } else if [
+        "connection reset",
+        "broken pipe",
+        "connection closed",
+        "unexpected eof",
+    ]
+    .iter()
+    .any(|m| lower.contains(m))
+    {
+        "the connection was closed before the answer; retry, and check the server's logs"
+    } else {
+        return text.to_owned();
+    };
+    format!("{what} ({text})")
+}
+
 /// The error of the clients: bad local input, `401`, `404`, other API errors,
 /// transport failures and timeouts are told apart.
 #[derive(Debug, thiserror::Error)]

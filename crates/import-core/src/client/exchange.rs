@@ -60,9 +60,22 @@ pub struct Exchange<T> {
     request: ApiRequest<T>,
     http: http::Request<Vec<u8>>,
     url: String,
+    /// The path of the configured base URL (`api` for `https://host/api/`).
+    base_path: String,
     timeout: Duration,
     policy: RetryPolicy,
     state: crate::retry::RetryState,
+}
+
+/// The path of a base URL after its host, without slashes at either end
+/// (`api` for `https://host:8080/api/`; empty for `https://host`).
+fn base_path(base_url: &str) -> String {
+    let after_scheme = base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest);
+    let path = after_scheme.split_once('/').map_or("", |(_, path)| path);
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    path.trim_matches('/').to_owned()
 }
 
 impl<T: serde::de::DeserializeOwned> Exchange<T> {
@@ -103,10 +116,12 @@ impl<T: serde::de::DeserializeOwned> Exchange<T> {
                     problem: format!("`{url}` is not a valid request URL: {e}"),
                 })
             })?;
+        let base_path = base_path(&config.base_url);
         Ok(Exchange {
             request,
             http,
             url,
+            base_path,
             timeout: config.timeout,
             policy: config.retry.clone(),
             state: crate::retry::RetryState::new(seed),
@@ -147,11 +162,25 @@ impl<T: serde::de::DeserializeOwned> Exchange<T> {
                 return ExchangeStep::Retry(after);
             }
         }
-        ExchangeStep::Done(
-            self.request
-                .decode(status, headers, body)
-                .map_err(ClientError::from),
-        )
+        ExchangeStep::Done(self.request.decode(status, headers, body).map_err(|e| {
+            match e {
+                // A base URL ending in `/api` (`https://host/api`) puts every
+                // route, which starts with `/api/`, under `/api/api/`: the
+                // server answers 404 to all of them.
+                crate::AnswerError::NotFound { detail }
+                    if self.base_path == "api" || self.base_path.ends_with("/api") =>
+                {
+                    crate::AnswerError::NotFound {
+                        detail: format!(
+                            "{detail}; the base URL ends with `/{}`, and every route already starts with `/api/`: give the server's address without it (VIMPORT_BASE_URL or --base-url)",
+                            self.base_path
+                        ),
+                    }
+                    .into()
+                }
+                other => other.into(),
+            }
+        }))
     }
 
     /// Feed a transport failure: done with the error, or retry after a pause.
@@ -179,9 +208,20 @@ impl<T: serde::de::DeserializeOwned> Exchange<T> {
             SendFailure::Connect(message) | SendFailure::Transport(message) => {
                 ClientError::Transport {
                     url: self.url.clone(),
-                    message,
+                    message: super::error::describe_transport(&message),
                 }
             }
         }))
+    }
+}
+
+#[cfg(test)]
+mod base_path_tests {
+    #[test]
+    fn the_path_of_a_base_url_is_what_follows_its_host() {
+        assert_eq!(super::base_path("https://api.example.com"), "");
+        assert_eq!(super::base_path("https://api.example.com/"), "");
+        assert_eq!(super::base_path("http://127.0.0.1:8080/api/"), "api");
+        assert_eq!(super::base_path("http://h/v1/api?x=1"), "v1/api");
     }
 }

@@ -30,6 +30,6 @@ pub use config::{
     ENV_API_KEY, ENV_BASE_URL, ENV_TIMEOUT_SECS, FromConfig, default_user_agent,
 };
 pub use credentials::{GcsKey, S3Keys};
-pub use error::{BucketFailure, ClientError};
+pub use error::{BucketFailure, ClientError, describe_transport, error_chain};
 pub use exchange::{Exchange, ExchangeStep, SendFailure};
 pub use upload::{DEFAULT_WAIT_TIMEOUT, UploadFlow, UploadStep, WaitOptions};

@@ -927,3 +927,51 @@ async fn a_set_with_a_failed_view_is_reported_as_it_is() {
         "{rows}"
     );
 }
+
+/// A server that is not there, and a base URL ending in `/api`, each get
+/// an error that names the cause and the setting to check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_base_url_is_named_with_the_fix() {
+    let env = env(0).await;
+    // A port nothing listens on: bind one, then free it.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nobody = format!("http://{}", free.local_addr().unwrap());
+    drop(free);
+    let out = env
+        .vimport_env(&["verify"], &[("VIMPORT_BASE_URL", &nobody)])
+        .await;
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("the connection was refused"), "{err}");
+    assert!(err.contains("VIMPORT_BASE_URL"), "{err}");
+    let with_api = format!("{}/api", env.server.base_url());
+    let out = env
+        .vimport_env(&["jobs"], &[("VIMPORT_BASE_URL", &with_api)])
+        .await;
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("ends with `/api`"), "{err}");
+}
+
+/// A retry that names an id the job has no failed row of says so, naming
+/// it, and exits 1 (it said "0 failed videos queued again" and exited 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_of_an_id_not_in_the_job_is_an_error_that_names_it() {
+    let env = env(0).await;
+    let out = env
+        .vimport(&["upload", "s3://cli-bucket/x.mp4", "--json"])
+        .await;
+    let job = stdout_json(&out)["import_job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let nope = "vi_01M99ZZZZZZZZZZZZZZZZZZZZZ";
+    let out = env.vimport(&["retry", &job, nope]).await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains(nope), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a failed row"),
+        "{}",
+        stderr(&out)
+    );
+}
