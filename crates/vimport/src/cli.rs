@@ -64,6 +64,10 @@ pub enum Command {
     /// Manage saved cloud integrations (bucket credentials).
     #[command(subcommand)]
     Integrations(IntegrationsCommand),
+    /// Find a folder by name (its id is what `jobs --folder-id` takes), or
+    /// create one (`upload --folder NAME` also creates it if missing).
+    #[command(subcommand)]
+    Folders(FoldersCommand),
     /// Check the API key.
     Verify(VerifyArgs),
     /// Ask a reference server whether it is alive and ready (`/healthz`,
@@ -236,7 +240,8 @@ pub struct JobsArgs {
     /// Only jobs in this status.
     #[arg(long, value_parser = job_status_parser())]
     pub status: Option<JobStatus>,
-    /// Only jobs into this folder (its id).
+    /// Only jobs into this folder (its id, `fo_...`; `vimport folders get
+    /// NAME` finds it).
     #[arg(long)]
     pub folder_id: Option<String>,
     /// Only jobs created after this RFC 3339 UTC time (2026-11-28T17:34:06Z).
@@ -288,6 +293,31 @@ pub struct HealthArgs {
 /// `vimport verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `vimport folders`.
+#[derive(Debug, Subcommand)]
+pub enum FoldersCommand {
+    /// A folder by name and scope: its id, name, scope and creation time.
+    Get(FolderArgs),
+    /// Create a folder; an error if its name is taken in that scope.
+    Create(FolderArgs),
+}
+
+/// A folder by name, for `vimport folders`.
+#[derive(Debug, Args)]
+pub struct FolderArgs {
+    /// The folder's name.
+    pub name: String,
+    /// Its scope.
+    #[arg(long, value_parser = scope_parser(), default_value = Scope::User.as_str())]
+    pub scope: Scope,
+    /// A description (for `create`).
+    #[arg(long)]
+    pub description: Option<String>,
     /// API connection options.
     #[command(flatten)]
     pub api: ApiArgs,

@@ -13,7 +13,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::cli::{
-    AddCommand, ApiArgs, Command, IntegrationsCommand, JobsArgs, ProviderArg, UploadArgs,
+    AddCommand, ApiArgs, Command, FoldersCommand, IntegrationsCommand, JobsArgs, ProviderArg,
+    UploadArgs,
 };
 use crate::config;
 use crate::output::{Exit, fail, json, usage};
@@ -58,8 +59,42 @@ pub(crate) async fn run(command: Command) -> Exit {
             with_client(&a.api, |c| report(c, a.id.clone(), a.failed, a.api.json)).await
         }
         Command::Integrations(cmd) => integrations(cmd).await,
+        Command::Folders(cmd) => folders(cmd).await,
         Command::Serve(_) | Command::Keys(_) | Command::Demo(_) => Exit::Usage,
     }
+}
+
+async fn folders(cmd: FoldersCommand) -> Exit {
+    let (create, a) = match cmd {
+        FoldersCommand::Get(a) => (false, a),
+        FoldersCommand::Create(a) => (true, a),
+    };
+    with_client(&a.api, |c| async move {
+        let found = if create {
+            c.create_folder(&a.name, a.scope, a.description.as_deref())
+                .await
+        } else {
+            c.get_folder(&a.name, a.scope).await
+        };
+        match found {
+            Ok(folder) if a.api.json => {
+                json(&folder);
+                Exit::Ok
+            }
+            Ok(folder) => {
+                say!(
+                    "{}  {}  {}  {}",
+                    folder.id,
+                    folder.scope.as_str(),
+                    folder.name,
+                    folder.created_at
+                );
+                Exit::Ok
+            }
+            Err(e) => fail(&e),
+        }
+    })
+    .await
 }
 
 async fn with_client<F, Fut>(api: &ApiArgs, f: F) -> Exit
@@ -509,6 +544,12 @@ fn jobs_query(a: &JobsArgs) -> Result<JobListRequest, Exit> {
         q = q.with_status(status.clone()).map_err(usage)?;
     }
     if let Some(folder) = &a.folder_id {
+        // A name where an id belongs would list nothing, silently.
+        if !folder.starts_with("fo_") {
+            return Err(usage(format!(
+                "`{folder}` is not a folder id (they start with `fo_`); find a folder's id by its name with `vimport folders get {folder}` (add `--scope org` for an organisation folder)"
+            )));
+        }
         q = q.with_folder(parse_id(folder)?);
     }
     if let Some(after) = &a.created_after {

@@ -975,3 +975,41 @@ async fn a_retry_of_an_id_not_in_the_job_is_an_error_that_names_it() {
         stderr(&out)
     );
 }
+
+/// `vimport folders create` and `get` give a folder's id by its name, and
+/// `jobs --folder-id` with a name (not an id) is refused with that hint
+/// instead of listing nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folders_are_found_by_name_and_a_name_is_not_taken_for_an_id() {
+    let env = env(0).await;
+    let out = env
+        .vimport(&[
+            "folders",
+            "create",
+            "fleet_uploads",
+            "--scope",
+            "org",
+            "--json",
+        ])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let made = stdout_json(&out);
+    let id = made["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("fo_"), "{made}");
+    let out = env
+        .vimport(&["folders", "get", "fleet_uploads", "--scope", "org"])
+        .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&id));
+    let out = env.vimport(&["folders", "get", "fleet_uploads"]).await;
+    assert_eq!(code(&out), 1, "a user folder of that name does not exist");
+    let out = env.vimport(&["jobs", "--folder-id", "fleet_uploads"]).await;
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("vimport folders get fleet_uploads"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.vimport(&["jobs", "--folder-id", &id, "--json"]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
