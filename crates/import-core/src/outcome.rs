@@ -45,6 +45,10 @@ use std::time::Duration;
 use crate::RetryPolicy;
 use crate::wire::{FailureCode, VideoMetadata};
 
+/// How a transient failure's reason ends while the row will be tried again
+/// (the providers' messages end so); a row that fails for good drops it.
+pub const RETRY_PROMISE: &str = "; the import will try again later";
+
 /// Claims of a row at most (its attempts): the reference server's cap.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
@@ -153,9 +157,13 @@ impl OutcomePolicy {
         match end {
             CopyEnd::Done(meta) => RowVerdict::Uploaded(meta),
             CopyEnd::Fail(code, reason) => RowVerdict::Failed(code, reason),
+            // Failed for good: the reason no longer promises another try.
             CopyEnd::Retry(code, reason) if attempts >= self.max_attempts => RowVerdict::Failed(
                 code,
-                format!("the source kept failing after {attempts} attempts: {reason}"),
+                format!(
+                    "the source kept failing after {attempts} attempts: {}; retry the row once the source is fixed",
+                    reason.strip_suffix(RETRY_PROMISE).unwrap_or(&reason)
+                ),
             ),
             CopyEnd::Retry(_, reason) => RowVerdict::RetryAfter {
                 wait: self.retry.backoff(attempts.saturating_sub(1)),
@@ -245,7 +253,7 @@ mod tests {
                 3,
                 RowVerdict::Failed(
                     FailureCode::SourceUnavailable,
-                    "the source kept failing after 3 attempts: 503".into(),
+                    "the source kept failing after 3 attempts: 503; retry the row once the source is fixed".into(),
                 ),
             ),
             (
@@ -253,7 +261,16 @@ mod tests {
                 7,
                 RowVerdict::Failed(
                     FailureCode::SourceUnavailable,
-                    "the source kept failing after 7 attempts: 503".into(),
+                    "the source kept failing after 7 attempts: 503; retry the row once the source is fixed".into(),
+                ),
+            ),
+            // A reason that promised another try no longer does.
+            (
+                retry("503; the import will try again later"),
+                3,
+                RowVerdict::Failed(
+                    FailureCode::SourceUnavailable,
+                    "the source kept failing after 3 attempts: 503; retry the row once the source is fixed".into(),
                 ),
             ),
         ];

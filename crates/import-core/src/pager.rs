@@ -487,6 +487,7 @@ mod tests {
                     set_video_id: None,
                     views: None,
                     failed_views: None,
+                    last_error: None,
                 })
                 .collect(),
         }

@@ -700,6 +700,10 @@ pub struct VideoRow {
     /// Multi-view: the views that failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_views: Option<Vec<FailedView>>,
+    /// *Extension*: for a row still waiting (or being copied again), why
+    /// its last attempt failed; it will be tried again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// `GET /api/import-jobs/{id}/videos` answer.

@@ -1,6 +1,7 @@
 //! The crate error, and the classification of `object_store` failures into
 //! "retry later" or "fail the row".
 
+use import_core::outcome::RETRY_PROMISE;
 use std::error::Error as StdError;
 use std::fmt;
 
@@ -232,24 +233,27 @@ fn classify_by_status_or_transport(
         );
     }
     if let Some(lookup) = find_in_chain::<crate::names::LookupError>(err) {
-        return Failure::new(
-            FailureKind::Transient,
-            format!("{lookup}; the import will try again later"),
-        );
+        return Failure::new(FailureKind::Transient, format!("{lookup}{RETRY_PROMISE}"));
     }
     if let Some(http) = find_in_chain::<HttpError>(err) {
         return match http.kind() {
             HttpErrorKind::Timeout => Failure::new(
                 FailureKind::Transient,
-                "the bucket's service did not answer in time (timeout) even after retries; the import will try again later",
+                format!(
+                    "the bucket's service did not answer in time (timeout) even after retries{RETRY_PROMISE}"
+                ),
             ),
             HttpErrorKind::Connect => Failure::new(
                 FailureKind::Transient,
-                "could not connect to the bucket's service even after retries; the import will try again later",
+                format!(
+                    "could not connect to the bucket's service even after retries{RETRY_PROMISE}"
+                ),
             ),
             HttpErrorKind::Request | HttpErrorKind::Interrupted => Failure::new(
                 FailureKind::Transient,
-                "the connection to the bucket's service broke even after retries; the import will try again later",
+                format!(
+                    "the connection to the bucket's service broke even after retries{RETRY_PROMISE}"
+                ),
             ),
             _ => other(text),
         };
@@ -264,7 +268,9 @@ fn classify_by_status_or_transport(
     if lower.contains("timed out") || lower.contains("timeout") {
         return Failure::new(
             FailureKind::Transient,
-            "the bucket's service did not answer in time (timeout) even after retries; the import will try again later",
+            format!(
+                "the bucket's service did not answer in time (timeout) even after retries{RETRY_PROMISE}"
+            ),
         );
     }
     if lower.contains("error sending request")
@@ -274,7 +280,9 @@ fn classify_by_status_or_transport(
     {
         return Failure::new(
             FailureKind::Transient,
-            "the connection to the bucket's service failed even after retries; the import will try again later",
+            format!(
+                "the connection to the bucket's service failed even after retries{RETRY_PROMISE}"
+            ),
         );
     }
     other(text)
@@ -296,13 +304,13 @@ pub(crate) fn classify_status(status: u16) -> Option<Failure> {
         408 | 429 => Failure::new(
             FailureKind::Transient,
             format!(
-                "the bucket's service asked to slow down (HTTP {status}) even after retries; the import will try again later"
+                "the bucket's service asked to slow down (HTTP {status}) even after retries{RETRY_PROMISE}"
             ),
         ),
         500..=599 => Failure::new(
             FailureKind::Transient,
             format!(
-                "the bucket's service is temporarily unavailable (HTTP {status}) even after retries; the import will try again later"
+                "the bucket's service is temporarily unavailable (HTTP {status}) even after retries{RETRY_PROMISE}"
             ),
         ),
         _ => return None,
@@ -348,10 +356,14 @@ fn classify_code(code: &str) -> Option<Failure> {
             FailureKind::Other,
             "the provider refused the request because the server's clock is off (RequestTimeTooSkewed); the operator must fix the server's clock",
         ),
-        "SlowDown" | "InternalError" | "ServiceUnavailable" | "RequestTimeout" => (
-            FailureKind::Transient,
-            "the bucket's service is temporarily unavailable and kept failing after retries; the import will try again later",
-        ),
+        "SlowDown" | "InternalError" | "ServiceUnavailable" | "RequestTimeout" => {
+            return Some(Failure::new(
+                FailureKind::Transient,
+                format!(
+                    "the bucket's service is temporarily unavailable and kept failing after retries{RETRY_PROMISE}"
+                ),
+            ));
+        }
         _ => return None,
     };
     Some(Failure::new(kind, message))

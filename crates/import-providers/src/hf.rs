@@ -26,6 +26,7 @@
 //! bucket, `401` with one a refused token, and `404` with a token "not found,
 //! or this token cannot read the bucket" (the Hub hides private buckets).
 
+use import_core::outcome::RETRY_PROMISE;
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::sync::Arc;
@@ -394,11 +395,11 @@ impl HfError {
             },
             HfErrorKind::Timeout => (
                 FailureKind::Transient,
-                "the Hugging Face Hub did not answer in time (timeout) even after retries; the import will try again later".to_owned(),
+                format!("the Hugging Face Hub did not answer in time (timeout) even after retries{RETRY_PROMISE}").to_owned(),
             ),
             HfErrorKind::Connect | HfErrorKind::Transport => (
                 FailureKind::Transient,
-                "the connection to the Hugging Face Hub failed even after retries; the import will try again later".to_owned(),
+                format!("the connection to the Hugging Face Hub failed even after retries{RETRY_PROMISE}").to_owned(),
             ),
             HfErrorKind::Refused => (FailureKind::Other, self.message.clone()),
             HfErrorKind::Protocol => (
@@ -623,7 +624,7 @@ impl Inner {
                 return Err(HfError {
                     kind: HfErrorKind::RateLimited,
                     message: format!(
-                        "the Hub's rate limit for this token is spent; it resets in {} s (more than the {} s this server waits); the import will try again later",
+                        "the Hub's rate limit for this token is spent; it resets in {} s (more than the {} s this server waits){RETRY_PROMISE}",
                         wait.as_secs(),
                         MAX_RATE_LIMIT_WAIT.as_secs()
                     ),

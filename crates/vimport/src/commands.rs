@@ -792,15 +792,17 @@ async fn report(client: Client, id: String, failed_only: bool, json_out: bool) -
 /// One row; a set's views under it (role, status, id, source, reason), so
 /// that a set shows every camera, not only its front.
 fn print_row(row: &import_async::VideoRow) {
+    // A failed row's reason, or why a waiting row's last attempt failed.
+    let reason = match (&row.error, &row.last_error) {
+        (Some(e), _) => format!("  {e}"),
+        (None, Some(e)) => format!("  (last attempt: {e})"),
+        (None, None) => String::new(),
+    };
     say!(
-        "{}  {:<16}  {}{}",
+        "{}  {:<16}  {}{reason}",
         row.video_id,
         row.status,
         row.import_source_uri.as_deref().unwrap_or("-"),
-        row.error
-            .as_deref()
-            .map(|e| format!("  {e}"))
-            .unwrap_or_default()
     );
     for (role, view) in row.views.iter().flatten() {
         if view.video_id == row.video_id {

@@ -95,6 +95,7 @@ fn row(id: usize, status: &VideoStatus) -> VideoRow {
         set_video_id: None,
         views: None,
         failed_views: None,
+        last_error: None,
     }
 }
 

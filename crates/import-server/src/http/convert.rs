@@ -63,9 +63,11 @@ pub(crate) fn job(job: &JobRecord, failures: Vec<FailureSummary>) -> ImportJob {
     }
 }
 
-/// A listed row; its `error` only when it failed.
+/// A listed row; its `error` only when it failed, and the last attempt's
+/// reason (`last_error`) while it waits to be tried again.
 pub(crate) fn row(row: &RowRecord) -> VideoRow {
     let failed = row.status == VideoStatus::UploadingFailed;
+    let waiting = matches!(row.status, VideoStatus::Pending | VideoStatus::Uploading);
     VideoRow {
         video_id: row.id.clone(),
         error: failed.then(|| row.error.clone()).flatten(),
@@ -75,5 +77,6 @@ pub(crate) fn row(row: &RowRecord) -> VideoRow {
         set_video_id: None,
         views: None,
         failed_views: None,
+        last_error: waiting.then(|| row.error.clone()).flatten(),
     }
 }

@@ -636,3 +636,35 @@ async fn copies_with_large_moov_boxes_stay_within_the_copy_memory() {
         grown / MIB
     );
 }
+
+/// A row waiting to be tried again says why its last attempt failed
+/// (`last_error`), where it showed only `PENDING`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_row_says_why_its_last_attempt_failed() {
+    // An endpoint nothing listens on (allowed): every attempt is refused.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nobody = free.local_addr().unwrap();
+    drop(free);
+    let env = env_with(|c| {
+        c.allow_endpoints.push(nobody.to_string());
+        c.max_attempts = 5;
+        c.retry_base = std::time::Duration::from_secs(60);
+    })
+    .await;
+    let mut body = import_testkit::api::s3_integration_body(&env.s3, BUCKET);
+    body.endpoint_url = Some(format!("http://{nobody}"));
+    let ci = import_testkit::api::ApiClient::s3_integration(&env, &body).await;
+    let job = env.upload_s3_keys(BUCKET, &["x.mp4".to_owned()], &ci).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let row = env.rows(&job, 10).await.remove(0);
+        if let Some(reason) = row["last_error"].as_str() {
+            assert_eq!(row["status"], "PENDING", "{row}");
+            assert!(row["error"].is_null(), "{row}");
+            assert!(reason.contains("could not connect"), "{reason}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no reason: {row}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
