@@ -47,13 +47,74 @@ pub async fn expand(
     prefix_uri: &str,
     glob: Option<&Glob>,
 ) -> Result<Vec<CloudUri>, ProviderError> {
+    expand_report(store, prefix_uri, glob).await.map(|e| e.uris)
+}
+
+/// Why an object under the prefix is not in an expansion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftOutBecause {
+    /// Its name does not end in `.mp4`.
+    NotMp4,
+    /// The glob does not match it.
+    NotMatched,
+    /// The API could not take its name (a wildcard or control character,
+    /// longer than 1024 bytes).
+    NameRefused,
+}
+
+impl LeftOutBecause {
+    /// The reason, for a person.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeftOutBecause::NotMp4 => "not .mp4",
+            LeftOutBecause::NotMatched => "does not match the glob",
+            LeftOutBecause::NameRefused => "a name the API cannot take",
+        }
+    }
+}
+
+/// Most left-out objects an [`Expansion`] names (all are counted).
+pub const MAX_LEFT_OUT_NAMED: usize = 1_000;
+
+/// What an expansion found: the URIs, and the objects it left out, counted
+/// by reason and the first [`MAX_LEFT_OUT_NAMED`] named.
+#[derive(Debug, Clone, Default)]
+pub struct Expansion {
+    /// The objects kept, sorted by name.
+    pub uris: Vec<CloudUri>,
+    /// Objects left out, by reason.
+    pub left_out: std::collections::BTreeMap<&'static str, usize>,
+    /// The first objects left out, with why.
+    pub left_out_named: Vec<(String, LeftOutBecause)>,
+}
+
+impl Expansion {
+    fn leave_out(&mut self, name: &str, why: LeftOutBecause) {
+        *self.left_out.entry(why.as_str()).or_default() += 1;
+        if self.left_out_named.len() < MAX_LEFT_OUT_NAMED {
+            self.left_out_named.push((name.to_owned(), why));
+        }
+    }
+
+    /// How many objects were left out.
+    pub fn left_out_count(&self) -> usize {
+        self.left_out.values().sum()
+    }
+}
+
+/// [`expand`], saying what it left out and why.
+pub async fn expand_report(
+    store: Arc<dyn ObjectStore>,
+    prefix_uri: &str,
+    glob: Option<&Glob>,
+) -> Result<Expansion, ProviderError> {
     let prefix = PrefixUri::parse(prefix_uri)?;
     let folder = match prefix.folder() {
         Some(folder) => Some(object_path(folder)?),
         None => None,
     };
     let mut listing = store.list(folder.as_ref());
-    let mut uris = Vec::new();
+    let mut out = Expansion::default();
     while let Some(meta) = listing.next().await {
         let meta = meta.map_err(|err| {
             let failure = classify(&err);
@@ -67,15 +128,23 @@ pub async fn expand(
         let Some(relative) = name.strip_prefix(prefix.prefix()) else {
             continue;
         };
-        if !is_mp4_name(name) || glob.is_some_and(|g| !g.matches(relative)) {
+        if !is_mp4_name(name) {
+            out.leave_out(name, LeftOutBecause::NotMp4);
+            continue;
+        }
+        if glob.is_some_and(|g| !g.matches(relative)) {
+            out.leave_out(name, LeftOutBecause::NotMatched);
             continue;
         }
         match CloudUri::from_parts(prefix.provider(), prefix.bucket(), name) {
-            Ok(uri) => uris.push(uri),
-            Err(err) => tracing::warn!(object = name, "left out of the expansion: {err}"),
+            Ok(uri) => out.uris.push(uri),
+            Err(err) => {
+                tracing::warn!(object = name, "left out of the expansion: {err}");
+                out.leave_out(name, LeftOutBecause::NameRefused);
+            }
         }
     }
-    uris.sort_unstable();
-    uris.dedup();
-    Ok(uris)
+    out.uris.sort_unstable();
+    out.uris.dedup();
+    Ok(out)
 }

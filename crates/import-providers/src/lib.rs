@@ -68,7 +68,7 @@ pub use checksum::{ChecksumCheck, ChecksumMismatch, DeclaredChecksums};
 pub use config::{GCS_ADDRESS_FIELDS, GcsServiceAccount, S3Credentials, Secret, SourceConfig};
 pub use endpoint::{EndpointPolicy, check_source, forbidden_reason};
 pub use error::{Failure, FailureKind, ProviderError, classify};
-pub use expand::expand;
+pub use expand::{Expansion, LeftOutBecause, MAX_LEFT_OUT_NAMED, expand, expand_report};
 pub use hf::{
     DEFAULT_HF_ENDPOINT, HfBucketStore, HubFile, HubFileInfo, MAX_RATE_LIMIT_WAIT, PATHS_INFO_BATCH,
 };

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use import_core::{CloudUri, ImportRequest, PrefixUri, Provider, glob::Glob};
+use import_core::{ImportRequest, PrefixUri, Provider, glob::Glob};
 use import_providers::{
     EndpointPolicy, GcsServiceAccount, PreflightOptions, PreflightReport, S3Credentials, Secret,
     SourceConfig, open_source,
@@ -86,8 +86,11 @@ fn opening(
     Ok((config, policy, hf))
 }
 
-/// The URIs under `--expand PREFIX` that match `--glob`.
-pub(crate) async fn expand(a: &UploadArgs, prefix: &str) -> Result<Vec<CloudUri>, String> {
+/// The URIs under `--expand PREFIX` that match `--glob`, and what was left out.
+pub(crate) async fn expand(
+    a: &UploadArgs,
+    prefix: &str,
+) -> Result<import_providers::Expansion, String> {
     let parsed = PrefixUri::parse(prefix).map_err(|e| e.to_string())?;
     let glob = a
         .glob
@@ -98,7 +101,7 @@ pub(crate) async fn expand(a: &UploadArgs, prefix: &str) -> Result<Vec<CloudUri>
     let store = open(a, parsed.provider(), parsed.bucket()).await?;
     let bar = progress_bar();
     bar.set_message(format!("listing {prefix}"));
-    let found = import_providers::expand(store, prefix, glob.as_ref()).await;
+    let found = import_providers::expand_report(store, prefix, glob.as_ref()).await;
     bar.finish_and_clear();
     found.map_err(|e| e.to_string())
 }

@@ -204,16 +204,36 @@ async fn upload(a: UploadArgs) -> Exit {
     }
     if let Some(prefix) = a.expand.clone() {
         match crate::buckets::expand(&a, &prefix).await {
-            Ok(found) if found.is_empty() => {
-                return usage(format!(
-                    "no `.mp4` object under {prefix} matches; check the prefix and --glob"
-                ));
-            }
             Ok(found) => {
-                if !a.api.json {
-                    eprintln!("{} objects found under {prefix}", found.len());
+                // What was left out is counted, and named on standard error
+                // (each with why) — never dropped without a word.
+                let left = found.left_out_count();
+                let why: Vec<String> = found
+                    .left_out
+                    .iter()
+                    .map(|(reason, n)| format!("{n} {reason}"))
+                    .collect();
+                let left_text = if left == 0 {
+                    String::new()
+                } else {
+                    format!("; {left} left out ({})", why.join(", "))
+                };
+                if found.uris.is_empty() {
+                    return usage(format!(
+                        "no `.mp4` object under {prefix} matches{left_text}; check the prefix and --glob"
+                    ));
                 }
-                a.uris.extend(found.iter().map(ToString::to_string));
+                eprintln!(
+                    "{} objects found under {prefix}{left_text}",
+                    found.uris.len()
+                );
+                for (name, reason) in found.left_out_named.iter().take(LEFT_OUT_SHOWN) {
+                    eprintln!("  left out: {name} ({})", reason.as_str());
+                }
+                if left > LEFT_OUT_SHOWN {
+                    eprintln!("  ... and {} more", left - LEFT_OUT_SHOWN);
+                }
+                a.uris.extend(found.uris.iter().map(ToString::to_string));
             }
             Err(message) => return usage(format!("cannot expand {prefix}: {message}")),
         }
@@ -536,6 +556,10 @@ async fn job(client: Client, id: String, json_out: bool) -> Exit {
         Err(e) => fail(&e),
     }
 }
+
+/// Objects left out of an expansion that `upload --expand` names on
+/// standard error (all are counted).
+const LEFT_OUT_SHOWN: usize = 20;
 
 /// The query of `vimport jobs` (exit code 2 when invalid).
 fn jobs_query(a: &JobsArgs) -> Result<JobListRequest, Exit> {

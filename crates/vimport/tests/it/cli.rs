@@ -591,6 +591,11 @@ async fn preflight_and_expand_read_the_bucket_first() {
     let out = env.vimport_env(&args, &creds).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout_json(&out)["uploaded"].as_array().unwrap().len(), 5);
+    // What it left out is counted and named, with why.
+    let err = stderr(&out);
+    assert!(err.contains("1 not .mp4"), "{err}");
+    assert!(err.contains("left out: day/notes.txt (not .mp4)"), "{err}");
+    assert!(err.contains("does not match the glob"), "{err}");
     let mut args = vec![
         "upload",
         "--expand",
