@@ -668,3 +668,48 @@ async fn a_waiting_row_says_why_its_last_attempt_failed() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// A job that finishes says so in the log once, with its counts, and each
+/// row's line names its job and its object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_job_is_logged_with_its_counts() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+    let env = env().await;
+    env.s3.put(BUCKET, "a.mp4", &mp4(320, 240, 1_000)).unwrap();
+    let ci = env.s3_integration(SK, None).await;
+    let job = env
+        .upload_s3_keys(BUCKET, &["a.mp4".to_owned(), "gone.mp4".to_owned()], &ci)
+        .await;
+    env.wait_job(&job).await;
+    // The line comes as the finishing transaction commits (bounded wait).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let logs = loop {
+        let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        if logs.contains("import job finished") || std::time::Instant::now() > deadline {
+            break logs;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let finished: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("import job finished"))
+        .collect();
+    assert_eq!(finished.len(), 1, "{logs}");
+    assert!(finished[0].contains(&job), "{}", finished[0]);
+    assert!(
+        finished[0].contains("uploaded=1") && finished[0].contains("failed=1"),
+        "{}",
+        finished[0]
+    );
+    let row_line = logs
+        .lines()
+        .find(|l| l.contains("row finished") && l.contains("a.mp4"))
+        .unwrap_or_else(|| panic!("{logs}"));
+    assert!(row_line.contains(&job), "{row_line}");
+}

@@ -99,11 +99,12 @@ impl InstanceStore for SqlStore {
             self.sql.fail_instance.as_str(),
             self.sql.release_instance.as_str(),
         );
-        let released = self
+        let (released, completed) = self
             .release_rows(&mut tx, statements, Some(id), now, max_attempts)
             .await?;
         forget_instance(&mut tx, id).await?;
         tx.commit().await?;
+        completed.iter().for_each(super::tally::JobDone::log);
         Ok(released)
     }
 

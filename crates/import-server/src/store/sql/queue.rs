@@ -215,11 +215,14 @@ impl QueueStore for SqlStore {
             done.push(true);
             jobs.entry(job_id).or_default().add(tally);
         }
+        let mut completed = Vec::new();
         for (job_id, tally) in &jobs {
             // A row back in the queue changes nothing its job shows.
             if tally.terminal {
-                self.count_in_job(&mut tx, job_id, tally.uploaded, tally.failed, now)
-                    .await?;
+                completed.extend(
+                    self.count_in_job(&mut tx, job_id, tally.uploaded, tally.failed, now)
+                        .await?,
+                );
             }
             // The job's failure summary, under the job's lock taken above.
             for (code, uris) in &tally.failures {
@@ -227,6 +230,7 @@ impl QueueStore for SqlStore {
             }
         }
         tx.commit().await?;
+        completed.iter().for_each(super::tally::JobDone::log);
         Ok(done)
     }
 
@@ -271,10 +275,11 @@ impl QueueStore for SqlStore {
             self.sql.fail_interrupted.as_str(),
             self.sql.release_expired.as_str(),
         );
-        let released = self
+        let (released, completed) = self
             .release_rows(&mut tx, statements, None, now, max_attempts)
             .await?;
         tx.commit().await?;
+        completed.iter().for_each(super::tally::JobDone::log);
         Ok(released)
     }
 

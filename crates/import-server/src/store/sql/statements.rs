@@ -106,7 +106,7 @@ impl Statements {
             // Count a finished row. This locks the job's row until the commit,
             // which serialises the finishes of one job.
             count_finished: "UPDATE jobs SET uploaded = uploaded + $1, failed = failed + $2, updated_at = $3 WHERE id = $4
-                 RETURNING total - uploaded - failed AS remaining".into(),
+                 RETURNING total - uploaded - failed AS remaining, uploaded, failed".into(),
             // Terminal once every listed row is done and no video of the job
             // is left (views of sets are not listed, so the count alone cannot
             // say). A statement of its own, after `count_finished`: on

@@ -124,11 +124,33 @@ pub(super) async fn rebuild_failures(
     Ok(())
 }
 
+/// A job that a transaction completed, with its counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct JobDone {
+    pub(super) job_id: String,
+    pub(super) uploaded: i64,
+    pub(super) failed: i64,
+}
+
+impl JobDone {
+    /// Say so in the log (once the transaction committed).
+    pub(super) fn log(&self) {
+        tracing::info!(
+            job = %self.job_id,
+            uploaded = self.uploaded,
+            failed = self.failed,
+            "import job finished"
+        );
+    }
+}
+
 impl SqlStore {
     /// Count `uploaded` and `failed` finished rows in their job (which locks
     /// the job's row until the commit) and, once every listed row is counted,
     /// mark the job complete if no video of it is left: the one path of a
     /// finished row into its job, for `finish` and for expired leases.
+    /// The job when this count completed it, with its counts (to be told
+    /// once the transaction commits).
     pub(super) async fn count_in_job(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -136,9 +158,9 @@ impl SqlStore {
         uploaded: i64,
         failed: i64,
         now: i64,
-    ) -> StoreResult<()> {
-        let remaining: Option<i64> =
-            sqlx::query_scalar(AssertSqlSafe(self.sql.count_finished.as_str()))
+    ) -> StoreResult<Option<JobDone>> {
+        let counted: Option<(i64, i64, i64)> =
+            sqlx::query_as(AssertSqlSafe(self.sql.count_finished.as_str()))
                 .bind(uploaded)
                 .bind(failed)
                 .bind(now)
@@ -147,18 +169,23 @@ impl SqlStore {
                 .await?;
         // Only once every listed row is counted can the job be done: one
         // statement fewer under the job's lock for all the other rows.
-        if remaining.is_some_and(|n| n <= 0) {
-            sqlx::query(AssertSqlSafe(self.sql.complete_job.as_str()))
-                .bind(now)
-                .bind(job_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
+        let Some((_, uploaded, failed)) = counted.filter(|(remaining, ..)| *remaining <= 0) else {
+            return Ok(None);
+        };
+        let completed = sqlx::query(AssertSqlSafe(self.sql.complete_job.as_str()))
+            .bind(now)
+            .bind(job_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+            == 1;
+        Ok(completed.then(|| JobDone {
+            job_id: job_id.to_owned(),
+            uploaded,
+            failed,
+        }))
     }
 
-    /// Count rows failed as interrupted (`RETURNING job_id, role,
-    /// source_uri`) in their jobs and failure summaries.
     /// Rows of one scope (those of a dead process, or those whose lease
     /// expired) freed in `tx`: failed as `interrupted` when they used their
     /// attempts (`fail`), queued again otherwise (`requeue`), their jobs
@@ -172,7 +199,7 @@ impl SqlStore {
         instance: Option<&crate::store::InstanceId>,
         now: i64,
         max_attempts: u32,
-    ) -> StoreResult<crate::store::Released> {
+    ) -> StoreResult<(crate::store::Released, Vec<JobDone>)> {
         let mut failing = sqlx::query(sqlx::AssertSqlSafe(fail));
         let mut requeuing = sqlx::query(sqlx::AssertSqlSafe(requeue));
         if let Some(id) = instance {
@@ -192,19 +219,22 @@ impl SqlStore {
             .execute(&mut **tx)
             .await?
             .rows_affected();
-        self.count_interrupted(tx, &failed, now).await?;
-        Ok(crate::store::Released {
+        let completed = self.count_interrupted(tx, &failed, now).await?;
+        let released = crate::store::Released {
             requeued,
             failed: failed.len() as u64,
-        })
+        };
+        Ok((released, completed))
     }
 
+    /// Count rows failed as interrupted (`RETURNING job_id, role,
+    /// source_uri`) in their jobs and failure summaries.
     pub(super) async fn count_interrupted(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         failed: &[AnyRow],
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<JobDone>> {
         // Per job, in id order: (listed failures, their source URIs, any row).
         let mut by_job: BTreeMap<String, (i64, Vec<String>)> = BTreeMap::new();
         for row in failed {
@@ -216,9 +246,12 @@ impl SqlStore {
                 entry.1.push(row.try_get("source_uri")?);
             }
         }
+        let mut completed = Vec::new();
         for (job_id, (listed_failures, uris)) in &by_job {
-            self.count_in_job(tx, job_id, 0, *listed_failures, now)
-                .await?;
+            completed.extend(
+                self.count_in_job(tx, job_id, 0, *listed_failures, now)
+                    .await?,
+            );
             if *listed_failures > 0 {
                 count_failures(
                     tx,
@@ -230,6 +263,6 @@ impl SqlStore {
                 .await?;
             }
         }
-        Ok(())
+        Ok(completed)
     }
 }
