@@ -390,17 +390,7 @@ fn other(text: &str) -> Failure {
 /// The whole chain of messages: `object_store` errors often print their
 /// source already, so a message is skipped when the previous one contains it.
 pub(crate) fn chain_text(err: &(dyn StdError + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let message = s.to_string();
-        if !text.contains(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        source = s.source();
-    }
-    text
+    import_core::client::error_chain(err)
 }
 
 pub(crate) fn find_in_chain<'a, T: StdError + 'static>(

@@ -11,13 +11,7 @@ use reqwest::{Method, StatusCode};
 /// one series (method `other`) and every log line stays short.
 #[tokio::test]
 async fn made_up_methods_and_paths_cost_a_bounded_amount() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let capture = Capture::install("info");
     let env = env().await;
     let (_, _, before) = get_plain(&env, "/metrics").await;
     let long_path = format!("/api/{}", "p".repeat(7_000));
@@ -48,7 +42,7 @@ async fn made_up_methods_and_paths_cost_a_bounded_amount() {
     assert!(after.len() < before.len() + 4_096, "{}", after.len());
     assert!(after.contains(r#"method="other""#), "{after}");
     assert!(!after.contains("XXXX"));
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     let longest = logs.lines().map(str::len).max().unwrap_or(0);
     assert!(longest < 1_024, "a log line of {longest} bytes");
     assert!(!logs.contains("XXXX"), "a made-up method was logged");

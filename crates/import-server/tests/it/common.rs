@@ -165,6 +165,26 @@ pub async fn get_plain(env: &Env, path: &str) -> (reqwest::StatusCode, String, S
 #[derive(Clone, Default)]
 pub struct Capture(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
+impl Capture {
+    /// Capture every log line of this process at `filter` (an `EnvFilter`
+    /// directive), without colour; a test binary per process installs one.
+    pub fn install(filter: &str) -> Capture {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .init();
+        capture
+    }
+
+    /// What was captured so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 impl std::io::Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);

@@ -673,13 +673,7 @@ async fn a_waiting_row_says_why_its_last_attempt_failed() {
 /// row's line names its job and its object.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finished_job_is_logged_with_its_counts() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let capture = Capture::install("info");
     let env = env().await;
     env.s3.put(BUCKET, "a.mp4", &mp4(320, 240, 1_000)).unwrap();
     let ci = env.s3_integration(SK, None).await;
@@ -690,7 +684,7 @@ async fn a_finished_job_is_logged_with_its_counts() {
     // The line comes as the finishing transaction commits (bounded wait).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let logs = loop {
-        let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let logs = capture.text();
         if logs.contains("import job finished") || std::time::Instant::now() > deadline {
             break logs;
         }

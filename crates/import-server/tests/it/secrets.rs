@@ -10,17 +10,9 @@ use serde_json::json;
 
 #[tokio::test]
 async fn no_secret_in_answers_or_logs() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        // Everything at trace level, except the S3 stand-in itself: it plays the
-        // cloud, which of course sees the credentials it checks.
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "trace,s3s=off,s3s_fs=off",
-        ))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    // Everything at trace level, except the S3 stand-in itself: it plays the
+    // cloud, which of course sees the credentials it checks.
+    let capture = Capture::install("trace,s3s=off,s3s_fs=off");
 
     let env = env().await;
     let mut answers = String::new();
@@ -65,7 +57,7 @@ async fn no_secret_in_answers_or_logs() {
     let (_, list) = env.get("/api/cloud-integrations").await;
     answers.push_str(&list.to_string());
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("import job created"), "the capture works");
     assert!(logs.contains("row finished"), "the capture works");
     for secret in [
