@@ -5,6 +5,7 @@
 //! cargo bench -p vimport --bench server                  # everything
 //! cargo bench -p vimport --bench server -- create pages  # some of: create pages throughput memory
 //! cargo bench -p vimport --bench server -- sweep         # not in "everything": --max-in-flight values
+//! cargo bench -p vimport --bench server -- bodies        # not in "everything": 24 slow 60 MiB uploads
 //! ```
 //!
 //! `create` and `pages` run on SQLite and on PostgreSQL (a fresh database on
@@ -226,6 +227,72 @@ async fn memory(s3: &S3StandIn) {
     }
 }
 
+/// The second abuse issue's memory attack: 24 uploads of 60 MiB each, sent
+/// at once with one key at 4 MiB/s each, against `vimport serve` at its
+/// defaults (`--body-memory 256MiB`), on SQLite and on PostgreSQL: the
+/// server's peak RSS and the answers (the issue saw 1.57 GiB and 1.59 GiB).
+async fn bodies() {
+    use std::io::{Read, Write};
+    const UPLOADS: usize = 24;
+    const SIZE: usize = 60 << 20;
+    const RATE: usize = 4 << 20;
+    let database = import_testkit::postgres::fresh_database("vimport_bench_bodies").await;
+    for (label, url) in [("SQLite", None), ("PostgreSQL", Some(database.as_str()))] {
+        let server = serve_on(Some(0), "127.0.0.1:1", url);
+        let addr = server
+            .api
+            .base_url()
+            .trim_start_matches("http://")
+            .to_owned();
+        let key = server.api.key().to_owned();
+        let before = server.peak_rss_mib();
+        let started = Instant::now();
+        let senders: Vec<_> = (0..UPLOADS)
+            .map(|_| {
+                let (addr, key) = (addr.clone(), key.clone());
+                std::thread::spawn(move || -> String {
+                    let Ok(mut conn) = std::net::TcpStream::connect(&addr) else {
+                        return "no connection".into();
+                    };
+                    let head = format!(
+                        "POST {} HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {SIZE}\r\n\r\n",
+                        import_core::routes::UPLOAD_S3.template
+                    );
+                    let chunk = vec![b' '; 256 << 10];
+                    let mut sent = conn.write_all(head.as_bytes()).is_ok();
+                    let mut total = 0;
+                    // Slowly for 15 s, then the rest at once (bounded: SIZE bytes).
+                    while sent && total < SIZE {
+                        let n = chunk.len().min(SIZE - total);
+                        sent = conn.write_all(&chunk[..n]).is_ok();
+                        total += n;
+                        if started.elapsed() < Duration::from_secs(15) {
+                            std::thread::sleep(Duration::from_secs_f64(n as f64 / RATE as f64));
+                        }
+                    }
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+                    let mut answer = [0u8; 64];
+                    let n = conn.read(&mut answer).unwrap_or(0);
+                    String::from_utf8_lossy(&answer[..n])
+                        .lines()
+                        .next()
+                        .unwrap_or("no answer")
+                        .to_owned()
+                })
+            })
+            .collect();
+        let mut answers: std::collections::BTreeMap<String, usize> = Default::default();
+        for sender in senders {
+            *answers.entry(sender.join().unwrap_or_default()).or_default() += 1;
+        }
+        println!(
+            "bodies on {label}: {UPLOADS} slow uploads of 60 MiB with one key in {:.1} s; server peak RSS {before:.1} MiB before, {:.1} MiB after (the issue: 1.57 GiB on SQLite, 1.59 GiB on PostgreSQL); answers {answers:?}",
+            started.elapsed().as_secs_f64(),
+            server.peak_rss_mib()
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -251,6 +318,9 @@ fn main() {
         }
         if want("memory") {
             memory(&s3).await;
+        }
+        if args.iter().any(|a| a == "bodies") {
+            bodies().await;
         }
     });
 }
