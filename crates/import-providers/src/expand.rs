@@ -148,3 +148,21 @@ pub async fn expand_report(
     out.uris.dedup();
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_object_left_out_is_counted_and_the_first_ones_named() {
+        let mut out = Expansion::default();
+        for i in 0..MAX_LEFT_OUT_NAMED + 5 {
+            out.leave_out(&format!("day/{i}.txt"), LeftOutBecause::NotMp4);
+        }
+        out.leave_out("day/a.mp4", LeftOutBecause::NotMatched);
+        assert_eq!(out.left_out_count(), MAX_LEFT_OUT_NAMED + 6);
+        assert_eq!(out.left_out_named.len(), MAX_LEFT_OUT_NAMED);
+        assert_eq!(out.left_out["not .mp4"], MAX_LEFT_OUT_NAMED + 5);
+        assert_eq!(out.left_out["does not match the glob"], 1);
+    }
+}

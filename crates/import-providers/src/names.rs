@@ -275,6 +275,17 @@ mod tests {
         assert!(!silent.asked().iter().any(|n| n == "stall-0.test"));
     }
 
+    #[test]
+    fn the_unanswered_names_kept_are_bounded() {
+        let names = Names::default();
+        for i in 0..MAX_UNANSWERED + 10 {
+            names.remember_unanswered(&format!("n{i}.test"));
+        }
+        let kept = names.inner.unanswered.lock().unwrap().len();
+        assert!(kept <= MAX_UNANSWERED, "{kept}");
+        assert!(names.lately_unanswered(&format!("n{}.test", MAX_UNANSWERED + 9)));
+    }
+
     #[tokio::test]
     async fn literals_and_the_hosts_file_need_no_name_server() {
         let silent = import_testkit::dns::SilentNameServer::start().unwrap();

@@ -148,16 +148,7 @@ pub(crate) fn ensure_data_dir(config: &ServerConfig) -> Result<(), StartupError>
         what: format!("creating the data folder {}", config.data_dir.display()),
         source: e,
     })?;
-    create_private(sqlite_file(&config.database_url()))
-}
-
-/// The file of a SQLite database URL (`sqlite://PATH?...`), if it names one.
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+    create_private(config.sqlite_file())
 }
 
 /// Create a database file readable by its owner only (0600) before the
@@ -184,20 +175,6 @@ fn create_private(file: Option<std::path::PathBuf>) -> Result<(), StartupError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sqlite_urls_name_their_file() {
-        assert_eq!(
-            sqlite_file("sqlite:///data/vimport.db?mode=rwc"),
-            Some("/data/vimport.db".into())
-        );
-        assert_eq!(
-            sqlite_file("sqlite:relative.db"),
-            Some("relative.db".into())
-        );
-        assert_eq!(sqlite_file("sqlite::memory:"), None);
-        assert_eq!(sqlite_file("postgres://db/x"), None);
-    }
 
     #[cfg(unix)]
     #[test]

@@ -245,6 +245,15 @@ pub(crate) fn scrub(text: &str, url: &str) -> String {
     out
 }
 
+/// The file a SQLite database URL names, if it names one.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+}
+
 impl ServerConfig {
     /// The connections one peer may hold: its setting, else a quarter of
     /// `max_connections` (at least 1); 0 for no limit.
@@ -307,11 +316,32 @@ impl ServerConfig {
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("vimport.db").display()))
     }
+
+    /// The file of the database in force when it is a SQLite file
+    /// (`sqlite://PATH?...`; not an in-memory database nor PostgreSQL).
+    pub(crate) fn sqlite_file(&self) -> Option<PathBuf> {
+        sqlite_file(&self.database_url())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            sqlite_file("sqlite:///data/vimport.db?mode=rwc"),
+            Some("/data/vimport.db".into())
+        );
+        assert_eq!(
+            sqlite_file("sqlite:relative.db"),
+            Some("relative.db".into())
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("sqlite://file::memory:?cache=shared"), None);
+        assert_eq!(sqlite_file("postgres://db/x"), None);
+    }
 
     #[test]
     fn debug_hides_secret_media_options_and_keeps_the_rest() {

@@ -241,14 +241,12 @@ fn host_name() -> String {
 /// The folder of the processes' lock files of a SQLite database: beside
 /// the database file (`vimport.db-instances`), or in the data folder.
 fn lock_folder(config: &ServerConfig) -> PathBuf {
-    let url = config.database_url();
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .map(|p| p.split('?').next().unwrap_or_default())
-        .filter(|p| !p.is_empty() && !p.contains(":memory:"));
-    match path {
-        Some(file) => PathBuf::from(format!("{file}-instances")),
+    match config.sqlite_file() {
+        Some(file) => {
+            let mut folder = file.into_os_string();
+            folder.push("-instances");
+            PathBuf::from(folder)
+        }
         None => config.data_dir.join("instances"),
     }
 }

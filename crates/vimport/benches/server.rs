@@ -283,7 +283,9 @@ async fn bodies() {
             .collect();
         let mut answers: std::collections::BTreeMap<String, usize> = Default::default();
         for sender in senders {
-            *answers.entry(sender.join().unwrap_or_default()).or_default() += 1;
+            *answers
+                .entry(sender.join().unwrap_or_default())
+                .or_default() += 1;
         }
         println!(
             "bodies on {label}: {UPLOADS} slow uploads of 60 MiB with one key in {:.1} s; server peak RSS {before:.1} MiB before, {:.1} MiB after (the issue: 1.57 GiB on SQLite, 1.59 GiB on PostgreSQL); answers {answers:?}",

@@ -769,14 +769,9 @@ async fn report(client: Client, id: String, failed_only: bool, json_out: bool) -
             Err(e) => fail(&e),
         };
     }
-    let stream = match client.videos(&job, import_core::MAX_PAGE_LIMIT) {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
-    };
-    let rows: Result<Vec<_>, Error> = stream.try_collect().await;
-    let rows = match rows {
+    let rows = match all_rows(&client, &job).await {
         Ok(rows) => rows,
-        Err(e) => return fail(&e),
+        Err(exit) => return exit,
     };
     // Failed rows, and the failed views of sets whose front uploaded: each
     // with its source, so that the list feeds `vimport upload --from-file`.

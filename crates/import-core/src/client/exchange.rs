@@ -87,11 +87,11 @@ impl<T: serde::de::DeserializeOwned> Exchange<T> {
     pub fn new(
         request: ApiRequest<T>,
         config: &ClientConfig,
-        idempotency_key: Option<String>,
+        request_key: Option<String>,
         seed: u64,
     ) -> Result<Exchange<T>, ClientError> {
-        let request_id = idempotency_key.clone();
-        let request = match idempotency_key {
+        let request_id = request_key.clone();
+        let request = match request_key {
             Some(key) if request.wants_idempotency_key() => request.with_idempotency_key(key)?,
             _ => request,
         };

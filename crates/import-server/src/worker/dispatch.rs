@@ -262,9 +262,11 @@ async fn import(
     lease: &Lease<'_>,
     lane: &mut SlowLane,
 ) -> CopyEnd {
-    match copy_in(state, cache, row, job, lease, lane).await {
+    // This claim's own object: a worker that lost the row writes to its
+    // claim's, never to this one.
+    let dest = crate::media::video_path(&row.id, Some(row.claim));
+    match copy_in(state, cache, row, job, &dest, lease, lane).await {
         Ok((copied, xet_hash)) => {
-            let dest = crate::media::video_path(&row.id, Some(row.claim));
             let stored = probe::Stored {
                 media: state.media.as_ref(),
                 dest: &dest,
@@ -283,6 +285,7 @@ async fn copy_in(
     cache: &SourceCache,
     row: &ClaimedRow,
     job: Option<Arc<JobRecord>>,
+    dest: &object_store::path::Path,
     lease: &Lease<'_>,
     lane: &mut SlowLane,
 ) -> Result<(Copied, Option<String>), CopyEnd> {
@@ -360,9 +363,6 @@ async fn copy_in(
             import_core::NotMp4::Empty.to_string(),
         ));
     }
-    // This claim's own object: a worker that lost the row writes to its
-    // claim's, never to this one.
-    let dest = crate::media::video_path(&row.id, Some(row.claim));
     sweep::clear_row_staging(state, row).await;
     // An earlier owner of the row died copying it into the media bucket:
     // abort its upload (the bucket would keep, and bill, its parts), at
@@ -389,7 +389,7 @@ async fn copy_in(
         got,
         state.media.as_ref(),
         state.media_multipart.as_ref(),
-        &dest,
+        dest,
         &state.metrics.copied_bytes,
         copy::RateFloor {
             bytes_per_sec: state.config.min_source_rate,
